@@ -1,0 +1,723 @@
+//! The command line. Each command parses its input into domain types, calls the
+//! store, and prints; no rules live here.
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use custodian_domain::Lang;
+use custodian_domain::inventory;
+use custodian_domain::model::{
+    ContactData, CustomerData, CustomerKind, Delivery, FieldErrors, Fields, InvoiceLine, ServiceData, parse_date,
+};
+use custodian_domain::validate::{Btw, Email, Iban, Invalid, Kvk, Phone};
+use custodian_store::{Access, AccessPurpose, Actor, ErasureReason, Lookup, NewInvoice, Store, StoreError};
+
+use crate::config::{self, Config};
+use crate::keyfile;
+
+#[derive(Parser, Debug)]
+#[command(name = "custodian", version, about = "Customer administration that enforces its privacy protocol")]
+pub struct Args {
+    /// Directory for the SQLite database and the master key file.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// TOML configuration file (default: <data-dir>/custodian.toml when present).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Create the data directory, the master key and the database.
+    Init,
+    /// Apply pending database migrations.
+    Migrate,
+    /// Print the effective configuration (never the key).
+    Config,
+    /// Customers: add, show, list, find, update, export, erase, import.
+    #[command(subcommand)]
+    Customer(CustomerCmd),
+    /// Registry contacts (handles) of a customer.
+    #[command(subcommand)]
+    Contact(ContactCmd),
+    /// Services of a customer.
+    #[command(subcommand)]
+    Service(ServiceCmd),
+    /// Invoices.
+    #[command(subcommand)]
+    Invoice(InvoiceCmd),
+    /// Record that a customer accepted a statute/DPA version (A1).
+    Statute {
+        customer: i64,
+        #[arg(long)]
+        version: String,
+        /// Date of acceptance (YYYY-MM-DD); default today.
+        #[arg(long)]
+        accepted_on: Option<String>,
+    },
+    /// Print the data inventory.
+    Inventory {
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// The audit trail.
+    #[command(subcommand)]
+    Audit(AuditCmd),
+    /// The master key.
+    #[command(subcommand)]
+    Keys(KeysCmd),
+    /// Check a value and print its normalised form.
+    Validate {
+        #[arg(value_enum)]
+        kind: ValueKind,
+        value: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum CustomerCmd {
+    /// Add a customer from `--set field=value` pairs (see `custodian inventory`).
+    Add {
+        #[arg(long, value_parser = parse_kind)]
+        kind: CustomerKind,
+        #[arg(long = "set", value_name = "FIELD=VALUE")]
+        set: Vec<String>,
+        /// Entered by staff on the customer's behalf (M2).
+        #[arg(long)]
+        on_behalf: bool,
+    },
+    /// Show a customer (audited).
+    Show {
+        id: i64,
+        #[arg(long, value_parser = parse_purpose)]
+        purpose: AccessPurpose,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// List customer numbers, kinds and status (no personal data).
+    List {
+        #[arg(long, default_value_t = 0)]
+        after: i64,
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
+    /// Find customers by exact e-mail, KVK number, or a whole word of the name.
+    Find {
+        #[arg(long, group = "by")]
+        email: Option<String>,
+        #[arg(long, group = "by")]
+        kvk: Option<String>,
+        #[arg(long, group = "by")]
+        name: Option<String>,
+    },
+    /// Change fields; `--set field=` clears one. Nothing is saved if any is invalid.
+    Update {
+        id: i64,
+        #[arg(long = "set", value_name = "FIELD=VALUE", required = true)]
+        set: Vec<String>,
+    },
+    /// Everything about a customer as JSON (audited).
+    Export {
+        id: i64,
+        #[arg(long, value_parser = parse_purpose, default_value = "data_subject_request")]
+        purpose: AccessPurpose,
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Erase a customer: personal data and key destroyed, invoices kept (A6).
+    Erase {
+        id: i64,
+        #[arg(long, value_parser = parse_reason)]
+        reason: ErasureReason,
+    },
+    /// Import customers from JSON lines: {"kind": "business", "fields": {...}}.
+    Import {
+        file: PathBuf,
+        /// Customers per transaction.
+        #[arg(long, default_value_t = 500)]
+        batch: usize,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ContactCmd {
+    /// Add a registry contact for a customer.
+    Add {
+        customer: i64,
+        #[arg(long)]
+        registry: Option<String>,
+        #[arg(long = "set", value_name = "FIELD=VALUE")]
+        set: Vec<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ServiceCmd {
+    /// Add a service: --set kind=hosting --set description=... --set started_on=2026-01-01
+    Add {
+        customer: i64,
+        #[arg(long = "set", value_name = "FIELD=VALUE")]
+        set: Vec<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum InvoiceCmd {
+    /// Issue an invoice; billing details are copied from the customer.
+    Add {
+        customer: i64,
+        #[arg(long)]
+        number: String,
+        /// Invoice date (YYYY-MM-DD).
+        #[arg(long)]
+        date: String,
+        /// Due date; default 30 days after the invoice date.
+        #[arg(long)]
+        due: Option<String>,
+        #[arg(long, default_value = "post")]
+        delivery: String,
+        /// `description;quantity;unit price in cents;VAT %`, repeatable.
+        #[arg(long = "line", required = true)]
+        lines: Vec<String>,
+    },
+    /// List a customer's invoices (audited).
+    List {
+        customer: i64,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum AuditCmd {
+    /// Check the hash chain; exit 1 and name the first broken entry if altered.
+    Verify,
+    /// Entries about one customer.
+    Show {
+        #[arg(long)]
+        subject: i64,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum KeysCmd {
+    /// Re-wrap every data key under a new master key (data is not rewritten).
+    Rotate,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+enum Format {
+    Table,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ValueKind {
+    Iban,
+    Btw,
+    Kvk,
+    Postcode,
+    Phone,
+    Email,
+}
+
+fn parse_kind(s: &str) -> Result<CustomerKind, String> {
+    CustomerKind::parse(s).map_err(|e| e.message(Lang::En).to_string())
+}
+
+fn parse_purpose(s: &str) -> Result<AccessPurpose, String> {
+    AccessPurpose::parse(s).ok_or_else(|| {
+        let all: Vec<_> = AccessPurpose::ALL.iter().map(|p| p.as_str()).collect();
+        format!("choose one of: {}", all.join(", "))
+    })
+}
+
+fn parse_reason(s: &str) -> Result<ErasureReason, String> {
+    match ErasureReason::parse(s) {
+        Some(r @ (ErasureReason::CustomerRequest | ErasureReason::RetentionExpired)) => Ok(r),
+        _ => Err("choose customer_request or retention_expired".into()),
+    }
+}
+
+/// Bad input found by the command line itself.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Usage(String);
+
+/// `field=value` pairs into [`Fields`].
+fn fields(pairs: &[String]) -> Result<Fields, Usage> {
+    pairs
+        .iter()
+        .map(|p| {
+            p.split_once('=').map(|(k, v)| (k.trim().to_string(), v.to_string())).ok_or_else(|| {
+                Usage(format!(
+                    "--set takes FIELD=VALUE, got a value without '=' for {:?}",
+                    p.split('=').next().unwrap_or("")
+                ))
+            })
+        })
+        .collect()
+}
+
+fn operator(purpose: AccessPurpose) -> Access {
+    Access::new(Actor::operator(), purpose)
+}
+
+fn today() -> time::Date {
+    time::OffsetDateTime::now_utc().date()
+}
+
+/// Opens the store; a fresh SQLite data directory is initialised on the way.
+async fn open(config: &Config) -> anyhow::Result<Store> {
+    let fresh_sqlite = config.sqlite_path().is_some_and(|p| !p.exists());
+    if !keyfile::exists(config) && fresh_sqlite {
+        keyfile::create(config)?;
+        eprintln!("created a new master key in {}; keep a copy offline", config.master_key_file.display());
+    }
+    if !keyfile::exists(config) {
+        anyhow::bail!(
+            "no master key: run `custodian init`, set CUSTODIAN_MASTER_KEY, or restore {}",
+            config.master_key_file.display()
+        );
+    }
+    if let Some(dir) = config.sqlite_path().as_ref().and_then(|p| p.parent()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    keyfile::open_store(config).await
+}
+
+pub async fn run(args: Args, config: Config) -> anyhow::Result<ExitCode> {
+    let lang = config.language;
+    let mut out = std::io::stdout().lock();
+    match args.command {
+        Command::Init => {
+            if keyfile::exists(&config) {
+                writeln!(out, "master key present at {}", config.master_key_file.display())?;
+            } else {
+                keyfile::create(&config)?;
+                writeln!(
+                    out,
+                    "created master key {} (mode 0600); keep a copy offline",
+                    config.master_key_file.display()
+                )?;
+            }
+            let store = open(&config).await?;
+            writeln!(
+                out,
+                "database ready ({}), master key fingerprint {}",
+                store.engine().name(),
+                store.master_fingerprint()
+            )?;
+        }
+        Command::Migrate => {
+            let store = open(&config).await?;
+            writeln!(out, "migrations applied ({})", store.engine().name())?;
+        }
+        Command::Config => {
+            writeln!(
+                out,
+                "config file          {}",
+                config.file.as_ref().map(|p| p.display().to_string()).unwrap_or("(none)".into())
+            )?;
+            writeln!(out, "data_dir             {}", config.data_dir.display())?;
+            writeln!(out, "database_url         {}", config.database_url_redacted())?;
+            writeln!(out, "master_key_file      {}", config.master_key_file.display())?;
+            writeln!(
+                out,
+                "master key source    {}",
+                if config.master_key_env.is_some() { "CUSTODIAN_MASTER_KEY" } else { "key file" }
+            )?;
+            writeln!(out, "db_max_connections   {}", config.db_max_connections)?;
+            writeln!(out, "language             {}", config.language.code())?;
+            writeln!(out, "log                  {}", config.log)?;
+            writeln!(out, "\nkeys (TOML key, environment variable, default):")?;
+            for (key, env, default, about) in config::KEYS {
+                writeln!(out, "  {key:<20} {env:<30} {default:<34} {about}")?;
+            }
+        }
+        Command::Validate { kind, value } => {
+            let result = match kind {
+                ValueKind::Iban => Iban::parse(&value).map(|v| v.to_string()),
+                ValueKind::Btw => Btw::parse(&value).map(|v| v.to_string()),
+                ValueKind::Kvk => Kvk::parse(&value).map(|v| v.to_string()),
+                ValueKind::Postcode => custodian_domain::validate::DutchPostcode::parse(&value).map(|v| v.to_string()),
+                ValueKind::Phone => Phone::parse(&value).map(|v| v.to_string()),
+                ValueKind::Email => Email::parse(&value).map(|v| v.to_string()),
+            };
+            match result {
+                Ok(v) => writeln!(out, "{v}")?,
+                Err(e) => {
+                    eprintln!("invalid {}: {} ({})", e.kind, e.message(lang), e.rule);
+                    return Ok(ExitCode::from(2));
+                }
+            }
+        }
+        Command::Inventory { format } => print_inventory(&mut out, format, lang)?,
+        Command::Customer(cmd) => customer(&mut out, &config, cmd).await?,
+        Command::Contact(ContactCmd::Add { customer, registry, set }) => {
+            let data = ContactData::from_fields(&fields(&set)?)?;
+            let store = open(&config).await?;
+            let id =
+                store.add_contact(&operator(AccessPurpose::Registry), customer, registry.as_deref(), &data).await?;
+            writeln!(out, "{id}")?;
+        }
+        Command::Service(ServiceCmd::Add { customer, set }) => {
+            let data = ServiceData::from_fields(&fields(&set)?)?;
+            let store = open(&config).await?;
+            let id = store.add_service(&operator(AccessPurpose::Administration), customer, &data).await?;
+            writeln!(out, "{id}")?;
+        }
+        Command::Invoice(cmd) => invoice(&mut out, &config, cmd).await?,
+        Command::Statute { customer, version, accepted_on } => {
+            let date = match accepted_on {
+                Some(d) => parse_date(&d).map_err(|e| FieldErrors::single("accepted_on", e))?,
+                None => today(),
+            };
+            let at = date.midnight().assume_utc().unix_timestamp() * 1_000_000;
+            let store = open(&config).await?;
+            store.record_statute_acceptance(&operator(AccessPurpose::Administration), customer, &version, at).await?;
+            writeln!(out, "recorded")?;
+        }
+        Command::Audit(AuditCmd::Verify) => {
+            let store = open(&config).await?;
+            let v = store.audit_verify().await?;
+            match v.problem {
+                None => writeln!(out, "audit trail intact: {} entries", v.entries)?,
+                Some(p) => {
+                    writeln!(out, "audit trail BROKEN: {p} ({} entries before it verified)", v.entries)?;
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
+        }
+        Command::Audit(AuditCmd::Show { subject, format }) => {
+            let store = open(&config).await?;
+            let entries = store.access_log(&operator(AccessPurpose::Administration), subject).await?;
+            if format == Format::Json {
+                serde_json::to_writer_pretty(&mut out, &entries)?;
+                writeln!(out)?;
+            } else {
+                for e in entries {
+                    writeln!(
+                        out,
+                        "{:>6}  {}  {}:{}  {}  {}  [{}]{}",
+                        e.seq,
+                        format_micros(e.at),
+                        e.actor_kind,
+                        e.actor_id,
+                        e.action,
+                        e.purpose,
+                        e.fields.join(","),
+                        e.source.map(|s| format!("  from {s}")).unwrap_or_default()
+                    )?;
+                }
+            }
+        }
+        Command::Keys(KeysCmd::Rotate) => {
+            let store = open(&config).await?;
+            let (count, fingerprint) =
+                keyfile::rotate(&config, &store, &operator(AccessPurpose::Administration)).await?;
+            writeln!(out, "re-wrapped {count} data keys; new master key fingerprint {fingerprint}")?;
+            if config.master_key_env.is_some() {
+                writeln!(
+                    out,
+                    "the new key is in {}: replace CUSTODIAN_MASTER_KEY with its content, or unset it",
+                    config.master_key_file.display()
+                )?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn customer(out: &mut impl Write, config: &Config, cmd: CustomerCmd) -> anyhow::Result<()> {
+    let lang = config.language;
+    match cmd {
+        CustomerCmd::Add { kind, set, on_behalf } => {
+            let data = CustomerData::from_fields(kind, &fields(&set)?)?;
+            let store = open(config).await?;
+            let id = store.create_customer(&operator(AccessPurpose::Administration), &data, on_behalf).await?;
+            writeln!(out, "{id}")?;
+        }
+        CustomerCmd::Show { id, purpose, format } => {
+            let store = open(config).await?;
+            let record = store.read_customer(&operator(purpose), id).await?;
+            if format == Format::Json {
+                serde_json::to_writer_pretty(&mut *out, &record)?;
+                writeln!(out)?;
+            } else {
+                writeln!(out, "{:<32} {}", lang.pick("klantnummer", "customer number"), record.id)?;
+                writeln!(out, "{:<32} {}", lang.pick("soort", "kind"), record.kind.as_str())?;
+                writeln!(out, "{:<32} {}", "status", record.status)?;
+                if let Some(by) = &record.entered_by {
+                    writeln!(out, "{:<32} {by}", lang.pick("ingevoerd namens klant door", "entered on behalf by"))?;
+                }
+                for f in inventory::fields_of("customers") {
+                    if let Some(v) = record.fields.get(f.column) {
+                        writeln!(out, "{:<32} {v}", f.label(lang))?;
+                    }
+                }
+            }
+        }
+        CustomerCmd::List { after, limit } => {
+            let store = open(config).await?;
+            for c in store.list_customers(after, limit.clamp(1, 10_000)).await? {
+                writeln!(out, "{}\t{}\t{}\t{}", c.id, c.kind, c.status, format_micros(c.created_at))?;
+            }
+        }
+        CustomerCmd::Find { email, kvk, name } => {
+            let lookup = match (email, kvk, name) {
+                (Some(e), _, _) => Lookup::Email(Email::parse(&e).map_err(|e| FieldErrors::single("email", e))?),
+                (_, Some(k), _) => Lookup::Kvk(Kvk::parse(&k).map_err(|e| FieldErrors::single("kvk", e))?),
+                (_, _, Some(n)) => Lookup::NameWord(n),
+                _ => return Err(Usage("give --email, --kvk or --name".into()).into()),
+            };
+            let store = open(config).await?;
+            for id in store.find_customers(&lookup).await? {
+                writeln!(out, "{id}")?;
+            }
+        }
+        CustomerCmd::Update { id, set } => {
+            let changes = fields(&set)?;
+            let store = open(config).await?;
+            let changed = store.update_customer(&operator(AccessPurpose::Administration), id, &changes).await?;
+            if changed.is_empty() {
+                writeln!(out, "{}", lang.pick("niets gewijzigd", "nothing changed"))?;
+            } else {
+                writeln!(out, "{}: {}", lang.pick("gewijzigd", "changed"), changed.join(", "))?;
+            }
+        }
+        CustomerCmd::Export { id, purpose, out: file } => {
+            let store = open(config).await?;
+            let export = store.export_customer(&operator(purpose), id).await?;
+            match file {
+                Some(path) => {
+                    let f = std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+                    serde_json::to_writer_pretty(f, &export)?;
+                }
+                None => {
+                    serde_json::to_writer_pretty(&mut *out, &export)?;
+                    writeln!(out)?;
+                }
+            }
+        }
+        CustomerCmd::Erase { id, reason } => {
+            let store = open(config).await?;
+            let erased = store.erase_customer(&operator(AccessPurpose::DataSubjectRequest), id, reason).await?;
+            writeln!(out, "{}", if erased { "erased" } else { "already erased" })?;
+        }
+        CustomerCmd::Import { file, batch } => {
+            let store = open(config).await?;
+            let (count, first, last) = import(&store, &file, batch.clamp(1, 10_000), lang).await?;
+            writeln!(out, "imported {count} customers (numbers {first} to {last})")?;
+        }
+    }
+    Ok(())
+}
+
+/// One line of an import file.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImportLine {
+    kind: String,
+    fields: Fields,
+}
+
+/// Streams the file: validates every line of a batch, writes the batch in one
+/// transaction. A bad line stops the import before its batch is written and
+/// names the line; batches before it stay imported.
+async fn import(store: &Store, path: &PathBuf, batch_size: usize, lang: Lang) -> anyhow::Result<(u64, i64, i64)> {
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let reader = std::io::BufReader::with_capacity(1 << 16, file);
+    let access = operator(AccessPurpose::Administration);
+    let mut batch = Vec::with_capacity(batch_size);
+    let (mut count, mut first, mut last) = (0u64, 0i64, 0i64);
+    for (n, line) in reader.lines().enumerate() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let parsed: ImportLine = serde_json::from_str(&line)
+            .map_err(|e| Usage(format!("line {}: not a customer record ({})", n + 1, e.classify_name())))?;
+        let kind = CustomerKind::parse(&parsed.kind)
+            .map_err(|e| Usage(format!("line {}: kind: {}", n + 1, e.message(lang))))?;
+        let data = CustomerData::from_fields(kind, &parsed.fields)
+            .map_err(|e| Usage(format!("line {}:\n{}", n + 1, e.render(lang))))?;
+        batch.push(data);
+        if batch.len() == batch_size {
+            flush(store, &access, &mut batch, &mut count, &mut first, &mut last).await?;
+        }
+    }
+    flush(store, &access, &mut batch, &mut count, &mut first, &mut last).await?;
+    Ok((count, first, last))
+}
+
+async fn flush(
+    store: &Store,
+    access: &Access,
+    batch: &mut Vec<CustomerData>,
+    count: &mut u64,
+    first: &mut i64,
+    last: &mut i64,
+) -> anyhow::Result<()> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let ids = store.create_customers(access, batch).await?;
+    if *first == 0 {
+        *first = ids.first().copied().unwrap_or(0);
+    }
+    *last = ids.last().copied().unwrap_or(*last);
+    *count += ids.len() as u64;
+    batch.clear();
+    Ok(())
+}
+
+trait ClassifyName {
+    fn classify_name(&self) -> &'static str;
+}
+
+impl ClassifyName for serde_json::Error {
+    /// serde_json's messages may quote the input; only the category is shown.
+    fn classify_name(&self) -> &'static str {
+        match self.classify() {
+            serde_json::error::Category::Io => "read error",
+            serde_json::error::Category::Syntax => "invalid JSON",
+            serde_json::error::Category::Data => "expected {\"kind\": ..., \"fields\": {...}} with text values",
+            serde_json::error::Category::Eof => "incomplete JSON",
+        }
+    }
+}
+
+async fn invoice(out: &mut impl Write, config: &Config, cmd: InvoiceCmd) -> anyhow::Result<()> {
+    match cmd {
+        InvoiceCmd::Add { customer, number, date, due, delivery, lines } => {
+            let mut errors = vec![];
+            let issued_on = collect(&mut errors, "date", parse_date(&date));
+            let due_on = match &due {
+                Some(d) => collect(&mut errors, "due", parse_date(d)),
+                None => issued_on.map(|d| d + time::Duration::days(30)),
+            };
+            let delivery = collect(&mut errors, "delivery", Delivery::parse(&delivery));
+            let lines: Vec<_> =
+                lines.iter().filter_map(|l| collect(&mut errors, "line", InvoiceLine::parse(l))).collect();
+            let (Some(issued_on), Some(due_on), Some(delivery), true) =
+                (issued_on, due_on, delivery, errors.is_empty())
+            else {
+                return Err(FieldErrors(errors).into());
+            };
+            let store = open(config).await?;
+            let id = store
+                .add_invoice(
+                    &operator(AccessPurpose::Billing),
+                    customer,
+                    NewInvoice { number, issued_on, due_on, delivery, lines },
+                )
+                .await?;
+            writeln!(out, "{id}")?;
+        }
+        InvoiceCmd::List { customer, format } => {
+            let store = open(config).await?;
+            let invoices = store.read_invoices(&operator(AccessPurpose::Billing), customer).await?;
+            if format == Format::Json {
+                serde_json::to_writer_pretty(&mut *out, &invoices)?;
+                writeln!(out)?;
+            } else {
+                for i in invoices {
+                    writeln!(
+                        out,
+                        "{}\t{}\t{}\t{}\t{:.2}",
+                        i.number,
+                        i.issued_on,
+                        i.delivery,
+                        i.billing.get("billing_name").map(String::as_str).unwrap_or(""),
+                        i.total_cents as f64 / 100.0
+                    )?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Keeps the value, or files the error under `field`.
+fn collect<T>(errors: &mut Vec<custodian_domain::model::FieldError>, field: &str, r: Result<T, Invalid>) -> Option<T> {
+    r.map_err(|error| errors.push(custodian_domain::model::FieldError { field: field.into(), error })).ok()
+}
+
+fn print_inventory(out: &mut impl Write, format: Format, lang: Lang) -> anyhow::Result<()> {
+    if format == Format::Json {
+        #[derive(serde::Serialize)]
+        struct Doc {
+            fields: &'static [inventory::Field],
+            derived: &'static [inventory::DerivedIndex],
+        }
+        serde_json::to_writer_pretty(&mut *out, &Doc { fields: inventory::FIELDS, derived: inventory::DERIVED })?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{:<34} {:<30} {:<20} {:<20} {:<18} {:<30} {:<22} recipients",
+        "table.column", "label", "category", "purpose", "basis", "readers", "retention"
+    )?;
+    for f in inventory::FIELDS {
+        let readers: Vec<_> = f.readers.iter().map(|r| r.as_str()).collect();
+        let recipients: Vec<_> = f.recipients.iter().map(|r| format!("{r:?}").to_lowercase()).collect();
+        writeln!(
+            out,
+            "{:<34} {:<30} {:<20} {:<20} {:<18} {:<30} {:<22} {}",
+            format!("{}.{}", f.table, f.column),
+            f.label(lang),
+            format!("{:?}", f.category),
+            format!("{:?}", f.purpose),
+            format!("{:?}", f.basis),
+            readers.join(","),
+            format!("{:?}", f.retention),
+            recipients.join(",")
+        )?;
+    }
+    Ok(())
+}
+
+fn format_micros(us: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(us / 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_else(|| us.to_string())
+}
+
+/// Turns an error into the line the user sees, in their language where we have it.
+pub fn describe(e: &anyhow::Error, lang: Lang) -> String {
+    if let Some(f) = e.downcast_ref::<FieldErrors>().or_else(|| match e.downcast_ref::<StoreError>() {
+        Some(StoreError::Invalid(f)) => Some(f),
+        _ => None,
+    }) {
+        return format!("{}\n{}", lang.pick("ongeldige invoer:", "invalid input:"), f.render(lang));
+    }
+    format!("{e:#}")
+}
+
+/// 2 for bad input (nothing was written), 1 for everything else.
+pub fn exit_code(e: &anyhow::Error) -> ExitCode {
+    let bad_input = e.downcast_ref::<FieldErrors>().is_some()
+        || e.downcast_ref::<Usage>().is_some()
+        || matches!(
+            e.downcast_ref::<StoreError>(),
+            Some(
+                StoreError::Invalid(_)
+                    | StoreError::NotFound { .. }
+                    | StoreError::Conflict(_)
+                    | StoreError::Erased(_)
+                    | StoreError::Forbidden(_)
+            )
+        );
+    if bad_input { ExitCode::from(2) } else { ExitCode::FAILURE }
+}

@@ -1,0 +1,221 @@
+//! All settings in one place: built-in defaults, then the TOML file, then
+//! `CUSTODIAN_*` environment variables, then command-line options. [`KEYS`]
+//! documents every key; `custodian config` prints the effective values.
+
+use std::path::{Path, PathBuf};
+
+use custodian_domain::Lang;
+use serde::Deserialize;
+
+/// (TOML key, environment variable, default, meaning) for every setting.
+pub const KEYS: &[(&str, &str, &str, &str)] = &[
+    (
+        "data_dir",
+        "CUSTODIAN_DATA_DIR",
+        "./custodian-data",
+        "Holds the SQLite database and the master key file. Also `--data-dir`.",
+    ),
+    (
+        "database_url",
+        "CUSTODIAN_DATABASE_URL",
+        "sqlite://<data_dir>/custodian.db",
+        "sqlite://PATH (embedded, default) or postgres://USER@HOST:PORT/DB.",
+    ),
+    (
+        "master_key_file",
+        "CUSTODIAN_MASTER_KEY_FILE",
+        "<data_dir>/master.key",
+        "The master key file (mode 0600), created by `custodian init`.",
+    ),
+    (
+        "-",
+        "CUSTODIAN_MASTER_KEY",
+        "(unset)",
+        "The master key itself; overrides the key file. Environment only, never in the TOML file.",
+    ),
+    ("db_max_connections", "CUSTODIAN_DB_MAX_CONNECTIONS", "8", "Size of the database connection pool."),
+    ("language", "CUSTODIAN_LANGUAGE", "nl", "Language of messages: nl or en."),
+    (
+        "log",
+        "CUSTODIAN_LOG",
+        "info",
+        "Log filter (tracing syntax, e.g. `info` or `custodian=debug`). Logs never contain personal data.",
+    ),
+];
+
+/// The settings as read from the TOML file; every key optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    master_key_file: Option<PathBuf>,
+    db_max_connections: Option<u32>,
+    language: Option<String>,
+    log: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub master_key_file: PathBuf,
+    /// Set from `CUSTODIAN_MASTER_KEY`; wins over the key file.
+    pub master_key_env: Option<String>,
+    pub db_max_connections: u32,
+    pub language: Lang,
+    pub log: String,
+    /// Where the TOML file was read from, if any.
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{key}: {message}")]
+    Value { key: &'static str, message: String },
+}
+
+/// Reads the configuration. `env` is the environment (a function so tests can
+/// supply their own); `data_dir_flag` and `config_flag` come from the command line.
+pub fn load(
+    env: impl Fn(&str) -> Option<String>,
+    data_dir_flag: Option<PathBuf>,
+    config_flag: Option<PathBuf>,
+) -> Result<Config, ConfigError> {
+    let data_dir_env = env("CUSTODIAN_DATA_DIR").map(PathBuf::from);
+    let explicit_file = config_flag.or_else(|| env("CUSTODIAN_CONFIG").map(PathBuf::from));
+    let provisional_dir =
+        data_dir_flag.clone().or(data_dir_env.clone()).unwrap_or_else(|| PathBuf::from("./custodian-data"));
+    let file_path = explicit_file.clone().or_else(|| {
+        let p = provisional_dir.join("custodian.toml");
+        p.exists().then_some(p)
+    });
+    let file = match &file_path {
+        Some(p) => read_file(p)?,
+        None => FileConfig::default(),
+    };
+
+    let data_dir =
+        data_dir_flag.or(data_dir_env).or(file.data_dir).unwrap_or_else(|| PathBuf::from("./custodian-data"));
+    let database_url = env("CUSTODIAN_DATABASE_URL")
+        .or(file.database_url)
+        .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", data_dir.join("custodian.db").display()));
+    let master_key_file = env("CUSTODIAN_MASTER_KEY_FILE")
+        .map(PathBuf::from)
+        .or(file.master_key_file)
+        .unwrap_or_else(|| data_dir.join("master.key"));
+    let db_max_connections = match env("CUSTODIAN_DB_MAX_CONNECTIONS") {
+        Some(v) => v.trim().parse().map_err(|_| ConfigError::Value {
+            key: "db_max_connections",
+            message: "must be a whole number from 1 to 1000".into(),
+        })?,
+        None => file.db_max_connections.unwrap_or(8),
+    };
+    if !(1..=1000).contains(&db_max_connections) {
+        return Err(ConfigError::Value { key: "db_max_connections", message: "must be from 1 to 1000".into() });
+    }
+    let language_raw = env("CUSTODIAN_LANGUAGE").or(file.language).unwrap_or_else(|| "nl".into());
+    let language =
+        Lang::parse(&language_raw).ok_or(ConfigError::Value { key: "language", message: "must be nl or en".into() })?;
+    if !(database_url.starts_with("sqlite:")
+        || database_url.starts_with("postgres:")
+        || database_url.starts_with("postgresql:"))
+    {
+        return Err(ConfigError::Value { key: "database_url", message: "must start with sqlite: or postgres:".into() });
+    }
+    Ok(Config {
+        data_dir,
+        database_url,
+        master_key_file,
+        master_key_env: env("CUSTODIAN_MASTER_KEY"),
+        db_max_connections,
+        language,
+        log: env("CUSTODIAN_LOG").or(file.log).unwrap_or_else(|| "info".into()),
+        file: file_path,
+    })
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+    toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.into(), message: e.message().to_string() })
+}
+
+impl Config {
+    /// The SQLite database file, when the database is SQLite.
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        let rest = self.database_url.strip_prefix("sqlite://").or_else(|| self.database_url.strip_prefix("sqlite:"))?;
+        let path = rest.split('?').next().unwrap_or(rest);
+        (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
+    }
+
+    /// The database URL without any password, for display.
+    pub fn database_url_redacted(&self) -> String {
+        match (self.database_url.find("://"), self.database_url.find('@')) {
+            (Some(s), Some(at)) if at > s => {
+                let creds = &self.database_url[s + 3..at];
+                match creds.split_once(':') {
+                    Some((user, _)) => format!("{}{user}:***{}", &self.database_url[..s + 3], &self.database_url[at..]),
+                    None => self.database_url.clone(),
+                }
+            }
+            _ => self.database_url.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn defaults_follow_the_data_dir() {
+        let c = load(env_of(&[]), Some("/tmp/x".into()), None).unwrap();
+        assert_eq!(c.database_url, "sqlite:///tmp/x/custodian.db?mode=rwc");
+        assert_eq!(c.master_key_file, PathBuf::from("/tmp/x/master.key"));
+        assert_eq!(c.sqlite_path(), Some(PathBuf::from("/tmp/x/custodian.db")));
+        assert_eq!(c.language, Lang::Nl);
+    }
+
+    #[test]
+    fn file_then_environment_then_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "data_dir = \"/srv/a\"\ndb_max_connections = 3\nlanguage = \"en\"\n").unwrap();
+        let c = load(env_of(&[("CUSTODIAN_DB_MAX_CONNECTIONS", "5")]), None, Some(file.clone())).unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("/srv/a"));
+        assert_eq!(c.db_max_connections, 5);
+        assert_eq!(c.language, Lang::En);
+        let c = load(env_of(&[("CUSTODIAN_DATA_DIR", "/srv/b")]), Some("/srv/c".into()), Some(file)).unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("/srv/c"));
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "colour = \"red\"\n").unwrap();
+        let e = load(env_of(&[]), None, Some(file)).unwrap_err().to_string();
+        assert!(e.contains("colour"), "{e}");
+        let e = load(env_of(&[("CUSTODIAN_DB_MAX_CONNECTIONS", "many")]), None, None).unwrap_err().to_string();
+        assert!(e.contains("db_max_connections"), "{e}");
+        let e = load(env_of(&[("CUSTODIAN_DATABASE_URL", "mysql://x")]), None, None).unwrap_err().to_string();
+        assert!(e.contains("database_url"), "{e}");
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        let c = load(env_of(&[("CUSTODIAN_DATABASE_URL", "postgres://app:s3cret@db:5432/c")]), None, None).unwrap();
+        assert_eq!(c.database_url_redacted(), "postgres://app:***@db:5432/c");
+    }
+}

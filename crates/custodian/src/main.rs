@@ -1,0 +1,40 @@
+//! The `custodian` binary.
+#![forbid(unsafe_code)]
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+mod cli;
+mod config;
+mod keyfile;
+
+fn main() -> ExitCode {
+    let args = cli::Args::parse();
+    let config = match config::load(|k| std::env::var(k).ok(), args.data_dir.clone(), args.config.clone()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&config.log).unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let lang = config.language;
+    match runtime.block_on(cli::run(args, config)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {}", cli::describe(&e, lang));
+            cli::exit_code(&e)
+        }
+    }
+}

@@ -1,0 +1,427 @@
+//! The data inventory: every column that holds personal data, declared once.
+//!
+//! Storage encrypts exactly the columns listed here, access checks read the
+//! `readers` of each field, the export and the erasure walk the same list, and the
+//! published documents (processor register, privacy statement) are rendered from it.
+//! A test compares the live database schema with this file: a column that is
+//! neither declared here nor listed in [`NON_PERSONAL`] fails the build.
+
+use serde::Serialize;
+
+use crate::Lang;
+
+/// Who may read a field. `Subject` is the person (customer) the data is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// The owner of the company, also its data protection officer (M16).
+    Owner,
+    /// Staff with system access, under confidentiality (A14). Not invoices (A4).
+    Staff,
+    /// The bookkeeper under a DPA (M6): invoices and billing identity only (A4).
+    Bookkeeper,
+    /// The customer, for their own record.
+    Subject,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Owner, Role::Staff, Role::Bookkeeper, Role::Subject];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Staff => "staff",
+            Role::Bookkeeper => "bookkeeper",
+            Role::Subject => "subject",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    Identity,
+    ContactDetails,
+    Address,
+    Financial,
+    Preference,
+    RegistryContact,
+    ServiceDescription,
+    Technical,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Purpose {
+    /// Delivering the services the customer pays for (M1).
+    ServiceDelivery,
+    /// Invoicing and the financial administration (A6).
+    Invoicing,
+    /// Registering domains at registries (M10, M11).
+    DomainRegistration,
+    /// Talking to the customer (A9).
+    Communication,
+    /// Proving who touched what (audit trail, M17).
+    Accountability,
+}
+
+/// GDPR art. 6(1) grounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LegalBasis {
+    /// 6(1)(b): needed to perform the contract.
+    Contract,
+    /// 6(1)(c): required by law (tax law for invoices).
+    LegalObligation,
+    /// 6(1)(f): the company's legitimate interest (security of its systems).
+    LegitimateInterest,
+    /// 6(1)(a): the person agreed (e-mail communication, A9).
+    Consent,
+}
+
+/// When a field is deleted. The schedules themselves run in the retention job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Retention {
+    /// Until the first working day of January after the relationship ended (one
+    /// year after the last invoice), or sooner when the customer asks (M9).
+    CustomerRelationship,
+    /// While a domain uses the handle; unused handles go on the first working day
+    /// of January, or sooner when the customer deletes them (M12).
+    HandleInUse,
+    /// Seven years after the end of the invoice's calendar year (A6).
+    InvoiceSevenYears,
+    /// With the audit trail; a customer's own entries become unreadable when the
+    /// customer is erased (their key is destroyed).
+    AuditTrail,
+}
+
+/// Who else receives a field (A7: nobody but these).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Recipient {
+    /// The domain registry or registrar partner (M10, A8).
+    Registry,
+    /// The external bookkeeper (M6, processor).
+    Bookkeeper,
+    /// The backup storage provider, which only ever receives ciphertext (M7).
+    BackupStorage,
+}
+
+/// Whose data key encrypts a field (and so whose erasure destroys it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyOwner {
+    Customer,
+    Invoice,
+    /// The customer's key for customer actors, the system key otherwise.
+    Actor,
+}
+
+/// One personal-data column.
+#[derive(Debug, Clone, Serialize)]
+pub struct Field {
+    pub table: &'static str,
+    pub column: &'static str,
+    pub label_nl: &'static str,
+    pub label_en: &'static str,
+    pub category: Category,
+    pub purpose: Purpose,
+    pub basis: LegalBasis,
+    pub readers: &'static [Role],
+    pub retention: Retention,
+    pub recipients: &'static [Recipient],
+    pub key: KeyOwner,
+    /// The column of the keyed blind index for exact-match lookups, if any.
+    pub blind_index: Option<&'static str>,
+}
+
+impl Field {
+    pub fn label(&self, lang: Lang) -> &'static str {
+        lang.pick(self.label_nl, self.label_en)
+    }
+
+    pub fn may_read(&self, role: Role) -> bool {
+        self.readers.contains(&role)
+    }
+}
+
+/// A column derived from personal data for lookups (keyed hashes). Not
+/// reversible without the index key, but still personal data: erased with its source.
+#[derive(Debug, Clone, Serialize)]
+pub struct DerivedIndex {
+    pub table: &'static str,
+    pub column: &'static str,
+    pub derived_from: &'static [&'static str],
+}
+
+use Category::*;
+use KeyOwner as K;
+use LegalBasis::*;
+use Purpose::*;
+use Recipient as To;
+use Retention::*;
+use Role::*;
+
+const PROFILE: &[Role] = &[Owner, Staff, Subject];
+const BILLING_IDENTITY: &[Role] = &[Owner, Staff, Bookkeeper, Subject];
+const FINANCE: &[Role] = &[Owner, Bookkeeper, Subject];
+const REGISTRY_CONTACT: &[Role] = &[Owner, Staff, Subject];
+const SECURITY: &[Role] = &[Owner];
+
+macro_rules! fields {
+    ($($table:literal . $column:literal, $nl:literal, $en:literal, $cat:expr, $purpose:expr, $basis:expr,
+       $readers:expr, $ret:expr, [$($rcpt:expr),*], $key:expr $(, index $idx:literal)?;)*) => {
+        &[$(Field {
+            table: $table,
+            column: $column,
+            label_nl: $nl,
+            label_en: $en,
+            category: $cat,
+            purpose: $purpose,
+            basis: $basis,
+            readers: $readers,
+            retention: $ret,
+            recipients: &[$($rcpt),*],
+            key: $key,
+            blind_index: fields!(@idx $($idx)?),
+        }),*]
+    };
+    (@idx $idx:literal) => { Some($idx) };
+    (@idx) => { None };
+}
+
+/// Every personal-data column custodian has.
+pub static FIELDS: &[Field] = fields![
+    "customers"."company_name", "Bedrijfsnaam", "Company name", Identity, ServiceDelivery, Contract, BILLING_IDENTITY, CustomerRelationship, [To::Bookkeeper, To::BackupStorage], K::Customer;
+    "customers"."contact_name", "Naam contactpersoon", "Contact name", Identity, ServiceDelivery, Contract, BILLING_IDENTITY, CustomerRelationship, [To::Bookkeeper, To::BackupStorage], K::Customer;
+    "customers"."gender", "Geslacht", "Gender", Identity, Communication, Contract, PROFILE, CustomerRelationship, [To::BackupStorage], K::Customer;
+    "customers"."department", "Afdeling", "Department", Identity, ServiceDelivery, Contract, PROFILE, CustomerRelationship, [To::BackupStorage], K::Customer;
+    "customers"."visit_street", "Bezoekadres", "Visiting address", Address, ServiceDelivery, Contract, BILLING_IDENTITY, CustomerRelationship, [To::Bookkeeper, To::BackupStorage], K::Customer;
+    "customers"."visit_postcode", "Postcode", "Postal code", Address, ServiceDelivery, Contract, BILLING_IDENTITY, CustomerRelationship, [To::Bookkeeper, To::BackupStorage], K::Customer;
+    "customers"."visit_city", "Plaats", "City", Address, ServiceDelivery, Contract, BILLING_IDENTITY, CustomerRelationship, [To::Bookkeeper, To::BackupStorage], K::Customer;
+    "customers"."visit_country", "Land", "Country", Address, ServiceDelivery, Contract, BILLING_IDENTITY, CustomerRelationship, [To::Bookkeeper, To::BackupStorage], K::Customer;
+    "customers"."corr_street", "Correspondentieadres", "Correspondence address", Address, Invoicing, Contract, BILLING_IDENTITY, CustomerRelationship, [To::Bookkeeper, To::BackupStorage], K::Customer;
+    "customers"."corr_postcode", "Postcode correspondentieadres", "Correspondence postal code", Address, Invoicing, Contract, BILLING_IDENTITY, CustomerRelationship, [To::Bookkeeper, To::BackupStorage], K::Customer;
+    "customers"."corr_city", "Plaats correspondentieadres", "Correspondence city", Address, Invoicing, Contract, BILLING_IDENTITY, CustomerRelationship, [To::Bookkeeper, To::BackupStorage], K::Customer;
+    "customers"."corr_country", "Land correspondentieadres", "Correspondence country", Address, Invoicing, Contract, BILLING_IDENTITY, CustomerRelationship, [To::Bookkeeper, To::BackupStorage], K::Customer;
+    "customers"."phone", "Telefoon", "Phone", ContactDetails, Communication, Contract, PROFILE, CustomerRelationship, [To::BackupStorage], K::Customer;
+    "customers"."phone2", "Tweede telefoon", "Second phone", ContactDetails, Communication, Contract, PROFILE, CustomerRelationship, [To::BackupStorage], K::Customer;
+    "customers"."email", "E-mailadres", "E-mail address", ContactDetails, Communication, Contract, BILLING_IDENTITY, CustomerRelationship, [To::Bookkeeper, To::BackupStorage], K::Customer, index "email_bidx";
+    "customers"."email2", "Tweede e-mailadres", "Second e-mail address", ContactDetails, Communication, Contract, PROFILE, CustomerRelationship, [To::BackupStorage], K::Customer;
+    "customers"."second_contact", "Tweede contactpersoon", "Second contact", Identity, Communication, Contract, PROFILE, CustomerRelationship, [To::BackupStorage], K::Customer;
+    "customers"."own_reference", "Eigen referentie", "Own reference", ServiceDescription, ServiceDelivery, Contract, BILLING_IDENTITY, CustomerRelationship, [To::Bookkeeper, To::BackupStorage], K::Customer;
+    "customers"."btw", "Btw-nummer", "VAT number", Financial, Invoicing, LegalObligation, BILLING_IDENTITY, CustomerRelationship, [To::Bookkeeper, To::BackupStorage], K::Customer;
+    "customers"."kvk", "KVK-nummer", "Chamber of Commerce number", Financial, Invoicing, Contract, BILLING_IDENTITY, CustomerRelationship, [To::Bookkeeper, To::BackupStorage], K::Customer, index "kvk_bidx";
+    "customers"."iban", "IBAN", "IBAN", Financial, Invoicing, Contract, FINANCE, CustomerRelationship, [To::Bookkeeper, To::BackupStorage], K::Customer;
+    "customers"."iban_holder", "Tenaamstelling IBAN", "IBAN holder", Financial, Invoicing, Contract, FINANCE, CustomerRelationship, [To::Bookkeeper, To::BackupStorage], K::Customer;
+    "customers"."language", "Voorkeurstaal", "Preferred language", Preference, Communication, Contract, PROFILE, CustomerRelationship, [To::BackupStorage], K::Customer;
+    "customers"."email_consent", "Toestemming e-mail", "Consent to e-mail", Preference, Communication, Consent, PROFILE, CustomerRelationship, [To::BackupStorage], K::Customer;
+
+    "contacts"."handle", "Handle", "Handle", RegistryContact, DomainRegistration, Contract, REGISTRY_CONTACT, HandleInUse, [To::Registry, To::BackupStorage], K::Customer, index "handle_bidx";
+    "contacts"."name", "Naam", "Name", RegistryContact, DomainRegistration, Contract, REGISTRY_CONTACT, HandleInUse, [To::Registry, To::BackupStorage], K::Customer;
+    "contacts"."organisation", "Organisatie", "Organisation", RegistryContact, DomainRegistration, Contract, REGISTRY_CONTACT, HandleInUse, [To::Registry, To::BackupStorage], K::Customer;
+    "contacts"."addr_street", "Adres", "Address", RegistryContact, DomainRegistration, Contract, REGISTRY_CONTACT, HandleInUse, [To::Registry, To::BackupStorage], K::Customer;
+    "contacts"."addr_postcode", "Postcode", "Postal code", RegistryContact, DomainRegistration, Contract, REGISTRY_CONTACT, HandleInUse, [To::Registry, To::BackupStorage], K::Customer;
+    "contacts"."addr_city", "Plaats", "City", RegistryContact, DomainRegistration, Contract, REGISTRY_CONTACT, HandleInUse, [To::Registry, To::BackupStorage], K::Customer;
+    "contacts"."addr_country", "Land", "Country", RegistryContact, DomainRegistration, Contract, REGISTRY_CONTACT, HandleInUse, [To::Registry, To::BackupStorage], K::Customer;
+    "contacts"."foreign_street", "Vestigingsadres buitenland", "Foreign establishment address", RegistryContact, DomainRegistration, Contract, REGISTRY_CONTACT, HandleInUse, [To::Registry, To::BackupStorage], K::Customer;
+    "contacts"."foreign_postcode", "Postcode vestiging buitenland", "Foreign establishment postal code", RegistryContact, DomainRegistration, Contract, REGISTRY_CONTACT, HandleInUse, [To::Registry, To::BackupStorage], K::Customer;
+    "contacts"."foreign_city", "Plaats vestiging buitenland", "Foreign establishment city", RegistryContact, DomainRegistration, Contract, REGISTRY_CONTACT, HandleInUse, [To::Registry, To::BackupStorage], K::Customer;
+    "contacts"."foreign_country", "Land vestiging buitenland", "Foreign establishment country", RegistryContact, DomainRegistration, Contract, REGISTRY_CONTACT, HandleInUse, [To::Registry, To::BackupStorage], K::Customer;
+    "contacts"."phone", "Telefoon", "Phone", RegistryContact, DomainRegistration, Contract, REGISTRY_CONTACT, HandleInUse, [To::Registry, To::BackupStorage], K::Customer;
+    "contacts"."email", "E-mailadres", "E-mail address", RegistryContact, DomainRegistration, Contract, REGISTRY_CONTACT, HandleInUse, [To::Registry, To::BackupStorage], K::Customer;
+    "contacts"."legal_form", "Rechtsvorm", "Legal form", RegistryContact, DomainRegistration, Contract, REGISTRY_CONTACT, HandleInUse, [To::Registry, To::BackupStorage], K::Customer;
+    "contacts"."kvk", "KVK-nummer", "Chamber of Commerce number", RegistryContact, DomainRegistration, Contract, REGISTRY_CONTACT, HandleInUse, [To::Registry, To::BackupStorage], K::Customer;
+
+    "services"."description", "Omschrijving dienst", "Service description", ServiceDescription, ServiceDelivery, Contract, BILLING_IDENTITY, CustomerRelationship, [To::Bookkeeper, To::BackupStorage], K::Customer;
+
+    "invoices"."billing_name", "Naam op factuur", "Billing name", Identity, Invoicing, LegalObligation, FINANCE, InvoiceSevenYears, [To::Bookkeeper, To::BackupStorage], K::Invoice;
+    "invoices"."billing_contact", "Contactpersoon op factuur", "Billing contact", Identity, Invoicing, LegalObligation, FINANCE, InvoiceSevenYears, [To::Bookkeeper, To::BackupStorage], K::Invoice;
+    "invoices"."billing_street", "Factuuradres", "Billing address", Address, Invoicing, LegalObligation, FINANCE, InvoiceSevenYears, [To::Bookkeeper, To::BackupStorage], K::Invoice;
+    "invoices"."billing_postcode", "Postcode factuuradres", "Billing postal code", Address, Invoicing, LegalObligation, FINANCE, InvoiceSevenYears, [To::Bookkeeper, To::BackupStorage], K::Invoice;
+    "invoices"."billing_city", "Plaats factuuradres", "Billing city", Address, Invoicing, LegalObligation, FINANCE, InvoiceSevenYears, [To::Bookkeeper, To::BackupStorage], K::Invoice;
+    "invoices"."billing_country", "Land factuuradres", "Billing country", Address, Invoicing, LegalObligation, FINANCE, InvoiceSevenYears, [To::Bookkeeper, To::BackupStorage], K::Invoice;
+    "invoices"."billing_btw", "Btw-nummer op factuur", "Billing VAT number", Financial, Invoicing, LegalObligation, FINANCE, InvoiceSevenYears, [To::Bookkeeper, To::BackupStorage], K::Invoice;
+    "invoices"."billing_kvk", "KVK-nummer op factuur", "Billing Chamber of Commerce number", Financial, Invoicing, LegalObligation, FINANCE, InvoiceSevenYears, [To::Bookkeeper, To::BackupStorage], K::Invoice;
+    "invoices"."billing_email", "Factuur-e-mailadres", "Billing e-mail address", ContactDetails, Invoicing, Contract, FINANCE, InvoiceSevenYears, [To::Bookkeeper, To::BackupStorage], K::Invoice;
+    "invoice_lines"."description", "Omschrijving factuurregel", "Invoice line description", ServiceDescription, Invoicing, LegalObligation, FINANCE, InvoiceSevenYears, [To::Bookkeeper, To::BackupStorage], K::Invoice;
+
+    "audit_log"."source", "Herkomstadres (IP)", "Source address (IP)", Technical, Accountability, LegitimateInterest, SECURITY, AuditTrail, [To::BackupStorage], K::Actor;
+];
+
+/// Keyed-hash columns derived from personal data, beyond the per-field blind
+/// indexes declared on [`Field::blind_index`].
+pub static DERIVED: &[DerivedIndex] = &[DerivedIndex {
+    table: "customer_name_words",
+    column: "word",
+    derived_from: &["company_name", "contact_name", "second_contact"],
+}];
+
+/// Columns that hold no personal data, each with the reason.
+pub static NON_PERSONAL: &[(&str, &str, &str)] = &[
+    ("customers", "id", "customer number (pseudonymous key)"),
+    ("customers", "kind", "business or private: decides which rules apply"),
+    ("customers", "status", "active or erased"),
+    ("customers", "key_id", "reference to the wrapped data key"),
+    ("customers", "entered_by", "actor that created the record on the customer's behalf (M2)"),
+    ("customers", "created_at", "timestamp"),
+    ("customers", "updated_at", "timestamp"),
+    ("customers", "erased_at", "timestamp"),
+    ("customer_name_words", "customer_id", "pseudonymous key"),
+    ("contacts", "id", "pseudonymous key"),
+    ("contacts", "customer_id", "pseudonymous key"),
+    ("contacts", "registry", "which registry holds the handle"),
+    ("contacts", "created_at", "timestamp"),
+    ("contacts", "updated_at", "timestamp"),
+    ("services", "id", "pseudonymous key"),
+    ("services", "customer_id", "pseudonymous key"),
+    ("services", "kind", "kind of service"),
+    ("services", "status", "service status"),
+    ("services", "started_on", "date"),
+    ("services", "ended_on", "date"),
+    ("invoices", "id", "pseudonymous key"),
+    ("invoices", "customer_id", "pseudonymous key"),
+    ("invoices", "key_id", "reference to the wrapped invoice key"),
+    ("invoices", "number", "invoice number"),
+    ("invoices", "issued_on", "date"),
+    ("invoices", "due_on", "date"),
+    ("invoices", "paid_on", "date"),
+    ("invoices", "delivery", "post or e-mail"),
+    ("invoices", "net_cents", "amount"),
+    ("invoices", "vat_cents", "amount"),
+    ("invoices", "total_cents", "amount"),
+    ("invoices", "created_at", "timestamp"),
+    ("invoice_lines", "id", "pseudonymous key"),
+    ("invoice_lines", "invoice_id", "pseudonymous key"),
+    ("invoice_lines", "position", "line order"),
+    ("invoice_lines", "quantity", "amount"),
+    ("invoice_lines", "unit_price_cents", "amount"),
+    ("invoice_lines", "vat_rate_bp", "VAT rate"),
+    ("statute_acceptances", "id", "pseudonymous key"),
+    ("statute_acceptances", "customer_id", "pseudonymous key"),
+    ("statute_acceptances", "version", "statute/DPA version (A1)"),
+    ("statute_acceptances", "accepted_at", "timestamp"),
+    ("statute_acceptances", "recorded_by", "actor kind and pseudonymous ID"),
+    ("data_keys", "id", "key reference"),
+    ("data_keys", "wrapped", "data key encrypted under the master key"),
+    ("data_keys", "created_at", "timestamp"),
+    ("keyring", "name", "system key name"),
+    ("keyring", "wrapped", "system key encrypted under the master key"),
+    ("meta", "name", "setting name"),
+    ("meta", "value", "setting value (master key fingerprint, schema facts)"),
+    ("audit_log", "seq", "position in the chain"),
+    ("audit_log", "at", "timestamp"),
+    ("audit_log", "actor_kind", "staff, customer, job, api or operator"),
+    ("audit_log", "actor_id", "pseudonymous actor ID"),
+    ("audit_log", "action", "what was done"),
+    ("audit_log", "subject_kind", "kind of record touched"),
+    ("audit_log", "subject_id", "pseudonymous record ID"),
+    ("audit_log", "fields", "names of the fields touched, never their values"),
+    ("audit_log", "purpose", "why"),
+    ("audit_log", "source_key", "which key encrypts the source address"),
+    ("audit_log", "prev_hash", "hash chain"),
+    ("audit_log", "hash", "hash chain"),
+    ("audit_head", "id", "single row"),
+    ("audit_head", "seq", "last position"),
+    ("audit_head", "hash", "last hash"),
+    ("erasure_journal", "seq", "position"),
+    ("erasure_journal", "subject_kind", "kind of record erased"),
+    ("erasure_journal", "subject_id", "pseudonymous ID of what was erased"),
+    ("erasure_journal", "erased_at", "timestamp"),
+    ("erasure_journal", "reason", "reason code"),
+    ("_sqlx_migrations", "*", "schema migration bookkeeping"),
+];
+
+/// The personal fields of one table, in declaration order.
+pub fn fields_of(table: &str) -> impl Iterator<Item = &'static Field> + '_ {
+    FIELDS.iter().filter(move |f| f.table == table)
+}
+
+pub fn field(table: &str, column: &str) -> Option<&'static Field> {
+    FIELDS.iter().find(|f| f.table == table && f.column == column)
+}
+
+/// Whether `column` of `table` is accounted for: personal, derived or declared
+/// non-personal.
+pub fn is_declared(table: &str, column: &str) -> bool {
+    field(table, column).is_some()
+        || FIELDS.iter().any(|f| f.table == table && f.blind_index == Some(column))
+        || DERIVED.iter().any(|d| d.table == table && d.column == column)
+        || NON_PERSONAL.iter().any(|(t, c, _)| *t == table && (*c == column || *c == "*"))
+}
+
+impl Retention {
+    pub fn describe(self, lang: Lang) -> &'static str {
+        match self {
+            Retention::CustomerRelationship => lang.pick(
+                "tot de eerste werkdag van januari na het einde van de klantrelatie (een jaar na de laatste factuur), of eerder op verzoek",
+                "until the first working day of January after the customer relationship ended (one year after the last invoice), or sooner on request",
+            ),
+            Retention::HandleInUse => lang.pick(
+                "zolang een domeinnaam de handle gebruikt; ongebruikte handles op de eerste werkdag van januari of eerder door de klant",
+                "while a domain uses the handle; unused handles on the first working day of January, or sooner by the customer",
+            ),
+            Retention::InvoiceSevenYears => lang.pick(
+                "zeven jaar na het einde van het jaar van de factuur (fiscale bewaarplicht)",
+                "seven years after the end of the invoice's year (tax law)",
+            ),
+            Retention::AuditTrail => lang.pick(
+                "zolang het auditlog; onleesbaar zodra de klant gewist is",
+                "as long as the audit trail; unreadable once the customer is erased",
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{BILLING_FIELDS, CONTACT_FIELDS, CUSTOMER_FIELDS};
+
+    /// The model's field names and the inventory must be the same set, table by table.
+    #[test]
+    fn model_fields_are_exactly_the_inventory() {
+        let check = |table: &str, model: &[&str]| {
+            let mut inv: Vec<_> = fields_of(table).map(|f| f.column).collect();
+            let mut model = model.to_vec();
+            inv.sort();
+            model.sort();
+            assert_eq!(inv, model, "table {table}");
+        };
+        check("customers", CUSTOMER_FIELDS);
+        check("contacts", CONTACT_FIELDS);
+        check("invoices", BILLING_FIELDS);
+    }
+
+    #[test]
+    fn bookkeeper_sees_billing_identity_only_and_staff_no_invoices() {
+        for f in FIELDS {
+            if f.table == "invoices" || f.table == "invoice_lines" {
+                assert!(!f.may_read(Role::Staff), "{}.{}", f.table, f.column);
+                assert!(f.may_read(Role::Bookkeeper));
+            }
+            if f.table == "contacts" {
+                assert!(!f.may_read(Role::Bookkeeper), "{}.{}", f.table, f.column);
+            }
+            assert!(f.may_read(Role::Owner));
+        }
+        assert!(!field("customers", "phone").unwrap().may_read(Role::Bookkeeper));
+        assert!(field("customers", "iban").unwrap().may_read(Role::Bookkeeper));
+    }
+
+    #[test]
+    fn no_column_is_declared_twice() {
+        let mut all: Vec<(&str, &str)> = FIELDS.iter().map(|f| (f.table, f.column)).collect();
+        all.extend(FIELDS.iter().filter_map(|f| f.blind_index.map(|i| (f.table, i))));
+        all.extend(NON_PERSONAL.iter().map(|(t, c, _)| (*t, *c)));
+        let n = all.len();
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), n);
+    }
+}

@@ -1,0 +1,102 @@
+//! Connection pools and migrations for both engines. All SQL in this crate is
+//! written once, with `$1`-style placeholders that SQLite and PostgreSQL both read,
+//! and runs through sqlx's `Any` driver.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::Migrator;
+use sqlx::{Any, AnyPool, Executor, Transaction};
+
+use crate::StoreError;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+impl Engine {
+    pub fn of_url(url: &str) -> Result<Engine, StoreError> {
+        if url.starts_with("sqlite:") {
+            Ok(Engine::Sqlite)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Ok(Engine::Postgres)
+        } else {
+            Err(StoreError::Config("database_url must start with sqlite: or postgres:".into()))
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Sqlite => "sqlite",
+            Engine::Postgres => "postgres",
+        }
+    }
+}
+
+/// SQLite settings: WAL so readers never block the writer, FULL sync so a
+/// committed audit entry survives power loss, foreign keys on, and deleted
+/// content overwritten so erased ciphertext does not linger in free pages.
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL;
+PRAGMA synchronous = FULL;
+PRAGMA foreign_keys = ON;
+PRAGMA secure_delete = ON;
+PRAGMA busy_timeout = 10000;
+PRAGMA temp_store = MEMORY;";
+
+pub async fn connect(url: &str, max_connections: u32) -> Result<(AnyPool, Engine), StoreError> {
+    sqlx::any::install_default_drivers();
+    let engine = Engine::of_url(url)?;
+    let options = AnyConnectOptions::from_str(url).map_err(|e| StoreError::Config(format!("database_url: {e}")))?;
+    let mut pool =
+        AnyPoolOptions::new().max_connections(max_connections.max(1)).acquire_timeout(Duration::from_secs(30));
+    if engine == Engine::Sqlite {
+        pool = pool.after_connect(|conn, _| {
+            Box::pin(async move {
+                conn.execute(SQLITE_PRAGMAS).await?;
+                Ok(())
+            })
+        });
+    }
+    let pool = pool.connect_with(options).await?;
+    Ok((pool, engine))
+}
+
+pub async fn migrate(pool: &AnyPool, engine: Engine) -> Result<(), StoreError> {
+    let migrator = match engine {
+        Engine::Sqlite => &SQLITE_MIGRATIONS,
+        Engine::Postgres => &POSTGRES_MIGRATIONS,
+    };
+    migrator.run(pool).await.map_err(|e| StoreError::Migration(e.to_string()))
+}
+
+/// Opens a writing transaction. Its first statement is a write to the audit chain
+/// head, so on SQLite the transaction holds the write lock from the start (no
+/// read-then-upgrade deadlocks) and on PostgreSQL the row lock orders writers.
+/// Every change appends to the audit trail inside the same transaction.
+pub async fn write_tx(pool: &AnyPool) -> Result<Transaction<'static, Any>, StoreError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1").execute(&mut *tx).await?;
+    Ok(tx)
+}
+
+/// The columns of every table of ours in the live schema, as (table, column).
+pub async fn live_columns(pool: &AnyPool, engine: Engine) -> Result<Vec<(String, String)>, StoreError> {
+    let sql = match engine {
+        Engine::Sqlite => {
+            "SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p
+             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' ORDER BY 1, 2"
+        }
+        Engine::Postgres => {
+            "SELECT table_name::text, column_name::text FROM information_schema.columns
+             WHERE table_schema = current_schema() ORDER BY 1, 2"
+        }
+    };
+    let rows: Vec<(String, String)> = sqlx::query_as(sql).fetch_all(pool).await?;
+    Ok(rows)
+}

@@ -1,0 +1,118 @@
+//! Everything held about one customer, for the right of access and portability.
+
+use custodian_domain::inventory::Role;
+use serde::Serialize;
+
+use crate::audit::{self, Access, Entry, Event};
+use crate::customers::check_subject;
+use crate::{ContactRecord, CustomerRecord, InvoiceRecord, ServiceRecord, StatuteAcceptance, Store, StoreError};
+
+/// The export document. `format` names its version for machines reading it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Export {
+    pub format: &'static str,
+    pub generated_at: i64,
+    pub customer: CustomerRecord,
+    pub contacts: Vec<ContactRecord>,
+    pub services: Vec<ServiceRecord>,
+    /// `None` when the reader's role may not see invoices (staff, A4).
+    pub invoices: Option<Vec<InvoiceRecord>>,
+    pub statute_acceptances: Vec<StatuteAcceptance>,
+    /// Who did what with this customer's data.
+    pub access_log: Vec<Entry>,
+}
+
+impl Store {
+    /// Exports all data about customer `id` that the actor's role may see. Audited
+    /// (one entry) unless the customer exports their own data.
+    pub async fn export_customer(&self, access: &Access, id: i64) -> Result<Export, StoreError> {
+        check_subject(access, id)?;
+        let role = access.actor.role;
+        let (head, row) = self.load_customer_row(&self.pool, id).await?;
+        let key_id = head.live_key_id()?;
+        let key = self.keys.data_key(&self.pool, key_id).await?;
+        let fields = crate::records::open(&key, "customers", key_id, &row, crate::records::readable_by(role))?;
+        let withheld = custodian_domain::inventory::fields_of("customers")
+            .filter(|f| !f.may_read(role))
+            .map(|f| f.column)
+            .collect();
+        let (contacts, services, statute_acceptances) = self.related(id, &key, role).await?;
+        let invoices = match role {
+            Role::Staff => None,
+            _ => Some(self.invoices_of(id, role).await?),
+        };
+        let access_log = self.access_log(access, id).await?;
+        if !access.actor.is_subject(id) {
+            let mut event = Event::new(access, "customer.export", "customer", id).fields(fields.keys());
+            self.keys.seal_source(&mut event, Some(&key));
+            self.record(event).await?;
+        }
+        Ok(Export {
+            format: "custodian-export-v1",
+            generated_at: crate::now_micros(),
+            customer: CustomerRecord {
+                id,
+                kind: head.kind,
+                status: head.status,
+                entered_by: head.entered_by,
+                created_at: head.created_at,
+                updated_at: head.updated_at,
+                fields,
+                withheld,
+            },
+            contacts,
+            services,
+            invoices,
+            statute_acceptances,
+            access_log,
+        })
+    }
+
+    /// The audit entries about customer `id`. Source addresses are shown to the
+    /// owner only, and to a customer for their own actions.
+    pub async fn access_log(&self, access: &Access, id: i64) -> Result<Vec<Entry>, StoreError> {
+        check_subject(access, id)?;
+        let rows = audit::about(&self.pool, "customer", &id.to_string()).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (mut entry, key_name, sealed) in rows {
+            if let Some(sealed) = sealed {
+                entry.source = self.open_source(access, &entry, &key_name, &sealed).await;
+            }
+            out.push(entry);
+        }
+        Ok(out)
+    }
+
+    async fn open_source(&self, access: &Access, entry: &Entry, key_name: &str, sealed: &[u8]) -> Option<String> {
+        let own = entry.actor_kind == "customer"
+            && access.actor.kind == audit::ActorKind::Customer
+            && entry.actor_id == access.actor.id;
+        if access.actor.role != Role::Owner && !own {
+            return None;
+        }
+        let actor_kind = match entry.actor_kind.as_str() {
+            "staff" => audit::ActorKind::Staff,
+            "customer" => audit::ActorKind::Customer,
+            "job" => audit::ActorKind::Job,
+            "api" => audit::ActorKind::Api,
+            _ => audit::ActorKind::Operator,
+        };
+        let actor = audit::Actor { kind: actor_kind, id: entry.actor_id.clone(), role: Role::Owner };
+        let aad = audit::source_aad(&actor);
+        let key = match key_name.strip_prefix("customer:") {
+            Some(cid) => {
+                let cid: i64 = cid.parse().ok()?;
+                let key_id: i64 =
+                    sqlx::query_scalar("SELECT key_id FROM customers WHERE id = $1 AND key_id IS NOT NULL")
+                        .bind(cid)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .ok()??;
+                self.keys.data_key(&self.pool, key_id).await.ok()?
+            }
+            None => self.keys.system.clone(),
+        };
+        let plain = key.open(&aad, sealed).ok()?;
+        String::from_utf8(plain.to_vec()).ok()
+    }
+}

@@ -1,0 +1,206 @@
+//! Invoices: each has its own data key, so its billing snapshot outlives the
+//! customer's erasure and is destroyed with the invoice itself (A6).
+
+use custodian_domain::inventory::Role;
+use custodian_domain::model::{BillingSnapshot, Delivery, Fields, InvoiceData, InvoiceLine, Text, format_date};
+use serde::Serialize;
+use sqlx::Row;
+
+use crate::audit::{Access, Event};
+use crate::crypto::field_aad;
+use crate::customers::check_subject;
+use crate::records::{self, placeholders, readable_by};
+use crate::{Store, StoreError, now_micros};
+
+const TABLE: &str = "invoices";
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InvoiceRecord {
+    pub id: i64,
+    pub customer_id: i64,
+    pub number: String,
+    pub issued_on: String,
+    pub due_on: String,
+    pub paid_on: Option<String>,
+    pub delivery: String,
+    pub net_cents: i64,
+    pub vat_cents: i64,
+    pub total_cents: i64,
+    pub billing: Fields,
+    pub lines: Vec<LineRecord>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LineRecord {
+    pub position: i64,
+    pub description: String,
+    pub quantity: i64,
+    pub unit_price_cents: i64,
+    pub vat_rate_bp: i64,
+}
+
+/// Invoices are finance data (A4): the owner, the bookkeeper and the customer.
+fn check_finance(access: &Access, customer_id: i64) -> Result<(), StoreError> {
+    check_subject(access, customer_id)?;
+    if access.actor.role == Role::Staff {
+        return Err(StoreError::Forbidden("invoices are for the owner and the bookkeeper only".into()));
+    }
+    Ok(())
+}
+
+fn line_aad(key_id: i64, position: i64) -> Vec<u8> {
+    field_aad("invoice_lines", key_id, &format!("description/{position}"))
+}
+
+/// The invoice-level parameters a caller gives; billing details come from the customer.
+pub struct NewInvoice {
+    pub number: String,
+    pub issued_on: time::Date,
+    pub due_on: time::Date,
+    pub delivery: Delivery,
+    pub lines: Vec<InvoiceLine>,
+}
+
+impl Store {
+    /// Issues an invoice: snapshots the customer's billing details under a new
+    /// invoice key, computes the totals, and stores the lines.
+    pub async fn add_invoice(&self, access: &Access, customer_id: i64, new: NewInvoice) -> Result<i64, StoreError> {
+        check_finance(access, customer_id)?;
+        if access.actor.role == Role::Subject {
+            return Err(StoreError::Forbidden("customers do not issue invoices".into()));
+        }
+        let number = Text::parse(&new.number).map_err(|e| custodian_domain::model::FieldErrors::single("number", e))?;
+        let mut tx = crate::db::write_tx(&self.pool).await?;
+        let (head, row) = self.load_customer_row(&mut *tx, customer_id).await?;
+        let customer_key_id = head.live_key_id()?;
+        let customer_key = self.keys.data_key(&mut *tx, customer_key_id).await?;
+        let customer = custodian_domain::model::CustomerData::from_fields(
+            head.kind,
+            &records::open(&customer_key, "customers", customer_key_id, &row, |_| true)?,
+        )?;
+        let invoice = InvoiceData {
+            number,
+            issued_on: new.issued_on,
+            due_on: new.due_on,
+            delivery: new.delivery,
+            lines: new.lines,
+            billing: BillingSnapshot::of(&customer, new.delivery)?,
+        };
+        invoice.check()?;
+        let taken: Option<i64> = sqlx::query_scalar("SELECT id FROM invoices WHERE number = $1")
+            .bind(invoice.number.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        if taken.is_some() {
+            return Err(StoreError::Conflict("this invoice number is already used".into()));
+        }
+        let totals = invoice.totals();
+        let (key_id, key) = self.keys.new_data_key(&mut tx).await?;
+        let billing = invoice.billing.to_fields();
+        let cols = records::columns(TABLE);
+        let sql = format!(
+            "INSERT INTO invoices (customer_id, key_id, number, issued_on, due_on, delivery, net_cents, vat_cents, total_cents, created_at, {}) VALUES ({}) RETURNING id",
+            cols.join(", "),
+            placeholders(1, 10 + cols.len())
+        );
+        let mut q = sqlx::query_scalar::<_, i64>(&sql)
+            .bind(customer_id)
+            .bind(key_id)
+            .bind(invoice.number.as_str())
+            .bind(format_date(invoice.issued_on))
+            .bind(format_date(invoice.due_on))
+            .bind(invoice.delivery.as_str())
+            .bind(totals.net_cents)
+            .bind(totals.vat_cents)
+            .bind(totals.total_cents)
+            .bind(now_micros());
+        for v in records::seal(&key, TABLE, key_id, &billing) {
+            q = q.bind(v);
+        }
+        let id = q.fetch_one(&mut *tx).await?;
+        for (i, line) in invoice.lines.iter().enumerate() {
+            let position = i as i64 + 1;
+            sqlx::query(
+                "INSERT INTO invoice_lines (invoice_id, position, quantity, unit_price_cents, vat_rate_bp, description) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(id)
+            .bind(position)
+            .bind(line.quantity)
+            .bind(line.unit_price_cents)
+            .bind(line.vat_rate_bp)
+            .bind(key.seal(&line_aad(key_id, position), line.description.as_str().as_bytes()))
+            .execute(&mut *tx)
+            .await?;
+        }
+        let mut fields: Vec<String> = billing.into_keys().collect();
+        fields.push("description".into());
+        let mut event = Event::new(access, "invoice.create", "customer", customer_id).fields(fields);
+        self.keys.seal_source(&mut event, None);
+        crate::audit::append(&mut tx, &[event]).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// The invoices of a customer with their billing snapshot and lines. Audited
+    /// unless the customer reads their own.
+    pub async fn read_invoices(&self, access: &Access, customer_id: i64) -> Result<Vec<InvoiceRecord>, StoreError> {
+        check_finance(access, customer_id)?;
+        let invoices = self.invoices_of(customer_id, access.actor.role).await?;
+        if !access.actor.is_subject(customer_id) && !invoices.is_empty() {
+            let mut event = Event::new(access, "invoice.read", "customer", customer_id)
+                .fields(records::columns(TABLE).into_iter().chain(["description"]));
+            self.keys.seal_source(&mut event, None);
+            self.record(event).await?;
+        }
+        Ok(invoices)
+    }
+
+    pub(crate) async fn invoices_of(&self, customer_id: i64, role: Role) -> Result<Vec<InvoiceRecord>, StoreError> {
+        let sql = format!(
+            "SELECT id, key_id, number, issued_on, due_on, paid_on, delivery, net_cents, vat_cents, total_cents, {} FROM invoices WHERE customer_id = $1 ORDER BY issued_on, id",
+            records::columns(TABLE).join(", ")
+        );
+        let rows = sqlx::query(&sql).bind(customer_id).fetch_all(&self.pool).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let id: i64 = r.try_get("id")?;
+            let key_id: i64 = r.try_get("key_id")?;
+            let key = self.keys.data_key(&self.pool, key_id).await?;
+            let lines = sqlx::query(
+                "SELECT position, quantity, unit_price_cents, vat_rate_bp, description FROM invoice_lines WHERE invoice_id = $1 ORDER BY position",
+            )
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|l| {
+                let position: i64 = l.try_get(0)?;
+                let sealed: Vec<u8> = l.try_get(4)?;
+                let plain = key.open(&line_aad(key_id, position), &sealed)?;
+                Ok(LineRecord {
+                    position,
+                    description: String::from_utf8_lossy(&plain).into_owned(),
+                    quantity: l.try_get(1)?,
+                    unit_price_cents: l.try_get(2)?,
+                    vat_rate_bp: l.try_get(3)?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+            out.push(InvoiceRecord {
+                id,
+                customer_id,
+                number: r.try_get("number")?,
+                issued_on: r.try_get("issued_on")?,
+                due_on: r.try_get("due_on")?,
+                paid_on: r.try_get("paid_on")?,
+                delivery: r.try_get("delivery")?,
+                net_cents: r.try_get("net_cents")?,
+                vat_cents: r.try_get("vat_cents")?,
+                total_cents: r.try_get("total_cents")?,
+                billing: records::open(&key, TABLE, key_id, r, readable_by(role))?,
+                lines,
+            });
+        }
+        Ok(out)
+    }
+}

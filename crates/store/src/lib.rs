@@ -1,0 +1,131 @@
+//! Database access for custodian.
+//!
+//! The [`Store`] is the only way to personal data. Every method that returns or
+//! changes personal data takes an [`Access`] (actor, purpose, source), checks the
+//! actor's role against the data inventory, and leaves an audit entry that is
+//! durable before the data is returned. Personal fields are encrypted per
+//! customer; see [`crypto`].
+#![forbid(unsafe_code)]
+
+pub mod audit;
+pub mod crypto;
+pub mod db;
+mod erasure;
+mod keys;
+mod records;
+
+mod customers;
+mod export;
+mod invoices;
+mod related;
+
+use custodian_domain::model::FieldErrors;
+use sqlx::AnyPool;
+
+pub use audit::{Access, AccessPurpose, Actor, ActorKind, Entry, Problem, ProblemKind, Verification};
+pub use crypto::{CryptoError, Key};
+pub use customers::{CustomerRecord, CustomerSummary, Lookup};
+pub use db::Engine;
+pub use erasure::{ErasureReason, JournalEntry};
+pub use export::Export;
+pub use invoices::{InvoiceRecord, LineRecord, NewInvoice};
+pub use related::{ContactRecord, ServiceRecord, StatuteAcceptance};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0}")]
+    Invalid(FieldErrors),
+    #[error("{kind} {id} does not exist")]
+    NotFound { kind: &'static str, id: String },
+    #[error("{0}")]
+    Erased(String),
+    #[error("not allowed: {0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error(
+        "the master key (fingerprint {given}) does not open this database, which was set up with the key of fingerprint {expected}"
+    )]
+    WrongMasterKey { given: String, expected: String },
+    #[error("decryption failed: {0}")]
+    Crypto(#[from] CryptoError),
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migration(String),
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("audit trail: {0}")]
+    Audit(String),
+}
+
+impl From<FieldErrors> for StoreError {
+    fn from(e: FieldErrors) -> Self {
+        StoreError::Invalid(e)
+    }
+}
+
+pub(crate) fn now_micros() -> i64 {
+    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
+}
+
+/// The personal-data store. Cheap to clone (the pool and keys are shared).
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    engine: Engine,
+    keys: std::sync::Arc<keys::Keyring>,
+    audit: audit::Writer,
+}
+
+impl Store {
+    /// Connects, applies pending migrations, and opens the keyring with `master`
+    /// (creating the keyring on a new database).
+    pub async fn open(url: &str, max_connections: u32, master: Key) -> Result<Store, StoreError> {
+        let (pool, engine) = db::connect(url, max_connections).await?;
+        db::migrate(&pool, engine).await?;
+        let keys = keys::Keyring::open(&pool, master).await?;
+        let audit = audit::Writer::spawn(pool.clone());
+        Ok(Store { pool, engine, keys: std::sync::Arc::new(keys), audit })
+    }
+
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// The pool, for tests and benchmarks that need raw SQL (tamper tests,
+    /// schema inspection, baselines).
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub fn master_fingerprint(&self) -> String {
+        self.keys.master_fingerprint()
+    }
+
+    /// Checks the whole audit chain.
+    pub async fn audit_verify(&self) -> Result<Verification, StoreError> {
+        audit::verify(&self.pool).await
+    }
+
+    /// Re-wraps every data key and system key under `new_master`, in one
+    /// transaction; the data itself is not rewritten. The caller stores the new
+    /// key first, so a crash leaves either key usable (see the binary's keyfile).
+    pub async fn rotate_master_key(&self, access: &Access, new_master: &Key) -> Result<u64, StoreError> {
+        keys::rotate(&self.pool, &self.keys, new_master, access).await
+    }
+
+    async fn record(&self, event: audit::Event) -> Result<i64, StoreError> {
+        self.audit.record(event).await
+    }
+
+    /// The columns of the live schema, for the inventory-completeness check.
+    pub async fn live_columns(&self) -> Result<Vec<(String, String)>, StoreError> {
+        db::live_columns(&self.pool, self.engine).await
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}

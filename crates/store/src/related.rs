@@ -1,0 +1,212 @@
+//! What hangs off a customer and shares the customer's data key: contacts
+//! (handles), services and statute acceptances.
+
+use custodian_domain::inventory::Role;
+use custodian_domain::model::{ContactData, Fields, ServiceData, format_date};
+use serde::Serialize;
+use sqlx::Row;
+
+use crate::audit::{Access, Event};
+use crate::customers::check_subject;
+use crate::records::{self, assignments, readable_by};
+use crate::{Store, StoreError, now_micros};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ContactRecord {
+    pub id: i64,
+    pub customer_id: i64,
+    pub registry: Option<String>,
+    pub fields: Fields,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceRecord {
+    pub id: i64,
+    pub customer_id: i64,
+    pub kind: String,
+    pub status: String,
+    pub started_on: String,
+    pub ended_on: Option<String>,
+    /// Absent when the reader's role may not see it.
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StatuteAcceptance {
+    pub version: String,
+    pub accepted_at: i64,
+    pub recorded_by: String,
+}
+
+fn check_staff_change(access: &Access, customer_id: i64) -> Result<(), StoreError> {
+    check_subject(access, customer_id)?;
+    if matches!(access.actor.role, Role::Bookkeeper | Role::Subject) {
+        return Err(StoreError::Forbidden("only the owner and staff record this".into()));
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Adds a registry contact (handle) for a customer; it may describe a third
+    /// party on whose behalf the customer registers domains (M11).
+    pub async fn add_contact(
+        &self,
+        access: &Access,
+        customer_id: i64,
+        registry: Option<&str>,
+        data: &ContactData,
+    ) -> Result<i64, StoreError> {
+        check_subject(access, customer_id)?;
+        if access.actor.role == Role::Bookkeeper {
+            return Err(StoreError::Forbidden("the bookkeeper cannot change contacts".into()));
+        }
+        let mut tx = crate::db::write_tx(&self.pool).await?;
+        let (head, _) = self.load_customer_row(&mut *tx, customer_id).await?;
+        let key = self.keys.data_key(&mut *tx, head.live_key_id()?).await?;
+        let now = now_micros();
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO contacts (customer_id, registry, created_at, updated_at) VALUES ($1, $2, $3, $3) RETURNING id",
+        )
+        .bind(customer_id)
+        .bind(registry)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        let fields = data.to_fields();
+        let cols = records::columns("contacts");
+        let sql =
+            format!("UPDATE contacts SET handle_bidx = $1, {} WHERE id = ${}", assignments(2, &cols), 2 + cols.len());
+        let mut q =
+            sqlx::query(&sql).bind(data.handle.as_ref().map(|h| self.keys.index.blind_index("handle", h.as_str())));
+        for v in records::seal(&key, "contacts", id, &fields) {
+            q = q.bind(v);
+        }
+        q.bind(id).execute(&mut *tx).await?;
+        let mut event = Event::new(access, "contact.create", "customer", customer_id).fields(fields.keys());
+        self.keys.seal_source(&mut event, Some(&key));
+        crate::audit::append(&mut tx, &[event]).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Adds a service for a customer.
+    pub async fn add_service(&self, access: &Access, customer_id: i64, data: &ServiceData) -> Result<i64, StoreError> {
+        check_staff_change(access, customer_id)?;
+        let mut tx = crate::db::write_tx(&self.pool).await?;
+        let (head, _) = self.load_customer_row(&mut *tx, customer_id).await?;
+        let key = self.keys.data_key(&mut *tx, head.live_key_id()?).await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO services (customer_id, kind, status, started_on, ended_on) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(customer_id)
+        .bind(data.kind.as_str())
+        .bind(data.status.as_str())
+        .bind(format_date(data.started_on))
+        .bind(data.ended_on.map(format_date))
+        .fetch_one(&mut *tx)
+        .await?;
+        let sealed =
+            key.seal(&crate::crypto::field_aad("services", id, "description"), data.description.as_str().as_bytes());
+        sqlx::query("UPDATE services SET description = $1 WHERE id = $2")
+            .bind(sealed)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let mut event = Event::new(access, "service.create", "customer", customer_id).fields(["description"]);
+        self.keys.seal_source(&mut event, Some(&key));
+        crate::audit::append(&mut tx, &[event]).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Records that the customer accepted statute/DPA `version` (A1).
+    pub async fn record_statute_acceptance(
+        &self,
+        access: &Access,
+        customer_id: i64,
+        version: &str,
+        accepted_at: i64,
+    ) -> Result<(), StoreError> {
+        check_subject(access, customer_id)?;
+        if access.actor.role == Role::Bookkeeper {
+            return Err(StoreError::Forbidden("the bookkeeper cannot record acceptances".into()));
+        }
+        let version = custodian_domain::model::Text::parse(version)
+            .map_err(|e| custodian_domain::model::FieldErrors::single("version", e))?;
+        let mut tx = crate::db::write_tx(&self.pool).await?;
+        let (head, _) = self.load_customer_row(&mut *tx, customer_id).await?;
+        head.live_key_id()?;
+        sqlx::query(
+            "INSERT INTO statute_acceptances (customer_id, version, accepted_at, recorded_by) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(customer_id)
+        .bind(version.as_str())
+        .bind(accepted_at)
+        .bind(format!("{}:{}", access.actor.kind.as_str(), access.actor.id))
+        .execute(&mut *tx)
+        .await?;
+        let mut event = Event::new(access, "statute.accept", "customer", customer_id);
+        self.keys.seal_source(&mut event, None);
+        crate::audit::append(&mut tx, &[event]).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Contacts, services and statute acceptances of a customer, opened with
+    /// `key` for `role`. Used by the export; not audited on its own.
+    pub(crate) async fn related(
+        &self,
+        customer_id: i64,
+        key: &crate::Key,
+        role: Role,
+    ) -> Result<(Vec<ContactRecord>, Vec<ServiceRecord>, Vec<StatuteAcceptance>), StoreError> {
+        let sql = format!(
+            "SELECT id, customer_id, registry, {} FROM contacts WHERE customer_id = $1 ORDER BY id",
+            records::columns("contacts").join(", ")
+        );
+        let rows = sqlx::query(&sql).bind(customer_id).fetch_all(&self.pool).await?;
+        let mut contacts = vec![];
+        for r in &rows {
+            let id: i64 = r.try_get("id")?;
+            contacts.push(ContactRecord {
+                id,
+                customer_id,
+                registry: r.try_get("registry")?,
+                fields: records::open(key, "contacts", id, r, readable_by(role))?,
+            });
+        }
+        let rows = sqlx::query(
+            "SELECT id, kind, status, started_on, ended_on, description FROM services WHERE customer_id = $1 ORDER BY id",
+        )
+        .bind(customer_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut services = vec![];
+        for r in &rows {
+            let id: i64 = r.try_get("id")?;
+            let description = records::open(key, "services", id, r, readable_by(role))?.remove("description");
+            services.push(ServiceRecord {
+                id,
+                customer_id,
+                kind: r.try_get("kind")?,
+                status: r.try_get("status")?,
+                started_on: r.try_get("started_on")?,
+                ended_on: r.try_get("ended_on")?,
+                description,
+            });
+        }
+        let rows = sqlx::query(
+            "SELECT version, accepted_at, recorded_by FROM statute_acceptances WHERE customer_id = $1 ORDER BY accepted_at",
+        )
+        .bind(customer_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let statutes = rows
+            .iter()
+            .map(|r| {
+                Ok(StatuteAcceptance { version: r.try_get(0)?, accepted_at: r.try_get(1)?, recorded_by: r.try_get(2)? })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        Ok((contacts, services, statutes))
+    }
+}
