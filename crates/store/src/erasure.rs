@@ -62,6 +62,9 @@ impl Store {
         let Ok(key_id) = head.live_key_id() else {
             return Ok(false);
         };
+        // Sealing this entry's source under the key about to be destroyed keeps
+        // even the customer's own erasure request from linking back to them.
+        let key = self.keys.data_key(&mut *tx, key_id).await?;
         let live: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM services WHERE customer_id = $1 AND status <> 'ended'")
                 .bind(id)
@@ -92,7 +95,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         let mut event = Event::new(access, "customer.erase", "customer", id).fields(cols);
-        self.keys.seal_source(&mut event, None);
+        self.keys.seal_source(&mut event, Some(&key));
         crate::audit::append(&mut tx, &[event]).await?;
         tx.commit().await?;
         Ok(true)

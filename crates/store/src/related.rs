@@ -135,7 +135,7 @@ impl Store {
             .map_err(|e| custodian_domain::model::FieldErrors::single("version", e))?;
         let mut tx = crate::db::write_tx(&self.pool).await?;
         let (head, _) = self.load_customer_row(&mut *tx, customer_id).await?;
-        head.live_key_id()?;
+        let key = self.keys.data_key(&mut *tx, head.live_key_id()?).await?;
         sqlx::query(
             "INSERT INTO statute_acceptances (customer_id, version, accepted_at, recorded_by) VALUES ($1, $2, $3, $4)",
         )
@@ -146,7 +146,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         let mut event = Event::new(access, "statute.accept", "customer", customer_id);
-        self.keys.seal_source(&mut event, None);
+        self.keys.seal_source(&mut event, Some(&key));
         crate::audit::append(&mut tx, &[event]).await?;
         tx.commit().await?;
         Ok(())

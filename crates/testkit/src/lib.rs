@@ -1,0 +1,129 @@
+//! Fresh databases for tests: SQLite always, PostgreSQL as well when
+//! `CUSTODIAN_TEST_POSTGRES_URL` points at a server (each test gets a database of
+//! its own, dropped when the test finishes).
+#![forbid(unsafe_code)]
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use custodian_domain::model::{CustomerData, CustomerKind, Fields};
+use custodian_store::{Engine, Key, Store};
+use sqlx::{Connection, Executor};
+
+pub const POSTGRES_ENV: &str = "CUSTODIAN_TEST_POSTGRES_URL";
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// One empty database and the master key that goes with it.
+pub struct TestDb {
+    pub engine: Engine,
+    pub url: String,
+    pub key: Key,
+    /// Holds the SQLite directory alive; `None` for PostgreSQL.
+    pub dir: Option<tempfile::TempDir>,
+    postgres: Option<(String, String)>,
+}
+
+/// A fresh database on every engine under test.
+pub async fn databases() -> Vec<TestDb> {
+    let mut out = vec![sqlite()];
+    if let Some(admin) = std::env::var(POSTGRES_ENV).ok().filter(|s| !s.is_empty()) {
+        out.push(postgres(&admin).await);
+    }
+    out
+}
+
+pub fn sqlite() -> TestDb {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("custodian.db").display());
+    TestDb { engine: Engine::Sqlite, url, key: Key::generate(), dir: Some(dir), postgres: None }
+}
+
+/// A new database on the PostgreSQL server at `admin_url`.
+pub async fn postgres(admin_url: &str) -> TestDb {
+    sqlx::any::install_default_drivers();
+    let name = format!(
+        "custodian_t_{}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        rand::random::<u32>()
+    );
+    let mut admin = sqlx::AnyConnection::connect(admin_url).await.expect("connect to the PostgreSQL test server");
+    drop_stale(&mut admin).await;
+    admin.execute(format!("CREATE DATABASE {name}").as_str()).await.expect("create test database");
+    admin.close().await.ok();
+    let url = with_database(admin_url, &name);
+    TestDb { engine: Engine::Postgres, url, key: Key::generate(), dir: None, postgres: Some((admin_url.into(), name)) }
+}
+
+/// Drops test databases left behind by test processes that no longer run.
+async fn drop_stale(admin: &mut sqlx::AnyConnection) {
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT datname::text FROM pg_database WHERE datname LIKE 'custodian_t_%'")
+            .fetch_all(&mut *admin)
+            .await
+            .unwrap_or_default();
+    for name in names {
+        let pid = name.split('_').nth(2).and_then(|p| p.parse::<u32>().ok());
+        if pid.is_some_and(|p| !std::path::Path::new(&format!("/proc/{p}")).exists()) {
+            let _ = admin.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await;
+        }
+    }
+}
+
+/// `admin_url` with its database name replaced by `name`.
+pub fn with_database(admin_url: &str, name: &str) -> String {
+    let (base, query) = admin_url.split_once('?').map(|(b, q)| (b, Some(q))).unwrap_or((admin_url, None));
+    let after_scheme = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let base = match base[after_scheme..].find('/') {
+        Some(slash) => &base[..after_scheme + slash],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+impl TestDb {
+    pub async fn store(&self) -> Store {
+        Store::open(&self.url, 8, self.key.clone()).await.expect("open store")
+    }
+
+    /// A short label for assertion messages.
+    pub fn name(&self) -> &'static str {
+        self.engine.name()
+    }
+
+    /// The PostgreSQL database name, when on PostgreSQL.
+    pub fn postgres_database(&self) -> Option<&str> {
+        self.postgres.as_ref().map(|(_, n)| n.as_str())
+    }
+
+    /// Drops the PostgreSQL database; SQLite files go with the temp dir.
+    pub async fn finish(self) {
+        if let Some((admin_url, name)) = &self.postgres {
+            if let Ok(mut admin) = sqlx::AnyConnection::connect(admin_url).await {
+                let _ = admin.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await;
+            }
+        }
+    }
+}
+
+/// Form fields of a plausible business customer, distinct per `n`.
+pub fn customer_fields(n: u64) -> Fields {
+    let pairs = [
+        ("company_name", format!("Bedrijf {n} B.V.")),
+        ("contact_name", format!("Contact Persoon{n}")),
+        ("visit_street", format!("Hoofdstraat {}", n % 500 + 1)),
+        ("visit_postcode", format!("{} AB", 1000 + n % 9000)),
+        ("visit_city", "Alkmaar".to_string()),
+        ("email", format!("klant{n}@voorbeeld.nl")),
+        ("phone", "072-5116617".to_string()),
+        ("kvk", format!("{:08}", 10_000_000 + n % 89_999_999)),
+    ];
+    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
+pub fn customer(n: u64) -> CustomerData {
+    CustomerData::from_fields(CustomerKind::Business, &customer_fields(n)).expect("sample customer is valid")
+}
