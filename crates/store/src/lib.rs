@@ -120,6 +120,31 @@ impl Store {
         self.audit.record(event).await
     }
 
+    /// Records an event that is not a change to stored data (a login, a search,
+    /// a failed attempt) and returns its position once it is durable. A
+    /// customer's source address is sealed under their own key.
+    pub async fn audit_event(
+        &self,
+        access: &Access,
+        action: &'static str,
+        subject_kind: &'static str,
+        subject_id: &str,
+        fields: &[&str],
+    ) -> Result<i64, StoreError> {
+        let mut event = audit::Event::new(access, action, subject_kind, subject_id).fields(fields);
+        let customer_key = match (access.actor.kind, access.source) {
+            (ActorKind::Customer, Some(_)) => {
+                let id: i64 =
+                    access.actor.id.parse().map_err(|_| StoreError::Audit("customer actor without a number".into()))?;
+                let (head, _) = self.load_customer_row(&self.pool, id).await?;
+                Some(self.keys.data_key(&self.pool, head.live_key_id()?).await?)
+            }
+            _ => None,
+        };
+        self.keys.seal_source(&mut event, customer_key.as_ref());
+        self.record(event).await
+    }
+
     /// The columns of the live schema, for the inventory-completeness check.
     pub async fn live_columns(&self) -> Result<Vec<(String, String)>, StoreError> {
         db::live_columns(&self.pool, self.engine).await
