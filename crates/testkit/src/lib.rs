@@ -101,10 +101,10 @@ impl TestDb {
 
     /// Drops the PostgreSQL database; SQLite files go with the temp dir.
     pub async fn finish(self) {
-        if let Some((admin_url, name)) = &self.postgres {
-            if let Ok(mut admin) = sqlx::AnyConnection::connect(admin_url).await {
-                let _ = admin.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await;
-            }
+        if let Some((admin_url, name)) = &self.postgres
+            && let Ok(mut admin) = sqlx::AnyConnection::connect(admin_url).await
+        {
+            let _ = admin.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await;
         }
     }
 }
