@@ -18,7 +18,13 @@ impl Stats {
         samples.sort_unstable();
         let count = samples.len();
         if count == 0 {
-            return Stats { count, mean: Duration::ZERO, p50: Duration::ZERO, p99: Duration::ZERO, max: Duration::ZERO };
+            return Stats {
+                count,
+                mean: Duration::ZERO,
+                p50: Duration::ZERO,
+                p99: Duration::ZERO,
+                max: Duration::ZERO,
+            };
         }
         let total: Duration = samples.iter().sum();
         let rank = |p: f64| samples[((p * count as f64).ceil() as usize).clamp(1, count) - 1];
@@ -45,14 +51,15 @@ pub fn per_sec(rate: f64) -> String {
 /// `1234567` as `1,234,567`.
 pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    let groups: Vec<&str> = {
+        let head = match digits.len() % 3 {
+            0 => 3,
+            r => r,
+        };
+        let (first, rest) = digits.split_at(head.min(digits.len()));
+        std::iter::once(first).chain(rest.as_bytes().chunks(3).map(|c| std::str::from_utf8(c).unwrap_or(""))).collect()
+    };
+    groups.join(",")
 }
 
 pub fn ratio(measured: f64, baseline: f64) -> String {
@@ -73,7 +80,12 @@ pub struct Table {
 
 impl Table {
     pub fn new(title: impl Into<String>, header: &[&str]) -> Table {
-        Table { title: title.into(), header: header.iter().map(|s| s.to_string()).collect(), rows: vec![], notes: vec![] }
+        Table {
+            title: title.into(),
+            header: header.iter().map(|s| s.to_string()).collect(),
+            rows: vec![],
+            notes: vec![],
+        }
     }
 
     /// The usual measurement table: measure, measured, baseline, ratio, target, result.
@@ -110,6 +122,7 @@ impl Table {
                     s.push_str(&" ".repeat(w - cell.chars().count()));
                 }
             }
+            let mut s = s.trim_end().to_string();
             s.push('\n');
             s
         };

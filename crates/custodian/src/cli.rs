@@ -33,6 +33,12 @@ pub struct Args {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run the customer portal and the staff back-office (the main job).
+    Serve {
+        /// Address to listen on (default 127.0.0.1:8080).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
+    },
     /// Create the data directory, the master key and the database.
     Init,
     /// Apply pending database migrations.
@@ -298,6 +304,10 @@ pub async fn run(args: Args, config: Config) -> anyhow::Result<ExitCode> {
     let lang = config.language;
     let mut out = std::io::stdout().lock();
     match args.command {
+        Command::Serve { listen } => {
+            drop(out);
+            serve(&config, listen).await?;
+        }
         Command::Init => {
             if keyfile::exists(&config) {
                 writeln!(out, "master key present at {}", config.master_key_file.display())?;
@@ -435,6 +445,62 @@ pub async fn run(args: Args, config: Config) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Opens the store, offers the owner setup link when nobody can log in yet, and
+/// serves until Ctrl-C or SIGTERM.
+async fn serve(config: &Config, listen: Option<std::net::SocketAddr>) -> anyhow::Result<()> {
+    let store = open(config).await?;
+    let addr = listen.unwrap_or(config.listen);
+    let listener = std::net::TcpListener::bind(addr).with_context(|| format!("listening on {addr}"))?;
+    let bound = listener.local_addr()?;
+    // Unless it was set, the public URL follows the address actually bound.
+    let scheme = if config.tls_cert.is_some() { "https" } else { "http" };
+    let public_url = if config.public_url == format!("{scheme}://{}", config.listen) {
+        format!("{scheme}://{bound}")
+    } else {
+        config.public_url.clone()
+    };
+    let tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => Some(custodian_web::TlsFiles { cert: cert.clone(), key: key.clone() }),
+        _ => None,
+    };
+    let web = custodian_web::WebConfig {
+        public_url: public_url.clone(),
+        tls: tls.is_some() || config.behind_tls_proxy,
+        trusted_proxy: config.trusted_proxy,
+        company: config.company_name.clone(),
+        ..custodian_web::WebConfig::default()
+    };
+    println!("custodian listening on {bound} ({}), database {}", public_url, store.engine().name());
+    if store.needs_setup().await? {
+        let code = store.issue_setup_code().await?;
+        println!(
+            "No owner account yet. Create it within 24 hours, once, at:\n  {public_url}/setup?code={}",
+            code.as_str()
+        );
+    }
+    let shutdown = async {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            let term = async {
+                match term.as_mut() {
+                    Some(t) => {
+                        t.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        tracing::info!("shutting down");
+    };
+    custodian_web::serve(listener, tls, store, web, shutdown).await?;
+    Ok(())
 }
 
 async fn customer(out: &mut impl Write, config: &Config, cmd: CustomerCmd) -> anyhow::Result<()> {

@@ -53,6 +53,13 @@ struct FileConfig {
     db_max_connections: Option<u32>,
     language: Option<String>,
     log: Option<String>,
+    listen: Option<String>,
+    public_url: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    behind_tls_proxy: Option<bool>,
+    trusted_proxy: Option<String>,
+    company_name: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -67,6 +74,13 @@ pub struct Config {
     pub log: String,
     /// Where the TOML file was read from, if any.
     pub file: Option<PathBuf>,
+    pub listen: std::net::SocketAddr,
+    pub public_url: String,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub behind_tls_proxy: bool,
+    pub trusted_proxy: Option<std::net::IpAddr>,
+    pub company_name: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -127,7 +141,45 @@ pub fn load(
     {
         return Err(ConfigError::Value { key: "database_url", message: "must start with sqlite: or postgres:".into() });
     }
+    let listen_raw = env("CUSTODIAN_LISTEN").or(file.listen).unwrap_or_else(|| "127.0.0.1:8080".into());
+    let listen = listen_raw.trim().parse().map_err(|_| ConfigError::Value {
+        key: "listen",
+        message: "must be an address with a port, like 127.0.0.1:8080".into(),
+    })?;
+    let tls_cert = env("CUSTODIAN_TLS_CERT").map(PathBuf::from).or(file.tls_cert);
+    let tls_key = env("CUSTODIAN_TLS_KEY").map(PathBuf::from).or(file.tls_key);
+    if tls_cert.is_some() != tls_key.is_some() {
+        return Err(ConfigError::Value { key: "tls_cert", message: "tls_cert and tls_key go together".into() });
+    }
+    let behind_tls_proxy = match env("CUSTODIAN_BEHIND_TLS_PROXY") {
+        Some(v) => matches!(v.trim(), "1" | "true" | "yes"),
+        None => file.behind_tls_proxy.unwrap_or(false),
+    };
+    let trusted_proxy = match env("CUSTODIAN_TRUSTED_PROXY").or(file.trusted_proxy) {
+        Some(v) => Some(
+            v.trim()
+                .parse()
+                .map_err(|_| ConfigError::Value { key: "trusted_proxy", message: "must be an IP address".into() })?,
+        ),
+        None => None,
+    };
+    let scheme = if tls_cert.is_some() { "https" } else { "http" };
+    let public_url = env("CUSTODIAN_PUBLIC_URL")
+        .or(file.public_url)
+        .unwrap_or_else(|| format!("{scheme}://{listen}"))
+        .trim_end_matches('/')
+        .to_string();
+    if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+        return Err(ConfigError::Value { key: "public_url", message: "must start with http:// or https://".into() });
+    }
     Ok(Config {
+        listen,
+        public_url,
+        tls_cert,
+        tls_key,
+        behind_tls_proxy,
+        trusted_proxy,
+        company_name: env("CUSTODIAN_COMPANY_NAME").or(file.company_name).unwrap_or_else(|| "custodian".into()),
         data_dir,
         database_url,
         master_key_file,

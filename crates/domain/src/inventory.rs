@@ -52,6 +52,8 @@ pub enum Category {
     RegistryContact,
     ServiceDescription,
     Technical,
+    /// Passwords and second-factor secrets: readable by nobody, only verified.
+    Credential,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -98,6 +100,12 @@ pub enum Retention {
     /// With the audit trail; a customer's own entries become unreadable when the
     /// customer is erased (their key is destroyed).
     AuditTrail,
+    /// While the account exists: a customer's account goes with the customer,
+    /// a staff account when it is removed.
+    Account,
+    /// Until the message is sent, given up or cancelled; then wiped (the
+    /// outbox keeps only non-personal status).
+    UntilSent,
 }
 
 /// Who else receives a field (A7: nobody but these).
@@ -110,6 +118,10 @@ pub enum Recipient {
     Bookkeeper,
     /// The backup storage provider, which only ever receives ciphertext (M7).
     BackupStorage,
+    /// The SMTP relay that delivers custodian's e-mail (processor).
+    MailProvider,
+    /// The SMS provider (CM.com or the configured webhook; processor).
+    SmsGateway,
 }
 
 /// Whose data key encrypts a field (and so whose erasure destroys it).
@@ -120,6 +132,8 @@ pub enum KeyOwner {
     Invoice,
     /// The customer's key for customer actors, the system key otherwise.
     Actor,
+    /// The system key: data that belongs to no single customer record.
+    System,
 }
 
 /// One personal-data column.
@@ -172,6 +186,8 @@ const BILLING_IDENTITY: &[Role] = &[Owner, Staff, Bookkeeper, Subject];
 const FINANCE: &[Role] = &[Owner, Bookkeeper, Subject];
 const REGISTRY_CONTACT: &[Role] = &[Owner, Staff, Subject];
 const SECURITY: &[Role] = &[Owner];
+const ACCOUNT: &[Role] = &[Owner, Subject];
+const NOBODY: &[Role] = &[];
 
 macro_rules! fields {
     ($($table:literal . $column:literal, $nl:literal, $en:literal, $cat:expr, $purpose:expr, $basis:expr,
@@ -252,6 +268,15 @@ pub static FIELDS: &[Field] = fields![
     "invoice_lines"."description", "Omschrijving factuurregel", "Invoice line description", ServiceDescription, Invoicing, LegalObligation, FINANCE, InvoiceSevenYears, [To::Bookkeeper, To::BackupStorage], K::Invoice;
 
     "audit_log"."source", "Herkomstadres (IP)", "Source address (IP)", Technical, Accountability, LegitimateInterest, SECURITY, AuditTrail, [To::BackupStorage], K::Actor;
+
+    "users"."login", "Inlognaam (e-mailadres)", "Login name (e-mail address)", ContactDetails, Accountability, Contract, ACCOUNT, Account, [To::BackupStorage], K::System, index "login_bidx";
+    "users"."display_name", "Naam medewerker", "Staff member's name", Identity, Accountability, Contract, ACCOUNT, Account, [To::BackupStorage], K::System;
+    "users"."password_hash", "Wachtwoord (argon2id-hash)", "Password (argon2id hash)", Credential, Accountability, LegitimateInterest, NOBODY, Account, [To::BackupStorage], K::System;
+    "users"."totp_secret", "Geheim tweede factor", "Second-factor secret", Credential, Accountability, LegitimateInterest, NOBODY, Account, [To::BackupStorage], K::System;
+
+    "outbox"."recipient", "Ontvanger bericht (e-mailadres of telefoonnummer)", "Message recipient (e-mail address or phone number)", ContactDetails, Communication, Contract, &[Owner], UntilSent, [To::MailProvider, To::SmsGateway, To::BackupStorage], K::System;
+    "outbox"."subject", "Onderwerp bericht", "Message subject", Identity, Communication, Contract, &[Owner], UntilSent, [To::MailProvider, To::BackupStorage], K::System;
+    "outbox"."body", "Berichttekst (naam, inlognaam of activeringscode)", "Message text (name, login name or activation code)", Identity, Communication, Contract, &[Owner], UntilSent, [To::MailProvider, To::SmsGateway, To::BackupStorage], K::System;
 ];
 
 /// Keyed-hash columns derived from personal data, beyond the per-field blind
@@ -329,12 +354,50 @@ pub static NON_PERSONAL: &[(&str, &str, &str)] = &[
     ("audit_head", "id", "single row"),
     ("audit_head", "seq", "last position"),
     ("audit_head", "hash", "last hash"),
+    ("users", "id", "pseudonymous account ID"),
+    ("users", "role", "owner, staff, bookkeeper or customer"),
+    ("users", "customer_id", "pseudonymous key"),
+    ("users", "totp_last_step", "replay protection counter"),
+    ("users", "failed_logins", "counter"),
+    ("users", "locked_until", "timestamp"),
+    ("users", "created_at", "timestamp"),
+    ("users", "updated_at", "timestamp"),
+    ("users", "disabled_at", "timestamp"),
+    ("sessions", "token_hash", "hash of a random session token"),
+    ("sessions", "user_id", "pseudonymous account ID"),
+    ("sessions", "csrf", "random anti-forgery token"),
+    ("sessions", "second_factor", "whether the second factor was given"),
+    ("sessions", "created_at", "timestamp"),
+    ("sessions", "last_seen_at", "timestamp"),
+    ("sessions", "expires_at", "timestamp"),
+    ("one_time_codes", "code_hash", "keyed hash of a random one-time code"),
+    ("one_time_codes", "purpose", "setup, activation or reset"),
+    ("one_time_codes", "user_id", "pseudonymous account ID"),
+    ("one_time_codes", "created_at", "timestamp"),
+    ("one_time_codes", "expires_at", "timestamp"),
+    ("one_time_codes", "used_at", "timestamp"),
     ("erasure_journal", "seq", "position"),
     ("erasure_journal", "subject_kind", "kind of record erased"),
     ("erasure_journal", "subject_id", "pseudonymous ID of what was erased"),
     ("erasure_journal", "erased_at", "timestamp"),
     ("erasure_journal", "reason", "reason code"),
     ("_sqlx_migrations", "*", "schema migration bookkeeping"),
+    ("outbox", "id", "message number (pseudonymous key)"),
+    ("outbox", "channel", "e-mail or SMS"),
+    ("outbox", "kind", "message kind code (which text), never the text"),
+    ("outbox", "customer_id", "pseudonymous key"),
+    ("outbox", "consent", "the consent basis claimed for an e-mail (A9): given, or a named exemption"),
+    ("outbox", "purpose", "access purpose the message was queued for"),
+    ("outbox", "status", "pending, sending, sent, failed or cancelled"),
+    ("outbox", "attempts", "counter"),
+    ("outbox", "retried_after_lease_expiry", "counter of possible duplicate sends"),
+    ("outbox", "created_at", "timestamp"),
+    ("outbox", "next_attempt_at", "timestamp"),
+    ("outbox", "last_attempt_at", "timestamp"),
+    ("outbox", "lease_until", "timestamp"),
+    ("outbox", "claim_token", "random token of the worker's claim"),
+    ("outbox", "finished_at", "timestamp"),
+    ("outbox", "last_error", "provider's error text, scrubbed of addresses and numbers"),
 ];
 
 /// The personal fields of one table, in declaration order.
@@ -355,6 +418,52 @@ pub fn is_declared(table: &str, column: &str) -> bool {
         || NON_PERSONAL.iter().any(|(t, c, _)| *t == table && (*c == column || *c == "*"))
 }
 
+impl Purpose {
+    pub fn describe(self, lang: Lang) -> &'static str {
+        match self {
+            Purpose::ServiceDelivery => lang.pick("levering van de diensten", "delivering the services"),
+            Purpose::Invoicing => lang.pick("facturering en boekhouding", "invoicing and accounting"),
+            Purpose::DomainRegistration => lang.pick("registratie van domeinnamen", "registering domain names"),
+            Purpose::Communication => lang.pick("contact met de klant", "contact with the customer"),
+            Purpose::Accountability => lang.pick("verantwoording en beveiliging", "accountability and security"),
+        }
+    }
+}
+
+impl LegalBasis {
+    pub fn describe(self, lang: Lang) -> &'static str {
+        match self {
+            LegalBasis::Contract => lang.pick("uitvoering van de overeenkomst", "performance of the contract"),
+            LegalBasis::LegalObligation => lang.pick("wettelijke plicht", "legal obligation"),
+            LegalBasis::LegitimateInterest => lang.pick("gerechtvaardigd belang", "legitimate interest"),
+            LegalBasis::Consent => lang.pick("toestemming", "consent"),
+        }
+    }
+}
+
+impl Recipient {
+    pub fn describe(self, lang: Lang) -> &'static str {
+        match self {
+            Recipient::Registry => {
+                lang.pick("domeinregistratie (registry of registrar)", "domain registry or registrar")
+            }
+            Recipient::Bookkeeper => lang.pick("boekhouder (verwerker)", "bookkeeper (processor)"),
+            Recipient::BackupStorage => {
+                lang.pick("back-upopslag (alleen versleuteld)", "backup storage (encrypted only)")
+            }
+            Recipient::MailProvider => lang.pick("e-mailprovider (verwerker)", "e-mail provider (processor)"),
+            Recipient::SmsGateway => lang.pick("sms-provider (verwerker)", "SMS provider (processor)"),
+        }
+    }
+}
+
+impl Field {
+    /// The recipients, described, joined for display.
+    pub fn recipients_described(&self, lang: Lang) -> String {
+        self.recipients.iter().map(|r| r.describe(lang)).collect::<Vec<_>>().join(", ")
+    }
+}
+
 impl Retention {
     pub fn describe(self, lang: Lang) -> &'static str {
         match self {
@@ -373,6 +482,14 @@ impl Retention {
             Retention::AuditTrail => lang.pick(
                 "zolang het auditlog; onleesbaar zodra de klant gewist is",
                 "as long as the audit trail; unreadable once the customer is erased",
+            ),
+            Retention::Account => lang.pick(
+                "zolang het account bestaat; het account van een klant verdwijnt met de klant",
+                "while the account exists; a customer's account goes with the customer",
+            ),
+            Retention::UntilSent => lang.pick(
+                "tot het bericht verzonden is of opgegeven wordt, daarna gewist",
+                "until the message is sent or given up, then wiped",
             ),
         }
     }
@@ -408,7 +525,11 @@ mod tests {
             if f.table == "contacts" {
                 assert!(!f.may_read(Role::Bookkeeper), "{}.{}", f.table, f.column);
             }
-            assert!(f.may_read(Role::Owner));
+            if f.category == Category::Credential {
+                assert!(f.readers.is_empty(), "credentials are verified, never read");
+            } else {
+                assert!(f.may_read(Role::Owner));
+            }
         }
         assert!(!field("customers", "phone").unwrap().may_read(Role::Bookkeeper));
         assert!(field("customers", "iban").unwrap().may_read(Role::Bookkeeper));

@@ -3,9 +3,11 @@
 //! [`validate`] that can only hold a valid, normalised value.
 #![forbid(unsafe_code)]
 
+pub mod calendar;
 pub mod inventory;
 pub mod lang;
 pub mod model;
+pub mod password;
 pub mod validate;
 
 pub use lang::Lang;

@@ -75,7 +75,14 @@ impl Store {
                 "customer {id} still has {live} running service(s); end them before erasing"
             )));
         }
-        for table in ["customer_name_words", "contacts", "services", "statute_acceptances"] {
+        // The customer's portal account goes too, with its sessions and codes.
+        for table in ["sessions", "one_time_codes"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE user_id IN (SELECT id FROM users WHERE customer_id = $1)"))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for table in ["users", "customer_name_words", "contacts", "services", "statute_acceptances"] {
             sqlx::query(&format!("DELETE FROM {table} WHERE customer_id = $1")).bind(id).execute(&mut *tx).await?;
         }
         let cols = records::columns("customers");

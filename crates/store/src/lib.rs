@@ -8,10 +8,12 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod auth;
 pub mod crypto;
 pub mod db;
 mod erasure;
 mod keys;
+pub mod outbox;
 mod records;
 
 mod customers;
@@ -23,12 +25,14 @@ use custodian_domain::model::FieldErrors;
 use sqlx::AnyPool;
 
 pub use audit::{Access, AccessPurpose, Actor, ActorKind, Entry, Problem, ProblemKind, Verification};
+pub use auth::{Account, AuthError, NewSession, Session};
 pub use crypto::{CryptoError, Key};
 pub use customers::{CustomerRecord, CustomerSummary, Lookup};
 pub use db::Engine;
 pub use erasure::{ErasureReason, JournalEntry};
 pub use export::Export;
 pub use invoices::{InvoiceRecord, LineRecord, NewInvoice};
+pub use outbox::{Channel, EmailConsent, Outbox, OutboxCounts};
 pub use related::{ContactRecord, ServiceRecord, StatuteAcceptance};
 
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +61,8 @@ pub enum StoreError {
     Config(String),
     #[error("audit trail: {0}")]
     Audit(String),
+    #[error("{0}")]
+    Auth(#[from] auth::AuthError),
 }
 
 impl From<FieldErrors> for StoreError {
@@ -98,6 +104,12 @@ impl Store {
     /// schema inspection, baselines).
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// A keyed MAC under an installation secret, for tokens that must not be
+    /// forgeable (e.g. the anti-forgery token of public forms).
+    pub fn mac(&self, domain: &str, value: &str) -> Vec<u8> {
+        self.keys.index.blind_index(&format!("mac/{domain}"), value)
     }
 
     pub fn master_fingerprint(&self) -> String {

@@ -1,0 +1,151 @@
+//! `custodian-bench`: measures custodian against its performance targets and
+//! prints, per target, the measured figure, a baseline measured in the same run
+//! where one applies, the ratio, the target and PASS/MISS.
+//!
+//! 1. create + read of a customer, encrypted vs the same schema unencrypted: <= 1.5x
+//! 2. audit append >= 20,000 durable entries/s; audit verify >= 500,000 entries/s
+//! 3. blind-index lookup among 1,000,000 customers: median < 1 ms
+//! 4. importing 100,000 customers through the CLI: peak memory < 200 MB
+//!
+//! `explain` is no target: it runs experiments on where the audit time goes.
+//!
+//! Targets 1 and 2 also run on PostgreSQL with `--postgres URL`. The exit code is
+//! 0 whenever the measurements ran, also when a target is missed.
+#![forbid(unsafe_code)]
+
+mod audit;
+mod crud;
+mod explain;
+mod import;
+mod lookup;
+mod report;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::{Parser, ValueEnum};
+use custodian_store::Store;
+use custodian_testkit::TestDb;
+
+use crate::report::{Outcome, Table};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Which {
+    All,
+    Crud,
+    Audit,
+    Lookup,
+    Import,
+    /// Not a target: experiments on where the audit target's time goes.
+    Explain,
+}
+
+#[derive(Parser, Debug)]
+#[command(name = "custodian-bench", about = "Measures custodian against its performance targets")]
+struct Args {
+    /// Which target to measure.
+    #[arg(value_enum, default_value_t = Which::All)]
+    target: Which,
+    /// Also run crud and audit on PostgreSQL: a server URL whose user may create
+    /// databases (a fresh database is made and dropped).
+    #[arg(long, value_name = "URL")]
+    postgres: Option<String>,
+    /// Customers for the lookup target.
+    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
+    customers: u64,
+    /// SQLite file for the lookup target, kept between runs (key in PATH.key);
+    /// loaded only up to --customers. Default: a temporary database.
+    #[arg(long, value_name = "PATH")]
+    db: Option<PathBuf>,
+}
+
+/// Runs `f` on a fresh database of each engine asked for, printing each table.
+async fn on_each_engine<F, Fut>(postgres: Option<&str>, outcomes: &mut Vec<Outcome>, f: F) -> anyhow::Result<()>
+where
+    F: Fn(Store, &'static str, String) -> Fut,
+    Fut: Future<Output = anyhow::Result<(Table, Vec<Outcome>)>>,
+{
+    let mut dbs: Vec<TestDb> = vec![custodian_testkit::sqlite()];
+    if let Some(url) = postgres {
+        dbs.push(custodian_testkit::postgres(url).await);
+    }
+    for db in dbs {
+        let engine = db.name();
+        let store = Store::open(&db.url, 8, db.key.clone()).await?;
+        let result = f(store.clone(), engine, db.url.clone()).await;
+        store.close().await;
+        db.finish().await;
+        let (table, mut o) = result?;
+        table.print();
+        outcomes.append(&mut o);
+    }
+    Ok(())
+}
+
+/// The 1, 5 and 15 minute load averages: other work on the machine skews timings.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let all = args.target == Which::All;
+    let started = Instant::now();
+    println!(
+        "custodian-bench: {:?}, {} cores, postgres {}, load average {}\n",
+        args.target,
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        if args.postgres.is_some() { "yes" } else { "no" },
+        load_average(),
+    );
+    let mut outcomes = Vec::new();
+    let pg = args.postgres.as_deref();
+
+    if all || args.target == Which::Crud {
+        eprintln!("crud: running ...");
+        let settings = crud::Settings { iterations: 2000, warmup: 200 };
+        on_each_engine(pg, &mut outcomes, |store, engine, _| {
+            let settings = &settings;
+            async move { crud::run(&store, engine, settings).await }
+        })
+        .await?;
+    }
+    if all || args.target == Which::Audit {
+        eprintln!("audit: running ...");
+        let settings = audit::Settings { tasks: 256, entries: 200_000, baseline: 2000 };
+        on_each_engine(pg, &mut outcomes, |store, engine, _| {
+            let settings = &settings;
+            async move { audit::run(&store, engine, settings).await }
+        })
+        .await?;
+    }
+    if all || args.target == Which::Lookup {
+        let settings = lookup::Settings {
+            customers: args.customers.max(1),
+            email_lookups: 10_000,
+            name_lookups: 1000,
+            warmup: 1000,
+            db: args.db.clone(),
+        };
+        let (table, mut o) = lookup::run(&settings).await?;
+        table.print();
+        outcomes.append(&mut o);
+    }
+    if all || args.target == Which::Import {
+        let (table, mut o) = import::run(&import::Settings { customers: 100_000 }).await?;
+        table.print();
+        outcomes.append(&mut o);
+    }
+    if args.target == Which::Explain {
+        on_each_engine(pg, &mut outcomes, |store, engine, url| async move { explain::run(&store, engine, &url).await })
+            .await?;
+        return Ok(());
+    }
+
+    report::summary(&outcomes).print();
+    println!("total time {:.0} s, load average at the end {}", started.elapsed().as_secs_f64(), load_average());
+    Ok(())
+}

@@ -1,0 +1,205 @@
+//! Access and CSRF enforcement, applied by the router to every route according
+//! to its entry in the route table.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use custodian_domain::Lang;
+use custodian_store::Session;
+use subtle::ConstantTimeEq;
+
+use crate::State;
+use crate::routes::Access;
+
+/// Who is asking, as established by the guard; handlers take it from the
+/// request extensions.
+#[derive(Clone)]
+pub(crate) struct Viewer {
+    pub lang: Lang,
+    pub ip: IpAddr,
+    /// Present on every route except public ones.
+    pub session: Option<(Session, String)>,
+}
+
+impl Viewer {
+    pub fn session(&self) -> &Session {
+        &self.session.as_ref().expect("the guard puts a session on non-public routes").0
+    }
+
+    pub fn token(&self) -> &str {
+        &self.session.as_ref().expect("the guard puts a session on non-public routes").1
+    }
+
+    pub fn csrf(&self) -> &str {
+        self.session.as_ref().map(|(s, _)| s.csrf.as_str()).unwrap_or("")
+    }
+}
+
+pub(crate) fn cookie_name(state: &State) -> &'static str {
+    if state.config.tls { "__Host-custodian" } else { "custodian" }
+}
+
+fn session_token(state: &State, headers: &HeaderMap) -> Option<String> {
+    let name = cookie_name(state);
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+        .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// The language: `?lang=` first, then the browser's preference, then Dutch.
+fn language(req: &Request<Body>) -> Lang {
+    let from_query = req.uri().query().and_then(|q| {
+        form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "lang").and_then(|(_, v)| Lang::parse(&v))
+    });
+    from_query
+        .or_else(|| {
+            let accept = req.headers().get(header::ACCEPT_LANGUAGE)?.to_str().ok()?;
+            accept.split(',').map(|p| p.split(';').next().unwrap_or("").trim()).find_map(|tag| {
+                let primary = tag.split('-').next().unwrap_or("");
+                Lang::parse(primary)
+            })
+        })
+        .unwrap_or_default()
+}
+
+/// The client address: the socket peer, or the last `X-Forwarded-For` hop when
+/// the peer is the configured trusted proxy.
+pub(crate) fn client_ip(state: &State, req: &Request<Body>) -> IpAddr {
+    let peer =
+        req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()).unwrap_or(IpAddr::from([127, 0, 0, 1]));
+    if state.config.trusted_proxy == Some(peer)
+        && let Some(forwarded) = req.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok())
+        && let Some(ip) = forwarded.rsplit(',').next().and_then(|s| s.trim().parse().ok())
+    {
+        return ip;
+    }
+    peer
+}
+
+/// A state-changing request must come from our own pages: the browser says so
+/// (`Sec-Fetch-Site` or `Origin`), and the form carries the right token.
+fn same_origin(state: &State, headers: &HeaderMap) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        return site == "same-origin" || site == "none";
+    }
+    match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        Some(origin) => {
+            let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+            origin == state.config.public_url.trim_end_matches('/')
+                || origin.split_once("://").is_some_and(|(_, rest)| rest == host)
+        }
+        // Neither header: not a browser (or a very old one); the token decides.
+        None => true,
+    }
+}
+
+pub(crate) fn forbidden(lang: Lang) -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        crate::view::message(
+            lang,
+            lang.pick("Geen toegang", "Forbidden"),
+            lang.pick("U heeft geen toegang tot deze pagina.", "You do not have access to this page."),
+        ),
+    )
+        .into_response()
+}
+
+pub(crate) async fn enforce(
+    state: axum::extract::State<State>,
+    access: Access,
+    req: Request<Body>,
+    next: Next,
+) -> Response {
+    let state = state.0;
+    let lang = language(&req);
+    let ip = client_ip(&state, &req);
+    let is_post = req.method() == Method::POST;
+    if is_post && !same_origin(&state, req.headers()) {
+        return forbidden(lang);
+    }
+    let session = match access {
+        Access::Public => None,
+        _ => {
+            let Some(token) = session_token(&state, req.headers()) else {
+                return Redirect::to("/login").into_response();
+            };
+            match state.store.session(&token).await {
+                Ok(Some(s)) => Some((s, token)),
+                Ok(None) => return Redirect::to("/login").into_response(),
+                Err(e) => return crate::view::server_error(lang, &e),
+            }
+        }
+    };
+    if let Some((s, _)) = &session {
+        let account = &s.account;
+        let allowed = match access {
+            Access::Public | Access::Session => true,
+            Access::Customer => !account.is_staff(),
+            Access::Staff(roles) => roles.contains(&account.role),
+        };
+        if !allowed {
+            return forbidden(lang);
+        }
+        if access != Access::Session && account.needs_second_factor() && !s.second_factor_done {
+            return Redirect::to(if account.totp_enabled { "/second-factor" } else { "/second-factor/enrol" })
+                .into_response();
+        }
+    }
+    let viewer = Viewer { lang, ip, session };
+    let req = if is_post {
+        match check_form_token(&state, &viewer, req).await {
+            Ok(req) => req,
+            Err(resp) => return resp,
+        }
+    } else {
+        req
+    };
+    let mut req = req;
+    req.extensions_mut().insert(viewer);
+    next.run(req).await
+}
+
+/// Checks the `csrf` field of a form: the session's token, or on public forms a
+/// token minted by [`public_form_token`].
+async fn check_form_token(state: &State, viewer: &Viewer, req: Request<Body>) -> Result<Request<Body>, Response> {
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .map_err(|_| (StatusCode::PAYLOAD_TOO_LARGE, "form too large").into_response())?;
+    let given =
+        form_urlencoded::parse(&bytes).find(|(k, _)| k == "csrf").map(|(_, v)| v.into_owned()).unwrap_or_default();
+    let ok = match &viewer.session {
+        Some((s, _)) => bool::from(given.as_bytes().ct_eq(s.csrf.as_bytes())),
+        None => valid_public_token(state, &given),
+    };
+    if !ok {
+        return Err(forbidden(viewer.lang));
+    }
+    Ok(Request::from_parts(parts, Body::from(bytes)))
+}
+
+/// Public forms (login, setup, activation) carry a token that proves the form
+/// came from us recently, without any cookie: a MAC over its expiry time.
+pub(crate) fn public_form_token(state: &State) -> String {
+    let expires = time::OffsetDateTime::now_utc().unix_timestamp() + 3600;
+    let mac = hex::encode(state.store.mac("public-form", &expires.to_string()));
+    format!("{expires}.{mac}")
+}
+
+fn valid_public_token(state: &State, token: &str) -> bool {
+    let Some((expires, mac)) = token.split_once('.') else { return false };
+    let Ok(exp) = expires.parse::<i64>() else { return false };
+    let expected = hex::encode(state.store.mac("public-form", expires));
+    exp > time::OffsetDateTime::now_utc().unix_timestamp() && bool::from(mac.as_bytes().ct_eq(expected.as_bytes()))
+}

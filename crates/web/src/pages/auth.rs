@@ -1,0 +1,391 @@
+//! Logging in and out, the owner's first setup, account activation and the
+//! second factor.
+
+use askama::Template;
+use axum::Extension;
+use axum::extract::{Form, Query, State as AxState};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use custodian_domain::password::NewPassword;
+use custodian_domain::validate::Email;
+use custodian_store::{Access, AccessPurpose, Account, AuthError, StoreError};
+
+use crate::State;
+use crate::guard::{Viewer, cookie_name, public_form_token};
+use crate::pages::{FormFields, page};
+use crate::view::{self, Page};
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct Login {
+    page: Page,
+    form_token: String,
+    login: String,
+    error: String,
+}
+
+pub(crate) async fn login_form(AxState(state): AxState<State>, Extension(viewer): Extension<Viewer>) -> Response {
+    let page = page(&state, &viewer, viewer.lang.pick("Inloggen", "Log in"));
+    view::render(Login { page, form_token: public_form_token(&state), login: String::new(), error: String::new() })
+}
+
+fn too_many(viewer: &Viewer, retry_after: u64) -> Response {
+    let lang = viewer.lang;
+    let mut r = view::message(
+        lang,
+        lang.pick("Te veel pogingen", "Too many attempts"),
+        lang.pick("Wacht even en probeer het dan opnieuw.", "Please wait a moment and try again."),
+    );
+    *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+    if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    r
+}
+
+/// The session cookie: set only here, after a correct password.
+fn with_session_cookie(state: &State, token: &str, to: &str) -> Response {
+    let secure = if state.config.tls { "; Secure" } else { "" };
+    let cookie = format!(
+        "{}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
+        cookie_name(state),
+        custodian_store::auth::SESSION_MAX / 1_000_000
+    );
+    let mut r = Redirect::to(to).into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r
+}
+
+/// Where an account goes once its password was right.
+fn after_password(account: &Account) -> &'static str {
+    match (account.needs_second_factor(), account.totp_enabled, account.is_staff()) {
+        (true, true, _) => "/second-factor",
+        (true, false, _) => "/second-factor/enrol",
+        (false, _, true) => "/staff",
+        (false, _, false) => "/portal",
+    }
+}
+
+async fn begin_session(state: &State, viewer: &Viewer, account: &Account) -> Response {
+    let access = Access::new(account.actor(), AccessPurpose::Administration).from(viewer.ip);
+    let logged = state.store.audit_event(&access, "auth.login", "account", &account.id.to_string(), &[]).await;
+    let session = match logged {
+        Ok(_) => state.store.start_session(account, !account.needs_second_factor()).await,
+        Err(e) => Err(e),
+    };
+    match session {
+        Ok(s) => with_session_cookie(state, &s.token, after_password(account)),
+        Err(e) => view::server_error(viewer.lang, &e),
+    }
+}
+
+pub(crate) async fn login(
+    AxState(state): AxState<State>,
+    Extension(viewer): Extension<Viewer>,
+    Form(form): Form<FormFields>,
+) -> Response {
+    if let Err(wait) = state.limiter.attempt(viewer.ip) {
+        return too_many(&viewer, wait);
+    }
+    let lang = viewer.lang;
+    let login = form.get("login").cloned().unwrap_or_default();
+    let password = form.get("password").cloned().unwrap_or_default();
+    let result = match Email::parse(&login) {
+        Ok(email) => state.store.login(&email, &password).await,
+        Err(_) => Err(StoreError::Auth(AuthError::BadCredentials)),
+    };
+    let error = match result {
+        Ok(account) => return begin_session(&state, &viewer, &account).await,
+        Err(StoreError::Auth(AuthError::Locked { retry_after_secs })) => {
+            return too_many(&viewer, retry_after_secs.max(1) as u64);
+        }
+        Err(StoreError::Auth(_)) => {
+            tracing::info!("login refused");
+            lang.pick("Onbekende inlognaam of onjuist wachtwoord.", "Unknown login or wrong password.")
+        }
+        Err(e) => return view::server_error(lang, &e),
+    };
+    let page = page(&state, &viewer, lang.pick("Inloggen", "Log in"));
+    let mut r = view::render(Login { page, form_token: public_form_token(&state), login, error: error.into() });
+    *r.status_mut() = StatusCode::UNAUTHORIZED;
+    r
+}
+
+pub(crate) async fn logout(AxState(state): AxState<State>, Extension(viewer): Extension<Viewer>) -> Response {
+    if let Err(e) = state.store.end_session(viewer.token()).await {
+        return view::server_error(viewer.lang, &e);
+    }
+    let secure = if state.config.tls { "; Secure" } else { "" };
+    let cookie = format!("{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}", cookie_name(&state));
+    let lang = viewer.lang;
+    let mut r = view::message(
+        lang,
+        lang.pick("Uitgelogd", "Logged out"),
+        lang.pick("U bent uitgelogd.", "You are logged out."),
+    );
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r
+}
+
+#[derive(Template)]
+#[template(path = "credentials.html")]
+struct Credentials {
+    page: Page,
+    intro: String,
+    action: &'static str,
+    form_token: String,
+    code_hidden: String,
+    login: String,
+    name: String,
+    ask_name: bool,
+    errors: Vec<String>,
+}
+
+#[derive(serde::Deserialize)]
+pub(crate) struct CodeQuery {
+    code: Option<String>,
+}
+
+fn setup_page(state: &State, viewer: &Viewer, code: String, form: &FormFields, errors: Vec<String>) -> Response {
+    let lang = viewer.lang;
+    view::render(Credentials {
+        page: page(state, viewer, lang.pick("Eigenaarsaccount aanmaken", "Create the owner account")),
+        intro: lang
+            .pick(
+                "Maak het account van de eigenaar (functionaris gegevensbescherming) aan. Daarna stelt u de tweede factor in.",
+                "Create the account of the owner (data protection officer). You will set up the second factor next.",
+            )
+            .into(),
+        action: "/setup",
+        form_token: public_form_token(state),
+        code_hidden: code,
+        login: form.get("login").cloned().unwrap_or_default(),
+        name: form.get("name").cloned().unwrap_or_default(),
+        ask_name: true,
+        errors,
+    })
+}
+
+pub(crate) async fn setup_form(
+    AxState(state): AxState<State>,
+    Extension(viewer): Extension<Viewer>,
+    Query(q): Query<CodeQuery>,
+) -> Response {
+    match state.store.needs_setup().await {
+        Ok(true) => setup_page(&state, &viewer, q.code.unwrap_or_default(), &FormFields::new(), vec![]),
+        Ok(false) => already_set_up(&viewer),
+        Err(e) => view::server_error(viewer.lang, &e),
+    }
+}
+
+fn already_set_up(viewer: &Viewer) -> Response {
+    let lang = viewer.lang;
+    view::message(
+        lang,
+        lang.pick("Al ingericht", "Already set up"),
+        lang.pick(
+            "Het eigenaarsaccount bestaat al. Log in op /login.",
+            "The owner account exists already. Log in at /login.",
+        ),
+    )
+}
+
+/// Parses login, name and password; every problem becomes one line.
+fn credentials(
+    viewer: &Viewer,
+    form: &FormFields,
+    with_name: bool,
+) -> Result<(Email, String, NewPassword), Vec<String>> {
+    let lang = viewer.lang;
+    let mut errors = vec![];
+    let login = Email::parse(form.get("login").map(String::as_str).unwrap_or_default())
+        .map_err(|e| errors.push(format!("{}: {}", lang.pick("E-mailadres", "E-mail address"), e.message(lang))))
+        .ok();
+    let name = form.get("name").map(|n| n.trim().to_string()).unwrap_or_default();
+    if with_name && name.is_empty() {
+        errors.push(lang.pick("Vul uw naam in.", "Enter your name.").into());
+    }
+    let context: Vec<&str> = [form.get("login").map(String::as_str).unwrap_or(""), name.as_str()].into_iter().collect();
+    let password = NewPassword::parse(form.get("password").map(String::as_str).unwrap_or_default(), &context)
+        .map_err(|e| errors.push(format!("{}: {}", lang.pick("Wachtwoord", "Password"), e.message(lang))))
+        .ok();
+    match (login, password, errors.is_empty()) {
+        (Some(l), Some(p), true) => Ok((l, name, p)),
+        _ => Err(errors),
+    }
+}
+
+fn code_refused(viewer: &Viewer) -> String {
+    viewer
+        .lang
+        .pick("Deze code is onbekend, al gebruikt of verlopen.", "This code is unknown, already used or expired.")
+        .into()
+}
+
+pub(crate) async fn setup(
+    AxState(state): AxState<State>,
+    Extension(viewer): Extension<Viewer>,
+    Form(form): Form<FormFields>,
+) -> Response {
+    if let Err(wait) = state.limiter.attempt(viewer.ip) {
+        return too_many(&viewer, wait);
+    }
+    let code = form.get("code").cloned().unwrap_or_default();
+    let (login, name, password) = match credentials(&viewer, &form, true) {
+        Ok(c) => c,
+        Err(errors) => return setup_page(&state, &viewer, code, &form, errors),
+    };
+    match state.store.complete_setup(&code, &login, &name, &password).await {
+        Ok(account) => begin_session(&state, &viewer, &account).await,
+        Err(StoreError::Auth(AuthError::AlreadySetUp)) => already_set_up(&viewer),
+        Err(StoreError::Auth(_)) => setup_page(&state, &viewer, code, &form, vec![code_refused(&viewer)]),
+        Err(StoreError::Conflict(m)) => setup_page(&state, &viewer, code, &form, vec![m]),
+        Err(e) => view::server_error(viewer.lang, &e),
+    }
+}
+
+fn activate_page(state: &State, viewer: &Viewer, form: &FormFields, errors: Vec<String>) -> Response {
+    let lang = viewer.lang;
+    view::render(Credentials {
+        page: page(state, viewer, lang.pick("Account activeren", "Activate your account")),
+        intro: lang
+            .pick(
+                "U kreeg uw inlognaam per e-mail en een activeringscode per sms of telefoon. Kies hier uw wachtwoord.",
+                "You received your login by e-mail and an activation code by text message or phone. Choose your password here.",
+            )
+            .into(),
+        action: "/activate",
+        form_token: public_form_token(state),
+        code_hidden: String::new(),
+        login: form.get("login").cloned().unwrap_or_default(),
+        name: String::new(),
+        ask_name: false,
+        errors,
+    })
+}
+
+pub(crate) async fn activate_form(AxState(state): AxState<State>, Extension(viewer): Extension<Viewer>) -> Response {
+    activate_page(&state, &viewer, &FormFields::new(), vec![])
+}
+
+pub(crate) async fn activate(
+    AxState(state): AxState<State>,
+    Extension(viewer): Extension<Viewer>,
+    Form(form): Form<FormFields>,
+) -> Response {
+    if let Err(wait) = state.limiter.attempt(viewer.ip) {
+        return too_many(&viewer, wait);
+    }
+    let (login, _, password) = match credentials(&viewer, &form, false) {
+        Ok(c) => c,
+        Err(errors) => return activate_page(&state, &viewer, &form, errors),
+    };
+    let code = form.get("code").cloned().unwrap_or_default();
+    match state.store.activate(&login, &code, &password).await {
+        Ok(account) => begin_session(&state, &viewer, &account).await,
+        Err(StoreError::Auth(_)) => {
+            let mut r = activate_page(&state, &viewer, &form, vec![code_refused(&viewer)]);
+            *r.status_mut() = StatusCode::UNAUTHORIZED;
+            r
+        }
+        Err(e) => view::server_error(viewer.lang, &e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "second_factor.html")]
+struct SecondFactor {
+    page: Page,
+    action: &'static str,
+    otpauth: String,
+    secret: String,
+    error: String,
+}
+
+pub(crate) async fn second_factor_form(
+    AxState(state): AxState<State>,
+    Extension(viewer): Extension<Viewer>,
+) -> Response {
+    let page = page(&state, &viewer, viewer.lang.pick("Tweede factor", "Second factor"));
+    view::render(SecondFactor {
+        page,
+        action: "/second-factor",
+        otpauth: String::new(),
+        secret: String::new(),
+        error: String::new(),
+    })
+}
+
+async fn check_code(state: &State, viewer: &Viewer, form: &FormFields, action: &'static str) -> Response {
+    if let Err(wait) = state.limiter.attempt(viewer.ip) {
+        return too_many(viewer, wait);
+    }
+    let account = &viewer.session().account;
+    let code = form.get("code").cloned().unwrap_or_default();
+    match state.store.verify_totp(account, &code).await {
+        Ok(()) => match state.store.complete_second_factor(viewer.token()).await {
+            Ok(()) => Redirect::to(if account.is_staff() { "/staff" } else { "/portal" }).into_response(),
+            Err(e) => view::server_error(viewer.lang, &e),
+        },
+        Err(StoreError::Auth(_)) => {
+            let lang = viewer.lang;
+            let page = page(state, viewer, lang.pick("Tweede factor", "Second factor"));
+            let error = lang
+                .pick("Deze code klopt niet. Probeer de volgende code.", "This code is not right. Try the next code.");
+            let mut r = view::render(SecondFactor {
+                page,
+                action,
+                otpauth: String::new(),
+                secret: String::new(),
+                error: error.into(),
+            });
+            *r.status_mut() = StatusCode::UNAUTHORIZED;
+            r
+        }
+        Err(e) => view::server_error(viewer.lang, &e),
+    }
+}
+
+pub(crate) async fn second_factor(
+    AxState(state): AxState<State>,
+    Extension(viewer): Extension<Viewer>,
+    Form(form): Form<FormFields>,
+) -> Response {
+    check_code(&state, &viewer, &form, "/second-factor").await
+}
+
+pub(crate) async fn enrol_form(AxState(state): AxState<State>, Extension(viewer): Extension<Viewer>) -> Response {
+    let account = &viewer.session().account;
+    if account.totp_enabled {
+        return Redirect::to("/second-factor").into_response();
+    }
+    let label = match state.store.account_login(account).await {
+        Ok(l) => l.to_string(),
+        Err(e) => return view::server_error(viewer.lang, &e),
+    };
+    let url = match state.store.begin_totp(account, &state.config.company, &label).await {
+        Ok(u) => u,
+        Err(e) => return view::server_error(viewer.lang, &e),
+    };
+    let secret = url.split("secret=").nth(1).and_then(|s| s.split('&').next()).unwrap_or_default().to_string();
+    let page = page(&state, &viewer, viewer.lang.pick("Tweede factor instellen", "Set up the second factor"));
+    view::render(SecondFactor {
+        page,
+        action: "/second-factor/enrol",
+        otpauth: url.to_string(),
+        secret,
+        error: String::new(),
+    })
+}
+
+pub(crate) async fn enrol(
+    AxState(state): AxState<State>,
+    Extension(viewer): Extension<Viewer>,
+    Form(form): Form<FormFields>,
+) -> Response {
+    check_code(&state, &viewer, &form, "/second-factor/enrol").await
+}

@@ -1,0 +1,286 @@
+//! The customer's own pages: see, correct, download and delete their data, and
+//! see who else looked at it (M3, GDPR art. 15–17 and 20).
+
+use askama::Template;
+use axum::Extension;
+use axum::extract::{Form, Query, State as AxState};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use custodian_domain::Lang;
+use custodian_domain::inventory;
+use custodian_domain::model::FieldErrors;
+use custodian_store::{Access, AccessPurpose, ErasureReason, Export, StoreError};
+
+use crate::State;
+use crate::guard::Viewer;
+use crate::pages::{FormFields, page, store_error, without_csrf};
+use crate::view::{self, FieldView, Page, euros, field_views, when};
+
+fn own(viewer: &Viewer) -> (Access, i64) {
+    let account = &viewer.session().account;
+    let access = Access::new(account.actor(), AccessPurpose::DataSubjectRequest).from(viewer.ip);
+    (access, account.customer_id.unwrap_or_default())
+}
+
+#[derive(Template)]
+#[template(path = "portal/dashboard.html")]
+struct Dashboard {
+    page: Page,
+    export: Export,
+    profile: Vec<FieldView>,
+    invoices: Vec<(String, String, String, String)>,
+    statutes: Vec<String>,
+    saved: bool,
+    printable: bool,
+    generated: String,
+}
+
+#[derive(serde::Deserialize)]
+pub(crate) struct Saved {
+    saved: Option<String>,
+}
+
+fn dashboard_page(state: &State, viewer: &Viewer, export: Export, saved: bool, printable: bool) -> Response {
+    let lang = viewer.lang;
+    let profile = field_views("customers", lang, &export.customer.fields, None)
+        .into_iter()
+        .filter(|f| !f.value.is_empty())
+        .collect();
+    let invoices = export
+        .invoices
+        .iter()
+        .flatten()
+        .map(|i| (i.number.clone(), i.issued_on.clone(), euros(i.total_cents, lang), i.delivery.clone()))
+        .collect();
+    let statutes = export
+        .statute_acceptances
+        .iter()
+        .map(|s| format!("{} {} {}", lang.pick("versie", "version"), s.version, when(s.accepted_at)))
+        .collect();
+    let title =
+        if printable { lang.pick("Al mijn gegevens", "All my data") } else { lang.pick("Mijn gegevens", "My data") };
+    let generated = when(export.generated_at);
+    view::render(Dashboard {
+        page: page(state, viewer, title),
+        export,
+        profile,
+        invoices,
+        statutes,
+        saved,
+        printable,
+        generated,
+    })
+}
+
+pub(crate) async fn dashboard(
+    AxState(state): AxState<State>,
+    Extension(viewer): Extension<Viewer>,
+    Query(q): Query<Saved>,
+) -> Response {
+    let (access, id) = own(&viewer);
+    match state.store.export_customer(&access, id).await {
+        Ok(export) => dashboard_page(&state, &viewer, export, q.saved.is_some(), false),
+        Err(e) => store_error(&viewer, e),
+    }
+}
+
+pub(crate) async fn export_page(AxState(state): AxState<State>, Extension(viewer): Extension<Viewer>) -> Response {
+    let (access, id) = own(&viewer);
+    match state.store.export_customer(&access, id).await {
+        Ok(export) => dashboard_page(&state, &viewer, export, false, true),
+        Err(e) => store_error(&viewer, e),
+    }
+}
+
+/// The machine-readable export (portability), downloaded through the portal only.
+pub(crate) async fn export_json(AxState(state): AxState<State>, Extension(viewer): Extension<Viewer>) -> Response {
+    let (access, id) = own(&viewer);
+    let export = match state.store.export_customer(&access, id).await {
+        Ok(e) => e,
+        Err(e) => return store_error(&viewer, e),
+    };
+    match serde_json::to_vec_pretty(&export) {
+        Ok(body) => {
+            let mut r = body.into_response();
+            let h = r.headers_mut();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"custodian-export-{id}.json\"")) {
+                h.insert(header::CONTENT_DISPOSITION, v);
+            }
+            r
+        }
+        Err(e) => view::server_error(viewer.lang, &e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "portal/edit.html")]
+pub(crate) struct Edit {
+    pub page: Page,
+    pub action: String,
+    pub fields: Vec<FieldView>,
+    pub has_errors: bool,
+}
+
+pub(crate) async fn edit_form(AxState(state): AxState<State>, Extension(viewer): Extension<Viewer>) -> Response {
+    let (access, id) = own(&viewer);
+    match state.store.read_customer(&access, id).await {
+        Ok(record) => view::render(Edit {
+            page: page(&state, &viewer, viewer.lang.pick("Gegevens wijzigen", "Edit your details")),
+            action: "/portal/edit".into(),
+            fields: field_views("customers", viewer.lang, &record.fields, None),
+            has_errors: false,
+        }),
+        Err(e) => store_error(&viewer, e),
+    }
+}
+
+/// Re-shows a form with the submitted values and every error next to its field.
+pub(crate) fn invalid_form(
+    state: &State,
+    viewer: &Viewer,
+    title: &str,
+    action: String,
+    form: &FormFields,
+    errors: &FieldErrors,
+) -> Response {
+    let mut r = view::render(Edit {
+        page: page(state, viewer, title),
+        action,
+        fields: field_views("customers", viewer.lang, form, Some(errors)),
+        has_errors: true,
+    });
+    *r.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+    r
+}
+
+pub(crate) async fn edit(
+    AxState(state): AxState<State>,
+    Extension(viewer): Extension<Viewer>,
+    Form(form): Form<FormFields>,
+) -> Response {
+    let (access, id) = own(&viewer);
+    let changes = only_customer_fields(without_csrf(form));
+    match state.store.update_customer(&access, id, &changes).await {
+        Ok(_) => Redirect::to("/portal?saved=1").into_response(),
+        Err(StoreError::Invalid(errors)) => {
+            let title = viewer.lang.pick("Gegevens wijzigen", "Edit your details");
+            invalid_form(&state, &viewer, title, "/portal/edit".into(), &changes, &errors)
+        }
+        Err(e) => store_error(&viewer, e),
+    }
+}
+
+/// Keeps only known customer fields; anything else a browser sends is ignored.
+pub(crate) fn only_customer_fields(form: FormFields) -> FormFields {
+    form.into_iter().filter(|(k, _)| inventory::field("customers", k).is_some()).collect()
+}
+
+#[derive(Template)]
+#[template(path = "portal/access.html")]
+struct AccessLog {
+    page: Page,
+    entries: Vec<(String, String, String, String, String)>,
+}
+
+fn actor_label(kind: &str, lang: Lang) -> String {
+    match kind {
+        "staff" => lang.pick("medewerker", "staff member"),
+        "operator" => lang.pick("beheerder", "administrator"),
+        "job" => lang.pick("automatische taak", "scheduled job"),
+        "api" => lang.pick("koppeling (API)", "integration (API)"),
+        "customer" => lang.pick("uzelf", "you"),
+        other => other,
+    }
+    .to_string()
+}
+
+pub(crate) async fn access_log(AxState(state): AxState<State>, Extension(viewer): Extension<Viewer>) -> Response {
+    let (access, id) = own(&viewer);
+    let lang = viewer.lang;
+    match state.store.access_log(&access, id).await {
+        Ok(log) => {
+            let entries = log
+                .into_iter()
+                .rev()
+                .filter(|e| e.actor_kind != "customer")
+                .map(|e| {
+                    let fields = e
+                        .fields
+                        .iter()
+                        .map(|f| {
+                            inventory::field("customers", f).map(|d| d.label(lang)).unwrap_or(f.as_str()).to_string()
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    (when(e.at), actor_label(&e.actor_kind, lang), e.action, e.purpose, fields)
+                })
+                .collect();
+            view::render(AccessLog {
+                page: page(&state, &viewer, lang.pick("Wie keek mee", "Who looked at my data")),
+                entries,
+            })
+        }
+        Err(e) => store_error(&viewer, e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "portal/delete.html")]
+struct Delete {
+    page: Page,
+    error: String,
+}
+
+pub(crate) async fn delete_form(AxState(state): AxState<State>, Extension(viewer): Extension<Viewer>) -> Response {
+    let page = page(&state, &viewer, viewer.lang.pick("Mijn gegevens verwijderen", "Delete my data"));
+    view::render(Delete { page, error: String::new() })
+}
+
+pub(crate) async fn delete(
+    AxState(state): AxState<State>,
+    Extension(viewer): Extension<Viewer>,
+    Form(form): Form<FormFields>,
+) -> Response {
+    let lang = viewer.lang;
+    let refuse = |error: String| {
+        let page = page(&state, &viewer, lang.pick("Mijn gegevens verwijderen", "Delete my data"));
+        let mut r = view::render(Delete { page, error });
+        *r.status_mut() = axum::http::StatusCode::CONFLICT;
+        r
+    };
+    if form.get("confirm").map(String::as_str) != Some("yes") {
+        return refuse(lang.pick("Vink de bevestiging aan.", "Tick the confirmation box.").into());
+    }
+    let (access, id) = own(&viewer);
+    if let Err(e) = state.store.audit_event(&access, "customer.erasure_request", "customer", &id.to_string(), &[]).await
+    {
+        return view::server_error(lang, &e);
+    }
+    match state.store.erase_customer(&access, id, ErasureReason::CustomerRequest).await {
+        Ok(_) => {
+            let mut r = view::message(
+                lang,
+                lang.pick("Uw gegevens zijn verwijderd", "Your data has been deleted"),
+                lang.pick(
+                    "Uw klantgegevens en uw account bestaan niet meer. Facturen blijven zeven jaar bewaard zoals de wet vraagt.",
+                    "Your customer data and your account no longer exist. Invoices are kept for seven years as the law requires.",
+                ),
+            );
+            let cookie =
+                format!("{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0", crate::guard::cookie_name(&state));
+            if let Ok(v) = HeaderValue::from_str(&cookie) {
+                r.headers_mut().insert(header::SET_COOKIE, v);
+            }
+            r
+        }
+        Err(StoreError::Conflict(_)) => refuse(
+            lang.pick(
+                "U heeft nog lopende diensten. Zeg die eerst op; daarna kunt u uw gegevens hier verwijderen.",
+                "You still have running services. Cancel them first; then you can delete your data here.",
+            )
+            .into(),
+        ),
+        Err(e) => store_error(&viewer, e),
+    }
+}

@@ -1,0 +1,341 @@
+//! The back-office: find, view (audited, with a purpose), create on a customer's
+//! behalf (M2), correct, record statute acceptance, give portal access, and
+//! check the audit trail.
+
+use askama::Template;
+use axum::Extension;
+use axum::extract::{Form, Path, State as AxState};
+use axum::response::{IntoResponse, Redirect, Response};
+use custodian_domain::inventory::Role;
+use custodian_domain::model::{CustomerData, CustomerKind, FieldErrors, parse_date};
+use custodian_domain::validate::{Email, Kvk};
+use custodian_store::{Access, AccessPurpose, Lookup, StoreError};
+
+use crate::State;
+use crate::guard::Viewer;
+use crate::pages::portal::only_customer_fields;
+use crate::pages::{FormFields, page, store_error, without_csrf};
+use crate::view::{self, FieldView, Page, field_views, when};
+
+fn access(viewer: &Viewer, purpose: AccessPurpose) -> Access {
+    Access::new(viewer.session().account.actor(), purpose).from(viewer.ip)
+}
+
+#[derive(Template)]
+#[template(path = "staff/home.html")]
+struct Home {
+    page: Page,
+    searched: bool,
+    results: Vec<i64>,
+    error: String,
+}
+
+pub(crate) async fn home(AxState(state): AxState<State>, Extension(viewer): Extension<Viewer>) -> Response {
+    let page = page(&state, &viewer, viewer.lang.pick("Klanten", "Customers"));
+    view::render(Home { page, searched: false, results: vec![], error: String::new() })
+}
+
+/// Searches without decrypting any record: number, or a blind index.
+pub(crate) async fn search(
+    AxState(state): AxState<State>,
+    Extension(viewer): Extension<Viewer>,
+    Form(form): Form<FormFields>,
+) -> Response {
+    let lang = viewer.lang;
+    let q = form.get("q").map(|s| s.trim().to_string()).unwrap_or_default();
+    let lookup = match form.get("by").map(String::as_str) {
+        Some("number") => match q.parse::<i64>() {
+            Ok(n) => Ok(vec![n]),
+            Err(_) => Err(lang
+                .pick("Een klantnummer bestaat uit cijfers.", "A customer number consists of digits.")
+                .to_string()),
+        },
+        Some("email") => match Email::parse(&q) {
+            Ok(e) => state.store.find_customers(&Lookup::Email(e)).await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.message(lang).to_string()),
+        },
+        Some("kvk") => match Kvk::parse(&q) {
+            Ok(k) => state.store.find_customers(&Lookup::Kvk(k)).await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.message(lang).to_string()),
+        },
+        _ => state.store.find_customers(&Lookup::NameWord(q)).await.map_err(|e| e.to_string()),
+    };
+    let page = page(&state, &viewer, lang.pick("Klanten", "Customers"));
+    match lookup {
+        Ok(results) => view::render(Home { page, searched: true, results, error: String::new() }),
+        Err(error) => view::render(Home { page, searched: false, results: vec![], error }),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "staff/purpose.html")]
+struct Purpose {
+    page: Page,
+    id: i64,
+    purposes: Vec<(&'static str, &'static str)>,
+}
+
+/// The purposes staff may give for viewing, in the viewer's language.
+fn purposes(viewer: &Viewer) -> Vec<(&'static str, &'static str)> {
+    let lang = viewer.lang;
+    let mut list = vec![
+        ("support", lang.pick("vraag of probleem van de klant", "customer's question or problem")),
+        ("administration", lang.pick("administratie bijwerken", "keeping the records right")),
+        ("registry", lang.pick("domeinregistratie", "domain registration")),
+        (
+            "data_subject_request",
+            lang.pick("verzoek van de klant (inzage, verwijdering)", "the customer's request (access, erasure)"),
+        ),
+        ("security_incident", lang.pick("beveiligingsincident", "security incident")),
+        ("legal_obligation", lang.pick("wettelijke verplichting", "legal obligation")),
+    ];
+    if viewer.session().account.role == Role::Bookkeeper {
+        list = vec![("billing", lang.pick("facturering", "invoicing"))];
+    }
+    list
+}
+
+pub(crate) async fn purpose_form(
+    AxState(state): AxState<State>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<i64>,
+) -> Response {
+    let title = format!("{} {id}", viewer.lang.pick("Klant", "Customer"));
+    view::render(Purpose { page: page(&state, &viewer, &title), id, purposes: purposes(&viewer) })
+}
+
+#[derive(Template)]
+#[template(path = "staff/customer.html")]
+struct CustomerPage {
+    page: Page,
+    id: i64,
+    kind: String,
+    status: String,
+    entered_by: Option<String>,
+    withheld: String,
+    fields: Vec<FieldView>,
+    can_edit: bool,
+    notice: String,
+    audit: Vec<(String, String, String, String)>,
+}
+
+async fn show(state: &State, viewer: &Viewer, id: i64, purpose: AccessPurpose, notice: String) -> Response {
+    let lang = viewer.lang;
+    let record = match state.store.read_customer(&access(viewer, purpose), id).await {
+        Ok(r) => r,
+        Err(e) => return store_error(viewer, e),
+    };
+    let role = viewer.session().account.role;
+    let audit = match role {
+        Role::Owner => match state.store.access_log(&access(viewer, purpose), id).await {
+            Ok(log) => log
+                .into_iter()
+                .rev()
+                .map(|e| (when(e.at), format!("{}:{}", e.actor_kind, e.actor_id), e.action, e.purpose))
+                .collect(),
+            Err(e) => return store_error(viewer, e),
+        },
+        _ => vec![],
+    };
+    view::render(CustomerPage {
+        page: page(state, viewer, &format!("{} {id}", lang.pick("Klant", "Customer"))),
+        id,
+        kind: record.kind.as_str().into(),
+        status: record.status.clone(),
+        entered_by: record.entered_by.clone(),
+        withheld: record.withheld.join(", "),
+        fields: field_views("customers", lang, &record.fields, None),
+        can_edit: record.withheld.is_empty() || role == Role::Staff,
+        notice,
+        audit,
+    })
+}
+
+pub(crate) async fn view(
+    AxState(state): AxState<State>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<i64>,
+    Form(form): Form<FormFields>,
+) -> Response {
+    let purpose = form.get("purpose").and_then(|p| AccessPurpose::parse(p));
+    let allowed = purposes(&viewer);
+    match purpose {
+        Some(p) if allowed.iter().any(|(v, _)| *v == p.as_str()) => show(&state, &viewer, id, p, String::new()).await,
+        _ => {
+            let lang = viewer.lang;
+            let mut r = view::message(
+                lang,
+                lang.pick("Kies een doel", "Choose a purpose"),
+                lang.pick(
+                    "Kies uit de lijst waarom u deze klant bekijkt.",
+                    "Choose from the list why you are viewing this customer.",
+                ),
+            );
+            *r.status_mut() = axum::http::StatusCode::BAD_REQUEST;
+            r
+        }
+    }
+}
+
+pub(crate) async fn edit(
+    AxState(state): AxState<State>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<i64>,
+    Form(form): Form<FormFields>,
+) -> Response {
+    let changes = only_customer_fields(without_csrf(form));
+    let lang = viewer.lang;
+    match state.store.update_customer(&access(&viewer, AccessPurpose::Administration), id, &changes).await {
+        Ok(changed) => {
+            let notice = format!("{}: {}", lang.pick("Gewijzigd", "Changed"), changed.join(", "));
+            show(&state, &viewer, id, AccessPurpose::Administration, notice).await
+        }
+        Err(StoreError::Invalid(errors)) => {
+            let title = format!("{} {id}", lang.pick("Klant", "Customer"));
+            crate::pages::portal::invalid_form(
+                &state,
+                &viewer,
+                &title,
+                format!("/staff/customers/{id}/edit"),
+                &changes,
+                &errors,
+            )
+        }
+        Err(e) => store_error(&viewer, e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "staff/new.html")]
+struct New {
+    page: Page,
+    kind: String,
+    fields: Vec<FieldView>,
+    has_errors: bool,
+}
+
+pub(crate) async fn new_form(AxState(state): AxState<State>, Extension(viewer): Extension<Viewer>) -> Response {
+    view::render(New {
+        page: page(&state, &viewer, viewer.lang.pick("Nieuwe klant", "New customer")),
+        kind: "business".into(),
+        fields: field_views("customers", viewer.lang, &FormFields::new(), None),
+        has_errors: false,
+    })
+}
+
+pub(crate) async fn create(
+    AxState(state): AxState<State>,
+    Extension(viewer): Extension<Viewer>,
+    Form(form): Form<FormFields>,
+) -> Response {
+    let lang = viewer.lang;
+    let kind_raw = form.get("kind").cloned().unwrap_or_default();
+    let on_behalf = form.get("on_behalf").map(String::as_str) == Some("yes");
+    let fields = only_customer_fields(without_csrf(form));
+    let parsed = CustomerKind::parse(&kind_raw)
+        .map_err(|e| FieldErrors::single("kind", e))
+        .and_then(|kind| CustomerData::from_fields(kind, &fields));
+    let data = match parsed {
+        Ok(d) => d,
+        Err(errors) => {
+            let mut r = view::render(New {
+                page: page(&state, &viewer, lang.pick("Nieuwe klant", "New customer")),
+                kind: kind_raw,
+                fields: field_views("customers", lang, &fields, Some(&errors)),
+                has_errors: true,
+            });
+            *r.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+            return r;
+        }
+    };
+    match state.store.create_customer(&access(&viewer, AccessPurpose::Administration), &data, on_behalf).await {
+        Ok(id) => Redirect::to(&format!("/staff/customers/{id}")).into_response(),
+        Err(e) => store_error(&viewer, e),
+    }
+}
+
+pub(crate) async fn statute(
+    AxState(state): AxState<State>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<i64>,
+    Form(form): Form<FormFields>,
+) -> Response {
+    let lang = viewer.lang;
+    let date = match parse_date(form.get("accepted_on").map(String::as_str).unwrap_or_default()) {
+        Ok(d) => d,
+        Err(e) => return show(&state, &viewer, id, AccessPurpose::Administration, e.message(lang).to_string()).await,
+    };
+    let at = date.midnight().assume_utc().unix_timestamp() * 1_000_000;
+    let version = form.get("version").cloned().unwrap_or_default();
+    match state.store.record_statute_acceptance(&access(&viewer, AccessPurpose::Administration), id, &version, at).await
+    {
+        Ok(()) => {
+            show(&state, &viewer, id, AccessPurpose::Administration, lang.pick("Vastgelegd.", "Recorded.").into()).await
+        }
+        Err(StoreError::Invalid(e)) => show(&state, &viewer, id, AccessPurpose::Administration, e.render(lang)).await,
+        Err(e) => store_error(&viewer, e),
+    }
+}
+
+/// Creates the customer's portal account. The activation code is shown once, to
+/// be read out by phone; the login name goes to the customer separately (A11).
+pub(crate) async fn invite(
+    AxState(state): AxState<State>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<i64>,
+) -> Response {
+    let lang = viewer.lang;
+    match state.store.invite_customer(&access(&viewer, AccessPurpose::Administration), id).await {
+        Ok((_, _, code)) => {
+            let text = format!(
+                "{} {} {}",
+                lang.pick(
+                    "Lees deze activeringscode telefonisch voor aan de klant:",
+                    "Read this activation code to the customer by phone:"
+                ),
+                code.as_str(),
+                lang.pick(
+                    "De code is 72 uur geldig en werkt één keer. De inlognaam is het e-mailadres van de klant.",
+                    "The code is valid for 72 hours and works once. The login is the customer's e-mail address.",
+                )
+            );
+            let mut r = view::message(lang, lang.pick("Activeringscode", "Activation code"), &text);
+            r.headers_mut().insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
+            r
+        }
+        Err(e) => store_error(&viewer, e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "staff/audit.html")]
+struct Audit {
+    page: Page,
+    intact: bool,
+    result: String,
+}
+
+pub(crate) async fn audit(AxState(state): AxState<State>, Extension(viewer): Extension<Viewer>) -> Response {
+    let lang = viewer.lang;
+    match state.store.audit_verify().await {
+        Ok(v) => {
+            let result = match &v.problem {
+                None => format!(
+                    "{} {} {}",
+                    lang.pick("Het auditlog is intact:", "The audit trail is intact:"),
+                    v.entries,
+                    lang.pick("regels.", "entries.")
+                ),
+                Some(p) => {
+                    format!("{} {p}", lang.pick("Het auditlog is aangetast:", "The audit trail was tampered with:"))
+                }
+            };
+            view::render(Audit {
+                page: page(&state, &viewer, lang.pick("Auditlog", "Audit trail")),
+                intact: v.problem.is_none(),
+                result,
+            })
+        }
+        Err(e) => view::server_error(lang, &e),
+    }
+}

@@ -1,0 +1,116 @@
+//! Templates and the small helpers handlers use to answer.
+
+use askama::Template;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use custodian_domain::Lang;
+use custodian_domain::inventory;
+use custodian_domain::model::{FieldErrors, Fields};
+
+/// What every page's layout needs.
+pub(crate) struct Page {
+    pub lang: Lang,
+    pub title: String,
+    pub company: String,
+    /// Empty on public pages: then there is no session and no logout form.
+    pub csrf: String,
+    pub nav: Nav,
+}
+
+#[derive(PartialEq, Eq)]
+pub(crate) enum Nav {
+    Public,
+    Customer,
+    Staff,
+}
+
+impl Page {
+    pub fn t<'a>(&self, nl: &'a str, en: &'a str) -> &'a str {
+        self.lang.pick(nl, en)
+    }
+
+    pub fn nav_is_customer(&self) -> bool {
+        self.nav == Nav::Customer
+    }
+
+    pub fn nav_is_staff(&self) -> bool {
+        self.nav == Nav::Staff
+    }
+}
+
+/// One form field as shown: label, name, current value, error in the user's language.
+pub(crate) struct FieldView {
+    pub name: String,
+    pub label: String,
+    pub value: String,
+    pub error: String,
+}
+
+/// The personal fields of `table` as form fields, in inventory order.
+pub(crate) fn field_views(table: &str, lang: Lang, values: &Fields, errors: Option<&FieldErrors>) -> Vec<FieldView> {
+    inventory::fields_of(table)
+        .map(|f| FieldView {
+            name: f.column.to_string(),
+            label: f.label(lang).to_string(),
+            value: values.get(f.column).cloned().unwrap_or_default(),
+            error: errors.and_then(|e| e.for_field(f.column)).map(|e| e.message(lang).to_string()).unwrap_or_default(),
+        })
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+pub(crate) struct MessagePage {
+    pub page: Page,
+    pub text: String,
+    pub link: Option<(String, String)>,
+}
+
+pub(crate) fn render(t: impl Template) -> Response {
+    match t.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "template rendering failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
+}
+
+pub(crate) fn message(lang: Lang, title: &str, text: &str) -> Response {
+    render(MessagePage {
+        page: Page { lang, title: title.into(), company: String::new(), csrf: String::new(), nav: Nav::Public },
+        text: text.into(),
+        link: None,
+    })
+}
+
+/// A failure we did not expect: logged (the error never holds personal data)
+/// and answered without details.
+pub(crate) fn server_error(lang: Lang, e: &dyn std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "request failed");
+    let mut resp = message(
+        lang,
+        lang.pick("Er ging iets mis", "Something went wrong"),
+        lang.pick("Probeer het later opnieuw.", "Please try again later."),
+    );
+    *resp.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    resp
+}
+
+/// Formats microseconds since the epoch as a date and time (UTC).
+pub(crate) fn when(us: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(us / 1_000_000)
+        .ok()
+        .map(|t| format!("{} {:02}:{:02} UTC", custodian_domain::model::format_date(t.date()), t.hour(), t.minute()))
+        .unwrap_or_default()
+}
+
+/// Euro cents as `€ 12,34` (Dutch) or `€12.34` (English).
+pub(crate) fn euros(cents: i64, lang: Lang) -> String {
+    let sign = if cents < 0 { "-" } else { "" };
+    let (whole, frac) = (cents.abs() / 100, cents.abs() % 100);
+    match lang {
+        Lang::Nl => format!("{sign}€ {whole},{frac:02}"),
+        Lang::En => format!("{sign}€{whole}.{frac:02}"),
+    }
+}

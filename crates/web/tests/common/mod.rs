@@ -1,0 +1,220 @@
+//! A real server on a random port with a fresh database, and a cookie-keeping
+//! client that fills in forms the way a browser does.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use custodian_domain::inventory::Role;
+use custodian_domain::password::NewPassword;
+use custodian_domain::validate::Email;
+use custodian_store::{Access, AccessPurpose, Actor, Store};
+use custodian_testkit::TestDb;
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
+use tokio::sync::oneshot;
+
+pub const PASSWORD: &str = "paarse olifant fietst naar Zwolle";
+
+pub struct Server {
+    pub url: String,
+    pub store: Store,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl Server {
+    /// A server whose attempt limiter stays out of the way of the scenario.
+    pub async fn start(db: &TestDb) -> Server {
+        Self::start_with(db, custodian_web::WebConfig { attempts_per_minute: 10_000, ..Default::default() }).await
+    }
+
+    pub async fn start_with(db: &TestDb, mut config: custodian_web::WebConfig) -> Server {
+        let store = db.store().await;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        config.public_url = url.clone();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(custodian_web::serve(listener, None, store.clone(), config, async {
+            let _ = stopped.await;
+        }));
+        Server { url, store, stop: Some(stop), task: Some(task) }
+    }
+
+    pub fn client(&self) -> Client {
+        Client::new(&self.url)
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+        self.store.close().await;
+    }
+
+    /// Creates the owner account through the setup page and logs in with the
+    /// second factor enrolled.
+    pub async fn owner(&self) -> Client {
+        let code = self.store.issue_setup_code().await.unwrap();
+        let c = self.client();
+        let page = c.get(&format!("/setup?code={}", code.as_str())).await;
+        assert_eq!(page.status, StatusCode::OK);
+        let r = c
+            .post_form(
+                "/setup",
+                &page,
+                &[
+                    ("code", code.as_str()),
+                    ("login", "eigenaar@hoster.nl"),
+                    ("name", "Eigenaar"),
+                    ("password", PASSWORD),
+                ],
+            )
+            .await;
+        assert_eq!(r.location(), "/second-factor/enrol", "{}", r.body);
+        c.enrol().await;
+        c
+    }
+
+    /// A staff account of `role`, activated and logged in with its second factor.
+    pub async fn staff(&self, role: Role, login: &str) -> Client {
+        let owner = Access::new(Actor::staff("1", Role::Owner), AccessPurpose::Administration);
+        let email = Email::parse(login).unwrap();
+        let (_, code) = self.store.create_staff_account(&owner, role, &email, "Medewerker").await.unwrap();
+        let c = self.client();
+        let page = c.get("/activate").await;
+        let r =
+            c.post_form("/activate", &page, &[("login", login), ("code", code.as_str()), ("password", PASSWORD)]).await;
+        assert_eq!(r.location(), "/second-factor/enrol", "{}", r.body);
+        c.enrol().await;
+        c
+    }
+
+    /// A customer with a portal account, logged in.
+    pub async fn customer(&self, n: u64) -> (i64, Client) {
+        let owner = Access::new(Actor::operator(), AccessPurpose::Administration);
+        let id = self.store.create_customer(&owner, &custodian_testkit::customer(n), false).await.unwrap();
+        let (_, email, code) = self.store.invite_customer(&owner, id).await.unwrap();
+        let c = self.client();
+        let page = c.get("/activate").await;
+        let r = c
+            .post_form(
+                "/activate",
+                &page,
+                &[("login", email.as_str()), ("code", code.as_str()), ("password", PASSWORD)],
+            )
+            .await;
+        assert_eq!(r.location(), "/portal", "{}", r.body);
+        (id, c)
+    }
+
+    /// Sets a password directly (for accounts made by the store in tests).
+    pub async fn password(login: &str) -> (Email, NewPassword) {
+        (Email::parse(login).unwrap(), NewPassword::parse(PASSWORD, &[]).unwrap())
+    }
+}
+
+/// A response, read fully.
+pub struct Page {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Page {
+    pub fn location(&self) -> &str {
+        self.headers.get(LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("")
+    }
+
+    pub fn sets_cookie(&self) -> bool {
+        self.headers.contains_key(SET_COOKIE)
+    }
+
+    /// The value of the hidden `csrf` field on the page.
+    pub fn csrf(&self) -> String {
+        hidden(&self.body, "csrf").unwrap_or_default()
+    }
+
+    /// Whether access control turned the request away.
+    pub fn denied(&self) -> bool {
+        self.status == StatusCode::FORBIDDEN || (self.status == StatusCode::SEE_OTHER && self.location() == "/login")
+    }
+}
+
+pub fn hidden(body: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = body.find(&marker)? + marker.len();
+    let end = body[start..].find('"')? + start;
+    Some(body[start..end].replace("&#x2f;", "/").replace("&#x3d;", "="))
+}
+
+pub struct Client {
+    base: String,
+    http: reqwest::Client,
+    jar: Arc<reqwest::cookie::Jar>,
+}
+
+impl Client {
+    pub fn new(base: &str) -> Client {
+        let jar = Arc::new(reqwest::cookie::Jar::default());
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .cookie_provider(jar.clone())
+            .build()
+            .unwrap();
+        Client { base: base.to_string(), http, jar }
+    }
+
+    async fn read(r: reqwest::Response) -> Page {
+        let status = r.status();
+        let headers = r.headers().clone();
+        let body = r.text().await.unwrap_or_default();
+        Page { status, headers, body }
+    }
+
+    pub async fn get(&self, path: &str) -> Page {
+        Self::read(self.http.get(format!("{}{path}", self.base)).send().await.unwrap()).await
+    }
+
+    /// Posts a form with the anti-forgery token taken from `from`, as a browser
+    /// on our own page would (same-origin fetch metadata).
+    pub async fn post_form(&self, path: &str, from: &Page, fields: &[(&str, &str)]) -> Page {
+        let mut form: Vec<(String, String)> = vec![("csrf".into(), from.csrf())];
+        form.extend(fields.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        self.post_raw(path, &form, Some("same-origin")).await
+    }
+
+    pub async fn post_raw(&self, path: &str, form: &[(String, String)], fetch_site: Option<&str>) -> Page {
+        let mut req = self.http.post(format!("{}{path}", self.base)).form(form);
+        if let Some(site) = fetch_site {
+            req = req.header("sec-fetch-site", site);
+        }
+        Self::read(req.send().await.unwrap()).await
+    }
+
+    /// Enrols the second factor from the enrolment page and confirms it.
+    pub async fn enrol(&self) {
+        let page = self.get("/second-factor/enrol").await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        let secret =
+            page.body.split("secret=").nth(1).and_then(|s| s.split(['&', '"', '<']).next()).unwrap().to_string();
+        let code = totp_code(&secret, 0);
+        let r = self.post_form("/second-factor/enrol", &page, &[("code", &code)]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    }
+
+    pub fn cookies(&self) -> Option<String> {
+        use reqwest::cookie::CookieStore;
+        self.jar.cookies(&self.base.parse().unwrap()).and_then(|v| v.to_str().ok().map(String::from))
+    }
+}
+
+/// The TOTP code for `secret` (base32), `steps_ahead` 30-second steps from now.
+pub fn totp_code(secret: &str, steps_ahead: u64) -> String {
+    let bytes = totp_rs::Secret::Encoded(secret.to_string()).to_bytes().unwrap();
+    let totp = totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 1, 30, bytes, None, "t".into());
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    totp.generate(now + 30 * steps_ahead)
+}

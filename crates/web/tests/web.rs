@@ -1,0 +1,248 @@
+//! Black-box tests: the real server on a random port, a fresh database per test,
+//! on every engine under test.
+
+mod common;
+
+use common::{Client, Page, Server};
+use custodian_domain::inventory::Role;
+use custodian_testkit::databases;
+use custodian_web::{ROUTES, RouteAccess};
+use reqwest::StatusCode;
+
+/// Every route × every role (and anonymous) against the access rule in the
+/// route table. The table is the router's source, so a new route is in the
+/// matrix automatically; one that does not answer as its rule says fails here.
+#[tokio::test]
+async fn authorisation_matrix_follows_the_route_table() {
+    for db in databases().await {
+        let server = Server::start(&db).await;
+        let owner = server.owner().await;
+        let staff = server.staff(Role::Staff, "medewerker@hoster.nl").await;
+        let books = server.staff(Role::Bookkeeper, "boekhouder@hoster.nl").await;
+        let (customer_id, customer) = server.customer(1).await;
+        let anonymous = server.client();
+        let clients: [(&str, Option<Role>, &Client); 5] = [
+            ("anonymous", None, &anonymous),
+            ("customer", Some(Role::Subject), &customer),
+            ("staff", Some(Role::Staff), &staff),
+            ("bookkeeper", Some(Role::Bookkeeper), &books),
+            ("owner", Some(Role::Owner), &owner),
+        ];
+        // Logging out ends the session, so that route comes last.
+        let mut routes: Vec<_> = ROUTES.iter().collect();
+        routes.sort_by_key(|r| r.path == "/logout");
+        for (who, role, client) in clients {
+            let home = client.get(if role == Some(Role::Subject) { "/portal" } else { "/staff" }).await;
+            for route in &routes {
+                let path = route.path.replace("{id}", &customer_id.to_string());
+                let page: Page = if route.method == "get" {
+                    client.get(&path).await
+                } else {
+                    let token = if route.access == RouteAccess::Public {
+                        anonymous.get("/login").await.csrf()
+                    } else {
+                        home.csrf()
+                    };
+                    client.post_raw(&path, &[("csrf".into(), token)], Some("same-origin")).await
+                };
+                let allowed = match (route.access, role) {
+                    (RouteAccess::Public, _) => true,
+                    (_, None) => false,
+                    (RouteAccess::Session, Some(_)) => true,
+                    (RouteAccess::Customer, Some(r)) => r == Role::Subject,
+                    (RouteAccess::Staff(roles), Some(r)) => roles.contains(&r),
+                };
+                let what = format!("{}: {who} {} {}", db.name(), route.method, route.path);
+                assert_eq!(!page.denied(), allowed, "{what} answered {} {}", page.status, page.location());
+                if allowed {
+                    assert!(
+                        page.status != StatusCode::NOT_FOUND && page.status != StatusCode::METHOD_NOT_ALLOWED,
+                        "{what} is not mounted ({})",
+                        page.status
+                    );
+                    assert!(page.status.as_u16() < 500, "{what} failed: {}", page.body);
+                }
+            }
+        }
+        server.stop().await;
+        db.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn public_pages_set_no_cookie_and_load_nothing_from_elsewhere() {
+    for db in databases().await {
+        let server = Server::start(&db).await;
+        let c = server.client();
+        for path in ["/login", "/privacy", "/activate", "/setup", "/style.css", "/healthz", "/nope"] {
+            let page = c.get(path).await;
+            assert!(!page.sets_cookie(), "{path} set a cookie");
+            let csp = page.headers.get("content-security-policy").unwrap().to_str().unwrap();
+            assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"));
+            assert_eq!(page.headers.get("referrer-policy").unwrap(), "no-referrer");
+            for attr in ["src=\"http", "href=\"http", "src=\"//", "href=\"//", "<script"] {
+                assert!(!page.body.contains(attr), "{path} refers elsewhere: {attr}");
+            }
+        }
+        let login = c.get("/login").await;
+        let failed = c
+            .post_form("/login", &login, &[("login", "niemand@example.nl"), ("password", "verkeerd wachtwoord")])
+            .await;
+        assert_eq!(failed.status, StatusCode::UNAUTHORIZED);
+        assert!(!failed.sets_cookie(), "a failed login sets no cookie");
+        assert!(c.cookies().is_none());
+        server.stop().await;
+        db.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn a_customer_sees_corrects_exports_and_deletes_their_data() {
+    for db in databases().await {
+        let server = Server::start(&db).await;
+        let (id, c) = server.customer(7).await;
+        let cookie = c.cookies().unwrap();
+        assert!(cookie.starts_with("custodian="), "{cookie}");
+
+        let dashboard = c.get("/portal").await;
+        assert_eq!(dashboard.status, StatusCode::OK);
+        assert!(dashboard.body.contains("Bedrijf 7 B.V.") && dashboard.body.contains("klant7@voorbeeld.nl"));
+
+        // An invalid phone number: the error next to the field, nothing saved.
+        let form = c.get("/portal/edit").await;
+        let bad = c.post_form("/portal/edit", &form, &[("phone", "0612"), ("visit_city", "Utrecht")]).await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(bad.body.contains("id=\"e-phone\""), "{}", bad.body);
+        assert!(bad.body.contains("aria-invalid=\"true\""));
+        assert!(c.get("/portal").await.body.contains("Alkmaar"), "{}: nothing was saved", db.name());
+
+        let good = c.post_form("/portal/edit", &form, &[("phone", "06 12345678"), ("visit_city", "Utrecht")]).await;
+        assert_eq!(good.location(), "/portal?saved=1", "{}", good.body);
+        let after = c.get("/portal?saved=1").await;
+        assert!(after.body.contains("+31612345678") && after.body.contains("Utrecht"));
+
+        let export = c.get("/portal/export.json").await;
+        assert_eq!(export.headers.get("content-type").unwrap(), "application/json");
+        assert!(export.headers.get("content-disposition").unwrap().to_str().unwrap().contains("attachment"));
+        let json: serde_json::Value = serde_json::from_str(&export.body).unwrap();
+        assert_eq!(json["customer"]["fields"]["phone"], "+31612345678");
+        assert!(c.get("/portal/export").await.body.contains("Utrecht"));
+
+        // Staff looked: the customer sees who, when and why.
+        let staff = server.staff(Role::Staff, "helpdesk@hoster.nl").await;
+        let purpose = staff.get(&format!("/staff/customers/{id}")).await;
+        let view = staff.post_form(&format!("/staff/customers/{id}"), &purpose, &[("purpose", "support")]).await;
+        assert_eq!(view.status, StatusCode::OK, "{}", view.body);
+        let log = c.get("/portal/access").await;
+        assert!(log.body.contains("customer.read") && log.body.contains("support"), "{}", log.body);
+
+        // Deletion: refused while a service runs, then carried out.
+        let owner = custodian_store::Access::new(
+            custodian_store::Actor::operator(),
+            custodian_store::AccessPurpose::Administration,
+        );
+        let service = custodian_domain::model::ServiceData::from_fields(
+            &[("kind", "hosting"), ("description", "Pakket S"), ("started_on", "2026-01-01")]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+        .unwrap();
+        let service_id = server.store.add_service(&owner, id, &service).await.unwrap();
+        let delete = c.get("/portal/delete").await;
+        let refused = c.post_form("/portal/delete", &delete, &[("confirm", "yes")]).await;
+        assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
+        assert!(refused.body.contains("lopende diensten") || refused.body.contains("running services"));
+        sqlx::query("UPDATE services SET status = 'ended' WHERE id = $1")
+            .bind(service_id)
+            .execute(server.store.pool())
+            .await
+            .unwrap();
+        let done = c.post_form("/portal/delete", &delete, &[("confirm", "yes")]).await;
+        assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+        assert!(done.headers.get("set-cookie").unwrap().to_str().unwrap().contains("Max-Age=0"));
+        assert!(c.get("/portal").await.denied(), "{}: the session ended with the account", db.name());
+        assert_eq!(server.store.erasure_journal(0).await.unwrap().len(), 1);
+        server.stop().await;
+        db.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn forged_and_cross_site_posts_are_refused() {
+    for db in databases().await {
+        let server = Server::start(&db).await;
+        let (_, c) = server.customer(8).await;
+        let form = c.get("/portal/edit").await;
+        let no_token = c.post_raw("/portal/edit", &[("phone".into(), "0612345678".into())], Some("same-origin")).await;
+        assert_eq!(no_token.status, StatusCode::FORBIDDEN);
+        let cross = c
+            .post_raw(
+                "/portal/edit",
+                &[("csrf".into(), form.csrf()), ("phone".into(), "0612345678".into())],
+                Some("cross-site"),
+            )
+            .await;
+        assert_eq!(cross.status, StatusCode::FORBIDDEN);
+        let anon = server.client();
+        let login =
+            anon.post_raw("/login", &[("login".into(), "a@b.nl".into()), ("password".into(), "x".into())], None).await;
+        assert_eq!(login.status, StatusCode::FORBIDDEN, "a public form without its token is refused");
+        server.stop().await;
+        db.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn staff_must_use_a_second_factor_and_logins_are_rate_limited() {
+    for db in databases().await {
+        let server = Server::start_with(&db, custodian_web::WebConfig::default()).await;
+        let _owner = server.owner().await;
+        let owner_access = custodian_store::Access::new(
+            custodian_store::Actor::staff("1", Role::Owner),
+            custodian_store::AccessPurpose::Administration,
+        );
+        let email = custodian_domain::validate::Email::parse("nieuw@hoster.nl").unwrap();
+        let (_, code) = server.store.create_staff_account(&owner_access, Role::Staff, &email, "Nieuw").await.unwrap();
+        let c = server.client();
+        let page = c.get("/activate").await;
+        let r = c
+            .post_form(
+                "/activate",
+                &page,
+                &[("login", "nieuw@hoster.nl"), ("code", code.as_str()), ("password", common::PASSWORD)],
+            )
+            .await;
+        assert_eq!(r.location(), "/second-factor/enrol");
+        let staff_home = c.get("/staff").await;
+        assert_eq!(staff_home.location(), "/second-factor/enrol", "{}: staff pages need the second factor", db.name());
+        let enrol = c.get("/second-factor/enrol").await;
+        let wrong = c.post_form("/second-factor/enrol", &enrol, &[("code", "000000")]).await;
+        assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+
+        // The activation code worked once.
+        let again = server.client();
+        let page = again.get("/activate").await;
+        let reused = again
+            .post_form(
+                "/activate",
+                &page,
+                &[("login", "nieuw@hoster.nl"), ("code", code.as_str()), ("password", common::PASSWORD)],
+            )
+            .await;
+        assert_eq!(reused.status, StatusCode::UNAUTHORIZED);
+
+        let attacker = server.client();
+        let login = attacker.get("/login").await;
+        let mut last = StatusCode::OK;
+        for _ in 0..12 {
+            last = attacker
+                .post_form("/login", &login, &[("login", "eigenaar@hoster.nl"), ("password", "geraden wachtwoord")])
+                .await
+                .status;
+        }
+        assert_eq!(last, StatusCode::TOO_MANY_REQUESTS, "{}", db.name());
+        server.stop().await;
+        db.finish().await;
+    }
+}
