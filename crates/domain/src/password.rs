@@ -38,7 +38,7 @@ impl NewPassword {
             ));
         }
         let score = zxcvbn::zxcvbn(input, context).score();
-        if (score as u8) < 3 {
+        if (score as u8) < 3 || mostly_context(input, context) {
             return Err(Invalid::new(
                 "password",
                 "guessable",
@@ -52,6 +52,20 @@ impl NewPassword {
     pub fn expose(&self) -> &str {
         &self.0
     }
+}
+
+/// Whether little is left of the password once the account's own words (login,
+/// name parts) are taken out: "jandevries1980" for Jan de Vries.
+fn mostly_context(input: &str, context: &[&str]) -> bool {
+    let lower = input.to_lowercase();
+    let mut rest = lower.clone();
+    for word in context.iter().flat_map(|c| c.split(|ch: char| !ch.is_alphanumeric())) {
+        let word = word.to_lowercase();
+        if word.chars().count() >= 3 {
+            rest = rest.replace(&word, "");
+        }
+    }
+    rest != lower && rest.chars().filter(|c| c.is_alphabetic()).count() < MIN_CHARS / 2
 }
 
 #[cfg(test)]

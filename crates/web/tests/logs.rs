@@ -1,0 +1,96 @@
+//! After a full scenario with distinctive personal values, no log line holds any
+//! of them. Everything is logged at TRACE level, including the libraries'.
+
+mod common;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use common::Server;
+use custodian_domain::inventory::Role;
+use custodian_testkit::databases;
+use reqwest::StatusCode;
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+const VALUES: &[(&str, &str)] = &[
+    ("company_name", "Zebravink Webdiensten"),
+    ("contact_name", "Ottoline Kwakernaak"),
+    ("visit_street", "Pelikaanpad 77"),
+    ("visit_postcode", "8011 ZX"),
+    ("visit_city", "Kolibrieveen"),
+    ("email", "ottoline.kwakernaak@zebravink.nl"),
+    ("phone", "+31 6 87654321"),
+    ("iban", "NL91ABNA0417164300"),
+    ("iban_holder", "O. Kwakernaak"),
+    ("kvk", "76543210"),
+];
+
+#[tokio::test]
+async fn no_log_line_holds_personal_data() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    tracing_subscriber::fmt()
+        .with_env_filter("trace")
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .init();
+
+    for db in databases().await {
+        let server = Server::start(&db).await;
+        let owner = server.owner().await;
+        let staff = server.staff(Role::Staff, "balie@hoster.nl").await;
+
+        let form = staff.get("/staff/customers/new").await;
+        let mut fields: Vec<(&str, &str)> = vec![("kind", "business"), ("on_behalf", "yes")];
+        fields.extend(VALUES.iter().copied());
+        let created = staff.post_form("/staff/customers/new", &form, &fields).await;
+        assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+        let path = created.location().to_string();
+        let purpose = staff.get(&path).await;
+        let view = staff.post_form(&path, &purpose, &[("purpose", "support")]).await;
+        assert!(view.body.contains("Zebravink Webdiensten"));
+        // A refused edit must not echo the value into the logs either.
+        let bad = staff.post_form(&format!("{path}/edit"), &view, &[("email", "ottoline@@zebravink")]).await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let invite = staff.post_form(&format!("{path}/invite"), &view, &[]).await;
+        assert_eq!(invite.status, StatusCode::OK);
+        let code = invite.body.split_whitespace().find(|w| w.len() == 8 && w.chars().all(|c| c.is_ascii_digit())).unwrap();
+
+        let customer = server.client();
+        let page = customer.get("/activate").await;
+        let activated = customer
+            .post_form("/activate", &page, &[("login", "ottoline.kwakernaak@zebravink.nl"), ("code", code), ("password", common::PASSWORD)])
+            .await;
+        assert_eq!(activated.location(), "/portal", "{}", activated.body);
+        let edit = customer.get("/portal/edit").await;
+        customer.post_form("/portal/edit", &edit, &[("phone", "0687")]).await;
+        customer.post_form("/portal/edit", &edit, &[("visit_city", "Kolibrieveen-Noord")]).await;
+        assert!(customer.get("/portal/export.json").await.body.contains("Kolibrieveen-Noord"));
+        let failed_login = server.client();
+        let login = failed_login.get("/login").await;
+        failed_login.post_form("/login", &login, &[("login", "ottoline.kwakernaak@zebravink.nl"), ("password", "Zebravink-geheim-99")]).await;
+        assert_eq!(owner.get("/staff/audit").await.status, StatusCode::OK);
+        server.stop().await;
+        db.finish().await;
+    }
+
+    let logs = String::from_utf8_lossy(&captured.0.lock().unwrap()).to_lowercase();
+    assert!(logs.lines().count() > 20, "the scenario logged almost nothing; is logging on?");
+    let mut distinctive: Vec<&str> = VALUES.iter().map(|(_, v)| *v).collect();
+    distinctive.extend(["zebravink", "kwakernaak", "pelikaan", "kolibrie", "87654321", "76543210", "ottoline", "zebravink-geheim"]);
+    for v in distinctive {
+        assert!(!logs.contains(&v.to_lowercase()), "a log line holds {v:?}");
+    }
+}
