@@ -465,12 +465,40 @@ async fn serve(config: &Config, listen: Option<std::net::SocketAddr>) -> anyhow:
         (Some(cert), Some(key)) => Some(custodian_web::TlsFiles { cert: cert.clone(), key: key.clone() }),
         _ => None,
     };
+    // Messages: queued by the web pages, sent by the worker, both only when a
+    // channel is configured.
+    let clock: std::sync::Arc<dyn custodian_notify::Clock> = std::sync::Arc::new(custodian_notify::SystemClock);
+    let mailer = config.smtp.as_ref().map(custodian_notify::Mailer::new).transpose()?;
+    let sms = config.sms.as_ref().map(custodian_notify::SmsGateway::new).transpose()?;
+    let notifier = if mailer.is_some() || sms.is_some() {
+        let branding =
+            custodian_notify::Branding { company: config.company_name.clone(), portal_url: public_url.clone() };
+        Some(custodian_notify::Notifier::new(store.clone(), branding, clock.clone())?)
+    } else {
+        None
+    };
     let web = custodian_web::WebConfig {
         public_url: public_url.clone(),
         tls: tls.is_some() || config.behind_tls_proxy,
         trusted_proxy: config.trusted_proxy,
         company: config.company_name.clone(),
+        sms: sms.is_some(),
+        notifier,
         ..custodian_web::WebConfig::default()
+    };
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let worker = if mailer.is_some() || sms.is_some() {
+        let worker = custodian_notify::Worker::new(store.clone(), config.outbox.clone(), clock, mailer, sms)?;
+        let mut stopped = stopped.clone();
+        Some(tokio::spawn(async move {
+            worker
+                .run(async move {
+                    let _ = stopped.changed().await;
+                })
+                .await
+        }))
+    } else {
+        None
     };
     println!("custodian listening on {bound} ({}), database {}", public_url, store.engine().name());
     if store.needs_setup().await? {
@@ -480,7 +508,7 @@ async fn serve(config: &Config, listen: Option<std::net::SocketAddr>) -> anyhow:
             code.as_str()
         );
     }
-    let shutdown = async {
+    let shutdown = async move {
         let ctrl_c = tokio::signal::ctrl_c();
         #[cfg(unix)]
         {
@@ -498,8 +526,13 @@ async fn serve(config: &Config, listen: Option<std::net::SocketAddr>) -> anyhow:
         #[cfg(not(unix))]
         let _ = ctrl_c.await;
         tracing::info!("shutting down");
+        let _ = stop.send(true);
     };
     custodian_web::serve(listener, tls, store, web, shutdown).await?;
+    if let Some(w) = worker {
+        let _ = w.await;
+    }
+    drop(stopped);
     Ok(())
 }
 

@@ -60,6 +60,9 @@ struct FileConfig {
     behind_tls_proxy: Option<bool>,
     trusted_proxy: Option<String>,
     company_name: Option<String>,
+    smtp: Option<custodian_notify::SmtpConfig>,
+    sms: Option<custodian_notify::SmsConfig>,
+    outbox: Option<custodian_notify::WorkerConfig>,
 }
 
 #[derive(Debug, Clone)]
@@ -81,6 +84,11 @@ pub struct Config {
     pub behind_tls_proxy: bool,
     pub trusted_proxy: Option<std::net::IpAddr>,
     pub company_name: String,
+    /// E-mail relay; `None`: no e-mail is sent (staff use post or phone).
+    pub smtp: Option<custodian_notify::SmtpConfig>,
+    /// SMS provider; `None`: activation codes are read out by phone.
+    pub sms: Option<custodian_notify::SmsConfig>,
+    pub outbox: custodian_notify::WorkerConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -172,7 +180,23 @@ pub fn load(
     if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
         return Err(ConfigError::Value { key: "public_url", message: "must start with http:// or https://".into() });
     }
+    // Secrets may come from the environment instead of the file.
+    let mut smtp = file.smtp;
+    if let (Some(smtp), Some(pw)) = (smtp.as_mut(), env("CUSTODIAN_SMTP_PASSWORD")) {
+        smtp.password = Some(pw);
+    }
+    let mut sms = file.sms;
+    if let Some(token) = env("CUSTODIAN_SMS_TOKEN") {
+        match sms.as_mut() {
+            Some(custodian_notify::SmsConfig::Cm(cm)) => cm.product_token = token,
+            Some(custodian_notify::SmsConfig::Webhook(w)) => w.bearer_token = Some(token),
+            None => {}
+        }
+    }
     Ok(Config {
+        smtp,
+        sms,
+        outbox: file.outbox.unwrap_or_default(),
         listen,
         public_url,
         tls_cert,

@@ -26,7 +26,7 @@ pub mod worker;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use custodian_store::outbox::{Channel, ConsentExemption, EmailConsent, MessageState, MessageStatus, OutboxCounts};
 pub use mail::{Mailer, OutgoingEmail, SmtpConfig, SmtpSecurity};
-pub use messages::{ActivationCode, Branding, EmailMessage, LoginName, NoticeTopic, PersonName, SmsMessage};
+pub use messages::{ActivationCode, Branding, EmailMessage, LoginName, NoticeTopic, PersonName, ResetLink, SmsMessage};
 pub use notifier::Notifier;
 pub use sms::{CmConfig, CmSender, OutgoingSms, SmsConfig, SmsGateway, WebhookConfig, WebhookSender};
 pub use worker::{RunReport, Worker, WorkerConfig};

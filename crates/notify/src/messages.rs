@@ -37,11 +37,47 @@ impl Branding {
             return Err(NotifyError::Config("branding.company: 1 to 100 characters on one line".into()));
         }
         let url = self.portal_url.trim();
-        let host = url.strip_prefix("https://").unwrap_or("");
-        if host.is_empty() || host.starts_with('/') || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(NotifyError::Config("branding.portal_url: an https:// address".into()));
+        if !is_portal_link(url) {
+            return Err(NotifyError::Config(
+                "branding.portal_url: an https:// address (http:// only on this machine, for development)".into(),
+            ));
         }
         Ok(())
+    }
+}
+
+/// A link to our own portal: `https://`, or `http://` to a loopback address
+/// while developing. No whitespace or control characters.
+fn is_portal_link(url: &str) -> bool {
+    let host = match (url.strip_prefix("https://"), url.strip_prefix("http://")) {
+        (Some(rest), _) => rest,
+        (None, Some(rest)) if ["127.0.0.1", "localhost", "[::1]"].iter().any(|h| rest.starts_with(h)) => rest,
+        _ => return false,
+    };
+    !host.is_empty() && !host.starts_with('/') && !url.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+/// A single-use password-reset link into the portal. Wiped from memory when
+/// dropped; never logged.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ResetLink(Zeroizing<String>);
+
+impl ResetLink {
+    pub fn parse(url: &str) -> Result<ResetLink, NotifyError> {
+        if !is_portal_link(url.trim()) {
+            return Err(NotifyError::Invalid("a reset link: an https:// address of the portal".into()));
+        }
+        Ok(ResetLink(Zeroizing::new(url.trim().to_string())))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ResetLink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ResetLink(..)")
     }
 }
 
@@ -184,6 +220,9 @@ pub enum EmailMessage {
     LoginName { name: Option<PersonName>, login: LoginName },
     /// Something new waits in the portal.
     PortalNotice { name: Option<PersonName>, topic: NoticeTopic },
+    /// A single-use link (valid one hour) to choose a new password. No password
+    /// ever travels in a message.
+    PasswordReset { name: Option<PersonName>, link: ResetLink },
     /// Checks the mail settings.
     Test,
 }
@@ -235,6 +274,7 @@ impl EmailMessage {
         match self {
             EmailMessage::LoginName { .. } => "login_name",
             EmailMessage::PortalNotice { topic, .. } => topic.code(),
+            EmailMessage::PasswordReset { .. } => "password_reset",
             EmailMessage::Test => "test.email",
         }
     }
@@ -272,6 +312,23 @@ impl EmailMessage {
                     greeting(name.as_ref(), lang),
                     topic.sentence(lang),
                     lang.pick("Log in op:", "Log in at:"),
+                    closing(brand, lang),
+                ),
+            },
+            EmailMessage::PasswordReset { name, link } => RenderedEmail {
+                subject: format!("{} {company}", lang.pick("Nieuw wachtwoord kiezen voor", "Choose a new password for")),
+                text: format!(
+                    "{}\n\n{}\n\n{}\n\n{}\n\n{}",
+                    greeting(name.as_ref(), lang),
+                    lang.pick(
+                        "Iemand vroeg om een nieuw wachtwoord voor uw account. Met deze link kiest u het, binnen een uur en één keer:",
+                        "Someone asked for a new password for your account. This link lets you choose it, within one hour and once:",
+                    ),
+                    link.as_str(),
+                    lang.pick(
+                        "Vroeg u dit niet? Dan kunt u dit bericht negeren; uw wachtwoord blijft zoals het is.",
+                        "Did you not ask for this? Then ignore this message; your password stays as it is.",
+                    ),
                     closing(brand, lang),
                 ),
             },
@@ -368,6 +425,10 @@ mod tests {
         assert!(ActivationCode::parse("12 34 56").is_err());
         assert!(!format!("{:?}", ActivationCode::parse("123456").unwrap()).contains("123456"));
         assert!(Branding { company: "X".into(), portal_url: "http://x.nl".into() }.validate().is_err());
+        assert!(Branding { company: "X".into(), portal_url: "http://127.0.0.1:8080".into() }.validate().is_ok());
+        assert!(ResetLink::parse("https://portaal.voorbeeld.nl/reset/new?token=ab").is_ok());
+        assert!(ResetLink::parse("https://evil .nl/").is_err());
+        assert!(!format!("{:?}", ResetLink::parse("https://p.nl/x").unwrap()).contains("p.nl"));
         assert!(brand().validate().is_ok());
     }
 }

@@ -47,6 +47,14 @@ pub struct CustomerSummary {
     pub created_at: i64,
 }
 
+/// Sizes for monitoring; no personal data.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct StoreCounts {
+    pub active_customers: i64,
+    pub erased_customers: i64,
+    pub audit_entries: i64,
+}
+
 /// Exact-match lookups through keyed blind indexes: no record is decrypted.
 #[derive(Debug, Clone)]
 pub enum Lookup {
@@ -317,6 +325,15 @@ impl Store {
             }
         };
         Ok(sqlx::query_scalar(sql).bind(value).fetch_all(&self.pool).await?)
+    }
+
+    pub async fn counts(&self) -> Result<StoreCounts, StoreError> {
+        let active: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM customers WHERE status = 'active'").fetch_one(&self.pool).await?;
+        let erased: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM customers WHERE status = 'erased'").fetch_one(&self.pool).await?;
+        let audit: i64 = sqlx::query_scalar("SELECT seq FROM audit_head WHERE id = 1").fetch_one(&self.pool).await?;
+        Ok(StoreCounts { active_customers: active, erased_customers: erased, audit_entries: audit })
     }
 
     /// All customers, without personal data, in pages of `limit` after `after`.

@@ -105,6 +105,10 @@ impl Store {
         self.keys.seal_source(&mut event, Some(&key));
         crate::audit::append(&mut tx, &[event]).await?;
         tx.commit().await?;
+        // Messages still queued about this customer would only greet someone who
+        // no longer exists here.
+        let job = Access::new(crate::Actor::job("erasure"), access.purpose);
+        self.outbox().cancel_for_customer(&job, id, now).await?;
         Ok(true)
     }
 

@@ -27,7 +27,7 @@ use sqlx::AnyPool;
 pub use audit::{Access, AccessPurpose, Actor, ActorKind, Entry, Problem, ProblemKind, Verification};
 pub use auth::{Account, AuthError, NewSession, Session};
 pub use crypto::{CryptoError, Key};
-pub use customers::{CustomerRecord, CustomerSummary, Lookup};
+pub use customers::{CustomerRecord, CustomerSummary, Lookup, StoreCounts};
 pub use db::Engine;
 pub use erasure::{ErasureReason, JournalEntry};
 pub use export::Export;

@@ -34,6 +34,10 @@ pub struct WebConfig {
     pub company: String,
     /// Login attempts per minute per client address before 429.
     pub attempts_per_minute: u32,
+    /// Queues e-mail and SMS; without it, staff are told to use post or phone.
+    pub notifier: Option<custodian_notify::Notifier>,
+    /// Whether an SMS provider is configured (activation codes by SMS).
+    pub sms: bool,
 }
 
 impl Default for WebConfig {
@@ -44,6 +48,8 @@ impl Default for WebConfig {
             trusted_proxy: None,
             company: "custodian".into(),
             attempts_per_minute: 10,
+            notifier: None,
+            sms: false,
         }
     }
 }

@@ -44,16 +44,69 @@ pub(crate) struct FieldView {
     pub label: String,
     pub value: String,
     pub error: String,
+    /// `text`, `email` or `tel`: the keyboard and checks a browser offers.
+    pub input_type: &'static str,
+    /// The `autocomplete` token, empty when none fits.
+    pub autocomplete: &'static str,
+    /// For fields with a fixed set of values: (value, label) pairs for a select.
+    pub choices: Vec<(&'static str, &'static str)>,
+}
+
+impl FieldView {
+    /// The value as shown to people: the label of a fixed choice, else as stored.
+    pub fn display(&self) -> &str {
+        self.choices.iter().find(|(v, _)| *v == self.value).map(|(_, l)| *l).unwrap_or(&self.value)
+    }
+}
+
+/// How a browser should treat a field: input type and autofill token.
+fn input_hints(column: &str) -> (&'static str, &'static str) {
+    match column {
+        "email" => ("email", "email"),
+        "email2" => ("email", ""),
+        "phone" => ("tel", "tel"),
+        "phone2" => ("tel", ""),
+        "company_name" => ("text", "organization"),
+        "contact_name" => ("text", "name"),
+        "department" => ("text", "organization-title"),
+        "visit_street" => ("text", "street-address"),
+        "visit_postcode" => ("text", "postal-code"),
+        "visit_city" => ("text", "address-level2"),
+        "corr_street" => ("text", "billing street-address"),
+        "corr_postcode" => ("text", "billing postal-code"),
+        "corr_city" => ("text", "billing address-level2"),
+        _ => ("text", ""),
+    }
+}
+
+/// The fixed choices of a field, labelled in `lang`; empty for free input.
+fn choices(column: &str, lang: Lang) -> Vec<(&'static str, &'static str)> {
+    use custodian_domain::model::Gender;
+    match column {
+        "gender" => Gender::ALL.iter().map(|g| (g.as_str(), g.label(lang))).collect(),
+        "language" => vec![("nl", "Nederlands"), ("en", "English")],
+        "email_consent" => vec![("no", lang.pick("nee", "no")), ("yes", lang.pick("ja", "yes"))],
+        _ => vec![],
+    }
 }
 
 /// The personal fields of `table` as form fields, in inventory order.
 pub(crate) fn field_views(table: &str, lang: Lang, values: &Fields, errors: Option<&FieldErrors>) -> Vec<FieldView> {
     inventory::fields_of(table)
-        .map(|f| FieldView {
-            name: f.column.to_string(),
-            label: f.label(lang).to_string(),
-            value: values.get(f.column).cloned().unwrap_or_default(),
-            error: errors.and_then(|e| e.for_field(f.column)).map(|e| e.message(lang).to_string()).unwrap_or_default(),
+        .map(|f| {
+            let (input_type, autocomplete) = input_hints(f.column);
+            FieldView {
+                name: f.column.to_string(),
+                label: f.label(lang).to_string(),
+                value: values.get(f.column).cloned().unwrap_or_default(),
+                error: errors
+                    .and_then(|e| e.for_field(f.column))
+                    .map(|e| e.message(lang).to_string())
+                    .unwrap_or_default(),
+                input_type,
+                autocomplete,
+                choices: choices(f.column, lang),
+            }
         })
         .collect()
 }

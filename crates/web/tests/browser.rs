@@ -8,7 +8,8 @@
 //! through the DevTools protocol, not only the current page's cookies.
 //!
 //! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (`.ci/run` installs them);
-//! without them the test fails, it never skips.
+//! without them the test fails, it never skips. Set `CUSTODIAN_BROWSER_SCREENSHOTS`
+//! to a directory to keep the screenshots it takes.
 
 mod common;
 
@@ -39,11 +40,12 @@ async fn a_customer_corrects_and_exports_their_data_in_a_real_browser() {
              ({path} from {package} is missing)"
         );
     }
-    let scratch = Scratch::new("driver");
+    // Dropped in reverse order: chromedriver and its browsers end before their files go.
+    let scratch = Scratch::new();
     let driver = Driver::start(&scratch.0).await;
     for db in databases().await {
         let server = Server::start(&db).await;
-        let mut browser = Browser::open(&driver, &server.url, db.name()).await;
+        let mut browser = Browser::open(&driver, &scratch.0.join(db.name()), &server.url, db.name()).await;
         public_pages(&mut browser).await;
         customer_journey(&mut browser, &server, db.name()).await;
         browser.assert_same_origin_only("after the customer's visit").await;
@@ -115,6 +117,7 @@ async fn customer_journey(b: &mut Browser, server: &Server, engine: &str) {
     let summary = b.find("main p.errors[role=alert]").await.text().await.unwrap();
     assert!(!summary.is_empty(), "{engine}: the page says nothing was saved");
     b.screenshot("portal-edit-invalid").await;
+    b.screenshot_of("portal-edit-invalid-phone", ".field.invalid").await;
     assert_eq!(stored_phone(server, id).await, phone_before, "{engine}: the invalid phone number was saved");
     b.click_link("/portal").await;
     b.wait_path("/portal").await;
@@ -155,6 +158,7 @@ async fn customer_journey(b: &mut Browser, server: &Server, engine: &str) {
     b.click("header form[action=\"/logout\"] button").await;
     b.wait_path("/logout").await;
     b.wait_for("the logged-out page", "main h1").await;
+    b.screenshot("logged-out").await;
     let cookies = b.client.get_all_cookies().await.unwrap();
     assert!(cookies.is_empty(), "{engine}: cookies left after logging out: {cookies:?}");
     let all = b.browser_cookies().await;
@@ -172,13 +176,14 @@ async fn stored_phone(server: &Server, id: i64) -> String {
     record.fields.get("phone").cloned().unwrap_or_default()
 }
 
-/// A directory of our own under the system's temporary directory, removed on drop.
+/// A directory of our own under the system's temporary directory, removed on drop:
+/// chromedriver's log, and per browser its profile, downloads and screenshots.
 struct Scratch(PathBuf);
 
 impl Scratch {
-    fn new(what: &str) -> Scratch {
+    fn new() -> Scratch {
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-        let dir = std::env::temp_dir().join(format!("custodian-browser-{what}-{}-{nanos}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("custodian-browser-{}-{nanos}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         Scratch(dir)
     }
@@ -240,7 +245,7 @@ impl Driver {
 impl Drop for Driver {
     fn drop(&mut self) {
         // The group is the one started above (process_group(0): its id is the child's).
-        let group = format!("kill -KILL -- -{} 2>/dev/null", self.child.id());
+        let group = format!("kill -KILL -{} 2>/dev/null", self.child.id());
         let _ = Command::new("sh").arg("-c").arg(group).status();
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -259,17 +264,15 @@ struct Browser {
     requests: Vec<String>,
     downloads: PathBuf,
     shots: PathBuf,
-    _profile: Scratch,
 }
 
 impl Browser {
-    async fn open(driver: &Driver, origin: &str, engine: &'static str) -> Browser {
-        let profile = Scratch::new("profile");
-        let downloads = profile.0.join("downloads");
+    async fn open(driver: &Driver, dir: &Path, origin: &str, engine: &'static str) -> Browser {
+        let downloads = dir.join("downloads");
         std::fs::create_dir_all(&downloads).unwrap();
         let shots = match std::env::var_os(SCREENSHOTS_ENV) {
             Some(dir) => PathBuf::from(dir).join(engine),
-            None => profile.0.join("screenshots"),
+            None => dir.join("screenshots"),
         };
         std::fs::create_dir_all(&shots).unwrap();
         let args = [
@@ -284,7 +287,7 @@ impl Browser {
             "--disable-sync".into(),
             "--disable-default-apps".into(),
             "--disable-extensions".into(),
-            format!("--user-data-dir={}", profile.0.join("chromium").display()),
+            format!("--user-data-dir={}", dir.join("profile").display()),
         ];
         let capabilities = json!({
             "browserName": "chrome",
@@ -292,6 +295,9 @@ impl Browser {
                 "binary": CHROMIUM,
                 "args": args,
                 "prefs": {
+                    // Start on a blank page rather than the new-tab page (which loads chrome:// resources).
+                    "session.restore_on_startup": 4,
+                    "session.startup_urls": ["about:blank"],
                     "intl.accept_languages": "nl-NL,nl",
                     "download.default_directory": downloads.display().to_string(),
                     "download.prompt_for_download": false,
@@ -317,7 +323,6 @@ impl Browser {
             requests: Vec::new(),
             downloads,
             shots,
-            _profile: profile,
         }
     }
 
@@ -340,7 +345,10 @@ impl Browser {
             }
             if Instant::now() > deadline {
                 let text = self.text().await;
-                panic!("{}: expected to arrive at {path}, still at {url} after {WAIT:?}, showing:\n{text}", self.engine);
+                panic!(
+                    "{}: expected to arrive at {path}, still at {url} after {WAIT:?}, showing:\n{text}",
+                    self.engine
+                );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -382,14 +390,25 @@ impl Browser {
         }
     }
 
-    /// A screenshot of the viewport: checked to be a real PNG of the window's size.
+    /// A screenshot of the viewport: checked to be a real PNG of about the window's size.
     async fn screenshot(&self, name: &str) {
         let png = self.client.screenshot().await.unwrap();
-        assert!(png.len() > 4096 && png.starts_with(b"\x89PNG\r\n\x1a\n"), "{}: {name} is no PNG", self.engine);
+        self.keep_png(name, &png, (640, 480));
+    }
+
+    /// A screenshot of one element (scrolled into view).
+    async fn screenshot_of(&self, name: &str, css: &str) {
+        let png = self.find(css).await.screenshot().await.unwrap();
+        self.keep_png(name, &png, (100, 20));
+    }
+
+    fn keep_png(&self, name: &str, png: &[u8], (min_width, min_height): (u32, u32)) {
+        assert!(png.len() > 1024 && png.starts_with(b"\x89PNG\r\n\x1a\n"), "{}: {name} is no PNG", self.engine);
+        assert_eq!(&png[12..16], b"IHDR", "{}: {name} is no PNG", self.engine);
         let width = u32::from_be_bytes(png[16..20].try_into().unwrap());
         let height = u32::from_be_bytes(png[20..24].try_into().unwrap());
-        assert!(width >= 640 && height >= 480, "{}: {name} is {width}×{height}", self.engine);
-        std::fs::write(self.shots.join(format!("{name}.png")), &png).unwrap();
+        assert!(width >= min_width && height >= min_height, "{}: {name} is {width}×{height}", self.engine);
+        std::fs::write(self.shots.join(format!("{name}.png")), png).unwrap();
     }
 
     /// Waits for a finished download named `name` and returns its contents.

@@ -41,11 +41,7 @@ const VALUES: &[(&str, &str)] = &[
 async fn no_log_line_holds_personal_data() {
     let captured = Captured::default();
     let writer = captured.clone();
-    tracing_subscriber::fmt()
-        .with_env_filter("trace")
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .init();
+    tracing_subscriber::fmt().with_env_filter("trace").with_writer(move || writer.clone()).with_ansi(false).init();
 
     for db in databases().await {
         let server = Server::start(&db).await;
@@ -66,12 +62,17 @@ async fn no_log_line_holds_personal_data() {
         assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
         let invite = staff.post_form(&format!("{path}/invite"), &view, &[]).await;
         assert_eq!(invite.status, StatusCode::OK);
-        let code = invite.body.split_whitespace().find(|w| w.len() == 8 && w.chars().all(|c| c.is_ascii_digit())).unwrap();
+        let code =
+            invite.body.split_whitespace().find(|w| w.len() == 8 && w.chars().all(|c| c.is_ascii_digit())).unwrap();
 
         let customer = server.client();
         let page = customer.get("/activate").await;
         let activated = customer
-            .post_form("/activate", &page, &[("login", "ottoline.kwakernaak@zebravink.nl"), ("code", code), ("password", common::PASSWORD)])
+            .post_form(
+                "/activate",
+                &page,
+                &[("login", "ottoline.kwakernaak@zebravink.nl"), ("code", code), ("password", common::PASSWORD)],
+            )
             .await;
         assert_eq!(activated.location(), "/portal", "{}", activated.body);
         let edit = customer.get("/portal/edit").await;
@@ -80,7 +81,13 @@ async fn no_log_line_holds_personal_data() {
         assert!(customer.get("/portal/export.json").await.body.contains("Kolibrieveen-Noord"));
         let failed_login = server.client();
         let login = failed_login.get("/login").await;
-        failed_login.post_form("/login", &login, &[("login", "ottoline.kwakernaak@zebravink.nl"), ("password", "Zebravink-geheim-99")]).await;
+        failed_login
+            .post_form(
+                "/login",
+                &login,
+                &[("login", "ottoline.kwakernaak@zebravink.nl"), ("password", "Zebravink-geheim-99")],
+            )
+            .await;
         assert_eq!(owner.get("/staff/audit").await.status, StatusCode::OK);
         server.stop().await;
         db.finish().await;
@@ -89,7 +96,16 @@ async fn no_log_line_holds_personal_data() {
     let logs = String::from_utf8_lossy(&captured.0.lock().unwrap()).to_lowercase();
     assert!(logs.lines().count() > 20, "the scenario logged almost nothing; is logging on?");
     let mut distinctive: Vec<&str> = VALUES.iter().map(|(_, v)| *v).collect();
-    distinctive.extend(["zebravink", "kwakernaak", "pelikaan", "kolibrie", "87654321", "76543210", "ottoline", "zebravink-geheim"]);
+    distinctive.extend([
+        "zebravink",
+        "kwakernaak",
+        "pelikaan",
+        "kolibrie",
+        "87654321",
+        "76543210",
+        "ottoline",
+        "zebravink-geheim",
+    ]);
     for v in distinctive {
         assert!(!logs.contains(&v.to_lowercase()), "a log line holds {v:?}");
     }

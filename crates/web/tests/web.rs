@@ -74,7 +74,9 @@ async fn public_pages_set_no_cookie_and_load_nothing_from_elsewhere() {
     for db in databases().await {
         let server = Server::start(&db).await;
         let c = server.client();
-        for path in ["/login", "/privacy", "/activate", "/setup", "/style.css", "/healthz", "/nope"] {
+        for path in
+            ["/login", "/privacy", "/activate", "/setup", "/reset", "/style.css", "/healthz", "/metrics", "/nope"]
+        {
             let page = c.get(path).await;
             assert!(!page.sets_cookie(), "{path} set a cookie");
             let csp = page.headers.get("content-security-policy").unwrap().to_str().unwrap();
@@ -84,6 +86,11 @@ async fn public_pages_set_no_cookie_and_load_nothing_from_elsewhere() {
                 assert!(!page.body.contains(attr), "{path} refers elsewhere: {attr}");
             }
         }
+        let metrics = c.get("/metrics").await.body;
+        assert!(
+            metrics.contains("custodian_up 1") && metrics.contains("custodian_outbox_messages{state=\"pending\"} 0"),
+            "{metrics}"
+        );
         let login = c.get("/login").await;
         let failed = c
             .post_form("/login", &login, &[("login", "niemand@example.nl"), ("password", "verkeerd wachtwoord")])
@@ -242,6 +249,40 @@ async fn staff_must_use_a_second_factor_and_logins_are_rate_limited() {
                 .status;
         }
         assert_eq!(last, StatusCode::TOO_MANY_REQUESTS, "{}", db.name());
+        server.stop().await;
+        db.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn a_password_reset_link_works_once_and_ends_every_session() {
+    for db in databases().await {
+        let server = Server::start(&db).await;
+        let (_, customer) = server.customer(9).await;
+        let anon = server.client();
+        let form = anon.get("/reset").await;
+        let asked = anon.post_form("/reset", &form, &[("login", "klant9@voorbeeld.nl")]).await;
+        let unknown = anon.post_form("/reset", &form, &[("login", "niemand@voorbeeld.nl")]).await;
+        assert_eq!(asked.status, StatusCode::OK);
+        assert_eq!(asked.body, unknown.body, "{}: the answer reveals nothing", db.name());
+
+        let login = custodian_domain::validate::Email::parse("klant9@voorbeeld.nl").unwrap();
+        let (_, token) = server.store.request_password_reset(&login).await.unwrap().unwrap();
+        let page = anon.get(&format!("/reset/new?token={}", token.as_str())).await;
+        let weak = anon.post_form("/reset/new", &page, &[("token", token.as_str()), ("password", "wachtwoord")]).await;
+        assert!(weak.body.contains("12"), "{}", weak.body);
+        let new_password = "zeven groene kikkers zingen luid";
+        let done = anon.post_form("/reset/new", &page, &[("token", token.as_str()), ("password", new_password)]).await;
+        assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+        let again = anon.post_form("/reset/new", &page, &[("token", token.as_str()), ("password", new_password)]).await;
+        assert_eq!(again.status, StatusCode::UNAUTHORIZED, "the link works once");
+        assert!(customer.get("/portal").await.denied(), "{}: the old session ended", db.name());
+
+        let fresh = server.client();
+        let form = fresh.get("/login").await;
+        let ok =
+            fresh.post_form("/login", &form, &[("login", "klant9@voorbeeld.nl"), ("password", new_password)]).await;
+        assert_eq!(ok.location(), "/portal", "{}", ok.body);
         server.stop().await;
         db.finish().await;
     }

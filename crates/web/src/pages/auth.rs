@@ -389,3 +389,150 @@ pub(crate) async fn enrol(
 ) -> Response {
     check_code(&state, &viewer, &form, "/second-factor/enrol").await
 }
+
+#[derive(Template)]
+#[template(path = "reset.html")]
+struct Reset {
+    page: Page,
+    intro: String,
+    action: &'static str,
+    form_token: String,
+    token: String,
+    show_form: bool,
+    errors: Vec<String>,
+}
+
+fn reset_page(
+    state: &State,
+    viewer: &Viewer,
+    token: String,
+    intro: &str,
+    show_form: bool,
+    errors: Vec<String>,
+) -> Response {
+    let lang = viewer.lang;
+    view::render(Reset {
+        page: page(state, viewer, lang.pick("Nieuw wachtwoord", "New password")),
+        intro: intro.into(),
+        action: if token.is_empty() { "/reset" } else { "/reset/new" },
+        form_token: public_form_token(state),
+        token,
+        show_form,
+        errors,
+    })
+}
+
+pub(crate) async fn reset_request_form(
+    AxState(state): AxState<State>,
+    Extension(viewer): Extension<Viewer>,
+) -> Response {
+    let intro = viewer.lang.pick(
+        "Vul uw inlognaam in. Is die bekend en mogen wij u mailen, dan krijgt u een link waarmee u binnen een uur een nieuw wachtwoord kiest.",
+        "Enter your login. If it is known and we may e-mail you, you receive a link to choose a new password within one hour.",
+    );
+    reset_page(&state, &viewer, String::new(), intro, true, vec![])
+}
+
+/// Answers the same whether or not the login exists, so the page reveals nothing.
+pub(crate) async fn reset_request(
+    AxState(state): AxState<State>,
+    Extension(viewer): Extension<Viewer>,
+    Form(form): Form<FormFields>,
+) -> Response {
+    if let Err(wait) = state.limiter.attempt(viewer.ip) {
+        return too_many(&viewer, wait);
+    }
+    let lang = viewer.lang;
+    if let Ok(login) = Email::parse(form.get("login").map(String::as_str).unwrap_or_default())
+        && let Err(e) = send_reset_link(&state, &login, lang).await
+    {
+        return view::server_error(lang, &e);
+    }
+    let done = lang.pick(
+        "Als deze inlognaam bekend is en wij u mogen mailen, is er nu een link onderweg. Geen e-mail? Bel ons; wij helpen u verder.",
+        "If this login is known and we may e-mail you, a link is on its way. No e-mail? Call us and we will help.",
+    );
+    reset_page(&state, &viewer, String::new(), done, false, vec![])
+}
+
+/// Queues the reset e-mail when the account exists and may be mailed: staff
+/// always (their own account), customers only with consent (A9).
+async fn send_reset_link(state: &State, login: &Email, lang: custodian_domain::Lang) -> Result<(), StoreError> {
+    let Some(notifier) = &state.config.notifier else { return Ok(()) };
+    let Some((account, token)) = state.store.request_password_reset(login).await? else { return Ok(()) };
+    let own = Access::new(account.actor(), AccessPurpose::DataSubjectRequest);
+    let (consent, name, lang) = match account.customer_id.filter(|_| !account.is_staff()) {
+        Some(id) => {
+            let record = state.store.read_customer(&own, id).await?;
+            let data = record.data()?;
+            if !data.email_consent {
+                return Ok(());
+            }
+            let name = data.contact_name.as_ref().and_then(|n| custodian_notify::PersonName::parse(n.as_str()).ok());
+            (custodian_notify::EmailConsent::Given, name, data.language)
+        }
+        None => {
+            (custodian_notify::EmailConsent::NotRequired(custodian_notify::ConsentExemption::StaffAccount), None, lang)
+        }
+    };
+    let link = format!("{}/reset/new?token={}", state.config.public_url, token.as_str());
+    let Ok(link) = custodian_notify::ResetLink::parse(&link) else { return Ok(()) };
+    let message = custodian_notify::EmailMessage::PasswordReset { name, link };
+    notifier.email(&own, login, consent, account.customer_id, lang, &message).await.map_err(|e| match e {
+        custodian_notify::NotifyError::Store(s) => s,
+        other => StoreError::Config(other.to_string()),
+    })?;
+    Ok(())
+}
+
+#[derive(serde::Deserialize)]
+pub(crate) struct TokenQuery {
+    token: Option<String>,
+}
+
+pub(crate) async fn reset_form(
+    AxState(state): AxState<State>,
+    Extension(viewer): Extension<Viewer>,
+    Query(q): Query<TokenQuery>,
+) -> Response {
+    let intro = viewer.lang.pick("Kies uw nieuwe wachtwoord.", "Choose your new password.");
+    let token = q.token.unwrap_or_default();
+    let show = !token.is_empty();
+    reset_page(&state, &viewer, token, intro, show, vec![])
+}
+
+pub(crate) async fn reset(
+    AxState(state): AxState<State>,
+    Extension(viewer): Extension<Viewer>,
+    Form(form): Form<FormFields>,
+) -> Response {
+    if let Err(wait) = state.limiter.attempt(viewer.ip) {
+        return too_many(&viewer, wait);
+    }
+    let lang = viewer.lang;
+    let token = form.get("token").cloned().unwrap_or_default();
+    let intro = lang.pick("Kies uw nieuwe wachtwoord.", "Choose your new password.");
+    let password = match NewPassword::parse(form.get("password").map(String::as_str).unwrap_or_default(), &[]) {
+        Ok(p) => p,
+        Err(e) => {
+            let error = format!("{}: {}", lang.pick("Wachtwoord", "Password"), e.message(lang));
+            return reset_page(&state, &viewer, token, intro, true, vec![error]);
+        }
+    };
+    match state.store.reset_password(&token, &password).await {
+        Ok(_) => view::message(
+            lang,
+            lang.pick("Wachtwoord gewijzigd", "Password changed"),
+            lang.pick(
+                "Uw wachtwoord is gewijzigd en al uw sessies zijn beëindigd. Log opnieuw in.",
+                "Your password was changed and all your sessions ended. Please log in again.",
+            ),
+        ),
+        Err(StoreError::Auth(_)) => {
+            let mut r = reset_page(&state, &viewer, String::new(), intro, false, vec![code_refused(&viewer)]);
+            *r.status_mut() = StatusCode::UNAUTHORIZED;
+            r
+        }
+        Err(e) => view::server_error(lang, &e),
+    }
+}

@@ -38,6 +38,42 @@ async fn sqlx_ping(state: &State) -> bool {
     state.store.list_customers(0, 1).await.is_ok()
 }
 
+/// Prometheus metrics, for the monitoring on this machine only: counts, never
+/// personal data. Other addresses get 403.
+pub(crate) async fn metrics(AxState(state): AxState<State>, Extension(viewer): Extension<Viewer>) -> Response {
+    if !viewer.ip.is_loopback() {
+        return crate::guard::forbidden(viewer.lang);
+    }
+    let mut out =
+        String::from("# HELP custodian_up 1 while the server answers.\n# TYPE custodian_up gauge\ncustodian_up 1\n");
+    match state.store.counts().await {
+        Ok(c) => {
+            out.push_str("# HELP custodian_customers Customers by status.\n# TYPE custodian_customers gauge\n");
+            out.push_str(&format!("custodian_customers{{status=\"active\"}} {}\n", c.active_customers));
+            out.push_str(&format!("custodian_customers{{status=\"erased\"}} {}\n", c.erased_customers));
+            out.push_str(
+                "# HELP custodian_audit_entries Entries in the audit trail.\n# TYPE custodian_audit_entries counter\n",
+            );
+            out.push_str(&format!("custodian_audit_entries {}\n", c.audit_entries));
+        }
+        Err(e) => return view::server_error(viewer.lang, &e),
+    }
+    if let Ok(o) = state.store.outbox().counts().await {
+        out.push_str("# HELP custodian_outbox_messages Messages in the outbox by state.\n# TYPE custodian_outbox_messages gauge\n");
+        for (label, n) in [
+            ("pending", o.pending),
+            ("sending", o.sending),
+            ("sent", o.sent),
+            ("failed", o.failed),
+            ("cancelled", o.cancelled),
+        ] {
+            out.push_str(&format!("custodian_outbox_messages{{state=\"{label}\"}} {n}\n"));
+        }
+        out.push_str(&format!("custodian_outbox_possible_duplicates {}\n", o.possible_duplicates));
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+}
+
 pub(crate) async fn stylesheet() -> Response {
     (
         [(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],

@@ -277,34 +277,77 @@ pub(crate) async fn statute(
     }
 }
 
-/// Creates the customer's portal account. The activation code is shown once, to
-/// be read out by phone; the login name goes to the customer separately (A11).
+/// Creates the customer's portal account. The login name goes by e-mail (with
+/// consent, A9) and the activation code by SMS; where a channel is missing the
+/// page says what to do instead, and the code is shown once to read out by
+/// phone. The two never go out together (A11).
 pub(crate) async fn invite(
     AxState(state): AxState<State>,
     Extension(viewer): Extension<Viewer>,
     Path(id): Path<i64>,
 ) -> Response {
     let lang = viewer.lang;
-    match state.store.invite_customer(&access(&viewer, AccessPurpose::Administration), id).await {
-        Ok((_, _, code)) => {
-            let text = format!(
-                "{} {} {}",
-                lang.pick(
-                    "Lees deze activeringscode telefonisch voor aan de klant:",
-                    "Read this activation code to the customer by phone:"
-                ),
-                code.as_str(),
-                lang.pick(
-                    "De code is 72 uur geldig en werkt één keer. De inlognaam is het e-mailadres van de klant.",
-                    "The code is valid for 72 hours and works once. The login is the customer's e-mail address.",
-                )
-            );
-            let mut r = view::message(lang, lang.pick("Activeringscode", "Activation code"), &text);
-            r.headers_mut().insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
-            r
+    let access = access(&viewer, AccessPurpose::Administration);
+    let (login, code) = match state.store.invite_customer(&access, id).await {
+        Ok((_, login, code)) => (login, code),
+        Err(e) => return store_error(&viewer, e),
+    };
+    // Staff may not see every field (not the IBAN), so read the few needed here.
+    let fields = match state.store.read_customer(&access, id).await {
+        Ok(r) => r.fields,
+        Err(e) => return store_error(&viewer, e),
+    };
+    let field = |name: &str| fields.get(name).map(String::as_str);
+    let consent = field("email_consent") == Some("yes");
+    let language = field("language").and_then(custodian_domain::Lang::parse).unwrap_or_default();
+    let phone = field("phone").and_then(|p| custodian_domain::validate::Phone::parse(p).ok());
+    let name = field("contact_name").and_then(|n| custodian_notify::PersonName::parse(n).ok());
+    let mut lines = vec![];
+    let mailed = match (&state.config.notifier, consent, custodian_notify::LoginName::parse(login.as_str())) {
+        (Some(n), true, Ok(login_name)) => {
+            let message = custodian_notify::EmailMessage::LoginName { name, login: login_name };
+            n.email(&access, &login, custodian_notify::EmailConsent::Given, Some(id), language, &message).await.is_ok()
         }
-        Err(e) => store_error(&viewer, e),
+        _ => false,
+    };
+    lines.push(if mailed {
+        lang.pick("De inlognaam is per e-mail verstuurd.", "The login name was sent by e-mail.")
+    } else {
+        lang.pick(
+            "De klant heeft geen toestemming voor e-mail gegeven (of e-mail is niet ingesteld): stuur de inlognaam (het e-mailadres van de klant) per post.",
+            "The customer has not agreed to e-mail (or e-mail is not set up): send the login name (the customer's e-mail address) by post.",
+        )
     }
+    .to_string());
+    let texted = match (
+        &state.config.notifier,
+        state.config.sms,
+        &phone,
+        custodian_notify::ActivationCode::parse(code.as_str()),
+    ) {
+        (Some(n), true, Some(phone), Ok(code)) => n
+            .sms(&access, phone, Some(id), language, &custodian_notify::SmsMessage::ActivationCode { code })
+            .await
+            .is_ok(),
+        _ => false,
+    };
+    lines.push(if texted {
+        lang.pick("De activeringscode is per sms verstuurd.", "The activation code was sent by text message.")
+            .to_string()
+    } else {
+        format!(
+            "{} {} {}",
+            lang.pick(
+                "Lees deze activeringscode telefonisch voor aan de klant:",
+                "Read this activation code to the customer by phone:"
+            ),
+            code.as_str(),
+            lang.pick("(72 uur geldig, werkt één keer).", "(valid for 72 hours, works once)."),
+        )
+    });
+    let mut r = view::message(lang, lang.pick("Portaaltoegang", "Portal access"), &lines.join(" "));
+    r.headers_mut().insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
+    r
 }
 
 #[derive(Template)]
