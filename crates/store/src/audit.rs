@@ -198,14 +198,9 @@ pub struct Entry {
 struct Row_<'a> {
     seq: i64,
     at: i64,
-    actor_kind: &'a str,
-    actor_id: &'a str,
-    action: &'a str,
-    subject_kind: &'a str,
-    subject_id: &'a str,
-    fields: &'a str,
-    purpose: &'a str,
-    source_key: &'a str,
+    /// actor_kind, actor_id, action, subject_kind, subject_id, fields, purpose and
+    /// source_key (columns 2 to 9 of [`COLUMNS`]), as UTF-8 bytes.
+    texts: [&'a [u8]; 8],
     source: &'a [u8],
 }
 
@@ -215,17 +210,7 @@ impl Row_<'_> {
         h.update(prev);
         h.update(self.seq.to_be_bytes());
         h.update(self.at.to_be_bytes());
-        for part in [
-            self.actor_kind.as_bytes(),
-            self.actor_id.as_bytes(),
-            self.action.as_bytes(),
-            self.subject_kind.as_bytes(),
-            self.subject_id.as_bytes(),
-            self.fields.as_bytes(),
-            self.purpose.as_bytes(),
-            self.source_key.as_bytes(),
-            self.source,
-        ] {
+        for part in self.texts.into_iter().chain([self.source]) {
             h.update((part.len() as u64).to_be_bytes());
             h.update(part);
         }
@@ -249,12 +234,14 @@ struct InsertShape {
 }
 
 impl InsertShape {
-    /// Measured on the audit bench: SQLite with `?` gains little beyond 64 rows
-    /// per statement; PostgreSQL saves a round trip per statement, so more rows
-    /// (256 x 13 parameters stays far below its limit of 65,535).
+    /// Measured with 256 concurrent callers (groups of up to 256 entries): on
+    /// SQLite with `?`, 64 to 256 rows per statement all give about 60,000
+    /// entries/s (16 rows: 50,000); on PostgreSQL, where each statement is a round
+    /// trip, 64 to 512 rows are alike within the noise. 256 x 13 parameters stays
+    /// far below either engine's limit (32,766 and 65,535).
     fn of(tx: &Transaction<'static, Any>) -> InsertShape {
         if tx.backend_name() == <sqlx::Sqlite as sqlx::Database>::NAME {
-            InsertShape { max_rows: 64, anonymous: true }
+            InsertShape { max_rows: 128, anonymous: true }
         } else {
             InsertShape { max_rows: 256, anonymous: false }
         }
@@ -324,14 +311,17 @@ pub(crate) async fn append(tx: &mut Transaction<'static, Any>, events: &[Event])
         let row = Row_ {
             seq,
             at,
-            actor_kind: event.access.actor.kind.as_str(),
-            actor_id: &event.access.actor.id,
-            action: event.action,
-            subject_kind: event.subject_kind,
-            subject_id: &event.subject_id,
-            fields: &fields,
-            purpose: event.access.purpose.as_str(),
-            source_key,
+            texts: [
+                event.access.actor.kind.as_str(),
+                &event.access.actor.id,
+                event.action,
+                event.subject_kind,
+                &event.subject_id,
+                &fields,
+                event.access.purpose.as_str(),
+                source_key,
+            ]
+            .map(str::as_bytes),
             source: source.unwrap_or_default(),
         };
         let hash = row.hash(&prev).to_vec();
@@ -585,10 +575,11 @@ impl Walk {
 }
 
 /// A [`Stored`] entry kept past its reader's buffer.
+#[derive(Clone)]
 struct OwnedEntry {
     seq: i64,
     at: i64,
-    texts: [String; 8],
+    texts: [Vec<u8>; 8],
     source: Vec<u8>,
     prev_hash: Vec<u8>,
     hash: Vec<u8>,
@@ -596,34 +587,22 @@ struct OwnedEntry {
 
 impl OwnedEntry {
     fn of(e: &Stored) -> OwnedEntry {
-        let r = &e.row;
-        let texts =
-            [r.actor_kind, r.actor_id, r.action, r.subject_kind, r.subject_id, r.fields, r.purpose, r.source_key];
         OwnedEntry {
-            seq: r.seq,
-            at: r.at,
-            texts: texts.map(String::from),
-            source: r.source.to_vec(),
+            seq: e.row.seq,
+            at: e.row.at,
+            texts: e.row.texts.map(<[u8]>::to_vec),
+            source: e.row.source.to_vec(),
             prev_hash: e.prev_hash.to_vec(),
             hash: e.hash.to_vec(),
         }
     }
 
     fn stored(&self) -> Stored<'_> {
-        let [actor_kind, actor_id, action, subject_kind, subject_id, fields, purpose, source_key] =
-            self.texts.each_ref().map(String::as_str);
         Stored {
             row: Row_ {
                 seq: self.seq,
                 at: self.at,
-                actor_kind,
-                actor_id,
-                action,
-                subject_kind,
-                subject_id,
-                fields,
-                purpose,
-                source_key,
+                texts: self.texts.each_ref().map(Vec::as_slice),
                 source: &self.source,
             },
             prev_hash: &self.prev_hash,
@@ -645,24 +624,31 @@ fn bad_column(seq: i64, column: usize) -> StoreError {
 /// are read in one snapshot, so appends running meanwhile do not show as breaks.
 ///
 /// SQLite is read on a connection of its own through rusqlite (columns borrowed
-/// from SQLite, no decoding into owned values), PostgreSQL with binary `COPY` on a
-/// native connection; both several times faster than rows through the `Any` pool,
-/// which remains for a SQLite database that is no file.
+/// from SQLite, no decoding into owned values), PostgreSQL with binary `COPY` on
+/// native connections of its own, a long chain in two ranges at once; both several
+/// times faster than rows through the `Any` pool, which remains for a SQLite
+/// database that is no file. All readers feed the same [`Walk`].
 pub(crate) async fn verify(pool: &AnyPool) -> Result<Verification, StoreError> {
     let url = pool.connect_options().database_url.clone();
     match crate::db::Engine::of_url(url.as_str())? {
-        crate::db::Engine::Sqlite => {
-            let options = sqlx::sqlite::SqliteConnectOptions::from_str(url.as_str())?;
-            let path = options.get_filename().to_path_buf();
-            if !path.is_file() {
-                return verify_any(pool).await;
-            }
-            tokio::task::spawn_blocking(move || verify_sqlite_file(&path))
+        crate::db::Engine::Sqlite => match sqlite_file(url.as_str())? {
+            Some(path) => tokio::task::spawn_blocking(move || verify_sqlite_file(&path))
                 .await
-                .map_err(|e| StoreError::Audit(format!("audit verification stopped: {e}")))?
-        }
-        crate::db::Engine::Postgres => verify_postgres(url.as_str()).await,
+                .map_err(|e| StoreError::Audit(format!("audit verification stopped: {e}")))?,
+            None => verify_any(pool).await,
+        },
+        crate::db::Engine::Postgres => verify_postgres(url.as_str(), PG_RANGES, PG_MIN_RANGE).await,
     }
+}
+
+/// The file of a SQLite database URL; `None` for an in-memory database (named
+/// `:memory:`, which is no file, or opened with `mode=memory`).
+fn sqlite_file(url: &str) -> Result<Option<std::path::PathBuf>, StoreError> {
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)?;
+    let path = options.get_filename();
+    let query = url.split_once('?').map(|(_, q)| q).unwrap_or_default();
+    let in_memory = query.split('&').any(|pair| pair == "mode=memory");
+    Ok((!in_memory && path.is_file()).then(|| path.to_path_buf()))
 }
 
 /// SQLite through rusqlite, on a read-only connection in one read transaction.
@@ -688,10 +674,13 @@ fn verify_sqlite_file(path: &std::path::Path) -> Result<Verification, StoreError
             ValueRef::Integer(v) => Ok(v),
             _ => Err(bad_column(seq, i)),
         };
-        let text = |i| match value(i)? {
-            ValueRef::Text(t) => std::str::from_utf8(t).map_err(|_| bad_column(seq, i)),
-            _ => Err(bad_column(seq, i)),
-        };
+        let mut texts: [&[u8]; 8] = Default::default();
+        for (i, text) in (2..).zip(&mut texts) {
+            match value(i)? {
+                ValueRef::Text(t) => *text = t,
+                _ => return Err(bad_column(seq, i)),
+            }
+        }
         let blob = |i| match value(i)? {
             ValueRef::Blob(b) => Ok(b),
             _ => Err(bad_column(seq, i)),
@@ -701,23 +690,7 @@ fn verify_sqlite_file(path: &std::path::Path) -> Result<Verification, StoreError
             ValueRef::Null => &[],
             _ => return Err(bad_column(seq, 10)),
         };
-        walk.feed(&Stored {
-            row: Row_ {
-                seq,
-                at: int(1)?,
-                actor_kind: text(2)?,
-                actor_id: text(3)?,
-                action: text(4)?,
-                subject_kind: text(5)?,
-                subject_id: text(6)?,
-                fields: text(7)?,
-                purpose: text(8)?,
-                source_key: text(9)?,
-                source,
-            },
-            prev_hash: blob(11)?,
-            hash: blob(12)?,
-        });
+        walk.feed(&Stored { row: Row_ { seq, at: int(1)?, texts, source }, prev_hash: blob(11)?, hash: blob(12)? });
         if walk.broken() {
             break;
         }
@@ -728,15 +701,14 @@ fn verify_sqlite_file(path: &std::path::Path) -> Result<Verification, StoreError
 /// PostgreSQL: `COPY (SELECT ...) TO STDOUT (FORMAT binary)` on native
 /// connections, parsed in place. A long chain is read as consecutive ranges on
 /// that many connections at once, all in one exported snapshot (REPEATABLE READ).
-async fn verify_postgres(url: &str) -> Result<Verification, StoreError> {
+async fn verify_postgres(url: &str, max_ranges: i64, min_range: i64) -> Result<Verification, StoreError> {
     const BEGIN: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY";
     let options = sqlx::postgres::PgConnectOptions::from_str(url)?;
     let mut conn = options.connect().await?;
     let mut tx = conn.begin_with(BEGIN).await?;
     let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(&mut *tx).await?;
     let (head_seq, head_hash): (i64, Vec<u8>) = (head.try_get(0)?, head.try_get(1)?);
-    let ranges: i64 = std::env::var("AUDIT_RANGES").ok().and_then(|v| v.parse().ok()).unwrap_or(2);
-    let ranges = ranges.clamp(1, (head_seq / PG_MIN_RANGE).max(1));
+    let ranges = max_ranges.clamp(1, (head_seq / min_range.max(1)).max(1));
     // Range i holds the seqs from bound(i) up to bound(i + 1); the first and the
     // last are open-ended, so together they hold every entry, also out-of-place ones.
     let bound = |i: i64| 1 + head_seq / ranges * i;
@@ -777,8 +749,14 @@ async fn verify_postgres(url: &str) -> Result<Verification, StoreError> {
     Ok(walk.finish(head_seq, &head_hash))
 }
 
-/// Fewest entries per range when PostgreSQL reads the chain in ranges.
-const PG_MIN_RANGE: i64 = 1;
+/// PostgreSQL reads the chain in this many ranges at once. On the 2-core bench
+/// machine (server on the same machine, 200,000 entries, TLS) one range gave a
+/// median of 540,000 entries/s, two 720,000, three no more than two.
+const PG_RANGES: i64 = 2;
+
+/// Fewest entries per range: a range costs a connection (a few milliseconds
+/// with TLS), which pays off only from some tens of thousands of entries.
+const PG_MIN_RANGE: i64 = 10_000;
 
 /// Feeds the rows of `select` (the columns [`COLUMNS`]) to `walk`, via binary COPY.
 async fn walk_copy(conn: &mut sqlx::PgConnection, select: &str, mut walk: Walk) -> Result<Walk, StoreError> {
@@ -796,11 +774,8 @@ async fn walk_copy(conn: &mut sqlx::PgConnection, select: &str, mut walk: Walk) 
         }
         let data: &[u8] = if buffered { &pending } else { &chunk };
         let mut used = 0;
-        if !header {
-            match copy_header(data)? {
-                Some(n) => (used, header) = (n, true),
-                None => {}
-            }
+        if !header && let Some(n) = copy_header(data)? {
+            (used, header) = (n, true);
         }
         while header && !walk.broken() {
             match copy_tuple(&data[used..])? {
@@ -894,31 +869,20 @@ fn copy_entry<'a>(fields: &[Option<&'a [u8]>; 13], expected: i64) -> Result<Stor
         _ => Err(bad_column(seq, i)),
     };
     let seq = int(0, expected)?;
-    let text = |i: usize| match fields[i] {
-        Some(t) => std::str::from_utf8(t).map_err(|_| bad_column(seq, i)),
-        None => Err(bad_column(seq, i)),
-    };
+    let mut texts: [&[u8]; 8] = Default::default();
+    for (i, text) in (2..).zip(&mut texts) {
+        *text = fields[i].ok_or_else(|| bad_column(seq, i))?;
+    }
     let blob = |i: usize| fields[i].ok_or_else(|| bad_column(seq, i));
     Ok(Stored {
-        row: Row_ {
-            seq,
-            at: int(1, seq)?,
-            actor_kind: text(2)?,
-            actor_id: text(3)?,
-            action: text(4)?,
-            subject_kind: text(5)?,
-            subject_id: text(6)?,
-            fields: text(7)?,
-            purpose: text(8)?,
-            source_key: text(9)?,
-            source: fields[10].unwrap_or_default(),
-        },
+        row: Row_ { seq, at: int(1, seq)?, texts, source: fields[10].unwrap_or_default() },
         prev_hash: blob(11)?,
         hash: blob(12)?,
     })
 }
 
-/// Any engine through the pool (rows decoded into owned values): the fallback.
+/// Any engine through the pool, rows decoded into owned values: for a SQLite
+/// database that is no file, and in the tests the reference for the other readers.
 async fn verify_any(pool: &AnyPool) -> Result<Verification, StoreError> {
     let mut tx = pool.begin().await?;
     let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(&mut *tx).await?;
@@ -929,20 +893,12 @@ async fn verify_any(pool: &AnyPool) -> Result<Verification, StoreError> {
         let mut rows = sqlx::query(&sql).fetch(&mut *tx);
         while let Some(r) = rows.try_next().await? {
             let source: Option<&[u8]> = r.try_get(10)?;
+            let mut texts: [&[u8]; 8] = Default::default();
+            for (i, text) in (2..).zip(&mut texts) {
+                *text = r.try_get::<&str, _>(i)?.as_bytes();
+            }
             walk.feed(&Stored {
-                row: Row_ {
-                    seq: r.try_get(0)?,
-                    at: r.try_get(1)?,
-                    actor_kind: r.try_get(2)?,
-                    actor_id: r.try_get(3)?,
-                    action: r.try_get(4)?,
-                    subject_kind: r.try_get(5)?,
-                    subject_id: r.try_get(6)?,
-                    fields: r.try_get(7)?,
-                    purpose: r.try_get(8)?,
-                    source_key: r.try_get(9)?,
-                    source: source.unwrap_or_default(),
-                },
+                row: Row_ { seq: r.try_get(0)?, at: r.try_get(1)?, texts, source: source.unwrap_or_default() },
                 prev_hash: r.try_get(11)?,
                 hash: r.try_get(12)?,
             });
@@ -987,4 +943,180 @@ pub(crate) async fn about(
             Ok((entry, r.try_get(9)?, r.try_get(10)?))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An intact chain of `n` entries, as stored, and its head.
+    fn chain(n: i64) -> (Vec<OwnedEntry>, (i64, Vec<u8>)) {
+        let mut prev = vec![0u8; 32];
+        let mut entries = Vec::new();
+        for seq in 1..=n {
+            let subject_id = seq.to_string();
+            let source = if seq % 3 == 0 { vec![seq as u8; 5] } else { vec![] };
+            let source_key = if source.is_empty() { "" } else { "system" };
+            let texts = ["staff", "u1", "customer.read", "customer", &subject_id, "email,phone", "support", source_key];
+            let row = Row_ { seq, at: 1_700_000_000_000_000 + seq, texts: texts.map(str::as_bytes), source: &source };
+            let hash = row.hash(&prev).to_vec();
+            let e = Stored { row, prev_hash: &prev, hash: &hash };
+            entries.push(OwnedEntry::of(&e));
+            prev = hash;
+        }
+        (entries, (n, prev))
+    }
+
+    fn walk(entries: &[OwnedEntry], start: Walk) -> Walk {
+        entries.iter().fold(start, |mut w, e| {
+            w.feed(&e.stored());
+            w
+        })
+    }
+
+    /// Every way to cut `entries` into up to three consecutive ranges, walked
+    /// apart and joined, gives what one walk over all of them gives.
+    fn assert_ranges_agree(label: &str, entries: &[OwnedEntry], head: &(i64, Vec<u8>)) -> Verification {
+        let whole = walk(entries, Walk::new()).finish(head.0, &head.1);
+        for a in 0..=entries.len() {
+            for b in a..=entries.len() {
+                let joined = walk(&entries[..a], Walk::new())
+                    .join(walk(&entries[a..b], Walk::later_range()))
+                    .join(walk(&entries[b..], Walk::later_range()))
+                    .finish(head.0, &head.1);
+                assert_eq!(joined, whole, "{label}: ranges cut before positions {a} and {b}");
+            }
+        }
+        whole
+    }
+
+    #[test]
+    fn rows_are_inserted_in_few_statement_sizes() {
+        let sizes = |n| insert_sizes(n, 64).collect::<Vec<_>>();
+        assert_eq!(sizes(0), Vec::<usize>::new());
+        assert_eq!(sizes(1), [1]);
+        assert_eq!(sizes(64), [64]);
+        assert_eq!(sizes(100), [64, 32, 4]);
+        assert_eq!(sizes(255), [64, 64, 64, 32, 16, 8, 4, 2, 1]);
+        let shapes: std::collections::BTreeSet<usize> = (0..3000).flat_map(|n| insert_sizes(n, 64)).collect();
+        assert_eq!(shapes.into_iter().collect::<Vec<_>>(), [1, 2, 4, 8, 16, 32, 64]);
+        assert!((0..3000).all(|n| insert_sizes(n, 128).sum::<usize>() == n));
+    }
+
+    #[test]
+    fn walking_in_ranges_finds_what_one_walk_finds() {
+        let n = 9;
+        let (intact, head) = chain(n);
+        let found = |v: Verification| v.problem.map(|p| (p.seq, p.kind));
+        assert_eq!(found(assert_ranges_agree("intact", &intact, &head)), None);
+        for k in 0..n as usize {
+            let seq = k as i64 + 1;
+            let mut altered = intact.clone();
+            altered[k].texts[6] = b"billing".to_vec();
+            let v = assert_ranges_agree("altered", &altered, &head);
+            assert_eq!(found(v), Some((seq, ProblemKind::Altered)));
+
+            let mut relinked = intact.clone();
+            relinked[k].prev_hash = vec![7; 32];
+            let v = assert_ranges_agree("prev_hash replaced", &relinked, &head);
+            assert_eq!(found(v), Some((seq, ProblemKind::Removed)));
+
+            let mut short = intact.clone();
+            short[k].hash.truncate(31);
+            let v = assert_ranges_agree("hash shortened", &short, &head);
+            assert_eq!(found(v), Some((seq, ProblemKind::Altered)));
+
+            let mut removed = intact.clone();
+            removed.remove(k);
+            let v = assert_ranges_agree("removed", &removed, &head);
+            let expect = if seq == n { ProblemKind::Truncated } else { ProblemKind::Removed };
+            assert_eq!(found(v), Some((seq, expect)));
+
+            if seq < n {
+                let mut swapped = intact.clone();
+                swapped.swap(k, k + 1);
+                (swapped[k].seq, swapped[k + 1].seq) = (seq, seq + 1);
+                let v = assert_ranges_agree("swapped", &swapped, &head);
+                assert_eq!(found(v), Some((seq, ProblemKind::Altered)));
+            }
+        }
+        let mut early = intact.clone();
+        early[0].seq = 0;
+        assert_eq!(found(assert_ranges_agree("seq 0", &early, &head)), Some((1, ProblemKind::Reordered)));
+        let mut gap = intact.clone();
+        gap[4].seq = 1_000;
+        gap.sort_by_key(|e| e.seq);
+        assert_eq!(found(assert_ranges_agree("moved to the end", &gap, &head)), Some((5, ProblemKind::Removed)));
+        let beyond = (n + 3, head.1.clone());
+        assert_eq!(found(assert_ranges_agree("head ahead", &intact, &beyond)), Some((n + 1, ProblemKind::Truncated)));
+        let behind = (n - 2, head.1.clone());
+        assert_eq!(found(assert_ranges_agree("head behind", &intact, &behind)), Some((n - 2, ProblemKind::Altered)));
+        let wrong = (n, vec![1; 32]);
+        assert_eq!(found(assert_ranges_agree("head hash", &intact, &wrong)), Some((n, ProblemKind::Altered)));
+        let none = (0, vec![0; 32]);
+        assert_eq!(found(assert_ranges_agree("empty", &[], &none)), None);
+    }
+
+    /// The fast readers (rusqlite on SQLite; binary COPY in one or more ranges on
+    /// PostgreSQL) report what the plain reader through the pool reports.
+    #[tokio::test]
+    async fn every_reader_reports_the_same_on_tampered_chains() {
+        for db in custodian_testkit::databases().await {
+            let store = crate::Store::open(&db.url, 8, crate::Key::generate()).await.unwrap();
+            let access =
+                Access::new(Actor::staff("u1", Role::Owner), AccessPurpose::Support).from(IpAddr::from([192, 0, 2, 1]));
+            for i in 0..30 {
+                store
+                    .audit_event(&access, "test.event", "customer", &i.to_string(), &["email", "phone"])
+                    .await
+                    .unwrap();
+            }
+            let pool = store.pool();
+            if db.name() == "sqlite" {
+                assert!(sqlite_file(&db.url).unwrap().is_some(), "the test database is read with rusqlite");
+                assert!(sqlite_file("sqlite::memory:").unwrap().is_none());
+                assert!(sqlite_file(&format!("{}&mode=memory", db.url)).unwrap().is_none());
+            }
+            let head: i64 = sqlx::query_scalar("SELECT seq FROM audit_head").fetch_one(pool).await.unwrap();
+            assert!(head >= 30, "{}", db.name());
+            let mid = head / 2 + 1;
+            let steps = [
+                (format!("UPDATE audit_log SET purpose = 'billing' WHERE seq = {mid}"), true),
+                (format!("UPDATE audit_log SET purpose = 'support' WHERE seq = {mid}"), false),
+                (format!("UPDATE audit_log SET prev_hash = hash WHERE seq = {mid}"), true),
+                (
+                    format!(
+                        "UPDATE audit_log SET prev_hash = (SELECT hash FROM audit_log WHERE seq = {}) WHERE seq = {mid}",
+                        mid - 1
+                    ),
+                    false,
+                ),
+                (format!("UPDATE audit_log SET seq = -{mid} WHERE seq = {mid}"), true),
+                (format!("UPDATE audit_log SET seq = {mid} WHERE seq = -{mid}"), false),
+                ("UPDATE audit_head SET seq = seq + 3".to_string(), true),
+                ("UPDATE audit_head SET seq = seq - 3".to_string(), false),
+                (format!("DELETE FROM audit_log WHERE seq = {head}"), true),
+                (format!("DELETE FROM audit_log WHERE seq = {mid}"), true),
+                (format!("DELETE FROM audit_log WHERE seq = {}", mid - 1), true),
+                ("DELETE FROM audit_log WHERE seq = 1".to_string(), true),
+            ];
+            for (sql, broken) in std::iter::once((String::from("intact"), false)).chain(steps) {
+                if sql != "intact" {
+                    sqlx::query(&sql).execute(pool).await.unwrap();
+                }
+                let reference = verify_any(pool).await.unwrap();
+                assert_eq!(reference.problem.is_some(), broken, "{}: {sql}: {reference:?}", db.name());
+                let fast = verify(pool).await.unwrap();
+                assert_eq!(fast, reference, "{}: {sql}", db.name());
+                if db.name() == "postgres" {
+                    for ranges in 1..=3 {
+                        let ranged = verify_postgres(&db.url, ranges, 1).await.unwrap();
+                        assert_eq!(ranged, reference, "{}: {sql}, {ranges} ranges", db.name());
+                    }
+                }
+            }
+            store.close().await;
+            db.finish().await;
+        }
+    }
 }
