@@ -115,6 +115,20 @@ pub(crate) fn forbidden(lang: Lang) -> Response {
         .into_response()
 }
 
+/// Answers 429 with the seconds to wait.
+pub(crate) fn too_many(lang: Lang, retry_after: u64) -> Response {
+    let mut r = crate::view::message(
+        lang,
+        lang.pick("Te veel pogingen", "Too many attempts"),
+        lang.pick("Wacht even en probeer het dan opnieuw.", "Please wait a moment and try again."),
+    );
+    *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+    if let Ok(v) = axum::http::HeaderValue::from_str(&retry_after.to_string()) {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    r
+}
+
 pub(crate) async fn enforce(
     state: axum::extract::State<State>,
     access: Access,
@@ -127,6 +141,13 @@ pub(crate) async fn enforce(
     let is_post = req.method() == Method::POST;
     if is_post && !same_origin(&state, req.headers()) {
         return forbidden(lang);
+    }
+    // Every guess at a password, code or token counts against the address.
+    if is_post
+        && crate::routes::ATTEMPTS.contains(&req.uri().path())
+        && let Err(wait) = state.limiter.attempt(ip)
+    {
+        return too_many(lang, wait);
     }
     let session = match access {
         Access::Public => None,

@@ -82,6 +82,11 @@ pub static ROUTES: &[Route] = routes! {
     get "/staff/audit" Access::Staff(OWNER) => staff::audit;
 };
 
+/// POSTs that guess at a secret (password, code, token): rate-limited per
+/// client address by the guard.
+pub const ATTEMPTS: &[&str] =
+    &["/login", "/setup", "/activate", "/reset", "/reset/new", "/second-factor", "/second-factor/enrol"];
+
 pub(crate) fn router(state: State) -> Router {
     let mut paths: Vec<&str> = ROUTES.iter().map(|r| r.path).collect();
     paths.sort_unstable();

@@ -29,20 +29,6 @@ pub(crate) async fn login_form(AxState(state): AxState<State>, Extension(viewer)
     view::render(Login { page, form_token: public_form_token(&state), login: String::new(), error: String::new() })
 }
 
-fn too_many(viewer: &Viewer, retry_after: u64) -> Response {
-    let lang = viewer.lang;
-    let mut r = view::message(
-        lang,
-        lang.pick("Te veel pogingen", "Too many attempts"),
-        lang.pick("Wacht even en probeer het dan opnieuw.", "Please wait a moment and try again."),
-    );
-    *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-    if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
-        r.headers_mut().insert(header::RETRY_AFTER, v);
-    }
-    r
-}
-
 /// The session cookie: set only here, after a correct password.
 fn with_session_cookie(state: &State, token: &str, to: &str) -> Response {
     let secure = if state.config.tls { "; Secure" } else { "" };
@@ -86,9 +72,6 @@ pub(crate) async fn login(
     Extension(viewer): Extension<Viewer>,
     Form(form): Form<FormFields>,
 ) -> Response {
-    if let Err(wait) = state.limiter.attempt(viewer.ip) {
-        return too_many(&viewer, wait);
-    }
     let lang = viewer.lang;
     let login = form.get("login").cloned().unwrap_or_default();
     let password = form.get("password").cloned().unwrap_or_default();
@@ -99,7 +82,7 @@ pub(crate) async fn login(
     let error = match result {
         Ok(account) => return begin_session(&state, &viewer, &account).await,
         Err(StoreError::Auth(AuthError::Locked { retry_after_secs })) => {
-            return too_many(&viewer, retry_after_secs.max(1) as u64);
+            return crate::guard::too_many(viewer.lang, retry_after_secs.max(1) as u64);
         }
         Err(StoreError::Auth(_)) => {
             tracing::info!("login refused");
@@ -231,9 +214,6 @@ pub(crate) async fn setup(
     Extension(viewer): Extension<Viewer>,
     Form(form): Form<FormFields>,
 ) -> Response {
-    if let Err(wait) = state.limiter.attempt(viewer.ip) {
-        return too_many(&viewer, wait);
-    }
     let code = form.get("code").cloned().unwrap_or_default();
     let (login, name, password) = match credentials(&viewer, &form, true) {
         Ok(c) => c,
@@ -277,9 +257,6 @@ pub(crate) async fn activate(
     Extension(viewer): Extension<Viewer>,
     Form(form): Form<FormFields>,
 ) -> Response {
-    if let Err(wait) = state.limiter.attempt(viewer.ip) {
-        return too_many(&viewer, wait);
-    }
     let (login, _, password) = match credentials(&viewer, &form, false) {
         Ok(c) => c,
         Err(errors) => return activate_page(&state, &viewer, &form, errors),
@@ -321,9 +298,6 @@ pub(crate) async fn second_factor_form(
 }
 
 async fn check_code(state: &State, viewer: &Viewer, form: &FormFields, action: &'static str) -> Response {
-    if let Err(wait) = state.limiter.attempt(viewer.ip) {
-        return too_many(viewer, wait);
-    }
     let account = &viewer.session().account;
     let code = form.get("code").cloned().unwrap_or_default();
     match state.store.verify_totp(account, &code).await {
@@ -439,9 +413,6 @@ pub(crate) async fn reset_request(
     Extension(viewer): Extension<Viewer>,
     Form(form): Form<FormFields>,
 ) -> Response {
-    if let Err(wait) = state.limiter.attempt(viewer.ip) {
-        return too_many(&viewer, wait);
-    }
     let lang = viewer.lang;
     if let Ok(login) = Email::parse(form.get("login").map(String::as_str).unwrap_or_default())
         && let Err(e) = send_reset_link(&state, &login, lang).await
@@ -506,9 +477,6 @@ pub(crate) async fn reset(
     Extension(viewer): Extension<Viewer>,
     Form(form): Form<FormFields>,
 ) -> Response {
-    if let Err(wait) = state.limiter.attempt(viewer.ip) {
-        return too_many(&viewer, wait);
-    }
     let lang = viewer.lang;
     let token = form.get("token").cloned().unwrap_or_default();
     let intro = lang.pick("Kies uw nieuwe wachtwoord.", "Choose your new password.");
