@@ -43,6 +43,21 @@ pub(crate) fn cookie_name(state: &State) -> &'static str {
     if state.config.tls { "__Host-custodian" } else { "custodian" }
 }
 
+/// Sets the session cookie on `resp` (`Some(token)`, after a correct password),
+/// or clears it (`None`). The one place the cookie's attributes are written.
+pub(crate) fn set_session_cookie(state: &State, resp: &mut Response, token: Option<&str>) {
+    let secure = if state.config.tls { "; Secure" } else { "" };
+    let (value, max_age) = match token {
+        Some(t) => (t, custodian_store::auth::SESSION_MAX / 1_000_000),
+        None => ("", 0),
+    };
+    let cookie =
+        format!("{}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}", cookie_name(state));
+    if let Ok(v) = axum::http::HeaderValue::from_str(&cookie) {
+        resp.headers_mut().insert(header::SET_COOKIE, v);
+    }
+}
+
 fn session_token(state: &State, headers: &HeaderMap) -> Option<String> {
     let name = cookie_name(state);
     headers

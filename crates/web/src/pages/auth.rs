@@ -4,14 +4,14 @@
 use askama::Template;
 use axum::Extension;
 use axum::extract::{Form, Query, State as AxState};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use custodian_domain::password::NewPassword;
 use custodian_domain::validate::Email;
 use custodian_store::{Access, AccessPurpose, Account, AuthError, StoreError};
 
 use crate::State;
-use crate::guard::{Viewer, cookie_name, public_form_token};
+use crate::guard::{Viewer, public_form_token};
 use crate::pages::{FormFields, page};
 use crate::view::{self, Page};
 
@@ -31,16 +31,8 @@ pub(crate) async fn login_form(AxState(state): AxState<State>, Extension(viewer)
 
 /// The session cookie: set only here, after a correct password.
 fn with_session_cookie(state: &State, token: &str, to: &str) -> Response {
-    let secure = if state.config.tls { "; Secure" } else { "" };
-    let cookie = format!(
-        "{}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
-        cookie_name(state),
-        custodian_store::auth::SESSION_MAX / 1_000_000
-    );
     let mut r = Redirect::to(to).into_response();
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
-        r.headers_mut().insert(header::SET_COOKIE, v);
-    }
+    crate::guard::set_session_cookie(state, &mut r, Some(token));
     r
 }
 
@@ -100,17 +92,13 @@ pub(crate) async fn logout(AxState(state): AxState<State>, Extension(viewer): Ex
     if let Err(e) = state.store.end_session(viewer.token()).await {
         return view::server_error(viewer.lang, &e);
     }
-    let secure = if state.config.tls { "; Secure" } else { "" };
-    let cookie = format!("{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}", cookie_name(&state));
     let lang = viewer.lang;
     let mut r = view::message(
         lang,
         lang.pick("Uitgelogd", "Logged out"),
         lang.pick("U bent uitgelogd.", "You are logged out."),
     );
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
-        r.headers_mut().insert(header::SET_COOKIE, v);
-    }
+    crate::guard::set_session_cookie(&state, &mut r, None);
     r
 }
 

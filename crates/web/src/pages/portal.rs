@@ -267,11 +267,7 @@ pub(crate) async fn delete(
                     "Your customer data and your account no longer exist. Invoices are kept for seven years as the law requires.",
                 ),
             );
-            let cookie =
-                format!("{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0", crate::guard::cookie_name(&state));
-            if let Ok(v) = HeaderValue::from_str(&cookie) {
-                r.headers_mut().insert(header::SET_COOKIE, v);
-            }
+            crate::guard::set_session_cookie(&state, &mut r, None);
             r
         }
         Err(StoreError::Conflict(_)) => refuse(
