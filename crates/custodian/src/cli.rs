@@ -9,11 +9,12 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use custodian_domain::Lang;
 use custodian_domain::inventory;
+use custodian_domain::inventory::Role;
 use custodian_domain::model::{
     ContactData, CustomerData, CustomerKind, Delivery, FieldErrors, Fields, InvoiceLine, ServiceData, parse_date,
 };
 use custodian_domain::validate::{Btw, Email, Iban, Invalid, Kvk, Phone};
-use custodian_store::{Access, AccessPurpose, Actor, ErasureReason, Lookup, NewInvoice, Store, StoreError};
+use custodian_store::{Access, AccessPurpose, Actor, ErasureReason, Lookup, NewInvoice, Scope, Store, StoreError};
 
 use crate::config::{self, Config};
 use crate::keyfile;
@@ -77,6 +78,9 @@ enum Command {
     /// The master key.
     #[command(subcommand)]
     Keys(KeysCmd),
+    /// API tokens for automation (`/api/v1`).
+    #[command(subcommand)]
+    ApiToken(ApiTokenCmd),
     /// Check a value and print its normalised form.
     Validate {
         #[arg(value_enum)]
@@ -219,6 +223,33 @@ enum KeysCmd {
     Rotate,
 }
 
+#[derive(Subcommand, Debug)]
+enum ApiTokenCmd {
+    /// Create a token acting with ROLE within the given scopes; the secret is
+    /// printed once and not kept.
+    Create {
+        /// A technical label: lowercase letters, digits, - _ .
+        #[arg(long)]
+        name: String,
+        /// owner, staff or bookkeeper.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// customers:read, customers:write, invoices:read or audit:read (repeat for more).
+        #[arg(long = "scope", value_parser = parse_scope, required = true)]
+        scopes: Vec<Scope>,
+        /// Days until the token expires; 0: until revoked.
+        #[arg(long, default_value_t = 365)]
+        days: u32,
+    },
+    /// List tokens (never their secrets).
+    List {
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Revoke a token for good.
+    Revoke { id: i64 },
+}
+
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
 enum Format {
     Table,
@@ -242,6 +273,17 @@ fn parse_kind(s: &str) -> Result<CustomerKind, String> {
 fn parse_purpose(s: &str) -> Result<AccessPurpose, String> {
     AccessPurpose::parse(s).ok_or_else(|| {
         let all: Vec<_> = AccessPurpose::ALL.iter().map(|p| p.as_str()).collect();
+        format!("choose one of: {}", all.join(", "))
+    })
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).filter(|r| *r != Role::Subject).ok_or_else(|| "choose one of: owner, staff, bookkeeper".into())
+}
+
+fn parse_scope(s: &str) -> Result<Scope, String> {
+    Scope::parse(s).ok_or_else(|| {
+        let all: Vec<_> = Scope::ALL.iter().map(|s| s.as_str()).collect();
         format!("choose one of: {}", all.join(", "))
     })
 }
@@ -429,6 +471,47 @@ pub async fn run(args: Args, config: Config) -> anyhow::Result<ExitCode> {
                     )?;
                 }
             }
+        }
+        Command::ApiToken(ApiTokenCmd::Create { name, role, scopes, days }) => {
+            let store = open(&config).await?;
+            let expires_at = (days > 0)
+                .then(|| (time::OffsetDateTime::now_utc().unix_timestamp() + i64::from(days) * 86_400) * 1_000_000);
+            let (token, secret) = store
+                .create_api_token(&operator(AccessPurpose::Administration), &name, role, &scopes, expires_at)
+                .await?;
+            writeln!(out, "token {} created; copy the secret now, it is not kept:", token.id)?;
+            writeln!(out, "{}", secret.as_str())?;
+        }
+        Command::ApiToken(ApiTokenCmd::List { format }) => {
+            let store = open(&config).await?;
+            let tokens = store.api_tokens().await?;
+            if format == Format::Json {
+                serde_json::to_writer_pretty(&mut out, &tokens)?;
+                writeln!(out)?;
+            } else {
+                for t in tokens {
+                    let scopes: Vec<_> = t.scopes.iter().map(|s| s.as_str()).collect();
+                    let state = match (t.revoked_at, t.expires_at) {
+                        (Some(at), _) => format!("revoked {}", format_micros(at)),
+                        (None, Some(at)) => format!("expires {}", format_micros(at)),
+                        (None, None) => "until revoked".into(),
+                    };
+                    let used = t.last_used_at.map(format_micros).unwrap_or_else(|| "never".into());
+                    writeln!(
+                        out,
+                        "{:>4}  {:<24} {:<10} {:<50} last used {used}; {state}",
+                        t.id,
+                        t.name,
+                        t.role.as_str(),
+                        scopes.join(" ")
+                    )?;
+                }
+            }
+        }
+        Command::ApiToken(ApiTokenCmd::Revoke { id }) => {
+            let store = open(&config).await?;
+            store.revoke_api_token(&operator(AccessPurpose::Administration), id).await?;
+            writeln!(out, "token {id} revoked")?;
         }
         Command::Keys(KeysCmd::Rotate) => {
             let store = open(&config).await?;

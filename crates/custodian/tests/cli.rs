@@ -323,3 +323,55 @@ fn inventory_prints_as_table_and_json() {
     assert_eq!(fields.len(), custodian_domain::inventory::FIELDS.len());
     assert!(fields.iter().any(|f| f["column"] == "handle" && f["blind_index"] == "handle_bidx"));
 }
+
+#[tokio::test]
+async fn api_tokens_are_made_listed_and_revoked_without_keeping_the_secret() {
+    for db in databases().await {
+        let cli = Cli::new(&db);
+        let made = cli.ok(&[
+            "api-token",
+            "create",
+            "--name",
+            "crm-sync",
+            "--role",
+            "staff",
+            "--scope",
+            "customers:read",
+            "--scope",
+            "customers:write",
+        ]);
+        let secret = made.lines().nth(1).unwrap().trim().to_string();
+        assert!(secret.starts_with("cst_") && secret.len() == 68, "{made}");
+        let listed = cli.ok(&["api-token", "list"]);
+        assert!(listed.contains("crm-sync") && listed.contains("customers:read customers:write"), "{listed}");
+        assert!(!listed.contains(&secret[4..]), "the secret is shown once only");
+        let json: serde_json::Value =
+            serde_json::from_str(&cli.ok(&["api-token", "list", "--format", "json"])).unwrap();
+        assert_eq!(json[0]["role"], "staff");
+        assert!(json[0]["expires_at"].is_i64(), "tokens expire after a year by default");
+
+        let bad = cli.fails(
+            &["api-token", "create", "--name", "Jan de Vries", "--role", "staff", "--scope", "customers:read"],
+            2,
+        );
+        assert!(bad.contains("name") && bad.contains("technical label"), "{bad}");
+        cli.fails(&["api-token", "create", "--name", "x", "--role", "customer", "--scope", "customers:read"], 2);
+        cli.fails(&["api-token", "create", "--name", "x", "--role", "staff", "--scope", "everything"], 2);
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&cli.ok(&["api-token", "list", "--format", "json"]))
+                .unwrap()
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
+
+        let id = json[0]["id"].as_i64().unwrap().to_string();
+        assert!(cli.ok(&["api-token", "revoke", &id]).contains("revoked"));
+        assert!(cli.ok(&["api-token", "list"]).contains("revoked"));
+        cli.fails(&["api-token", "revoke", "999"], 2);
+        let audit = cli.ok(&["audit", "verify"]);
+        assert!(audit.contains("intact"), "{audit}");
+        db.finish().await;
+    }
+}

@@ -7,6 +7,7 @@
 //! customer; see [`crypto`].
 #![forbid(unsafe_code)]
 
+pub mod api_tokens;
 pub mod audit;
 pub mod auth;
 pub mod crypto;
@@ -24,6 +25,7 @@ mod related;
 use custodian_domain::model::FieldErrors;
 use sqlx::AnyPool;
 
+pub use api_tokens::{ApiToken, Scope};
 pub use audit::{Access, AccessPurpose, Actor, ActorKind, Entry, Problem, ProblemKind, Verification};
 pub use auth::{Account, AuthError, NewSession, Session};
 pub use crypto::{CryptoError, Key};

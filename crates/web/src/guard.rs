@@ -153,6 +153,9 @@ pub(crate) async fn enforce(
     let state = state.0;
     let lang = language(&req);
     let ip = client_ip(&state, &req);
+    if let Access::Api(scope, roles) = access {
+        return enforce_api(&state, scope, roles, lang, ip, req, next).await;
+    }
     let is_post = req.method() == Method::POST;
     if is_post && !same_origin(&state, req.headers()) {
         return forbidden(lang);
@@ -183,6 +186,8 @@ pub(crate) async fn enforce(
             Access::Public | Access::Session => true,
             Access::Customer => !account.is_staff(),
             Access::Staff(roles) => roles.contains(&account.role),
+            // Answered by `enforce_api` before any cookie is read.
+            Access::Api(..) => false,
         };
         if !allowed {
             return forbidden(lang);
@@ -203,6 +208,67 @@ pub(crate) async fn enforce(
     };
     let mut req = req;
     req.extensions_mut().insert(viewer);
+    next.run(req).await
+}
+
+/// Who is calling the API, as established by the guard; API handlers take it
+/// from the request extensions.
+#[derive(Clone)]
+pub(crate) struct Caller {
+    pub lang: Lang,
+    pub ip: IpAddr,
+    pub token: custodian_store::ApiToken,
+}
+
+/// API routes: a live bearer token whose role the route allows and which holds
+/// the route's scope. Every unknown token counts against the client address.
+async fn enforce_api(
+    state: &State,
+    scope: custodian_store::Scope,
+    roles: &[custodian_domain::inventory::Role],
+    lang: Lang,
+    ip: IpAddr,
+    mut req: Request<Body>,
+    next: Next,
+) -> Response {
+    let secret = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let token = match secret {
+        Some(s) => match state.store.api_token(s).await {
+            Ok(t) => t,
+            Err(e) => return crate::api::server_error(lang, &e),
+        },
+        None => None,
+    };
+    let Some(token) = token else {
+        if let Err(wait) = state.limiter.attempt(ip) {
+            return crate::api::too_many(lang, wait);
+        }
+        return crate::api::unauthorised(lang);
+    };
+    let refusal = if !roles.contains(&token.role) {
+        Some(format!(
+            "{} ({})",
+            lang.pick("De rol van dit token mag dit niet", "The role of this token may not do this"),
+            token.role.as_str()
+        ))
+    } else if !token.allows(scope) {
+        Some(format!(
+            "{}: {}",
+            lang.pick("Dit token mist de bevoegdheid", "This token lacks the scope"),
+            scope.as_str()
+        ))
+    } else {
+        None
+    };
+    if let Some(message) = refusal {
+        return crate::api::error(StatusCode::FORBIDDEN, "forbidden", &message);
+    }
+    req.extensions_mut().insert(Caller { lang, ip, token });
     next.run(req).await
 }
 

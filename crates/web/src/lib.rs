@@ -12,7 +12,9 @@ use std::sync::Arc;
 
 use custodian_store::Store;
 
+mod api;
 mod guard;
+pub mod openapi;
 mod pages;
 pub mod routes;
 mod security;

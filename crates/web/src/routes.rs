@@ -3,10 +3,12 @@
 //! forget them; the authorisation-matrix test walks the same table.
 
 use axum::Router;
-use axum::routing::{MethodRouter, get, post};
+use axum::routing::{MethodRouter, get, patch, post};
 use custodian_domain::inventory::Role;
+use custodian_store::Scope;
 
 use crate::State;
+use crate::api;
 use crate::pages::{auth, portal, public, staff};
 
 /// Who may use a route.
@@ -20,11 +22,15 @@ pub enum Access {
     Customer,
     /// Staff in one of these roles, with the second factor done.
     Staff(&'static [Role]),
+    /// An API token (`Authorization: Bearer`) acting in one of these roles and
+    /// holding this scope. Cookies are ignored here, so no CSRF token is needed.
+    Api(Scope, &'static [Role]),
 }
 
 pub const ALL_STAFF: &[Role] = &[Role::Owner, Role::Staff, Role::Bookkeeper];
 pub const OWNER_AND_STAFF: &[Role] = &[Role::Owner, Role::Staff];
 pub const OWNER: &[Role] = &[Role::Owner];
+pub const FINANCE: &[Role] = &[Role::Owner, Role::Bookkeeper];
 
 pub struct Route {
     pub method: &'static str,
@@ -80,6 +86,19 @@ pub static ROUTES: &[Route] = routes! {
     post "/staff/customers/{id}/statute" Access::Staff(OWNER_AND_STAFF) => staff::statute;
     post "/staff/customers/{id}/invite" Access::Staff(OWNER_AND_STAFF) => staff::invite;
     get "/staff/audit" Access::Staff(OWNER) => staff::audit;
+    get "/staff/api-tokens" Access::Staff(OWNER) => staff::api_tokens;
+    post "/staff/api-tokens" Access::Staff(OWNER) => staff::create_api_token;
+    post "/staff/api-tokens/{id}/revoke" Access::Staff(OWNER) => staff::revoke_api_token;
+
+    get "/api/v1/openapi.json" Access::Public => api::openapi;
+    post "/api/v1/customers" Access::Api(Scope::CustomersWrite, OWNER_AND_STAFF) => api::create_customer;
+    post "/api/v1/customers/search" Access::Api(Scope::CustomersRead, ALL_STAFF) => api::search;
+    get "/api/v1/customers/{id}" Access::Api(Scope::CustomersRead, ALL_STAFF) => api::read_customer;
+    patch "/api/v1/customers/{id}" Access::Api(Scope::CustomersWrite, OWNER_AND_STAFF) => api::update_customer;
+    get "/api/v1/customers/{id}/export" Access::Api(Scope::CustomersRead, ALL_STAFF) => api::export;
+    get "/api/v1/customers/{id}/invoices" Access::Api(Scope::InvoicesRead, FINANCE) => api::invoices;
+    get "/api/v1/customers/{id}/audit" Access::Api(Scope::AuditRead, OWNER) => api::access_log;
+    get "/api/v1/audit/verify" Access::Api(Scope::AuditRead, OWNER) => api::verify_audit;
 };
 
 /// POSTs that guess at a secret (password, code, token): rate-limited per

@@ -5,6 +5,7 @@ mod common;
 
 use common::{Client, Page, Server};
 use custodian_domain::inventory::Role;
+use custodian_store::Scope;
 use custodian_testkit::databases;
 use custodian_web::{ROUTES, RouteAccess};
 use reqwest::StatusCode;
@@ -28,14 +29,36 @@ async fn authorisation_matrix_follows_the_route_table() {
             ("bookkeeper", Some(Role::Bookkeeper), &books),
             ("owner", Some(Role::Owner), &owner),
         ];
+        // API tokens of every staff role, holding every scope: what a token may
+        // do then depends on the route's roles alone.
+        let mut tokens = std::collections::HashMap::new();
+        for role in [Role::Owner, Role::Staff, Role::Bookkeeper] {
+            let (_, secret) = server
+                .store
+                .create_api_token(&common::operator(), &format!("matrix-{}", role.as_str()), role, &Scope::ALL, None)
+                .await
+                .unwrap();
+            tokens.insert(role, secret.to_string());
+        }
+        // A token of its own for the revoke route to revoke.
+        let (spare, _) = server
+            .store
+            .create_api_token(&common::operator(), "matrix-spare", Role::Staff, &Scope::ALL, None)
+            .await
+            .unwrap();
         // Logging out ends the session, so that route comes last.
         let mut routes: Vec<_> = ROUTES.iter().collect();
         routes.sort_by_key(|r| r.path == "/logout");
         for (who, role, client) in clients {
             let home = client.get(if role == Some(Role::Subject) { "/portal" } else { "/staff" }).await;
             for route in &routes {
-                let path = route.path.replace("{id}", &customer_id.to_string());
-                let page: Page = if route.method == "get" {
+                let id = if route.path.starts_with("/staff/api-tokens/") { spare.id } else { customer_id };
+                let path = route.path.replace("{id}", &id.to_string());
+                let page: Page = if let RouteAccess::Api(..) = route.access {
+                    let token = role.and_then(|r| tokens.get(&r)).map(String::as_str);
+                    let body = (route.method != "get").then_some("{}");
+                    client.api(route.method, &path, token, body).await
+                } else if route.method == "get" {
                     client.get(&path).await
                 } else {
                     let token = if route.access == RouteAccess::Public {
@@ -51,9 +74,12 @@ async fn authorisation_matrix_follows_the_route_table() {
                     (RouteAccess::Session, Some(_)) => true,
                     (RouteAccess::Customer, Some(r)) => r == Role::Subject,
                     (RouteAccess::Staff(roles), Some(r)) => roles.contains(&r),
+                    // A customer has no token: their session cookie opens no API route.
+                    (RouteAccess::Api(_, roles), Some(r)) => roles.contains(&r),
                 };
+                let denied = if let RouteAccess::Api(..) = route.access { page.api_denied() } else { page.denied() };
                 let what = format!("{}: {who} {} {}", db.name(), route.method, route.path);
-                assert_eq!(!page.denied(), allowed, "{what} answered {} {}", page.status, page.location());
+                assert_eq!(!denied, allowed, "{what} answered {} {} {}", page.status, page.location(), page.body);
                 if allowed {
                     assert!(
                         page.status != StatusCode::NOT_FOUND && page.status != StatusCode::METHOD_NOT_ALLOWED,

@@ -8,7 +8,8 @@ pub(crate) mod staff;
 use std::collections::BTreeMap;
 
 use axum::response::Response;
-use custodian_store::StoreError;
+use custodian_domain::inventory::Role;
+use custodian_store::{AccessPurpose, StoreError};
 
 use crate::guard::Viewer;
 use crate::view::{Nav, Page};
@@ -27,6 +28,20 @@ pub(crate) fn page(state: &State, viewer: &Viewer, title: &str) -> Page {
         company: state.config.company.clone(),
         csrf: viewer.csrf().to_string(),
         nav,
+    }
+}
+
+/// The purposes a staff role may give for reading a customer: the bookkeeper
+/// only invoicing (A4), staff anything but invoicing, the owner everything but
+/// the scheduled jobs' own purpose.
+pub(crate) fn purposes_for(role: Role) -> &'static [AccessPurpose] {
+    use AccessPurpose::*;
+    match role {
+        Role::Bookkeeper => &[Billing],
+        Role::Owner => {
+            &[Support, Administration, Registry, DataSubjectRequest, SecurityIncident, LegalObligation, Billing]
+        }
+        _ => &[Support, Administration, Registry, DataSubjectRequest, SecurityIncident, LegalObligation],
     }
 }
 

@@ -15,6 +15,11 @@ use tokio::sync::oneshot;
 
 pub const PASSWORD: &str = "paarse olifant fietst naar Zwolle";
 
+/// The command line's access: the owner at the server, audited.
+pub fn operator() -> Access {
+    Access::new(Actor::operator(), AccessPurpose::Administration)
+}
+
 pub struct Server {
     pub url: String,
     pub store: Store,
@@ -141,6 +146,16 @@ impl Page {
     pub fn denied(&self) -> bool {
         self.status == StatusCode::FORBIDDEN || (self.status == StatusCode::SEE_OTHER && self.location() == "/login")
     }
+
+    /// Whether the API turned the request away (no valid token, or not allowed).
+    pub fn api_denied(&self) -> bool {
+        self.status == StatusCode::UNAUTHORIZED || self.status == StatusCode::FORBIDDEN
+    }
+
+    /// The body as JSON (panics with the body when it is not).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
 }
 
 pub fn hidden(body: &str, name: &str) -> Option<String> {
@@ -203,6 +218,33 @@ impl Client {
         let code = totp_code(&secret, 0);
         let r = self.post_form("/second-factor/enrol", &page, &[("code", &code)]).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    }
+
+    /// An API call: `method` on `path` with an optional bearer token and JSON body.
+    pub async fn api(&self, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> Page {
+        self.api_with(method, path, token, body, &[]).await
+    }
+
+    pub async fn api_with(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Page {
+        let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.header("content-type", "application/json").body(b.to_string());
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        Self::read(req.send().await.unwrap()).await
     }
 
     pub fn cookies(&self) -> Option<String> {

@@ -1,0 +1,339 @@
+//! The JSON API (`/api/v1`) for automation. Handlers make the same store calls
+//! as the pages, so the role rules of the data inventory and the audit trail
+//! apply unchanged; the caller is an API token (actor kind `api`) instead of a
+//! session. Errors are JSON: `{"error": {"code", "message", "fields"?}}`.
+
+use axum::Extension;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State as AxState};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use custodian_domain::Lang;
+use custodian_domain::model::{CustomerData, CustomerKind, FieldErrors, Fields};
+use custodian_domain::validate::{Email, Kvk};
+use custodian_store::{Access, AccessPurpose, Lookup, StoreError};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::State;
+use crate::guard::Caller;
+
+fn respond(status: StatusCode, body: &Value) -> Response {
+    let mut r = (status, body.to_string()).into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
+fn ok(body: impl serde::Serialize) -> Response {
+    match serde_json::to_value(body) {
+        Ok(v) => respond(StatusCode::OK, &v),
+        Err(e) => server_error(Lang::En, &e),
+    }
+}
+
+pub(crate) fn error(status: StatusCode, code: &str, message: &str) -> Response {
+    respond(status, &json!({ "error": { "code": code, "message": message } }))
+}
+
+pub(crate) fn unauthorised(lang: Lang) -> Response {
+    let mut r = error(
+        StatusCode::UNAUTHORIZED,
+        "unauthorised",
+        lang.pick(
+            "Geef een geldig API-token mee: Authorization: Bearer cst_…",
+            "Send a valid API token: Authorization: Bearer cst_…",
+        ),
+    );
+    r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"custodian\""));
+    r
+}
+
+pub(crate) fn too_many(lang: Lang, retry_after: u64) -> Response {
+    let mut r = error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_attempts",
+        lang.pick("Te veel ongeldige tokens; wacht even.", "Too many invalid tokens; wait a moment."),
+    );
+    if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    r
+}
+
+/// A failure we did not expect: logged (errors never hold personal data) and
+/// answered without details.
+pub(crate) fn server_error(lang: Lang, e: &dyn std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "API request failed");
+    error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        lang.pick("Er ging iets mis; probeer het later opnieuw.", "Something went wrong; try again later."),
+    )
+}
+
+/// A refusal before the store is reached (bad body, missing purpose).
+struct Refusal {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        error(self.status, self.code, &self.message)
+    }
+}
+
+fn invalid(lang: Lang, errors: &FieldErrors) -> Response {
+    let fields: Vec<Value> = errors
+        .0
+        .iter()
+        .map(|e| json!({ "field": e.field, "rule": e.error.rule, "message": e.error.message(lang) }))
+        .collect();
+    respond(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        &json!({ "error": {
+            "code": "invalid",
+            "message": lang.pick("Niet alle velden zijn geldig; er is niets opgeslagen.", "Not every field is valid; nothing was saved."),
+            "fields": fields,
+        }}),
+    )
+}
+
+fn store_error(lang: Lang, e: StoreError) -> Response {
+    match e {
+        StoreError::Invalid(errors) => invalid(lang, &errors),
+        StoreError::Forbidden(msg) => error(StatusCode::FORBIDDEN, "forbidden", &msg),
+        StoreError::NotFound { .. } | StoreError::Erased(_) => error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            lang.pick("Dit bestaat niet (meer).", "This does not exist (any more)."),
+        ),
+        StoreError::Conflict(msg) => error(StatusCode::CONFLICT, "conflict", &msg),
+        other => server_error(lang, &other),
+    }
+}
+
+/// Parses a JSON body. The message names where parsing stopped, never the
+/// value found there (it may be personal data).
+fn body<T: DeserializeOwned>(lang: Lang, bytes: &Bytes) -> Result<T, Refusal> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        let what = match e.classify() {
+            serde_json::error::Category::Data => {
+                lang.pick("velden of typen kloppen niet", "fields or types do not match")
+            }
+            _ => lang.pick("geen geldige JSON", "not valid JSON"),
+        };
+        Refusal {
+            status: StatusCode::BAD_REQUEST,
+            code: "bad_body",
+            message: format!(
+                "{} ({what}; {} {}, {} {})",
+                lang.pick("De inhoud van het verzoek is onjuist", "The request body is wrong"),
+                lang.pick("regel", "line"),
+                e.line(),
+                lang.pick("kolom", "column"),
+                e.column()
+            ),
+        }
+    })
+}
+
+fn access(caller: &Caller, purpose: AccessPurpose) -> Access {
+    Access::new(caller.token.actor(), purpose).from(caller.ip)
+}
+
+#[derive(Deserialize)]
+pub(crate) struct PurposeQuery {
+    purpose: Option<String>,
+}
+
+/// The purpose of a read: required, and one the token's role may give.
+fn purpose(caller: &Caller, q: &PurposeQuery) -> Result<AccessPurpose, Refusal> {
+    let allowed = crate::pages::purposes_for(caller.token.role);
+    match q.purpose.as_deref().and_then(AccessPurpose::parse) {
+        Some(p) if allowed.contains(&p) => Ok(p),
+        _ => {
+            let list = allowed.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ");
+            Err(Refusal {
+                status: StatusCode::BAD_REQUEST,
+                code: "purpose_required",
+                message: format!(
+                    "{}: {list}",
+                    caller.lang.pick("Geef ?purpose= op, een van", "Give ?purpose=, one of")
+                ),
+            })
+        }
+    }
+}
+
+pub(crate) async fn openapi(AxState(state): AxState<State>) -> Response {
+    let mut r = respond(StatusCode::OK, &crate::openapi::document(&state.config.public_url));
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    r
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewCustomer {
+    kind: String,
+    #[serde(default)]
+    on_behalf: bool,
+    fields: Fields,
+}
+
+pub(crate) async fn create_customer(
+    AxState(state): AxState<State>,
+    Extension(caller): Extension<Caller>,
+    bytes: Bytes,
+) -> Response {
+    let lang = caller.lang;
+    let new: NewCustomer = match body(lang, &bytes) {
+        Ok(n) => n,
+        Err(r) => return r.into_response(),
+    };
+    let data = match CustomerKind::parse(&new.kind)
+        .map_err(|e| FieldErrors::single("kind", e))
+        .and_then(|kind| CustomerData::from_fields(kind, &new.fields))
+    {
+        Ok(d) => d,
+        Err(errors) => return invalid(lang, &errors),
+    };
+    match state.store.create_customer(&access(&caller, AccessPurpose::Administration), &data, new.on_behalf).await {
+        Ok(id) => {
+            let mut r = respond(StatusCode::CREATED, &json!({ "id": id }));
+            if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/customers/{id}")) {
+                r.headers_mut().insert(header::LOCATION, v);
+            }
+            r
+        }
+        Err(e) => store_error(lang, e),
+    }
+}
+
+/// One way to look a customer up; exactly one is given.
+#[derive(Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Search {
+    Number(i64),
+    Email(String),
+    Kvk(String),
+    Name(String),
+}
+
+/// Finds customer numbers without decrypting any record. The query travels in
+/// the body, so no e-mail address or name ends up in a URL or access log.
+pub(crate) async fn search(
+    AxState(state): AxState<State>,
+    Extension(caller): Extension<Caller>,
+    bytes: Bytes,
+) -> Response {
+    let lang = caller.lang;
+    let search: Search = match body(lang, &bytes) {
+        Ok(s) => s,
+        Err(r) => return r.into_response(),
+    };
+    let lookup = match search {
+        Search::Number(n) => return ok(json!({ "customers": [n] })),
+        Search::Email(e) => Email::parse(&e).map(Lookup::Email).map_err(|e| FieldErrors::single("email", e)),
+        Search::Kvk(k) => Kvk::parse(&k).map(Lookup::Kvk).map_err(|e| FieldErrors::single("kvk", e)),
+        Search::Name(w) => Ok(Lookup::NameWord(w)),
+    };
+    let lookup = match lookup {
+        Ok(l) => l,
+        Err(errors) => return invalid(lang, &errors),
+    };
+    match state.store.find_customers(&lookup).await {
+        Ok(ids) => ok(json!({ "customers": ids })),
+        Err(e) => store_error(lang, e),
+    }
+}
+
+pub(crate) async fn read_customer(
+    AxState(state): AxState<State>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<i64>,
+    Query(q): Query<PurposeQuery>,
+) -> Response {
+    let purpose = match purpose(&caller, &q) {
+        Ok(p) => p,
+        Err(r) => return r.into_response(),
+    };
+    match state.store.read_customer(&access(&caller, purpose), id).await {
+        Ok(record) => ok(record),
+        Err(e) => store_error(caller.lang, e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Changes {
+    fields: Fields,
+}
+
+pub(crate) async fn update_customer(
+    AxState(state): AxState<State>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<i64>,
+    bytes: Bytes,
+) -> Response {
+    let changes: Changes = match body(caller.lang, &bytes) {
+        Ok(c) => c,
+        Err(r) => return r.into_response(),
+    };
+    match state.store.update_customer(&access(&caller, AccessPurpose::Administration), id, &changes.fields).await {
+        Ok(changed) => ok(json!({ "changed": changed })),
+        Err(e) => store_error(caller.lang, e),
+    }
+}
+
+pub(crate) async fn export(
+    AxState(state): AxState<State>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<i64>,
+    Query(q): Query<PurposeQuery>,
+) -> Response {
+    let purpose = match purpose(&caller, &q) {
+        Ok(p) => p,
+        Err(r) => return r.into_response(),
+    };
+    match state.store.export_customer(&access(&caller, purpose), id).await {
+        Ok(export) => ok(export),
+        Err(e) => store_error(caller.lang, e),
+    }
+}
+
+pub(crate) async fn invoices(
+    AxState(state): AxState<State>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<i64>,
+    Query(q): Query<PurposeQuery>,
+) -> Response {
+    let purpose = match purpose(&caller, &q) {
+        Ok(p) => p,
+        Err(r) => return r.into_response(),
+    };
+    match state.store.read_invoices(&access(&caller, purpose), id).await {
+        Ok(list) => ok(json!({ "invoices": list })),
+        Err(e) => store_error(caller.lang, e),
+    }
+}
+
+pub(crate) async fn access_log(
+    AxState(state): AxState<State>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<i64>,
+) -> Response {
+    match state.store.access_log(&access(&caller, AccessPurpose::Administration), id).await {
+        Ok(entries) => ok(json!({ "entries": entries })),
+        Err(e) => store_error(caller.lang, e),
+    }
+}
+
+pub(crate) async fn verify_audit(AxState(state): AxState<State>, Extension(caller): Extension<Caller>) -> Response {
+    match state.store.audit_verify().await {
+        Ok(v) => ok(json!({ "intact": v.problem.is_none(), "entries": v.entries, "problem": v.problem })),
+        Err(e) => server_error(caller.lang, &e),
+    }
+}

@@ -1,0 +1,305 @@
+//! The OpenAPI 3.0 document of `/api/v1`, built from the route table (paths,
+//! methods, scopes, roles) and the data inventory (customer fields and who may
+//! read them), so it cannot drift from what the server enforces.
+
+use custodian_domain::inventory;
+use serde_json::{Map, Value, json};
+
+use crate::routes::{Access, ROUTES, Route};
+
+/// What the route table does not say about an API operation.
+struct Doc {
+    method: &'static str,
+    path: &'static str,
+    id: &'static str,
+    summary: &'static str,
+    /// Component schema of the JSON body, if any.
+    request: Option<&'static str>,
+    /// Status and component schema of the success answer.
+    response: (u16, &'static str),
+    /// Takes the `purpose` query parameter (an audited read).
+    purpose: bool,
+}
+
+const DOCS: &[Doc] = &[
+    Doc {
+        method: "post",
+        path: "/api/v1/customers",
+        id: "createCustomer",
+        summary: "Create a customer (audited; `on_behalf` marks a record entered for the customer, M2)",
+        request: Some("NewCustomer"),
+        response: (201, "Created"),
+        purpose: false,
+    },
+    Doc {
+        method: "post",
+        path: "/api/v1/customers/search",
+        id: "searchCustomers",
+        summary: "Find customer numbers by number, exact e-mail, KVK or one whole word of the name; decrypts nothing",
+        request: Some("Search"),
+        response: (200, "CustomerIds"),
+        purpose: false,
+    },
+    Doc {
+        method: "get",
+        path: "/api/v1/customers/{id}",
+        id: "readCustomer",
+        summary: "Read a customer: the fields the token's role may see; the read is audited with its purpose",
+        request: None,
+        response: (200, "CustomerRecord"),
+        purpose: true,
+    },
+    Doc {
+        method: "patch",
+        path: "/api/v1/customers/{id}",
+        id: "updateCustomer",
+        summary: "Change fields (an empty value clears one); all are validated together and nothing is saved if any is invalid",
+        request: Some("Changes"),
+        response: (200, "Changed"),
+        purpose: false,
+    },
+    Doc {
+        method: "get",
+        path: "/api/v1/customers/{id}/export",
+        id: "exportCustomer",
+        summary: "Everything held about a customer that the token's role may see (audited)",
+        request: None,
+        response: (200, "Export"),
+        purpose: true,
+    },
+    Doc {
+        method: "get",
+        path: "/api/v1/customers/{id}/invoices",
+        id: "listInvoices",
+        summary: "A customer's invoices with their billing snapshot (finance roles only, A4; audited)",
+        request: None,
+        response: (200, "Invoices"),
+        purpose: true,
+    },
+    Doc {
+        method: "get",
+        path: "/api/v1/customers/{id}/audit",
+        id: "customerAuditLog",
+        summary: "Who did what with a customer's data, and why",
+        request: None,
+        response: (200, "AuditEntries"),
+        purpose: false,
+    },
+    Doc {
+        method: "get",
+        path: "/api/v1/audit/verify",
+        id: "verifyAudit",
+        summary: "Check the hash chain of the whole audit trail",
+        request: None,
+        response: (200, "Verification"),
+        purpose: false,
+    },
+];
+
+fn doc(route: &Route) -> Option<&'static Doc> {
+    DOCS.iter().find(|d| d.method == route.method && d.path == route.path)
+}
+
+fn schema(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+fn answer(description: &str, schema_name: &str) -> Value {
+    json!({ "description": description, "content": { "application/json": { "schema": schema(schema_name) } } })
+}
+
+fn operation(route: &Route, doc: &Doc, scope: &str, roles: &[inventory::Role]) -> Value {
+    let roles = roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ");
+    let mut parameters = vec![];
+    if route.path.contains("{id}") {
+        parameters.push(json!({
+            "name": "id", "in": "path", "required": true,
+            "description": "Customer number", "schema": { "type": "integer", "format": "int64" }
+        }));
+    }
+    if doc.purpose {
+        parameters.push(json!({
+            "name": "purpose", "in": "query", "required": true,
+            "description": "Why the data is read; recorded in the audit trail. The bookkeeper may only give `billing`, staff anything but `billing`.",
+            "schema": { "type": "string", "enum": custodian_store::AccessPurpose::ALL.iter().map(|p| p.as_str()).filter(|p| *p != "retention").collect::<Vec<_>>() }
+        }));
+    }
+    let mut responses = Map::new();
+    responses.insert(doc.response.0.to_string(), answer("Success", doc.response.1));
+    for (status, why) in [
+        ("400", "The body or a parameter is malformed, or the purpose is missing"),
+        ("401", "No valid token (unknown, revoked or expired)"),
+        ("403", "The token's role or scopes do not allow this"),
+        ("404", "No such customer, or erased"),
+        ("409", "Not possible in the current state"),
+        ("422", "One or more fields are invalid; `fields` names each with its rule. Nothing was saved"),
+        ("429", "Too many invalid tokens from this address"),
+    ] {
+        responses.insert(status.into(), answer(why, "Error"));
+    }
+    let mut op = json!({
+        "operationId": doc.id,
+        "summary": doc.summary,
+        "description": format!("Scope `{scope}`. Roles: {roles}."),
+        "x-custodian-scope": scope,
+        "parameters": parameters,
+        "responses": responses,
+        "security": [{ "bearer": [] }],
+    });
+    if let Some(body) = doc.request {
+        op["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": schema(body) } } });
+    }
+    op
+}
+
+/// The customer's personal fields, as the inventory declares them.
+fn customer_fields() -> Value {
+    let properties: Map<String, Value> = inventory::fields_of("customers")
+        .map(|f| {
+            let readers = f.readers.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ");
+            (
+                f.column.to_string(),
+                json!({ "type": "string", "description": format!("{} (readable by: {readers})", f.label_en) }),
+            )
+        })
+        .collect();
+    json!({ "type": "object", "properties": properties, "additionalProperties": false })
+}
+
+/// One object per way of searching, each with its single key.
+fn search_variants() -> Vec<Value> {
+    [("number", "integer"), ("email", "string"), ("kvk", "string"), ("name", "string")]
+        .into_iter()
+        .map(|(key, kind)| {
+            let mut properties = Map::new();
+            properties.insert(key.into(), json!({ "type": kind }));
+            json!({ "type": "object", "required": [key], "additionalProperties": false, "properties": properties })
+        })
+        .collect()
+}
+
+fn components() -> Value {
+    let list = |items: Value| json!({ "type": "array", "items": items });
+    let object = json!({ "type": "object" });
+    json!({
+        "securitySchemes": {
+            "bearer": { "type": "http", "scheme": "bearer", "description": "An API token (`cst_…`) made by the owner in the back-office or with `custodian api-token create`." }
+        },
+        "schemas": {
+            "CustomerFields": customer_fields(),
+            "NewCustomer": {
+                "type": "object", "required": ["kind", "fields"], "additionalProperties": false,
+                "properties": {
+                    "kind": { "type": "string", "enum": ["business", "private"] },
+                    "on_behalf": { "type": "boolean", "default": false },
+                    "fields": schema("CustomerFields"),
+                }
+            },
+            "Changes": {
+                "type": "object", "required": ["fields"], "additionalProperties": false,
+                "properties": { "fields": schema("CustomerFields") }
+            },
+            "Search": { "description": "Exactly one way to look up.", "oneOf": search_variants() },
+            "CustomerIds": { "type": "object", "properties": { "customers": list(json!({ "type": "integer", "format": "int64" })) } },
+            "Created": { "type": "object", "properties": { "id": { "type": "integer", "format": "int64" } } },
+            "Changed": { "type": "object", "properties": { "changed": list(json!({ "type": "string" })) } },
+            "CustomerRecord": {
+                "type": "object",
+                "properties": {
+                    "id": { "type": "integer", "format": "int64" },
+                    "kind": { "type": "string", "enum": ["business", "private"] },
+                    "status": { "type": "string" },
+                    "entered_by": { "type": "string", "nullable": true },
+                    "created_at": { "type": "integer", "format": "int64", "description": "microseconds since 1970 (UTC)" },
+                    "updated_at": { "type": "integer", "format": "int64" },
+                    "fields": schema("CustomerFields"),
+                    "withheld": { "type": "array", "items": { "type": "string" }, "description": "fields the token's role may not see" },
+                }
+            },
+            "Export": {
+                "type": "object",
+                "properties": {
+                    "format": { "type": "string" },
+                    "generated_at": { "type": "integer", "format": "int64" },
+                    "customer": schema("CustomerRecord"),
+                    "contacts": list(object.clone()),
+                    "services": list(object.clone()),
+                    "invoices": { "type": "array", "items": object.clone(), "nullable": true, "description": "null for roles that may not see invoices" },
+                    "statute_acceptances": list(object.clone()),
+                    "access_log": list(schema("AuditEntry")),
+                }
+            },
+            "Invoices": { "type": "object", "properties": { "invoices": list(object.clone()) } },
+            "AuditEntry": {
+                "type": "object",
+                "properties": {
+                    "seq": { "type": "integer", "format": "int64" },
+                    "at": { "type": "integer", "format": "int64" },
+                    "actor_kind": { "type": "string", "enum": ["operator", "staff", "customer", "job", "api"] },
+                    "actor_id": { "type": "string" },
+                    "action": { "type": "string" },
+                    "subject_kind": { "type": "string" },
+                    "subject_id": { "type": "string" },
+                    "fields": list(json!({ "type": "string" })),
+                    "purpose": { "type": "string" },
+                    "source": { "type": "string", "description": "client address; owner only" },
+                }
+            },
+            "AuditEntries": { "type": "object", "properties": { "entries": list(schema("AuditEntry")) } },
+            "Verification": {
+                "type": "object",
+                "properties": {
+                    "intact": { "type": "boolean" },
+                    "entries": { "type": "integer", "format": "int64" },
+                    "problem": { "type": "object", "nullable": true, "properties": { "seq": { "type": "integer" }, "kind": { "type": "string" } } },
+                }
+            },
+            "Error": {
+                "type": "object",
+                "properties": {
+                    "error": {
+                        "type": "object", "required": ["code", "message"],
+                        "properties": {
+                            "code": { "type": "string" },
+                            "message": { "type": "string", "description": "Dutch, or English with `Accept-Language: en`" },
+                            "fields": list(json!({
+                                "type": "object",
+                                "properties": { "field": { "type": "string" }, "rule": { "type": "string" }, "message": { "type": "string" } }
+                            })),
+                        }
+                    }
+                }
+            },
+        }
+    })
+}
+
+/// The document, with `server` as the base address.
+pub(crate) fn document(server: &str) -> Value {
+    let mut paths: Map<String, Value> = Map::new();
+    for route in ROUTES {
+        let (Access::Api(scope, roles), Some(doc)) = (route.access, doc(route)) else { continue };
+        let item = paths.entry(route.path.to_string()).or_insert_with(|| json!({}));
+        item[route.method] = operation(route, doc, scope.as_str(), roles);
+    }
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "custodian API",
+            "version": "1",
+            "description": "Customer administration for automation. Every call acts with the role of its token, within its scopes, and is recorded in the audit trail like a staff member's. Personal data never goes in a URL: searches take a JSON body.",
+        },
+        "servers": [{ "url": server.trim_end_matches('/') }],
+        "paths": paths,
+        "components": components(),
+    })
+}
+
+/// API routes the document does not describe (must be none; checked by a test).
+pub fn undocumented_routes() -> Vec<String> {
+    ROUTES
+        .iter()
+        .filter(|r| matches!(r.access, Access::Api(..)) && doc(r).is_none())
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect()
+}
