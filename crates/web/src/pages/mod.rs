@@ -27,6 +27,7 @@ pub(crate) fn page(state: &State, viewer: &Viewer, title: &str) -> Page {
         company: state.config.company.clone(),
         csrf: viewer.csrf().to_string(),
         nav,
+        path: viewer.path.clone(),
     }
 }
 
