@@ -1,14 +1,14 @@
 //! E-mail through the outbox to a real SMTP server on the loopback address (the
-//! server in `common` speaks SMTP with STARTTLS or implicit TLS over rustls,
-//! with a certificate made for the test), on SQLite and, when configured,
-//! PostgreSQL.
+//! server in `custodian_testkit::doubles` speaks SMTP with STARTTLS or implicit
+//! TLS over rustls, with a certificate made for the test), on SQLite and, when
+//! configured, PostgreSQL.
 
 mod common;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{SmtpMode, SmtpServer, TestCert, smtp_server, staff, test_cert};
+use common::staff;
 use custodian_domain::Lang;
 use custodian_domain::validate::Email;
 use custodian_notify::{
@@ -17,6 +17,7 @@ use custodian_notify::{
 };
 use custodian_store::Store;
 use custodian_testkit::databases;
+use custodian_testkit::doubles::{SmtpMode, SmtpServer, TestCert, smtp_server, test_cert};
 
 fn branding() -> Branding {
     Branding { company: "Voorbeeld Hosting".into(), portal_url: "https://portaal.voorbeeld.nl/".into() }

@@ -8,13 +8,14 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{Answer, SmtpMode, cm_stand_in, smtp_server, staff, test_cert};
+use common::staff;
 use custodian_domain::Lang;
 use custodian_domain::validate::{Email, Phone};
 use custodian_notify::{
     ActivationCode, Branding, CmConfig, EmailConsent, EmailMessage, LoginName, Mailer, ManualClock, Notifier,
     PersonName, SmsConfig, SmsGateway, SmsMessage, SmtpConfig, SmtpSecurity, Worker, WorkerConfig,
 };
+use custodian_testkit::doubles::{Answer, SmtpMode, cm_stand_in, smtp_server, test_cert};
 
 #[derive(Clone, Default)]
 struct Capture(Arc<Mutex<Vec<u8>>>);

@@ -7,7 +7,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Answer, HttpStandIn, cm_stand_in, staff, webhook_stand_in};
+use common::staff;
 use custodian_domain::Lang;
 use custodian_domain::validate::Phone;
 use custodian_notify::{
@@ -16,6 +16,7 @@ use custodian_notify::{
 };
 use custodian_store::Store;
 use custodian_testkit::databases;
+use custodian_testkit::doubles::{Answer, HttpStandIn, cm_stand_in, webhook_stand_in};
 
 const TOKEN: &str = "00000000-1111-2222-3333-444444444444";
 

@@ -1,7 +1,10 @@
 //! Fresh databases for tests: SQLite always, PostgreSQL as well when
 //! `CUSTODIAN_TEST_POSTGRES_URL` points at a server (each test gets a database of
-//! its own, dropped when the test finishes).
+//! its own, dropped when the test finishes). [`doubles`] holds the SMTP server
+//! and SMS API stand-ins that messages are sent to.
 #![forbid(unsafe_code)]
+
+pub mod doubles;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 

@@ -23,6 +23,8 @@ pub(crate) struct Viewer {
     pub ip: IpAddr,
     /// Present on every route except public ones.
     pub session: Option<(Session, String)>,
+    /// The path asked for: the menu marks its link as the current page.
+    pub path: String,
 }
 
 impl Viewer {
@@ -197,7 +199,7 @@ pub(crate) async fn enforce(
                 .into_response();
         }
     }
-    let viewer = Viewer { lang, ip, session };
+    let viewer = Viewer { lang, ip, session, path: req.uri().path().to_string() };
     let req = if is_post {
         match check_form_token(&state, &viewer, req).await {
             Ok(req) => req,

@@ -15,6 +15,8 @@ pub(crate) struct Page {
     /// Empty on public pages: then there is no session and no logout form.
     pub csrf: String,
     pub nav: Nav,
+    /// The request's path; empty on pages made without a request.
+    pub path: String,
 }
 
 #[derive(PartialEq, Eq)]
@@ -22,6 +24,8 @@ pub(crate) enum Nav {
     Public,
     Customer,
     Staff,
+    /// Staff pages plus the owner's own (audit trail, API tokens).
+    Owner,
 }
 
 impl Page {
@@ -34,8 +38,45 @@ impl Page {
     }
 
     pub fn nav_is_staff(&self) -> bool {
-        self.nav == Nav::Staff
+        self.nav == Nav::Staff || self.nav == Nav::Owner
     }
+
+    pub fn nav_is_owner(&self) -> bool {
+        self.nav == Nav::Owner
+    }
+
+    /// Whether `href` is the page being shown (`aria-current="page"` in the menu).
+    pub fn is_current(&self, href: &str) -> bool {
+        self.path == href
+    }
+}
+
+/// One line of a form's error summary: the message, linked to the input it is
+/// about, so keyboard and screen-reader users get there in one step.
+pub(crate) struct ErrorLink {
+    /// The input's `id`; empty when the error is about the form as a whole.
+    pub target: String,
+    pub text: String,
+}
+
+impl ErrorLink {
+    pub fn to(target: &str, text: impl Into<String>) -> ErrorLink {
+        ErrorLink { target: target.into(), text: text.into() }
+    }
+
+    pub fn form(text: impl Into<String>) -> ErrorLink {
+        ErrorLink { target: String::new(), text: text.into() }
+    }
+}
+
+/// The error summary of a form built from `fields` (`fields.html`): one link
+/// per field in error, in the order of the form.
+pub(crate) fn error_summary(fields: &[FieldView]) -> Vec<ErrorLink> {
+    fields
+        .iter()
+        .filter(|f| !f.error.is_empty())
+        .map(|f| ErrorLink::to(&format!("f-{}", f.name), format!("{}: {}", f.label, f.error)))
+        .collect()
 }
 
 /// One form field as shown: label, name, current value, error in the user's language.
@@ -131,7 +172,14 @@ pub(crate) fn render(t: impl Template) -> Response {
 
 pub(crate) fn message(lang: Lang, title: &str, text: &str) -> Response {
     render(MessagePage {
-        page: Page { lang, title: title.into(), company: String::new(), csrf: String::new(), nav: Nav::Public },
+        page: Page {
+            lang,
+            title: title.into(),
+            company: String::new(),
+            csrf: String::new(),
+            nav: Nav::Public,
+            path: String::new(),
+        },
         text: text.into(),
         link: None,
     })

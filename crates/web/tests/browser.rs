@@ -1,7 +1,9 @@
 //! End to end in a real browser: Debian's `chromium`, headless, driven through
 //! `chromedriver` (WebDriver). The public pages leave no cookie and load nothing
 //! from another origin; a customer logs in, is refused an invalid phone number
-//! with nothing saved, corrects it, downloads their data and logs out.
+//! with nothing saved (the error summary focused and linking to the field), sees
+//! who looked at their data, corrects the number, downloads their data and logs
+//! out. The menu marks the current page.
 //!
 //! Every request the page made is read back from Chromium's performance log
 //! (`Network.requestWillBeSent`), and the cookie jar of the whole browser is read
@@ -18,6 +20,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::Server;
+use custodian_domain::inventory::Role;
 use custodian_store::{Access, AccessPurpose, Actor};
 use custodian_testkit::databases;
 use fantoccini::elements::Element;
@@ -105,6 +108,12 @@ async fn customer_journey(b: &mut Browser, server: &Server, engine: &str) {
     // An invalid phone number: the error next to the field, nothing saved.
     b.click_link("/portal/edit").await;
     b.wait_path("/portal/edit").await;
+    // The menu marks where we are, and shows it.
+    let here = b.find("header nav a[aria-current=page]").await;
+    assert_eq!(here.attr("href").await.unwrap().as_deref(), Some("/portal/edit"), "{engine}: aria-current");
+    let bold = here.css_value("font-weight").await.unwrap();
+    let plain = b.find("header nav a[href=\"/portal\"]").await.css_value("font-weight").await.unwrap();
+    assert_eq!((bold.as_str(), plain.as_str()), ("700", "400"), "{engine}: the current page stands out");
     b.fill("#f-phone", "0612").await;
     b.click("main form button[type=submit]").await;
     let error = b.wait_for("the phone number's error", "#e-phone").await;
@@ -114,9 +123,16 @@ async fn customer_journey(b: &mut Browser, server: &Server, engine: &str) {
     assert_eq!(field.attr("aria-invalid").await.unwrap().as_deref(), Some("true"), "{engine}: aria-invalid");
     assert_eq!(field.attr("aria-describedby").await.unwrap().as_deref(), Some("e-phone"), "{engine}: described");
     assert_eq!(field.prop("value").await.unwrap().as_deref(), Some("0612"), "{engine}: the input is kept");
-    let summary = b.find("main p.errors[role=alert]").await.text().await.unwrap();
-    assert!(!summary.is_empty(), "{engine}: the page says nothing was saved");
+    // The error summary: announced, focused on load (no script needed), and its
+    // line leads to the field.
+    let summary = b.find("main .error-summary[role=alert]").await;
+    assert!(!summary.text().await.unwrap().is_empty(), "{engine}: the page says nothing was saved");
+    let focused = b.client.execute("return document.activeElement.className", vec![]).await.unwrap();
+    assert_eq!(focused, json!("error-summary"), "{engine}: the summary has the focus");
     b.screenshot("portal-edit-invalid").await;
+    b.click("main .error-summary a[href=\"#f-phone\"]").await;
+    let target = b.client.execute("return document.querySelector(':target').id", vec![]).await.unwrap();
+    assert_eq!(target, json!("f-phone"), "{engine}: the summary's link leads to the phone field");
     b.screenshot_of("portal-edit-invalid-phone", ".field.invalid").await;
     assert_eq!(stored_phone(server, id).await, phone_before, "{engine}: the invalid phone number was saved");
     b.click_link("/portal").await;
@@ -124,6 +140,16 @@ async fn customer_journey(b: &mut Browser, server: &Server, engine: &str) {
     b.wait_for("the dashboard", "main table").await;
     let page = b.text().await;
     assert!(page.contains(&phone_before), "{engine}: after the refusal the old number is still shown: {page}");
+
+    // Who looked: a table with a header per column.
+    let staff = Access::new(Actor::staff("1", Role::Staff), AccessPurpose::Support);
+    server.store.read_customer(&staff, id).await.unwrap();
+    b.click_link("/portal/access").await;
+    b.wait_path("/portal/access").await;
+    b.wait_for("the access log", "main table").await;
+    let headers = b.client.find_all(Locator::Css("main table thead th[scope=col]")).await.unwrap();
+    assert_eq!(headers.len(), 5, "{engine}: the access log has a header per column");
+    b.screenshot("portal-access").await;
 
     // Corrected: saved, normalised, and confirmed.
     b.click_link("/portal/edit").await;

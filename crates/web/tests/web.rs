@@ -139,6 +139,9 @@ async fn a_customer_sees_corrects_exports_and_deletes_their_data() {
 
         let dashboard = c.get("/portal").await;
         assert_eq!(dashboard.status, StatusCode::OK);
+        assert_eq!(current(&dashboard), ["/portal"], "{}", db.name());
+        assert_eq!(current(&c.get("/portal/edit").await), ["/portal/edit"], "{}", db.name());
+        assert_eq!(current(&c.get("/portal/access").await), ["/portal/access"], "{}", db.name());
         assert!(dashboard.body.contains("Bedrijf 7 B.V.") && dashboard.body.contains("klant7@voorbeeld.nl"));
 
         // An invalid phone number: the error next to the field, nothing saved.
@@ -147,6 +150,7 @@ async fn a_customer_sees_corrects_exports_and_deletes_their_data() {
         assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(bad.body.contains("id=\"e-phone\""), "{}", bad.body);
         assert!(bad.body.contains("aria-invalid=\"true\""));
+        assert_eq!(summary_links(&bad), ["f-phone"], "{}: the summary links to the field", db.name());
         assert!(c.get("/portal").await.body.contains("Alkmaar"), "{}: nothing was saved", db.name());
 
         let good = c.post_form("/portal/edit", &form, &[("phone", "06 12345678"), ("visit_city", "Utrecht")]).await;
@@ -168,6 +172,8 @@ async fn a_customer_sees_corrects_exports_and_deletes_their_data() {
         assert_eq!(view.status, StatusCode::OK, "{}", view.body);
         let log = c.get("/portal/access").await;
         assert!(log.body.contains("customer.read") && log.body.contains("support"), "{}", log.body);
+        assert!(log.body.contains("<thead>"), "{}", log.body);
+        assert_eq!(log.body.matches("<th scope=\"col\">").count(), 5, "{}: one header per column", db.name());
 
         // Deletion: refused while a service runs, then carried out.
         let owner = custodian_store::Access::new(
@@ -309,6 +315,79 @@ async fn a_password_reset_link_works_once_and_ends_every_session() {
         let ok =
             fresh.post_form("/login", &form, &[("login", "klant9@voorbeeld.nl"), ("password", new_password)]).await;
         assert_eq!(ok.location(), "/portal", "{}", ok.body);
+        server.stop().await;
+        db.finish().await;
+    }
+}
+
+/// The hrefs of the menu links marked as the current page.
+fn current(page: &Page) -> Vec<String> {
+    let nav = page.body.split("</nav>").next().unwrap_or("");
+    nav.split("<a ")
+        .skip(1)
+        .filter(|a| a.split('>').next().unwrap_or("").contains("aria-current=\"page\""))
+        .map(|a| a.split('"').nth(1).unwrap_or("").to_string())
+        .collect()
+}
+
+/// The targets the error summary links to, each checked to be an element on the
+/// page; the summary itself is announced (`role="alert"`) and has a heading.
+fn summary_links(page: &Page) -> Vec<String> {
+    let start = page.body.find("<div class=\"error-summary\"").expect("an error summary");
+    let summary = &page.body[start..start + page.body[start..].find("</div>").unwrap()];
+    assert!(summary.contains("role=\"alert\"") && summary.contains("<h2"), "{summary}");
+    let targets: Vec<String> =
+        summary.split("href=\"#").skip(1).map(|s| s.split('"').next().unwrap().to_string()).collect();
+    for t in &targets {
+        assert!(page.body.contains(&format!(" id=\"{t}\"")), "the summary links to #{t}, which is not on the page");
+    }
+    targets
+}
+
+#[tokio::test]
+async fn error_summaries_link_to_their_fields_and_the_menu_marks_the_current_page() {
+    for db in databases().await {
+        let name = db.name();
+        let server = Server::start(&db).await;
+        let staff = server.staff(Role::Staff, "medewerker@hoster.nl").await;
+        let home = staff.get("/staff").await;
+        assert_eq!(current(&home), ["/staff"], "{name}");
+        let form = staff.get("/staff/customers/new").await;
+        assert_eq!(current(&form), ["/staff/customers/new"], "{name}");
+        assert!(!form.body.contains("error-summary"), "{name}: no summary before submitting");
+        let bad = staff
+            .post_form(
+                "/staff/customers/new",
+                &form,
+                &[("kind", "business"), ("email", "geen-adres"), ("phone", "0612"), ("iban", "NL00")],
+            )
+            .await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{name}");
+        let links = summary_links(&bad);
+        for field in ["f-company_name", "f-email", "f-phone", "f-iban"] {
+            assert!(links.contains(&field.to_string()), "{name}: {field} missing from {links:?}");
+        }
+        // A tampered kind has no input of its own in fields.html; it links to the select.
+        let tampered = staff.post_form("/staff/customers/new", &form, &[("kind", "alien")]).await;
+        assert!(summary_links(&tampered).contains(&"kind".to_string()), "{name}: {}", tampered.body);
+
+        // The public credential forms: every line links to its input.
+        let anon = server.client();
+        let activate = anon.get("/activate").await;
+        assert_eq!(current(&activate), Vec::<String>::new(), "{name}: /activate is not in the menu");
+        let refused = anon
+            .post_form("/activate", &activate, &[("login", "niet-goed"), ("code", "1"), ("password", "kort")])
+            .await;
+        assert_eq!(summary_links(&refused), ["login", "password"], "{name}");
+        let unknown = anon
+            .post_form(
+                "/activate",
+                &activate,
+                &[("login", "niemand@voorbeeld.nl"), ("code", "123456"), ("password", common::PASSWORD)],
+            )
+            .await;
+        assert_eq!(summary_links(&unknown), ["code"], "{name}");
+        assert_eq!(current(&anon.get("/login").await), ["/login"], "{name}");
         server.stop().await;
         db.finish().await;
     }

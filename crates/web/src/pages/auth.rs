@@ -13,7 +13,7 @@ use custodian_store::{Access, AccessPurpose, Account, AuthError, StoreError};
 use crate::State;
 use crate::guard::{Viewer, public_form_token};
 use crate::pages::{FormFields, page};
-use crate::view::{self, Page};
+use crate::view::{self, ErrorLink, Page};
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -113,7 +113,7 @@ struct Credentials {
     login: String,
     name: String,
     ask_name: bool,
-    errors: Vec<String>,
+    errors: Vec<ErrorLink>,
 }
 
 #[derive(serde::Deserialize)]
@@ -121,7 +121,7 @@ pub(crate) struct CodeQuery {
     code: Option<String>,
 }
 
-fn setup_page(state: &State, viewer: &Viewer, code: String, form: &FormFields, errors: Vec<String>) -> Response {
+fn setup_page(state: &State, viewer: &Viewer, code: String, form: &FormFields, errors: Vec<ErrorLink>) -> Response {
     let lang = viewer.lang;
     view::render(Credentials {
         page: page(state, viewer, lang.pick("Eigenaarsaccount aanmaken", "Create the owner account")),
@@ -165,24 +165,28 @@ fn already_set_up(viewer: &Viewer) -> Response {
     )
 }
 
-/// Parses login, name and password; every problem becomes one line.
+/// Parses login, name and password; every problem becomes one line of the
+/// error summary, linked to its input.
 fn credentials(
     viewer: &Viewer,
     form: &FormFields,
     with_name: bool,
-) -> Result<(Email, String, NewPassword), Vec<String>> {
+) -> Result<(Email, String, NewPassword), Vec<ErrorLink>> {
     let lang = viewer.lang;
     let mut errors = vec![];
     let login = Email::parse(form.get("login").map(String::as_str).unwrap_or_default())
-        .map_err(|e| errors.push(format!("{}: {}", lang.pick("E-mailadres", "E-mail address"), e.message(lang))))
+        .map_err(|e| {
+            let text = format!("{}: {}", lang.pick("E-mailadres", "E-mail address"), e.message(lang));
+            errors.push(ErrorLink::to("login", text))
+        })
         .ok();
     let name = form.get("name").map(|n| n.trim().to_string()).unwrap_or_default();
     if with_name && name.is_empty() {
-        errors.push(lang.pick("Vul uw naam in.", "Enter your name.").into());
+        errors.push(ErrorLink::to("name", lang.pick("Vul uw naam in.", "Enter your name.")));
     }
     let context: Vec<&str> = [form.get("login").map(String::as_str).unwrap_or(""), name.as_str()].into_iter().collect();
     let password = NewPassword::parse(form.get("password").map(String::as_str).unwrap_or_default(), &context)
-        .map_err(|e| errors.push(format!("{}: {}", lang.pick("Wachtwoord", "Password"), e.message(lang))))
+        .map_err(|e| errors.push(password_error(viewer, &e)))
         .ok();
     match (login, password, errors.is_empty()) {
         (Some(l), Some(p), true) => Ok((l, name, p)),
@@ -195,6 +199,12 @@ fn code_refused(viewer: &Viewer) -> String {
         .lang
         .pick("Deze code is onbekend, al gebruikt of verlopen.", "This code is unknown, already used or expired.")
         .into()
+}
+
+/// A refused new password, linked to the password input.
+fn password_error(viewer: &Viewer, e: &custodian_domain::validate::Invalid) -> ErrorLink {
+    let lang = viewer.lang;
+    ErrorLink::to("password", format!("{}: {}", lang.pick("Wachtwoord", "Password"), e.message(lang)))
 }
 
 pub(crate) async fn setup(
@@ -210,13 +220,16 @@ pub(crate) async fn setup(
     match state.store.complete_setup(&code, &login, &name, &password).await {
         Ok(account) => begin_session(&state, &viewer, &account).await,
         Err(StoreError::Auth(AuthError::AlreadySetUp)) => already_set_up(&viewer),
-        Err(StoreError::Auth(_)) => setup_page(&state, &viewer, code, &form, vec![code_refused(&viewer)]),
-        Err(StoreError::Conflict(m)) => setup_page(&state, &viewer, code, &form, vec![m]),
+        // The setup code travels in a hidden field: nothing to link to.
+        Err(StoreError::Auth(_)) => {
+            setup_page(&state, &viewer, code, &form, vec![ErrorLink::form(code_refused(&viewer))])
+        }
+        Err(StoreError::Conflict(m)) => setup_page(&state, &viewer, code, &form, vec![ErrorLink::form(m)]),
         Err(e) => view::server_error(viewer.lang, &e),
     }
 }
 
-fn activate_page(state: &State, viewer: &Viewer, form: &FormFields, errors: Vec<String>) -> Response {
+fn activate_page(state: &State, viewer: &Viewer, form: &FormFields, errors: Vec<ErrorLink>) -> Response {
     let lang = viewer.lang;
     view::render(Credentials {
         page: page(state, viewer, lang.pick("Account activeren", "Activate your account")),
@@ -253,7 +266,7 @@ pub(crate) async fn activate(
     match state.store.activate(&login, &code, &password).await {
         Ok(account) => begin_session(&state, &viewer, &account).await,
         Err(StoreError::Auth(_)) => {
-            let mut r = activate_page(&state, &viewer, &form, vec![code_refused(&viewer)]);
+            let mut r = activate_page(&state, &viewer, &form, vec![ErrorLink::to("code", code_refused(&viewer))]);
             *r.status_mut() = StatusCode::UNAUTHORIZED;
             r
         }
@@ -361,7 +374,7 @@ struct Reset {
     form_token: String,
     token: String,
     show_form: bool,
-    errors: Vec<String>,
+    errors: Vec<ErrorLink>,
 }
 
 fn reset_page(
@@ -370,7 +383,7 @@ fn reset_page(
     token: String,
     intro: &str,
     show_form: bool,
-    errors: Vec<String>,
+    errors: Vec<ErrorLink>,
 ) -> Response {
     let lang = viewer.lang;
     view::render(Reset {
@@ -470,10 +483,7 @@ pub(crate) async fn reset(
     let intro = lang.pick("Kies uw nieuwe wachtwoord.", "Choose your new password.");
     let password = match NewPassword::parse(form.get("password").map(String::as_str).unwrap_or_default(), &[]) {
         Ok(p) => p,
-        Err(e) => {
-            let error = format!("{}: {}", lang.pick("Wachtwoord", "Password"), e.message(lang));
-            return reset_page(&state, &viewer, token, intro, true, vec![error]);
-        }
+        Err(e) => return reset_page(&state, &viewer, token, intro, true, vec![password_error(&viewer, &e)]),
     };
     match state.store.reset_password(&token, &password).await {
         Ok(_) => view::message(
@@ -485,7 +495,8 @@ pub(crate) async fn reset(
             ),
         ),
         Err(StoreError::Auth(_)) => {
-            let mut r = reset_page(&state, &viewer, String::new(), intro, false, vec![code_refused(&viewer)]);
+            let refused = ErrorLink::form(code_refused(&viewer));
+            let mut r = reset_page(&state, &viewer, String::new(), intro, false, vec![refused]);
             *r.status_mut() = StatusCode::UNAUTHORIZED;
             r
         }

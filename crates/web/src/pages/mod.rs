@@ -19,6 +19,7 @@ use crate::{State, view};
 pub(crate) fn page(state: &State, viewer: &Viewer, title: &str) -> Page {
     let nav = match &viewer.session {
         None => Nav::Public,
+        Some((s, _)) if s.account.role == Role::Owner => Nav::Owner,
         Some((s, _)) if s.account.is_staff() => Nav::Staff,
         Some(_) => Nav::Customer,
     };
@@ -28,6 +29,7 @@ pub(crate) fn page(state: &State, viewer: &Viewer, title: &str) -> Page {
         company: state.config.company.clone(),
         csrf: viewer.csrf().to_string(),
         nav,
+        path: viewer.path.clone(),
     }
 }
 

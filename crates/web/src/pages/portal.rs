@@ -14,7 +14,7 @@ use custodian_store::{Access, AccessPurpose, ErasureReason, Export, StoreError};
 use crate::State;
 use crate::guard::Viewer;
 use crate::pages::{FormFields, page, store_error, without_csrf};
-use crate::view::{self, FieldView, Page, euros, field_views, when};
+use crate::view::{self, ErrorLink, FieldView, Page, euros, field_views, when};
 
 fn own(viewer: &Viewer) -> (Access, i64) {
     let account = &viewer.session().account;
@@ -119,7 +119,7 @@ pub(crate) struct Edit {
     pub page: Page,
     pub action: String,
     pub fields: Vec<FieldView>,
-    pub has_errors: bool,
+    pub errors: Vec<ErrorLink>,
 }
 
 pub(crate) async fn edit_form(AxState(state): AxState<State>, Extension(viewer): Extension<Viewer>) -> Response {
@@ -129,7 +129,7 @@ pub(crate) async fn edit_form(AxState(state): AxState<State>, Extension(viewer):
             page: page(&state, &viewer, viewer.lang.pick("Gegevens wijzigen", "Edit your details")),
             action: "/portal/edit".into(),
             fields: field_views("customers", viewer.lang, &record.fields, None),
-            has_errors: false,
+            errors: vec![],
         }),
         Err(e) => store_error(&viewer, e),
     }
@@ -144,12 +144,9 @@ pub(crate) fn invalid_form(
     form: &FormFields,
     errors: &FieldErrors,
 ) -> Response {
-    let mut r = view::render(Edit {
-        page: page(state, viewer, title),
-        action,
-        fields: field_views("customers", viewer.lang, form, Some(errors)),
-        has_errors: true,
-    });
+    let fields = field_views("customers", viewer.lang, form, Some(errors));
+    let errors = view::error_summary(&fields);
+    let mut r = view::render(Edit { page: page(state, viewer, title), action, fields, errors });
     *r.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
     r
 }

@@ -15,7 +15,7 @@ use crate::State;
 use crate::guard::Viewer;
 use crate::pages::portal::only_customer_fields;
 use crate::pages::{FormFields, page, store_error, without_csrf};
-use crate::view::{self, FieldView, Page, field_views, when};
+use crate::view::{self, ErrorLink, FieldView, Page, field_views, when};
 
 fn access(viewer: &Viewer, purpose: AccessPurpose) -> Access {
     Access::new(viewer.session().account.actor(), purpose).from(viewer.ip)
@@ -214,7 +214,7 @@ struct New {
     page: Page,
     kind: String,
     fields: Vec<FieldView>,
-    has_errors: bool,
+    errors: Vec<ErrorLink>,
 }
 
 pub(crate) async fn new_form(AxState(state): AxState<State>, Extension(viewer): Extension<Viewer>) -> Response {
@@ -222,7 +222,7 @@ pub(crate) async fn new_form(AxState(state): AxState<State>, Extension(viewer): 
         page: page(&state, &viewer, viewer.lang.pick("Nieuwe klant", "New customer")),
         kind: "business".into(),
         fields: field_views("customers", viewer.lang, &FormFields::new(), None),
-        has_errors: false,
+        errors: vec![],
     })
 }
 
@@ -241,11 +241,16 @@ pub(crate) async fn create(
     let data = match parsed {
         Ok(d) => d,
         Err(errors) => {
+            let fields = field_views("customers", lang, &fields, Some(&errors));
+            let mut summary = view::error_summary(&fields);
+            if let Some(e) = errors.for_field("kind") {
+                summary.insert(0, ErrorLink::to("kind", e.message(lang)));
+            }
             let mut r = view::render(New {
                 page: page(&state, &viewer, lang.pick("Nieuwe klant", "New customer")),
                 kind: kind_raw,
-                fields: field_views("customers", lang, &fields, Some(&errors)),
-                has_errors: true,
+                fields,
+                errors: summary,
             });
             *r.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
             return r;

@@ -1,5 +1,6 @@
-//! A real server on a random port with a fresh database, and a cookie-keeping
-//! client that fills in forms the way a browser does.
+//! A real server on a random port with a fresh database (optionally sending
+//! e-mail and SMS to protocol doubles), and a cookie-keeping client that fills
+//! in forms the way a browser does.
 #![allow(dead_code)]
 
 use std::sync::Arc;
@@ -7,8 +8,13 @@ use std::sync::Arc;
 use custodian_domain::inventory::Role;
 use custodian_domain::password::NewPassword;
 use custodian_domain::validate::Email;
+use custodian_notify::{
+    Branding, Clock, CmConfig, Mailer, Notifier, SmsConfig, SmsGateway, SmtpConfig, SmtpSecurity, SystemClock, Worker,
+    WorkerConfig,
+};
 use custodian_store::{Access, AccessPurpose, Actor, Store};
 use custodian_testkit::TestDb;
+use custodian_testkit::doubles::{HttpStandIn, SmtpMode, SmtpServer, TestCert, cm_stand_in, smtp_server, test_cert};
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
 use tokio::sync::oneshot;
@@ -25,7 +31,22 @@ pub struct Server {
     pub store: Store,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    /// The outbox worker of a server started with [`Server::start_messaging`].
+    worker: Option<(oneshot::Sender<()>, tokio::task::JoinHandle<()>)>,
 }
+
+/// Where a server started with [`Server::start_messaging`] sends its messages:
+/// an SMTP server that requires TLS and a stand-in of CM.com's SMS API, both on
+/// loopback (from `custodian_testkit::doubles`).
+pub struct Outside {
+    pub smtp: SmtpServer,
+    pub sms: HttpStandIn,
+    /// Holds the CA file the mailer trusts.
+    _cert: TestCert,
+}
+
+pub const COMPANY: &str = "Voorbeeld Hosting";
+const CM_TOKEN: &str = "00000000-1111-2222-3333-444444444444";
 
 impl Server {
     /// A server whose attempt limiter stays out of the way of the scenario.
@@ -33,16 +54,75 @@ impl Server {
         Self::start_with(db, custodian_web::WebConfig { attempts_per_minute: 10_000, ..Default::default() }).await
     }
 
-    pub async fn start_with(db: &TestDb, mut config: custodian_web::WebConfig) -> Server {
-        let store = db.store().await;
+    pub async fn start_with(db: &TestDb, config: custodian_web::WebConfig) -> Server {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        Self::launch(db.store().await, listener, config)
+    }
+
+    fn launch(store: Store, listener: std::net::TcpListener, mut config: custodian_web::WebConfig) -> Server {
         let url = format!("http://{}", listener.local_addr().unwrap());
         config.public_url = url.clone();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(custodian_web::serve(listener, None, store.clone(), config, async {
             let _ = stopped.await;
         }));
-        Server { url, store, stop: Some(stop), task: Some(task) }
+        Server { url, store, stop: Some(stop), task: Some(task), worker: None }
+    }
+
+    /// A server with e-mail (over `smtp`, which must be a TLS mode) and SMS,
+    /// wired as `custodian serve` wires them: the pages queue messages through a
+    /// notifier, and an outbox worker sends them to the returned doubles.
+    pub async fn start_messaging(db: &TestDb, smtp: SmtpMode) -> (Server, Outside) {
+        let cert = test_cert();
+        let smtp_server = smtp_server(smtp, cert.acceptor.clone()).await;
+        let sms = cm_stand_in(CM_TOKEN).await;
+        let store = db.store().await;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+
+        let mut mail = SmtpConfig::new("localhost", format!("{COMPANY} <noreply@voorbeeld.nl>"));
+        mail.port = Some(smtp_server.port());
+        mail.security = match smtp {
+            SmtpMode::TlsFromTheStart => SmtpSecurity::ImplicitTls,
+            _ => SmtpSecurity::StartTls,
+        };
+        mail.extra_ca_file = Some(cert.ca_file.clone());
+        mail.timeout_secs = 10;
+        let gateway = SmsGateway::new(&SmsConfig::Cm(CmConfig {
+            base_url: sms.base_url.clone(),
+            product_token: CM_TOKEN.into(),
+            sender: "Voorbeeld".into(),
+            timeout_secs: 10,
+            extra_ca_file: None,
+        }))
+        .unwrap();
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let branding = Branding { company: COMPANY.into(), portal_url: url.clone() };
+        let notifier = Notifier::new(store.clone(), branding, clock.clone()).unwrap();
+        // Polls every second (the shortest allowed), so a queued message goes out
+        // while the test waits for it.
+        let outbox = WorkerConfig { poll_interval_secs: 1, ..WorkerConfig::default() };
+        let worker =
+            Worker::new(store.clone(), outbox, clock, Some(Mailer::new(&mail).unwrap()), Some(gateway)).unwrap();
+        let (stop_worker, worker_stopped) = oneshot::channel::<()>();
+        let worker = tokio::spawn(async move {
+            worker
+                .run(async {
+                    let _ = worker_stopped.await;
+                })
+                .await
+        });
+
+        let config = custodian_web::WebConfig {
+            attempts_per_minute: 10_000,
+            company: COMPANY.into(),
+            notifier: Some(notifier),
+            sms: true,
+            ..Default::default()
+        };
+        let mut server = Self::launch(store, listener, config);
+        server.worker = Some((stop_worker, worker));
+        (server, Outside { smtp: smtp_server, sms, _cert: cert })
     }
 
     pub fn client(&self) -> Client {
@@ -55,6 +135,10 @@ impl Server {
         }
         if let Some(t) = self.task.take() {
             let _ = t.await;
+        }
+        if let Some((stop, worker)) = self.worker.take() {
+            let _ = stop.send(());
+            let _ = worker.await;
         }
         self.store.close().await;
     }
