@@ -5,7 +5,8 @@
 
 use axum::Extension;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State as AxState};
+use axum::extract::{FromRequestParts, Path, Query, State as AxState};
+use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use custodian_domain::Lang;
@@ -145,26 +146,43 @@ fn access(caller: &Caller, purpose: AccessPurpose) -> Access {
 }
 
 #[derive(Deserialize)]
-pub(crate) struct PurposeQuery {
+struct PurposeQuery {
     purpose: Option<String>,
 }
 
-/// The purpose of a read: required, and one the token's role may give.
-fn purpose(caller: &Caller, q: &PurposeQuery) -> Result<AccessPurpose, Refusal> {
-    let allowed = crate::pages::purposes_for(caller.token.role);
-    match q.purpose.as_deref().and_then(AccessPurpose::parse) {
-        Some(p) if allowed.contains(&p) => Ok(p),
-        _ => {
-            let list = allowed.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ");
-            Err(Refusal {
-                status: StatusCode::BAD_REQUEST,
-                code: "purpose_required",
-                message: format!(
-                    "{}: {list}",
-                    caller.lang.pick("Geef ?purpose= op, een van", "Give ?purpose=, one of")
-                ),
-            })
+/// The access of an audited read: the caller's token with the `?purpose=` it
+/// gives, which must be one its role may give.
+pub(crate) struct Read(Access, Lang);
+
+impl FromRequestParts<State> for Read {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &State) -> Result<Self, Self::Rejection> {
+        let Extension(caller) =
+            Extension::<Caller>::from_request_parts(parts, state).await.map_err(|e| e.into_response())?;
+        let q = Query::<PurposeQuery>::try_from_uri(&parts.uri).map(|q| q.0).unwrap_or(PurposeQuery { purpose: None });
+        let allowed = crate::pages::purposes_for(caller.token.role);
+        match q.purpose.as_deref().and_then(AccessPurpose::parse) {
+            Some(p) if allowed.contains(&p) => Ok(Read(access(&caller, p), caller.lang)),
+            _ => {
+                let list = allowed.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ");
+                let lang = caller.lang;
+                Err(Refusal {
+                    status: StatusCode::BAD_REQUEST,
+                    code: "purpose_required",
+                    message: format!("{}: {list}", lang.pick("Geef ?purpose= op, een van", "Give ?purpose=, one of")),
+                }
+                .into_response())
+            }
         }
+    }
+}
+
+/// Answers a store result as JSON, or its error.
+fn reply<T: serde::Serialize>(lang: Lang, result: Result<T, StoreError>) -> Response {
+    match result {
+        Ok(v) => ok(v),
+        Err(e) => store_error(lang, e),
     }
 }
 
@@ -252,18 +270,10 @@ pub(crate) async fn search(
 
 pub(crate) async fn read_customer(
     AxState(state): AxState<State>,
-    Extension(caller): Extension<Caller>,
+    Read(access, lang): Read,
     Path(id): Path<i64>,
-    Query(q): Query<PurposeQuery>,
 ) -> Response {
-    let purpose = match purpose(&caller, &q) {
-        Ok(p) => p,
-        Err(r) => return r.into_response(),
-    };
-    match state.store.read_customer(&access(&caller, purpose), id).await {
-        Ok(record) => ok(record),
-        Err(e) => store_error(caller.lang, e),
-    }
+    reply(lang, state.store.read_customer(&access, id).await)
 }
 
 #[derive(Deserialize)]
@@ -288,36 +298,16 @@ pub(crate) async fn update_customer(
     }
 }
 
-pub(crate) async fn export(
-    AxState(state): AxState<State>,
-    Extension(caller): Extension<Caller>,
-    Path(id): Path<i64>,
-    Query(q): Query<PurposeQuery>,
-) -> Response {
-    let purpose = match purpose(&caller, &q) {
-        Ok(p) => p,
-        Err(r) => return r.into_response(),
-    };
-    match state.store.export_customer(&access(&caller, purpose), id).await {
-        Ok(export) => ok(export),
-        Err(e) => store_error(caller.lang, e),
-    }
+pub(crate) async fn export(AxState(state): AxState<State>, Read(access, lang): Read, Path(id): Path<i64>) -> Response {
+    reply(lang, state.store.export_customer(&access, id).await)
 }
 
 pub(crate) async fn invoices(
     AxState(state): AxState<State>,
-    Extension(caller): Extension<Caller>,
+    Read(access, lang): Read,
     Path(id): Path<i64>,
-    Query(q): Query<PurposeQuery>,
 ) -> Response {
-    let purpose = match purpose(&caller, &q) {
-        Ok(p) => p,
-        Err(r) => return r.into_response(),
-    };
-    match state.store.read_invoices(&access(&caller, purpose), id).await {
-        Ok(list) => ok(json!({ "invoices": list })),
-        Err(e) => store_error(caller.lang, e),
-    }
+    reply(lang, state.store.read_invoices(&access, id).await.map(|list| json!({ "invoices": list })))
 }
 
 pub(crate) async fn access_log(
