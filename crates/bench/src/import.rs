@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-use crate::report::{Outcome, Table, thousands, verdict};
+use crate::report::{Outcome, Table, megabytes, thousands, verdict};
 
 const MAX_PEAK_BYTES: u64 = 200_000_000;
 const POLL: Duration = Duration::from_millis(20);
@@ -23,13 +23,13 @@ pub struct Settings {
 }
 
 /// The `custodian` binary beside this executable.
-fn custodian_binary() -> anyhow::Result<PathBuf> {
+pub(crate) fn custodian_binary() -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe().context("locating this executable")?;
     let dir = exe.parent().context("this executable has no directory")?;
     let bin = dir.join("custodian");
     if !bin.is_file() {
         bail!(
-            "{} not found: build it first with `cargo build --release -p custodian` (the import target runs the real CLI)",
+            "{} not found: build it first with `cargo build --release -p custodian` (the import and web targets run the real binary)",
             bin.display()
         );
     }
@@ -49,7 +49,7 @@ fn write_input(path: &Path, customers: u64) -> anyhow::Result<u64> {
 }
 
 /// `VmHWM` of `pid` in bytes, while the process is alive.
-fn peak_rss(pid: u32) -> Option<u64> {
+pub(crate) fn peak_rss(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: u64 = line.trim_start_matches("VmHWM:").trim().trim_end_matches("kB").trim().parse().ok()?;
@@ -65,16 +65,22 @@ struct Run {
     stderr: String,
 }
 
-fn run_child(bin: &Path, data_dir: &Path, input: &Path) -> anyhow::Result<Run> {
+/// `bin` with none of the caller's `CUSTODIAN_*` settings: the child must use
+/// only what the bench gives it. Output is piped.
+pub(crate) fn clean_command(bin: &Path) -> Command {
     let mut cmd = Command::new(bin);
-    cmd.arg("--data-dir").arg(data_dir).args(["customer", "import"]).arg(input);
-    // The child must use the temp data dir and nothing from the caller's settings.
     for (name, _) in std::env::vars_os() {
         if name.to_string_lossy().starts_with("CUSTODIAN_") {
             cmd.env_remove(name);
         }
     }
     cmd.env("CUSTODIAN_LANGUAGE", "en").stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd
+}
+
+fn run_child(bin: &Path, data_dir: &Path, input: &Path) -> anyhow::Result<Run> {
+    let mut cmd = clean_command(bin);
+    cmd.arg("--data-dir").arg(data_dir).args(["customer", "import"]).arg(input);
     let start = Instant::now();
     let mut child = cmd.spawn().with_context(|| format!("starting {}", bin.display()))?;
     let pid = child.id();
@@ -134,12 +140,11 @@ fn measure(bin: &Path, customers: u64) -> anyhow::Result<(Table, Vec<Outcome>)> 
     }
     let rate = customers as f64 / run.wall.as_secs_f64();
     let pass = run.peak < MAX_PEAK_BYTES;
-    let mb = |b: u64| format!("{:.1} MB ({:.1} MiB)", b as f64 / 1e6, b as f64 / (1024.0 * 1024.0));
     let mut t =
         Table::measurement(format!("[4] import of {} customers through the CLI (sqlite)", thousands(customers)));
     t.row([
         "peak RSS (VmHWM)".to_string(),
-        mb(run.peak),
+        megabytes(run.peak),
         String::new(),
         String::new(),
         "< 200 MB".into(),
@@ -159,7 +164,12 @@ fn measure(bin: &Path, customers: u64) -> anyhow::Result<(Table, Vec<Outcome>)> 
         run.samples,
         run.stdout.trim()
     ));
-    let outcome =
-        Outcome::new(&format!("4 import {} peak RSS", thousands(customers)), "sqlite", mb(run.peak), "< 200 MB", pass);
+    let outcome = Outcome::new(
+        &format!("4 import {} peak RSS", thousands(customers)),
+        "sqlite",
+        megabytes(run.peak),
+        "< 200 MB",
+        pass,
+    );
     Ok((t, vec![outcome]))
 }

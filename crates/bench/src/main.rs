@@ -6,10 +6,14 @@
 //! 2. audit append >= 20,000 durable entries/s; audit verify >= 500,000 entries/s
 //! 3. blind-index lookup among 1,000,000 customers: median < 1 ms
 //! 4. importing 100,000 customers through the CLI: peak memory < 200 MB
+//! 5. `web`: the real server under 64 keep-alive connections on loopback: the
+//!    customer dashboard >= 25% of the answers/s of a static route of the same
+//!    server, dashboard p99 < 20 ms, no wrong answers or errors, server peak
+//!    memory < 150 MB; login throughput reported alongside (no target)
 //!
 //! `explain` is no target: it runs experiments on where the audit time goes.
 //!
-//! Targets 1 and 2 also run on PostgreSQL with `--postgres URL`. The exit code is
+//! Targets 1, 2 and 5 also run on PostgreSQL with `--postgres URL`. The exit code is
 //! 0 whenever the measurements ran, also when a target is missed.
 #![forbid(unsafe_code)]
 
@@ -19,9 +23,10 @@ mod explain;
 mod import;
 mod lookup;
 mod report;
+mod web;
 
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use clap::{Parser, ValueEnum};
 use custodian_store::Store;
@@ -36,6 +41,8 @@ enum Which {
     Audit,
     Lookup,
     Import,
+    /// The customer dashboard of the real server under load, and logins.
+    Web,
     /// Not a target: experiments on where the audit target's time goes.
     Explain,
 }
@@ -46,7 +53,7 @@ struct Args {
     /// Which target to measure.
     #[arg(value_enum, default_value_t = Which::All)]
     target: Which,
-    /// Also run crud and audit on PostgreSQL: a server URL whose user may create
+    /// Also run crud, audit and web on PostgreSQL: a server URL whose user may create
     /// databases (a fresh database is made and dropped).
     #[arg(long, value_name = "URL")]
     postgres: Option<String>,
@@ -59,17 +66,22 @@ struct Args {
     db: Option<PathBuf>,
 }
 
+/// A fresh database of each engine asked for.
+async fn databases(postgres: Option<&str>) -> Vec<TestDb> {
+    let mut dbs: Vec<TestDb> = vec![custodian_testkit::sqlite()];
+    if let Some(url) = postgres {
+        dbs.push(custodian_testkit::postgres(url).await);
+    }
+    dbs
+}
+
 /// Runs `f` on a fresh database of each engine asked for, printing each table.
 async fn on_each_engine<F, Fut>(postgres: Option<&str>, outcomes: &mut Vec<Outcome>, f: F) -> anyhow::Result<()>
 where
     F: Fn(Store, &'static str, String) -> Fut,
     Fut: Future<Output = anyhow::Result<(Table, Vec<Outcome>)>>,
 {
-    let mut dbs: Vec<TestDb> = vec![custodian_testkit::sqlite()];
-    if let Some(url) = postgres {
-        dbs.push(custodian_testkit::postgres(url).await);
-    }
-    for db in dbs {
+    for db in databases(postgres).await {
         let engine = db.name();
         let store = Store::open(&db.url, 8, db.key.clone()).await?;
         let result = f(store.clone(), engine, db.url.clone()).await;
@@ -138,6 +150,17 @@ async fn main() -> anyhow::Result<()> {
         let (table, mut o) = import::run(&import::Settings { customers: 100_000 }).await?;
         table.print();
         outcomes.append(&mut o);
+    }
+    if all || args.target == Which::Web {
+        let settings =
+            web::Settings { connections: 64, warmup: Duration::from_secs(2), window: Duration::from_secs(10) };
+        for db in databases(pg).await {
+            let result = web::run(&db, &settings).await;
+            db.finish().await;
+            let (tables, mut o) = result?;
+            tables.iter().for_each(Table::print);
+            outcomes.append(&mut o);
+        }
     }
     if args.target == Which::Explain {
         on_each_engine(pg, &mut outcomes, |store, engine, url| async move { explain::run(&store, engine, &url).await })

@@ -62,6 +62,11 @@ pub fn thousands(n: u64) -> String {
     groups.join(",")
 }
 
+/// A size in bytes as `12.3 MB (11.7 MiB)`.
+pub fn megabytes(bytes: u64) -> String {
+    format!("{:.1} MB ({:.1} MiB)", bytes as f64 / 1e6, bytes as f64 / (1024.0 * 1024.0))
+}
+
 pub fn ratio(measured: f64, baseline: f64) -> String {
     if baseline > 0.0 { format!("{:.2}x", measured / baseline) } else { "-".into() }
 }

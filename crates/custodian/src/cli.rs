@@ -390,6 +390,7 @@ pub async fn run(args: Args, config: Config) -> anyhow::Result<ExitCode> {
             writeln!(out, "db_max_connections   {}", config.db_max_connections)?;
             writeln!(out, "language             {}", config.language.code())?;
             writeln!(out, "log                  {}", config.log)?;
+            writeln!(out, "login_attempts_per_minute {}", config.login_attempts_per_minute)?;
             writeln!(out, "\nkeys (TOML key, environment variable, default):")?;
             for (key, env, default, about) in config::KEYS {
                 writeln!(out, "  {key:<20} {env:<30} {default:<34} {about}")?;
@@ -565,9 +566,9 @@ async fn serve(config: &Config, listen: Option<std::net::SocketAddr>) -> anyhow:
         tls: tls.is_some() || config.behind_tls_proxy,
         trusted_proxy: config.trusted_proxy,
         company: config.company_name.clone(),
+        attempts_per_minute: config.login_attempts_per_minute,
         sms: sms.is_some(),
         notifier,
-        ..custodian_web::WebConfig::default()
     };
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let worker = if mailer.is_some() || sms.is_some() {

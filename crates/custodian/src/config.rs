@@ -36,6 +36,12 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
     ("db_max_connections", "CUSTODIAN_DB_MAX_CONNECTIONS", "8", "Size of the database connection pool."),
     ("language", "CUSTODIAN_LANGUAGE", "nl", "Language of messages: nl or en."),
     (
+        "login_attempts_per_minute",
+        "CUSTODIAN_LOGIN_ATTEMPTS_PER_MINUTE",
+        "10",
+        "Password, code and token attempts per client address per minute before 429 (1 to 1000000).",
+    ),
+    (
         "log",
         "CUSTODIAN_LOG",
         "info",
@@ -53,6 +59,7 @@ struct FileConfig {
     db_max_connections: Option<u32>,
     language: Option<String>,
     log: Option<String>,
+    login_attempts_per_minute: Option<u32>,
     listen: Option<String>,
     public_url: Option<String>,
     tls_cert: Option<PathBuf>,
@@ -75,6 +82,8 @@ pub struct Config {
     pub db_max_connections: u32,
     pub language: Lang,
     pub log: String,
+    /// Attempts at a password, code or token per client address per minute.
+    pub login_attempts_per_minute: u32,
     /// Where the TOML file was read from, if any.
     pub file: Option<PathBuf>,
     pub listen: std::net::SocketAddr,
@@ -139,6 +148,19 @@ pub fn load(
     };
     if !(1..=1000).contains(&db_max_connections) {
         return Err(ConfigError::Value { key: "db_max_connections", message: "must be from 1 to 1000".into() });
+    }
+    let login_attempts_per_minute = match env("CUSTODIAN_LOGIN_ATTEMPTS_PER_MINUTE") {
+        Some(v) => v.trim().parse().map_err(|_| ConfigError::Value {
+            key: "login_attempts_per_minute",
+            message: "must be a whole number from 1 to 1000000".into(),
+        })?,
+        None => file.login_attempts_per_minute.unwrap_or(10),
+    };
+    if !(1..=1_000_000).contains(&login_attempts_per_minute) {
+        return Err(ConfigError::Value {
+            key: "login_attempts_per_minute",
+            message: "must be from 1 to 1000000".into(),
+        });
     }
     let language_raw = env("CUSTODIAN_LANGUAGE").or(file.language).unwrap_or_else(|| "nl".into());
     let language =
@@ -211,6 +233,7 @@ pub fn load(
         db_max_connections,
         language,
         log: env("CUSTODIAN_LOG").or(file.log).unwrap_or_else(|| "info".into()),
+        login_attempts_per_minute,
         file: file_path,
     })
 }
@@ -261,17 +284,25 @@ mod tests {
         assert_eq!(c.master_key_file, PathBuf::from("/tmp/x/master.key"));
         assert_eq!(c.sqlite_path(), Some(PathBuf::from("/tmp/x/custodian.db")));
         assert_eq!(c.language, Lang::Nl);
+        assert_eq!(c.login_attempts_per_minute, 10);
     }
 
     #[test]
     fn file_then_environment_then_flags() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("c.toml");
-        std::fs::write(&file, "data_dir = \"/srv/a\"\ndb_max_connections = 3\nlanguage = \"en\"\n").unwrap();
+        std::fs::write(
+            &file,
+            "data_dir = \"/srv/a\"\ndb_max_connections = 3\nlanguage = \"en\"\nlogin_attempts_per_minute = 30\n",
+        )
+        .unwrap();
         let c = load(env_of(&[("CUSTODIAN_DB_MAX_CONNECTIONS", "5")]), None, Some(file.clone())).unwrap();
         assert_eq!(c.data_dir, PathBuf::from("/srv/a"));
         assert_eq!(c.db_max_connections, 5);
         assert_eq!(c.language, Lang::En);
+        assert_eq!(c.login_attempts_per_minute, 30);
+        let c = load(env_of(&[("CUSTODIAN_LOGIN_ATTEMPTS_PER_MINUTE", "500")]), None, Some(file.clone())).unwrap();
+        assert_eq!(c.login_attempts_per_minute, 500);
         let c = load(env_of(&[("CUSTODIAN_DATA_DIR", "/srv/b")]), Some("/srv/c".into()), Some(file)).unwrap();
         assert_eq!(c.data_dir, PathBuf::from("/srv/c"));
     }
@@ -287,6 +318,10 @@ mod tests {
         assert!(e.contains("db_max_connections"), "{e}");
         let e = load(env_of(&[("CUSTODIAN_DATABASE_URL", "mysql://x")]), None, None).unwrap_err().to_string();
         assert!(e.contains("database_url"), "{e}");
+        for bad in ["0", "1000001", "-1", "lots"] {
+            let e = load(env_of(&[("CUSTODIAN_LOGIN_ATTEMPTS_PER_MINUTE", bad)]), None, None).unwrap_err().to_string();
+            assert!(e.contains("login_attempts_per_minute"), "{bad}: {e}");
+        }
     }
 
     #[test]

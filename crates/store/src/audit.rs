@@ -913,7 +913,7 @@ async fn verify_any(pool: &AnyPool) -> Result<Verification, StoreError> {
 
 /// Entries about one subject, oldest first.
 pub(crate) async fn about(
-    pool: &AnyPool,
+    conn: &mut sqlx::AnyConnection,
     subject_kind: &str,
     subject_id: &str,
 ) -> Result<Vec<(Entry, String, Option<Vec<u8>>)>, StoreError> {
@@ -923,7 +923,7 @@ pub(crate) async fn about(
     )
     .bind(subject_kind)
     .bind(subject_id)
-    .fetch_all(pool)
+    .fetch_all(conn)
     .await?;
     rows.into_iter()
         .map(|r| {

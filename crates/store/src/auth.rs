@@ -30,6 +30,8 @@ pub const RESET_TTL: i64 = HOUR;
 /// Sessions end after this much inactivity, and in any case after `SESSION_MAX`.
 pub const SESSION_IDLE: i64 = 30 * MINUTE;
 pub const SESSION_MAX: i64 = 12 * HOUR;
+/// `last_seen_at` is rewritten once it is this old (see [`Store::session`]).
+pub const SESSION_TOUCH: i64 = MINUTE;
 /// Failed logins before the account is locked, with a lock that doubles each time.
 const FREE_FAILURES: i64 = 5;
 const MAX_LOCK: i64 = 15 * MINUTE;
@@ -37,6 +39,18 @@ const MAX_LOCK: i64 = 15 * MINUTE;
 fn argon2() -> Argon2<'static> {
     let params = Params::new(19 * 1024, 2, 1, None).expect("valid argon2 parameters");
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// Runs an argon2 hash or check off the async threads, at most one per core at a
+/// time. Each holds 19 MiB while it runs; more at once would only share the same
+/// cores, so a burst of logins waits here instead of growing memory with the
+/// number of requests in flight.
+async fn with_argon2<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, StoreError> {
+    static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    let permits = PERMITS
+        .get_or_init(|| tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(1, |n| n.get())));
+    let _permit = permits.acquire().await.map_err(|e| StoreError::Config(format!("password hashing: {e}")))?;
+    tokio::task::spawn_blocking(f).await.map_err(|e| StoreError::Config(format!("password hashing task: {e}")))
 }
 
 /// A password hash to compare against when the account does not exist, so the
@@ -285,9 +299,7 @@ impl Store {
         password: &NewPassword,
     ) -> Result<(), StoreError> {
         let pw = password.expose().to_string();
-        let hash = tokio::task::spawn_blocking(move || hash_password(&pw))
-            .await
-            .map_err(|e| StoreError::Config(format!("password hashing task: {e}")))??;
+        let hash = with_argon2(move || hash_password(&pw)).await??;
         sqlx::query(
             "UPDATE users SET password_hash = $1, failed_logins = 0, locked_until = 0, updated_at = $2 WHERE id = $3",
         )
@@ -439,9 +451,7 @@ impl Store {
             None => (dummy_hash().to_string(), None),
         };
         let pw = Zeroizing::new(password.to_string());
-        let ok = tokio::task::spawn_blocking(move || verify_password(&pw, &stored))
-            .await
-            .map_err(|e| StoreError::Config(format!("password check task: {e}")))?;
+        let ok = with_argon2(move || verify_password(&pw, &stored)).await?;
         let Some(row) = row else {
             return Err(StoreError::Auth(AuthError::BadCredentials));
         };
@@ -488,22 +498,41 @@ impl Store {
 
     /// The live session for `token`, extending its idle timer; `None` when
     /// unknown, idle too long or past its maximum age.
+    ///
+    /// Most requests only read: `last_seen_at` is written when it is more than
+    /// [`SESSION_TOUCH`] old, so a page view is no database write (on SQLite no
+    /// fsync) and requests do not queue behind each other for the write lock.
+    /// The expiry checks are exact against the stored time, which lags the last
+    /// request by less than `SESSION_TOUCH`: a session may end that much early,
+    /// never late.
     pub async fn session(&self, token: &str) -> Result<Option<Session>, StoreError> {
         let now = now_micros();
+        let hash = session_hash(token);
+        // One connection for every statement: each pool checkout costs a ping.
+        let mut conn = self.pool.acquire().await?;
         let row = sqlx::query(
-            "UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2 AND expires_at > $1 AND last_seen_at > $3
-             RETURNING user_id, csrf, second_factor",
+            "SELECT user_id, csrf, second_factor, last_seen_at FROM sessions
+             WHERE token_hash = $1 AND expires_at > $2 AND last_seen_at > $3",
         )
+        .bind(&hash)
         .bind(now)
-        .bind(session_hash(token))
         .bind(now - SESSION_IDLE)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *conn)
         .await?;
         let Some(row) = row else { return Ok(None) };
         let user: i64 = row.try_get(0)?;
         let csrf: Vec<u8> = row.try_get(1)?;
         let second: i64 = row.try_get(2)?;
-        let Ok((account, _)) = self.account_by_id(&self.pool, user).await else { return Ok(None) };
+        let last_seen: i64 = row.try_get(3)?;
+        if now - last_seen >= SESSION_TOUCH {
+            // Never moves the time back when requests race.
+            sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2 AND last_seen_at < $1")
+                .bind(now)
+                .bind(&hash)
+                .execute(&mut *conn)
+                .await?;
+        }
+        let Ok((account, _)) = self.account_by_id(&mut *conn, user).await else { return Ok(None) };
         Ok(Some(Session {
             account,
             csrf: String::from_utf8_lossy(&csrf).into_owned(),

@@ -28,20 +28,24 @@ impl Store {
     pub async fn export_customer(&self, access: &Access, id: i64) -> Result<Export, StoreError> {
         check_subject(access, id)?;
         let role = access.actor.role;
-        let (head, row) = self.load_customer_row(&self.pool, id).await?;
+        // All reads on one connection: a pool checkout costs a round trip (ping),
+        // and this page is the portal's most visited one.
+        let mut conn = self.pool.acquire().await?;
+        let (head, row) = self.load_customer_row(&mut *conn, id).await?;
         let key_id = head.live_key_id()?;
-        let key = self.keys.data_key(&self.pool, key_id).await?;
+        let key = self.keys.data_key(&mut *conn, key_id).await?;
         let fields = crate::records::open(&key, "customers", key_id, &row, crate::records::readable_by(role))?;
         let withheld = custodian_domain::inventory::fields_of("customers")
             .filter(|f| !f.may_read(role))
             .map(|f| f.column)
             .collect();
-        let (contacts, services, statute_acceptances) = self.related(id, &key, role).await?;
+        let (contacts, services, statute_acceptances) = self.related(&mut conn, id, &key, role).await?;
         let invoices = match role {
             Role::Staff => None,
-            _ => Some(self.invoices_of(id, role).await?),
+            _ => Some(self.invoices_of(&mut conn, id, role).await?),
         };
-        let access_log = self.access_log(access, id).await?;
+        let access_log = self.access_log_on(&mut conn, access, id).await?;
+        drop(conn);
         if !access.actor.is_subject(id) {
             let mut event = Event::new(access, "customer.export", "customer", id).fields(fields.keys());
             self.keys.seal_source(&mut event, Some(&key));
@@ -71,19 +75,35 @@ impl Store {
     /// The audit entries about customer `id`. Source addresses are shown to the
     /// owner only, and to a customer for their own actions.
     pub async fn access_log(&self, access: &Access, id: i64) -> Result<Vec<Entry>, StoreError> {
+        self.access_log_on(&mut *self.pool.acquire().await?, access, id).await
+    }
+
+    async fn access_log_on(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        access: &Access,
+        id: i64,
+    ) -> Result<Vec<Entry>, StoreError> {
         check_subject(access, id)?;
-        let rows = audit::about(&self.pool, "customer", &id.to_string()).await?;
+        let rows = audit::about(&mut *conn, "customer", &id.to_string()).await?;
         let mut out = Vec::with_capacity(rows.len());
         for (mut entry, key_name, sealed) in rows {
             if let Some(sealed) = sealed {
-                entry.source = self.open_source(access, &entry, &key_name, &sealed).await;
+                entry.source = self.open_source(conn, access, &entry, &key_name, &sealed).await;
             }
             out.push(entry);
         }
         Ok(out)
     }
 
-    async fn open_source(&self, access: &Access, entry: &Entry, key_name: &str, sealed: &[u8]) -> Option<String> {
+    async fn open_source(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        access: &Access,
+        entry: &Entry,
+        key_name: &str,
+        sealed: &[u8],
+    ) -> Option<String> {
         let own = entry.actor_kind == "customer"
             && access.actor.kind == audit::ActorKind::Customer
             && entry.actor_id == access.actor.id;
@@ -105,10 +125,10 @@ impl Store {
                 let key_id: i64 =
                     sqlx::query_scalar("SELECT key_id FROM customers WHERE id = $1 AND key_id IS NOT NULL")
                         .bind(cid)
-                        .fetch_optional(&self.pool)
+                        .fetch_optional(&mut *conn)
                         .await
                         .ok()??;
-                self.keys.data_key(&self.pool, key_id).await.ok()?
+                self.keys.data_key(&mut *conn, key_id).await.ok()?
             }
             None => self.keys.system.clone(),
         };

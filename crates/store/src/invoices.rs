@@ -145,7 +145,7 @@ impl Store {
     /// unless the customer reads their own.
     pub async fn read_invoices(&self, access: &Access, customer_id: i64) -> Result<Vec<InvoiceRecord>, StoreError> {
         check_finance(access, customer_id)?;
-        let invoices = self.invoices_of(customer_id, access.actor.role).await?;
+        let invoices = self.invoices_of(&mut *self.pool.acquire().await?, customer_id, access.actor.role).await?;
         if !access.actor.is_subject(customer_id) && !invoices.is_empty() {
             let mut event = Event::new(access, "invoice.read", "customer", customer_id)
                 .fields(records::columns(TABLE).into_iter().chain(["description"]));
@@ -155,22 +155,28 @@ impl Store {
         Ok(invoices)
     }
 
-    pub(crate) async fn invoices_of(&self, customer_id: i64, role: Role) -> Result<Vec<InvoiceRecord>, StoreError> {
+    /// The invoices of a customer as `role` may see them, read on `conn`.
+    pub(crate) async fn invoices_of(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        customer_id: i64,
+        role: Role,
+    ) -> Result<Vec<InvoiceRecord>, StoreError> {
         let sql = format!(
             "SELECT id, key_id, number, issued_on, due_on, paid_on, delivery, net_cents, vat_cents, total_cents, {} FROM invoices WHERE customer_id = $1 ORDER BY issued_on, id",
             records::columns(TABLE).join(", ")
         );
-        let rows = sqlx::query(&sql).bind(customer_id).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(&sql).bind(customer_id).fetch_all(&mut *conn).await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
             let id: i64 = r.try_get("id")?;
             let key_id: i64 = r.try_get("key_id")?;
-            let key = self.keys.data_key(&self.pool, key_id).await?;
+            let key = self.keys.data_key(&mut *conn, key_id).await?;
             let lines = sqlx::query(
                 "SELECT position, quantity, unit_price_cents, vat_rate_bp, description FROM invoice_lines WHERE invoice_id = $1 ORDER BY position",
             )
             .bind(id)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *conn)
             .await?
             .iter()
             .map(|l| {

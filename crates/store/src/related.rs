@@ -153,9 +153,10 @@ impl Store {
     }
 
     /// Contacts, services and statute acceptances of a customer, opened with
-    /// `key` for `role`. Used by the export; not audited on its own.
+    /// `key` for `role`, on `conn`. Used by the export; not audited on its own.
     pub(crate) async fn related(
         &self,
+        conn: &mut sqlx::AnyConnection,
         customer_id: i64,
         key: &crate::Key,
         role: Role,
@@ -164,7 +165,7 @@ impl Store {
             "SELECT id, customer_id, registry, {} FROM contacts WHERE customer_id = $1 ORDER BY id",
             records::columns("contacts").join(", ")
         );
-        let rows = sqlx::query(&sql).bind(customer_id).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(&sql).bind(customer_id).fetch_all(&mut *conn).await?;
         let mut contacts = vec![];
         for r in &rows {
             let id: i64 = r.try_get("id")?;
@@ -179,7 +180,7 @@ impl Store {
             "SELECT id, kind, status, started_on, ended_on, description FROM services WHERE customer_id = $1 ORDER BY id",
         )
         .bind(customer_id)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *conn)
         .await?;
         let mut services = vec![];
         for r in &rows {
@@ -199,7 +200,7 @@ impl Store {
             "SELECT version, accepted_at, recorded_by FROM statute_acceptances WHERE customer_id = $1 ORDER BY accepted_at",
         )
         .bind(customer_id)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *conn)
         .await?;
         let statutes = rows
             .iter()

@@ -490,3 +490,53 @@ async fn rotating_the_master_key_rewraps_without_touching_data() {
         db.finish().await;
     }
 }
+
+async fn session_column(store: &Store, user: i64, column: &str) -> i64 {
+    sqlx::query_scalar(&format!("SELECT {column} FROM sessions WHERE user_id = $1"))
+        .bind(user)
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+}
+
+async fn set_session_column(store: &Store, user: i64, column: &str, value: i64) {
+    sqlx::query(&format!("UPDATE sessions SET {column} = $1 WHERE user_id = $2"))
+        .bind(value)
+        .bind(user)
+        .execute(store.pool())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn sessions_end_when_idle_or_old_and_reading_one_writes_once_a_minute() {
+    use custodian_store::auth::{SESSION_IDLE, SESSION_TOUCH};
+    let now = || (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1000) as i64;
+    for db in databases().await {
+        let store = db.store().await;
+        let id = store.create_customer(&owner(), &customer(70), false).await.unwrap();
+        let (account, _, _) = store.invite_customer(&owner(), id).await.unwrap();
+        let token = store.start_session(&account, true).await.unwrap().token;
+        let user = account.id;
+
+        let seen = session_column(&store, user, "last_seen_at").await;
+        assert!(store.session(&token).await.unwrap().is_some(), "{}", db.name());
+        let unchanged = session_column(&store, user, "last_seen_at").await == seen;
+        assert!(unchanged, "{}: a recent session is read without a write", db.name());
+
+        set_session_column(&store, user, "last_seen_at", now() - SESSION_TOUCH - 1_000_000).await;
+        let before = now();
+        assert!(store.session(&token).await.unwrap().is_some(), "{}", db.name());
+        let touched = session_column(&store, user, "last_seen_at").await >= before;
+        assert!(touched, "{}: a session last seen over a minute ago is touched", db.name());
+
+        set_session_column(&store, user, "last_seen_at", now() - SESSION_IDLE - 1_000_000).await;
+        assert!(store.session(&token).await.unwrap().is_none(), "{}: idle too long", db.name());
+
+        set_session_column(&store, user, "last_seen_at", now()).await;
+        set_session_column(&store, user, "expires_at", now() - 1).await;
+        assert!(store.session(&token).await.unwrap().is_none(), "{}: past its maximum age", db.name());
+        store.close().await;
+        db.finish().await;
+    }
+}
