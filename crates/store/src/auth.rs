@@ -510,20 +510,21 @@ impl Store {
         let hash = session_hash(token);
         // One connection for every statement: each pool checkout costs a ping.
         let mut conn = self.pool.acquire().await?;
-        let row = sqlx::query(
-            "SELECT user_id, csrf, second_factor, last_seen_at FROM sessions
-             WHERE token_hash = $1 AND expires_at > $2 AND last_seen_at > $3",
-        )
+        // The session and its (enabled) account in one statement.
+        let row = sqlx::query(&format!(
+            "SELECT s.csrf, s.second_factor, s.last_seen_at, {} FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.token_hash = $1 AND s.expires_at > $2 AND s.last_seen_at > $3 AND u.disabled_at IS NULL",
+            ACCOUNT_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ")
+        ))
         .bind(&hash)
         .bind(now)
         .bind(now - SESSION_IDLE)
         .fetch_optional(&mut *conn)
         .await?;
         let Some(row) = row else { return Ok(None) };
-        let user: i64 = row.try_get(0)?;
-        let csrf: Vec<u8> = row.try_get(1)?;
-        let second: i64 = row.try_get(2)?;
-        let last_seen: i64 = row.try_get(3)?;
+        let csrf: Vec<u8> = row.try_get("csrf")?;
+        let second: i64 = row.try_get("second_factor")?;
+        let last_seen: i64 = row.try_get("last_seen_at")?;
         if now - last_seen >= SESSION_TOUCH {
             // Never moves the time back when requests race.
             sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2 AND last_seen_at < $1")
@@ -532,7 +533,7 @@ impl Store {
                 .execute(&mut *conn)
                 .await?;
         }
-        let Ok((account, _)) = self.account_by_id(&mut *conn, user).await else { return Ok(None) };
+        let account = account(&row)?;
         Ok(Some(Session {
             account,
             csrf: String::from_utf8_lossy(&csrf).into_owned(),

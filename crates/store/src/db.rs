@@ -56,7 +56,9 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<(AnyPool, Engine
     let mut pool =
         AnyPoolOptions::new().max_connections(max_connections.max(1)).acquire_timeout(Duration::from_secs(30));
     if engine == Engine::Sqlite {
-        pool = pool.after_connect(|conn, _| {
+        // An embedded connection cannot go stale, so the ping sqlx makes on every
+        // checkout (kept for PostgreSQL, whose server may restart) buys nothing.
+        pool = pool.test_before_acquire(false).after_connect(|conn, _| {
             Box::pin(async move {
                 conn.execute(SQLITE_PRAGMAS).await?;
                 Ok(())

@@ -105,6 +105,7 @@ impl Store {
         self.keys.seal_source(&mut event, Some(&key));
         crate::audit::append(&mut tx, &[event]).await?;
         tx.commit().await?;
+        self.keys.forget(key_id);
         // Messages still queued about this customer would only greet someone who
         // no longer exists here.
         let job = Access::new(crate::Actor::job("erasure"), access.purpose);

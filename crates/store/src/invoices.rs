@@ -167,31 +167,35 @@ impl Store {
             records::columns(TABLE).join(", ")
         );
         let rows = sqlx::query(&sql).bind(customer_id).fetch_all(&mut *conn).await?;
+        // Every line of every invoice in one statement, grouped by invoice below.
+        let line_rows = sqlx::query(
+            "SELECT invoice_id, position, quantity, unit_price_cents, vat_rate_bp, description FROM invoice_lines
+             WHERE invoice_id IN (SELECT id FROM invoices WHERE customer_id = $1) ORDER BY invoice_id, position",
+        )
+        .bind(customer_id)
+        .fetch_all(&mut *conn)
+        .await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
             let id: i64 = r.try_get("id")?;
             let key_id: i64 = r.try_get("key_id")?;
             let key = self.keys.data_key(&mut *conn, key_id).await?;
-            let lines = sqlx::query(
-                "SELECT position, quantity, unit_price_cents, vat_rate_bp, description FROM invoice_lines WHERE invoice_id = $1 ORDER BY position",
-            )
-            .bind(id)
-            .fetch_all(&mut *conn)
-            .await?
-            .iter()
-            .map(|l| {
-                let position: i64 = l.try_get(0)?;
-                let sealed: Vec<u8> = l.try_get(4)?;
+            let mut lines = vec![];
+            for l in &line_rows {
+                if l.try_get::<i64, _>(0)? != id {
+                    continue;
+                }
+                let position: i64 = l.try_get(1)?;
+                let sealed: Vec<u8> = l.try_get(5)?;
                 let plain = key.open(&line_aad(key_id, position), &sealed)?;
-                Ok(LineRecord {
+                lines.push(LineRecord {
                     position,
                     description: String::from_utf8_lossy(&plain).into_owned(),
-                    quantity: l.try_get(1)?,
-                    unit_price_cents: l.try_get(2)?,
-                    vat_rate_bp: l.try_get(3)?,
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
+                    quantity: l.try_get(2)?,
+                    unit_price_cents: l.try_get(3)?,
+                    vat_rate_bp: l.try_get(4)?,
+                });
+            }
             out.push(InvoiceRecord {
                 id,
                 customer_id,

@@ -1,6 +1,7 @@
 //! The keyring: system keys and per-owner data keys, all wrapped by the master key.
 
-use std::sync::RwLock;
+use std::collections::HashMap;
+use std::sync::{Mutex, RwLock};
 
 use sqlx::{Any, AnyPool, Executor, Row, Transaction};
 
@@ -19,7 +20,14 @@ pub(crate) struct Keyring {
     pub(crate) index: Key,
     /// Encrypts what belongs to no customer (audit sources of staff and jobs).
     pub(crate) system: Key,
+    /// Unwrapped data keys by ID. A data key never changes (rotation re-wraps
+    /// it); erasure deletes it and calls [`Keyring::forget`]. Cleared whole
+    /// when full, which is simpler than an LRU and fine for a read cache.
+    cache: Mutex<HashMap<i64, Key>>,
 }
+
+/// Data keys kept unwrapped at most (32 bytes each plus map overhead).
+const CACHED_KEYS: usize = 10_000;
 
 impl Keyring {
     pub(crate) async fn open(pool: &AnyPool, master: Key) -> Result<Keyring, StoreError> {
@@ -47,7 +55,7 @@ impl Keyring {
         let index = unwrap_named(&mut tx, &master, INDEX_KEY).await?;
         let system = unwrap_named(&mut tx, &master, SYSTEM_KEY).await?;
         tx.commit().await?;
-        Ok(Keyring { master: RwLock::new(master), index, system })
+        Ok(Keyring { master: RwLock::new(master), index, system, cache: Mutex::new(HashMap::new()) })
     }
 
     fn master(&self) -> Key {
@@ -73,10 +81,24 @@ impl Keyring {
     where
         E: Executor<'e, Database = Any>,
     {
+        if let Some(key) = self.cache.lock().unwrap_or_else(|e| e.into_inner()).get(&id) {
+            return Ok(key.clone());
+        }
         let wrapped: Option<Vec<u8>> =
             sqlx::query_scalar("SELECT wrapped FROM data_keys WHERE id = $1").bind(id).fetch_optional(executor).await?;
         let wrapped = wrapped.ok_or(StoreError::NotFound { kind: "data key", id: id.to_string() })?;
-        Ok(self.master().unwrap_key(DATA_KEY_LABEL, &wrapped)?)
+        let key = self.master().unwrap_key(DATA_KEY_LABEL, &wrapped)?;
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= CACHED_KEYS {
+            cache.clear();
+        }
+        cache.insert(id, key.clone());
+        Ok(key)
+    }
+
+    /// Drops a destroyed data key from memory too.
+    pub(crate) fn forget(&self, id: i64) {
+        self.cache.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
     }
 
     /// Seals the source address of `access` for the audit trail: under the

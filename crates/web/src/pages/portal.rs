@@ -78,7 +78,7 @@ pub(crate) async fn dashboard(
     Query(q): Query<Saved>,
 ) -> Response {
     let (access, id) = own(&viewer);
-    match state.store.export_customer(&access, id).await {
+    match state.store.customer_overview(&access, id).await {
         Ok(export) => dashboard_page(&state, &viewer, export, q.saved.is_some(), false),
         Err(e) => store_error(&viewer, e),
     }
