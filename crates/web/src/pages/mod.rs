@@ -8,6 +8,7 @@ pub(crate) mod staff;
 use std::collections::BTreeMap;
 
 use axum::response::Response;
+use custodian_domain::Lang;
 use custodian_domain::inventory::Role;
 use custodian_store::{AccessPurpose, StoreError};
 
@@ -44,6 +45,44 @@ pub(crate) fn purposes_for(role: Role) -> &'static [AccessPurpose] {
             &[Support, Administration, Registry, DataSubjectRequest, SecurityIncident, LegalObligation, Billing]
         }
         _ => &[Support, Administration, Registry, DataSubjectRequest, SecurityIncident, LegalObligation],
+    }
+}
+
+/// A purpose as people read it.
+pub(crate) fn purpose_label(purpose: AccessPurpose, lang: Lang) -> &'static str {
+    match purpose {
+        AccessPurpose::Support => lang.pick("vraag of probleem van de klant", "customer's question or problem"),
+        AccessPurpose::Administration => lang.pick("administratie bijwerken", "keeping the records right"),
+        AccessPurpose::Registry => lang.pick("domeinregistratie", "domain registration"),
+        AccessPurpose::DataSubjectRequest => {
+            lang.pick("verzoek van de klant (inzage, verwijdering)", "the customer's request (access, erasure)")
+        }
+        AccessPurpose::SecurityIncident => lang.pick("beveiligingsincident", "security incident"),
+        AccessPurpose::LegalObligation => lang.pick("wettelijke verplichting", "legal obligation"),
+        AccessPurpose::Billing => lang.pick("facturering", "invoicing"),
+        AccessPurpose::Retention => lang.pick("bewaartermijn", "retention"),
+    }
+}
+
+/// What an audit entry's action means, as people read it; unknown codes as they are.
+pub(crate) fn action_label(action: &str, lang: Lang) -> &str {
+    match action {
+        "customer.read" => lang.pick("gegevens ingezien", "viewed the data"),
+        "customer.export" => lang.pick("alle gegevens opgevraagd", "retrieved all data"),
+        "customer.update" => lang.pick("gegevens gewijzigd", "changed the data"),
+        "customer.create" => lang.pick("klant aangemaakt", "created the customer"),
+        "customer.erase" => lang.pick("gegevens verwijderd", "erased the data"),
+        "customer.erasure_request" => lang.pick("verwijdering gevraagd", "asked for erasure"),
+        "account.invite" => lang.pick("portaaltoegang gegeven", "gave portal access"),
+        "invoice.create" => lang.pick("factuur gemaakt", "issued an invoice"),
+        "invoice.read" => lang.pick("facturen ingezien", "viewed invoices"),
+        "contact.create" => lang.pick("domeincontact aangemaakt", "created a domain contact"),
+        "service.create" => lang.pick("dienst vastgelegd", "recorded a service"),
+        "statute.accept" => lang.pick("acceptatie voorwaarden vastgelegd", "recorded acceptance of the terms"),
+        "outbox.enqueue" | "outbox.sent" => lang.pick("bericht verstuurd", "sent a message"),
+        "outbox.failed" => lang.pick("bericht niet bezorgd", "message not delivered"),
+        "outbox.cancel" => lang.pick("bericht geannuleerd", "cancelled a message"),
+        other => other,
     }
 }
 

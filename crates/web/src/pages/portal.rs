@@ -210,7 +210,11 @@ pub(crate) async fn access_log(AxState(state): AxState<State>, Extension(viewer)
                         })
                         .collect::<Vec<_>>()
                         .join(", ");
-                    (when(e.at), actor_label(&e.actor_kind, lang), e.action, e.purpose, fields)
+                    let action = crate::pages::action_label(&e.action, lang).to_string();
+                    let purpose = AccessPurpose::parse(&e.purpose)
+                        .map(|p| crate::pages::purpose_label(p, lang).to_string())
+                        .unwrap_or(e.purpose);
+                    (when(e.at), actor_label(&e.actor_kind, lang), action, purpose, fields)
                 })
                 .collect();
             view::render(AccessLog {

@@ -81,18 +81,7 @@ fn purposes(viewer: &Viewer) -> Vec<(&'static str, &'static str)> {
     crate::pages::purposes_for(viewer.session().account.role)
         .iter()
         .map(|p| {
-            let label = match p {
-                AccessPurpose::Support => lang.pick("vraag of probleem van de klant", "customer's question or problem"),
-                AccessPurpose::Administration => lang.pick("administratie bijwerken", "keeping the records right"),
-                AccessPurpose::Registry => lang.pick("domeinregistratie", "domain registration"),
-                AccessPurpose::DataSubjectRequest => {
-                    lang.pick("verzoek van de klant (inzage, verwijdering)", "the customer's request (access, erasure)")
-                }
-                AccessPurpose::SecurityIncident => lang.pick("beveiligingsincident", "security incident"),
-                AccessPurpose::LegalObligation => lang.pick("wettelijke verplichting", "legal obligation"),
-                AccessPurpose::Billing => lang.pick("facturering", "invoicing"),
-                AccessPurpose::Retention => lang.pick("bewaartermijn", "retention"),
-            };
+            let label = crate::pages::purpose_label(*p, lang);
             (p.as_str(), label)
         })
         .collect()
