@@ -643,7 +643,7 @@ pub(crate) async fn verify(pool: &AnyPool) -> Result<Verification, StoreError> {
 
 /// The file of a SQLite database URL; `None` for an in-memory database (named
 /// `:memory:`, which is no file, or opened with `mode=memory`).
-fn sqlite_file(url: &str) -> Result<Option<std::path::PathBuf>, StoreError> {
+pub(crate) fn sqlite_file(url: &str) -> Result<Option<std::path::PathBuf>, StoreError> {
     let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)?;
     let path = options.get_filename();
     let query = url.split_once('?').map(|(_, q)| q).unwrap_or_default();

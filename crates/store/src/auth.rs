@@ -17,6 +17,7 @@ use zeroize::Zeroizing;
 
 use crate::audit::{Access, AccessPurpose, Actor, Event};
 use crate::crypto::field_aad;
+use crate::rows::{Bind, Get};
 use crate::{Store, StoreError, now_micros};
 
 const SECOND: i64 = 1_000_000;
@@ -183,14 +184,14 @@ fn role_name(role: Role) -> &'static str {
     }
 }
 
-fn account(r: &AnyRow) -> Result<Account, StoreError> {
-    let role: String = r.try_get("role")?;
-    let hash: Option<Vec<u8>> = r.try_get("password_hash")?;
-    let last_step: i64 = r.try_get("totp_last_step")?;
+fn account(r: &impl Get) -> Result<Account, StoreError> {
+    let role: String = r.col("role")?;
+    let hash: Option<Vec<u8>> = r.col("password_hash")?;
+    let last_step: i64 = r.col("totp_last_step")?;
     Ok(Account {
-        id: r.try_get("id")?,
+        id: r.col("id")?,
         role: role_of(&role),
-        customer_id: r.try_get("customer_id")?,
+        customer_id: r.col("customer_id")?,
         totp_enabled: last_step > 0,
         has_password: hash.is_some(),
     })
@@ -508,29 +509,25 @@ impl Store {
     pub async fn session(&self, token: &str) -> Result<Option<Session>, StoreError> {
         let now = now_micros();
         let hash = session_hash(token);
-        // One connection for every statement: each pool checkout costs a ping.
-        let mut conn = self.pool.acquire().await?;
         // The session and its (enabled) account in one statement.
-        let row = sqlx::query(&format!(
-            "SELECT s.csrf, s.second_factor, s.last_seen_at, {} FROM sessions s JOIN users u ON u.id = s.user_id
-             WHERE s.token_hash = $1 AND s.expires_at > $2 AND s.last_seen_at > $3 AND u.disabled_at IS NULL",
-            ACCOUNT_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ")
-        ))
-        .bind(&hash)
-        .bind(now)
-        .bind(now - SESSION_IDLE)
-        .fetch_optional(&mut *conn)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        let csrf: Vec<u8> = row.try_get("csrf")?;
-        let second: i64 = row.try_get("second_factor")?;
-        let last_seen: i64 = row.try_get("last_seen_at")?;
+        static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            format!(
+                "SELECT s.csrf, s.second_factor, s.last_seen_at, {} FROM sessions s JOIN users u ON u.id = s.user_id
+                 WHERE s.token_hash = $1 AND s.expires_at > $2 AND s.last_seen_at > $3 AND u.disabled_at IS NULL",
+                ACCOUNT_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ")
+            )
+        });
+        let binds = [Bind::Blob(&hash), Bind::Int(now), Bind::Int(now - SESSION_IDLE)];
+        let Some(row) = self.reader().await?.optional(&SQL, &binds).await? else { return Ok(None) };
+        let csrf: Vec<u8> = row.col("csrf")?;
+        let second: i64 = row.col("second_factor")?;
+        let last_seen: i64 = row.col("last_seen_at")?;
         if now - last_seen >= SESSION_TOUCH {
             // Never moves the time back when requests race.
             sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2 AND last_seen_at < $1")
                 .bind(now)
                 .bind(&hash)
-                .execute(&mut *conn)
+                .execute(&self.pool)
                 .await?;
         }
         let account = account(&row)?;

@@ -9,6 +9,7 @@ use sqlx::{Any, Row, Transaction};
 use crate::audit::{Access, Event};
 use crate::crypto::Key;
 use crate::records::{self, assignments, placeholders, readable_by};
+use crate::rows::Get;
 use crate::{Store, StoreError, now_micros};
 
 const TABLE: &str = "customers";
@@ -104,23 +105,23 @@ impl Head {
     }
 }
 
-fn select_sql() -> String {
+pub(crate) fn select_sql() -> String {
     format!(
         "SELECT id, kind, status, key_id, entered_by, created_at, updated_at, {} FROM customers WHERE id = $1",
         records::columns(TABLE).join(", ")
     )
 }
 
-fn head(r: &AnyRow) -> Result<Head, StoreError> {
-    let kind: String = r.try_get("kind")?;
+pub(crate) fn head(r: &impl Get) -> Result<Head, StoreError> {
+    let kind: String = r.col("kind")?;
     Ok(Head {
-        id: r.try_get("id")?,
+        id: r.col("id")?,
         kind: CustomerKind::parse(&kind).map_err(|e| StoreError::Conflict(e.to_string()))?,
-        status: r.try_get("status")?,
-        key_id: r.try_get("key_id")?,
-        entered_by: r.try_get("entered_by")?,
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
+        status: r.col("status")?,
+        key_id: r.col("key_id")?,
+        entered_by: r.col("entered_by")?,
+        created_at: r.col("created_at")?,
+        updated_at: r.col("updated_at")?,
     })
 }
 

@@ -5,6 +5,8 @@ use serde::Serialize;
 
 use crate::audit::{self, Access, Entry, Event};
 use crate::customers::check_subject;
+use crate::invoices::Detail;
+use crate::rows::Bind;
 use crate::{ContactRecord, CustomerRecord, InvoiceRecord, ServiceRecord, StatuteAcceptance, Store, StoreError};
 
 /// The export document. `format` names its version for machines reading it.
@@ -26,36 +28,43 @@ impl Store {
     /// Exports all data about customer `id` that the actor's role may see. Audited
     /// (one entry) unless the customer exports their own data.
     pub async fn export_customer(&self, access: &Access, id: i64) -> Result<Export, StoreError> {
-        self.export_with(access, id, true).await
+        self.export_with(access, id, Detail::Full).await
     }
 
-    /// The export without its access log: what the customer's dashboard shows,
-    /// read with fewer statements. `access_log` is left empty.
+    /// What the customer's dashboard shows, read with fewer statements: the
+    /// export without its access log (left empty) and with invoice headers only
+    /// (their billing snapshot and lines stay sealed and unread).
     pub async fn customer_overview(&self, access: &Access, id: i64) -> Result<Export, StoreError> {
-        self.export_with(access, id, false).await
+        self.export_with(access, id, Detail::Headers).await
     }
 
-    async fn export_with(&self, access: &Access, id: i64, with_log: bool) -> Result<Export, StoreError> {
+    async fn export_with(&self, access: &Access, id: i64, detail: Detail) -> Result<Export, StoreError> {
         check_subject(access, id)?;
         let role = access.actor.role;
-        // All reads on one connection: a pool checkout costs a round trip (ping),
-        // and this page is the portal's most visited one.
-        let mut conn = self.pool.acquire().await?;
-        let (head, row) = self.load_customer_row(&mut *conn, id).await?;
+        // All reads through one reader: this page is the portal's most visited.
+        let mut reader = self.reader().await?;
+        let row = reader
+            .optional(&crate::customers::select_sql(), &[Bind::Int(id)])
+            .await?
+            .ok_or(StoreError::NotFound { kind: "customer", id: id.to_string() })?;
+        let head = crate::customers::head(&row)?;
         let key_id = head.live_key_id()?;
-        let key = self.keys.data_key(&mut *conn, key_id).await?;
+        let key = self.keys.data_key(&self.pool, key_id).await?;
         let fields = crate::records::open(&key, "customers", key_id, &row, crate::records::readable_by(role))?;
         let withheld = custodian_domain::inventory::fields_of("customers")
             .filter(|f| !f.may_read(role))
             .map(|f| f.column)
             .collect();
-        let (contacts, services, statute_acceptances) = self.related(&mut conn, id, &key, role).await?;
+        let (contacts, services, statute_acceptances) = self.related(&mut reader, id, &key, role).await?;
         let invoices = match role {
             Role::Staff => None,
-            _ => Some(self.invoices_of(&mut conn, id, role).await?),
+            _ => Some(self.invoices_of(&mut reader, id, role, detail).await?),
         };
-        let access_log = if with_log { self.access_log_on(&mut conn, access, id).await? } else { vec![] };
-        drop(conn);
+        let access_log = match detail {
+            Detail::Full => self.access_log(access, id).await?,
+            Detail::Headers => vec![],
+        };
+        drop(reader);
         if !access.actor.is_subject(id) {
             let mut event = Event::new(access, "customer.export", "customer", id).fields(fields.keys());
             self.keys.seal_source(&mut event, Some(&key));

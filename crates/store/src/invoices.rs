@@ -4,12 +4,12 @@
 use custodian_domain::inventory::Role;
 use custodian_domain::model::{BillingSnapshot, Delivery, Fields, InvoiceData, InvoiceLine, Text, format_date};
 use serde::Serialize;
-use sqlx::Row;
 
 use crate::audit::{Access, Event};
 use crate::crypto::field_aad;
 use crate::customers::check_subject;
 use crate::records::{self, placeholders, readable_by};
+use crate::rows::{Bind, Get, Reader};
 use crate::{Store, StoreError, now_micros};
 
 const TABLE: &str = "invoices";
@@ -145,7 +145,8 @@ impl Store {
     /// unless the customer reads their own.
     pub async fn read_invoices(&self, access: &Access, customer_id: i64) -> Result<Vec<InvoiceRecord>, StoreError> {
         check_finance(access, customer_id)?;
-        let invoices = self.invoices_of(&mut *self.pool.acquire().await?, customer_id, access.actor.role).await?;
+        let mut reader = self.reader().await?;
+        let invoices = self.invoices_of(&mut reader, customer_id, access.actor.role, Detail::Full).await?;
         if !access.actor.is_subject(customer_id) && !invoices.is_empty() {
             let mut event = Event::new(access, "invoice.read", "customer", customer_id)
                 .fields(records::columns(TABLE).into_iter().chain(["description"]));
@@ -155,62 +156,79 @@ impl Store {
         Ok(invoices)
     }
 
-    /// The invoices of a customer as `role` may see them, read on `conn`.
+    /// The invoices of a customer as `role` may see them, read on `conn`. With
+    /// [`Detail::Headers`] the billing snapshot and lines stay sealed and unread
+    /// (`billing` and `lines` are empty): what a list of invoices shows.
     pub(crate) async fn invoices_of(
         &self,
-        conn: &mut sqlx::AnyConnection,
+        reader: &mut Reader,
         customer_id: i64,
         role: Role,
+        detail: Detail,
     ) -> Result<Vec<InvoiceRecord>, StoreError> {
+        let sealed = match detail {
+            Detail::Full => format!(", {}", records::columns(TABLE).join(", ")),
+            Detail::Headers => String::new(),
+        };
         let sql = format!(
-            "SELECT id, key_id, number, issued_on, due_on, paid_on, delivery, net_cents, vat_cents, total_cents, {} FROM invoices WHERE customer_id = $1 ORDER BY issued_on, id",
-            records::columns(TABLE).join(", ")
+            "SELECT id, key_id, number, issued_on, due_on, paid_on, delivery, net_cents, vat_cents, total_cents{sealed} FROM invoices WHERE customer_id = $1 ORDER BY issued_on, id"
         );
-        let rows = sqlx::query(&sql).bind(customer_id).fetch_all(&mut *conn).await?;
+        let by_customer = [Bind::Int(customer_id)];
+        let rows = reader.all(&sql, &by_customer).await?;
         // Every line of every invoice in one statement, grouped by invoice below.
-        let line_rows = sqlx::query(
-            "SELECT invoice_id, position, quantity, unit_price_cents, vat_rate_bp, description FROM invoice_lines
-             WHERE invoice_id IN (SELECT id FROM invoices WHERE customer_id = $1) ORDER BY invoice_id, position",
-        )
-        .bind(customer_id)
-        .fetch_all(&mut *conn)
-        .await?;
+        let line_rows = match detail {
+            Detail::Full => {
+                let sql = "SELECT invoice_id, position, quantity, unit_price_cents, vat_rate_bp, description FROM invoice_lines
+                     WHERE invoice_id IN (SELECT id FROM invoices WHERE customer_id = $1) ORDER BY invoice_id, position";
+                reader.all(sql, &by_customer).await?
+            }
+            Detail::Headers => vec![],
+        };
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
-            let id: i64 = r.try_get("id")?;
-            let key_id: i64 = r.try_get("key_id")?;
-            let key = self.keys.data_key(&mut *conn, key_id).await?;
-            let mut lines = vec![];
-            for l in &line_rows {
-                if l.try_get::<i64, _>(0)? != id {
-                    continue;
-                }
-                let position: i64 = l.try_get(1)?;
-                let sealed: Vec<u8> = l.try_get(5)?;
-                let plain = key.open(&line_aad(key_id, position), &sealed)?;
-                lines.push(LineRecord {
-                    position,
-                    description: String::from_utf8_lossy(&plain).into_owned(),
-                    quantity: l.try_get(2)?,
-                    unit_price_cents: l.try_get(3)?,
-                    vat_rate_bp: l.try_get(4)?,
-                });
-            }
-            out.push(InvoiceRecord {
+            let id: i64 = r.col("id")?;
+            let mut invoice = InvoiceRecord {
                 id,
                 customer_id,
-                number: r.try_get("number")?,
-                issued_on: r.try_get("issued_on")?,
-                due_on: r.try_get("due_on")?,
-                paid_on: r.try_get("paid_on")?,
-                delivery: r.try_get("delivery")?,
-                net_cents: r.try_get("net_cents")?,
-                vat_cents: r.try_get("vat_cents")?,
-                total_cents: r.try_get("total_cents")?,
-                billing: records::open(&key, TABLE, key_id, r, readable_by(role))?,
-                lines,
-            });
+                number: r.col("number")?,
+                issued_on: r.col("issued_on")?,
+                due_on: r.col("due_on")?,
+                paid_on: r.col("paid_on")?,
+                delivery: r.col("delivery")?,
+                net_cents: r.col("net_cents")?,
+                vat_cents: r.col("vat_cents")?,
+                total_cents: r.col("total_cents")?,
+                billing: Fields::new(),
+                lines: vec![],
+            };
+            if detail == Detail::Full {
+                let key_id: i64 = r.col("key_id")?;
+                let key = self.keys.data_key(&self.pool, key_id).await?;
+                for l in line_rows.iter().filter(|l| l.col::<i64>("invoice_id").is_ok_and(|i| i == id)) {
+                    let position: i64 = l.col("position")?;
+                    let sealed: Vec<u8> = l.col("description")?;
+                    let plain = key.open(&line_aad(key_id, position), &sealed)?;
+                    invoice.lines.push(LineRecord {
+                        position,
+                        description: String::from_utf8_lossy(&plain).into_owned(),
+                        quantity: l.col("quantity")?,
+                        unit_price_cents: l.col("unit_price_cents")?,
+                        vat_rate_bp: l.col("vat_rate_bp")?,
+                    });
+                }
+                invoice.billing = records::open(&key, TABLE, key_id, r, readable_by(role))?;
+            }
+            out.push(invoice);
         }
         Ok(out)
     }
+}
+
+/// How much of an invoice [`Store::invoices_of`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Detail {
+    /// Everything: the billing snapshot and the lines, decrypted.
+    Full,
+    /// Number, dates, amounts and delivery: no personal data, nothing decrypted.
+    Headers,
 }

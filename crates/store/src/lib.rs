@@ -21,6 +21,7 @@ mod customers;
 mod export;
 mod invoices;
 mod related;
+mod rows;
 
 use custodian_domain::model::FieldErrors;
 use sqlx::AnyPool;
@@ -85,6 +86,8 @@ pub struct Store {
     engine: Engine,
     keys: std::sync::Arc<keys::Keyring>,
     audit: audit::Writer,
+    /// Inline readers for the hot path when the database is a SQLite file.
+    natives: Option<std::sync::Arc<rows::Natives>>,
 }
 
 impl Store {
@@ -95,7 +98,16 @@ impl Store {
         db::migrate(&pool, engine).await?;
         let keys = keys::Keyring::open(&pool, master).await?;
         let audit = audit::Writer::spawn(pool.clone());
-        Ok(Store { pool, engine, keys: std::sync::Arc::new(keys), audit })
+        let natives = match engine {
+            Engine::Sqlite => audit::sqlite_file(url)?.map(|path| std::sync::Arc::new(rows::Natives::new(path))),
+            Engine::Postgres => None,
+        };
+        Ok(Store { pool, engine, keys: std::sync::Arc::new(keys), audit, natives })
+    }
+
+    /// A reader for the hot path (see `rows`).
+    pub(crate) async fn reader(&self) -> Result<rows::Reader, StoreError> {
+        rows::Reader::new(&self.natives, &self.pool).await
     }
 
     pub fn engine(&self) -> Engine {

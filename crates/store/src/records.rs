@@ -1,13 +1,10 @@
 //! Turning a record's [`Fields`] into ciphertext columns and back, driven by the
 //! data inventory: the columns sealed are exactly the inventory's for that table.
 
-use custodian_domain::inventory::{self, Field, Role};
-use custodian_domain::model::Fields;
-use sqlx::Row;
-use sqlx::any::AnyRow;
-
 use crate::StoreError;
 use crate::crypto::{Key, field_aad};
+use custodian_domain::inventory::{self, Field, Role};
+use custodian_domain::model::Fields;
 
 /// The inventory's personal columns of `table`, in a stable order.
 pub(crate) fn columns(table: &str) -> Vec<&'static str> {
@@ -26,12 +23,12 @@ pub(crate) fn open(
     key: &Key,
     table: &str,
     row: i64,
-    r: &AnyRow,
+    r: &impl crate::rows::Get,
     readable: impl Fn(&Field) -> bool,
 ) -> Result<Fields, StoreError> {
     let mut out = Fields::new();
     for f in inventory::fields_of(table).filter(|f| readable(f)) {
-        let sealed: Option<Vec<u8>> = r.try_get(f.column)?;
+        let sealed: Option<Vec<u8>> = r.col(f.column)?;
         if let Some(sealed) = sealed {
             let plain = key.open(&field_aad(table, row, f.column), &sealed)?;
             let text = String::from_utf8(plain.to_vec()).map_err(|_| crate::CryptoError::Malformed)?;

@@ -4,11 +4,11 @@
 use custodian_domain::inventory::Role;
 use custodian_domain::model::{ContactData, Fields, ServiceData, format_date};
 use serde::Serialize;
-use sqlx::Row;
 
 use crate::audit::{Access, Event};
 use crate::customers::check_subject;
 use crate::records::{self, assignments, readable_by};
+use crate::rows::{Bind, Get, Reader};
 use crate::{Store, StoreError, now_micros};
 
 #[derive(Debug, Clone, Serialize)]
@@ -153,59 +153,55 @@ impl Store {
     }
 
     /// Contacts, services and statute acceptances of a customer, opened with
-    /// `key` for `role`, on `conn`. Used by the export; not audited on its own.
+    /// `key` for `role`, through `reader`. Used by the export; not audited on its own.
     pub(crate) async fn related(
         &self,
-        conn: &mut sqlx::AnyConnection,
+        reader: &mut Reader,
         customer_id: i64,
         key: &crate::Key,
         role: Role,
     ) -> Result<(Vec<ContactRecord>, Vec<ServiceRecord>, Vec<StatuteAcceptance>), StoreError> {
+        let id = [Bind::Int(customer_id)];
         let sql = format!(
             "SELECT id, customer_id, registry, {} FROM contacts WHERE customer_id = $1 ORDER BY id",
             records::columns("contacts").join(", ")
         );
-        let rows = sqlx::query(&sql).bind(customer_id).fetch_all(&mut *conn).await?;
         let mut contacts = vec![];
-        for r in &rows {
-            let id: i64 = r.try_get("id")?;
+        for r in &reader.all(&sql, &id).await? {
+            let id: i64 = r.col("id")?;
             contacts.push(ContactRecord {
                 id,
                 customer_id,
-                registry: r.try_get("registry")?,
+                registry: r.col("registry")?,
                 fields: records::open(key, "contacts", id, r, readable_by(role))?,
             });
         }
-        let rows = sqlx::query(
-            "SELECT id, kind, status, started_on, ended_on, description FROM services WHERE customer_id = $1 ORDER BY id",
-        )
-        .bind(customer_id)
-        .fetch_all(&mut *conn)
-        .await?;
+        let sql = "SELECT id, kind, status, started_on, ended_on, description FROM services WHERE customer_id = $1 ORDER BY id";
         let mut services = vec![];
-        for r in &rows {
-            let id: i64 = r.try_get("id")?;
+        for r in &reader.all(sql, &id).await? {
+            let id: i64 = r.col("id")?;
             let description = records::open(key, "services", id, r, readable_by(role))?.remove("description");
             services.push(ServiceRecord {
                 id,
                 customer_id,
-                kind: r.try_get("kind")?,
-                status: r.try_get("status")?,
-                started_on: r.try_get("started_on")?,
-                ended_on: r.try_get("ended_on")?,
+                kind: r.col("kind")?,
+                status: r.col("status")?,
+                started_on: r.col("started_on")?,
+                ended_on: r.col("ended_on")?,
                 description,
             });
         }
-        let rows = sqlx::query(
-            "SELECT version, accepted_at, recorded_by FROM statute_acceptances WHERE customer_id = $1 ORDER BY accepted_at",
-        )
-        .bind(customer_id)
-        .fetch_all(&mut *conn)
-        .await?;
-        let statutes = rows
+        let sql = "SELECT version, accepted_at, recorded_by FROM statute_acceptances WHERE customer_id = $1 ORDER BY accepted_at";
+        let statutes = reader
+            .all(sql, &id)
+            .await?
             .iter()
             .map(|r| {
-                Ok(StatuteAcceptance { version: r.try_get(0)?, accepted_at: r.try_get(1)?, recorded_by: r.try_get(2)? })
+                Ok(StatuteAcceptance {
+                    version: r.col("version")?,
+                    accepted_at: r.col("accepted_at")?,
+                    recorded_by: r.col("recorded_by")?,
+                })
             })
             .collect::<Result<_, StoreError>>()?;
         Ok((contacts, services, statutes))

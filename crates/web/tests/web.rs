@@ -180,6 +180,25 @@ async fn a_customer_sees_corrects_exports_and_deletes_their_data() {
         assert!(log.body.contains("<thead>"), "{}", log.body);
         assert_eq!(log.body.matches("<th scope=\"col\">").count(), 5, "{}: one header per column", db.name());
 
+        // The printable page holds everything: each invoice's billing snapshot and
+        // lines, and the access log; the dashboard lists invoice headers only.
+        let billing =
+            custodian_store::Access::new(custodian_store::Actor::operator(), custodian_store::AccessPurpose::Billing);
+        let invoice = custodian_store::NewInvoice {
+            number: "2026-0701".into(),
+            issued_on: custodian_domain::model::parse_date("2026-03-01").unwrap(),
+            due_on: custodian_domain::model::parse_date("2026-03-31").unwrap(),
+            delivery: custodian_domain::model::Delivery::Post,
+            lines: vec![custodian_domain::model::InvoiceLine::parse("Webhosting Kievit;1;595;21").unwrap()],
+        };
+        server.store.add_invoice(&billing, id, invoice).await.unwrap();
+        let printable = c.get("/portal/export").await.body;
+        for expected in ["2026-0701", "Webhosting Kievit", "Bedrijf 7 B.V.", "gegevens ingezien", "vraag of probleem"] {
+            assert!(printable.contains(expected), "{}: the printable page shows {expected}: {printable}", db.name());
+        }
+        let dashboard = c.get("/portal").await.body;
+        assert!(dashboard.contains("2026-0701") && !dashboard.contains("Webhosting Kievit"), "{}", db.name());
+
         // Deletion: refused while a service runs, then carried out.
         let owner = custodian_store::Access::new(
             custodian_store::Actor::operator(),

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use custodian_domain::Lang;
 use custodian_domain::inventory;
 use custodian_domain::model::FieldErrors;
-use custodian_store::{Access, AccessPurpose, ErasureReason, Export, StoreError};
+use custodian_store::{Access, AccessPurpose, Entry, ErasureReason, Export, StoreError};
 
 use crate::State;
 use crate::guard::Viewer;
@@ -28,12 +28,28 @@ struct Dashboard {
     page: Page,
     export: Export,
     profile: Vec<FieldView>,
-    invoices: Vec<(String, String, String, String)>,
+    invoices: Vec<InvoiceView>,
     statutes: Vec<String>,
+    /// The printable page's access log (the dashboard links to it instead).
+    entries: Vec<AccessRow>,
     saved: bool,
     printable: bool,
     generated: String,
 }
+
+/// An invoice as shown; `billing` and `lines` are filled on the printable page.
+struct InvoiceView {
+    number: String,
+    date: String,
+    amount: String,
+    delivery: String,
+    billing: Vec<FieldView>,
+    /// Description, quantity, unit price, VAT rate.
+    lines: Vec<(String, i64, String, String)>,
+}
+
+/// One access-log row: when, who, what, why, which data.
+type AccessRow = (String, String, String, String, String);
 
 #[derive(serde::Deserialize)]
 pub(crate) struct Saved {
@@ -50,7 +66,24 @@ fn dashboard_page(state: &State, viewer: &Viewer, export: Export, saved: bool, p
         .invoices
         .iter()
         .flatten()
-        .map(|i| (i.number.clone(), i.issued_on.clone(), euros(i.total_cents, lang), i.delivery.clone()))
+        .map(|i| InvoiceView {
+            number: i.number.clone(),
+            date: i.issued_on.clone(),
+            amount: euros(i.total_cents, lang),
+            delivery: i.delivery.clone(),
+            billing: field_views("invoices", lang, &i.billing, None)
+                .into_iter()
+                .filter(|f| !f.value.is_empty())
+                .collect(),
+            lines: i
+                .lines
+                .iter()
+                .map(|l| {
+                    let rate = format!("{}%", l.vat_rate_bp as f64 / 100.0);
+                    (l.description.clone(), l.quantity, euros(l.unit_price_cents, lang), rate)
+                })
+                .collect(),
+        })
         .collect();
     let statutes = export
         .statute_acceptances
@@ -60,16 +93,40 @@ fn dashboard_page(state: &State, viewer: &Viewer, export: Export, saved: bool, p
     let title =
         if printable { lang.pick("Al mijn gegevens", "All my data") } else { lang.pick("Mijn gegevens", "My data") };
     let generated = when(export.generated_at);
+    let entries = access_rows(&export.access_log, lang);
     view::render(Dashboard {
         page: page(state, viewer, title),
         export,
         profile,
         invoices,
         statutes,
+        entries,
         saved,
         printable,
         generated,
     })
+}
+
+/// The entries a customer sees under "who looked at my data": everyone's but
+/// their own, newest first, with actions, purposes and fields in words.
+fn access_rows(log: &[Entry], lang: Lang) -> Vec<AccessRow> {
+    log.iter()
+        .rev()
+        .filter(|e| e.actor_kind != "customer")
+        .map(|e| {
+            let fields = e
+                .fields
+                .iter()
+                .map(|f| inventory::field("customers", f).map(|d| d.label(lang)).unwrap_or(f.as_str()).to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
+            let action = crate::pages::action_label(&e.action, lang).to_string();
+            let purpose = AccessPurpose::parse(&e.purpose)
+                .map(|p| crate::pages::purpose_label(p, lang).to_string())
+                .unwrap_or_else(|| e.purpose.clone());
+            (when(e.at), actor_label(&e.actor_kind, lang), action, purpose, fields)
+        })
+        .collect()
 }
 
 pub(crate) async fn dashboard(
@@ -177,7 +234,7 @@ pub(crate) fn only_customer_fields(form: FormFields) -> FormFields {
 #[template(path = "portal/access.html")]
 struct AccessLog {
     page: Page,
-    entries: Vec<(String, String, String, String, String)>,
+    entries: Vec<AccessRow>,
 }
 
 fn actor_label(kind: &str, lang: Lang) -> String {
@@ -196,32 +253,10 @@ pub(crate) async fn access_log(AxState(state): AxState<State>, Extension(viewer)
     let (access, id) = own(&viewer);
     let lang = viewer.lang;
     match state.store.access_log(&access, id).await {
-        Ok(log) => {
-            let entries = log
-                .into_iter()
-                .rev()
-                .filter(|e| e.actor_kind != "customer")
-                .map(|e| {
-                    let fields = e
-                        .fields
-                        .iter()
-                        .map(|f| {
-                            inventory::field("customers", f).map(|d| d.label(lang)).unwrap_or(f.as_str()).to_string()
-                        })
-                        .collect::<Vec<_>>()
-                        .join(", ");
-                    let action = crate::pages::action_label(&e.action, lang).to_string();
-                    let purpose = AccessPurpose::parse(&e.purpose)
-                        .map(|p| crate::pages::purpose_label(p, lang).to_string())
-                        .unwrap_or(e.purpose);
-                    (when(e.at), actor_label(&e.actor_kind, lang), action, purpose, fields)
-                })
-                .collect();
-            view::render(AccessLog {
-                page: page(&state, &viewer, lang.pick("Wie keek mee", "Who looked at my data")),
-                entries,
-            })
-        }
+        Ok(log) => view::render(AccessLog {
+            page: page(&state, &viewer, lang.pick("Wie keek mee", "Who looked at my data")),
+            entries: access_rows(&log, lang),
+        }),
         Err(e) => store_error(&viewer, e),
     }
 }

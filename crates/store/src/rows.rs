@@ -1,0 +1,215 @@
+//! Reading rows on the hot path (the session check and the customer's
+//! dashboard) with as few thread handoffs as possible.
+//!
+//! Through sqlx every SQLite statement is a trip to the connection's worker
+//! thread and back, more for each row. On a SQLite file the hot reads therefore
+//! run inline on rusqlite connections of their own: a point read from the page
+//! cache takes microseconds, and in WAL mode a reader never waits for the
+//! writer. PostgreSQL, and a SQLite database that is no file, keep the pool.
+//! Decoders take any [`Get`], so both paths share them.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use sqlx::any::AnyRow;
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyPool};
+
+use crate::StoreError;
+
+/// A column value that both row kinds can produce.
+pub(crate) trait Value: Sized + for<'r> sqlx::Decode<'r, Any> + sqlx::Type<Any> {
+    fn from_native(v: rusqlite::types::Value) -> Option<Self>;
+}
+
+impl Value for i64 {
+    fn from_native(v: rusqlite::types::Value) -> Option<Self> {
+        match v {
+            rusqlite::types::Value::Integer(i) => Some(i),
+            _ => None,
+        }
+    }
+}
+
+impl Value for String {
+    fn from_native(v: rusqlite::types::Value) -> Option<Self> {
+        match v {
+            rusqlite::types::Value::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+impl Value for Vec<u8> {
+    fn from_native(v: rusqlite::types::Value) -> Option<Self> {
+        match v {
+            rusqlite::types::Value::Blob(b) => Some(b),
+            _ => None,
+        }
+    }
+}
+
+impl<T: Value> Value for Option<T> {
+    fn from_native(v: rusqlite::types::Value) -> Option<Self> {
+        match v {
+            rusqlite::types::Value::Null => Some(None),
+            v => T::from_native(v).map(Some),
+        }
+    }
+}
+
+/// Named column access, for a row of either kind.
+pub(crate) trait Get {
+    fn col<T: Value>(&self, name: &str) -> Result<T, StoreError>;
+}
+
+impl Get for AnyRow {
+    fn col<T: Value>(&self, name: &str) -> Result<T, StoreError> {
+        Ok(sqlx::Row::try_get(self, name)?)
+    }
+}
+
+/// A row read through rusqlite, owning its values.
+pub(crate) struct NativeRow {
+    names: Arc<[String]>,
+    values: Vec<rusqlite::types::Value>,
+}
+
+impl Get for NativeRow {
+    fn col<T: Value>(&self, name: &str) -> Result<T, StoreError> {
+        let i = self.names.iter().position(|n| n == name).ok_or_else(|| mismatch(name, "no such column"))?;
+        T::from_native(self.values[i].clone()).ok_or_else(|| mismatch(name, "unexpected type"))
+    }
+}
+
+fn mismatch(name: &str, what: &str) -> StoreError {
+    StoreError::Db(sqlx::Error::Decode(format!("column {name}: {what}").into()))
+}
+
+/// A row from either reader.
+pub(crate) enum Row {
+    Native(NativeRow),
+    Pool(AnyRow),
+}
+
+impl Get for Row {
+    fn col<T: Value>(&self, name: &str) -> Result<T, StoreError> {
+        match self {
+            Row::Native(r) => r.col(name),
+            Row::Pool(r) => r.col(name),
+        }
+    }
+}
+
+/// A parameter of a hot read.
+#[derive(Clone, Copy)]
+pub(crate) enum Bind<'a> {
+    Int(i64),
+    Blob(&'a [u8]),
+}
+
+/// Read-only rusqlite connections to one SQLite file, each leased for one
+/// statement, so there are never more than threads running statements.
+pub(crate) struct Natives {
+    path: PathBuf,
+    idle: Mutex<Vec<rusqlite::Connection>>,
+}
+
+/// Idle connections kept; more are opened when needed and closed after use.
+const IDLE_NATIVES: usize = 8;
+
+impl Natives {
+    pub(crate) fn new(path: PathBuf) -> Natives {
+        Natives { path, idle: Mutex::new(Vec::new()) }
+    }
+
+    fn lease(&self) -> Result<rusqlite::Connection, StoreError> {
+        if let Some(conn) = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop() {
+            return Ok(conn);
+        }
+        let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = rusqlite::Connection::open_with_flags(&self.path, flags).map_err(native_error)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(native_error)?;
+        Ok(conn)
+    }
+
+    fn give_back(&self, conn: rusqlite::Connection) {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < IDLE_NATIVES {
+            idle.push(conn);
+        }
+    }
+
+    fn all(&self, sql: &str, binds: &[Bind<'_>]) -> Result<Vec<Row>, StoreError> {
+        let conn = self.lease()?;
+        let rows = run(&conn, sql, binds);
+        // A connection that failed is dropped rather than reused.
+        if rows.is_ok() {
+            self.give_back(conn);
+        }
+        rows
+    }
+}
+
+fn run(conn: &rusqlite::Connection, sql: &str, binds: &[Bind<'_>]) -> Result<Vec<Row>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql).map_err(native_error)?;
+    // `$N` is a named parameter to SQLite, numbered in order of first use.
+    for (i, b) in binds.iter().enumerate() {
+        let name = format!("${}", i + 1);
+        let Some(at) = stmt.parameter_index(&name).map_err(native_error)? else { continue };
+        match *b {
+            Bind::Int(v) => stmt.raw_bind_parameter(at, v),
+            Bind::Blob(v) => stmt.raw_bind_parameter(at, v),
+        }
+        .map_err(native_error)?;
+    }
+    let names: Arc<[String]> = stmt.column_names().into_iter().map(str::to_string).collect();
+    let width = names.len();
+    let mut rows = stmt.raw_query();
+    let mut out = Vec::new();
+    while let Some(r) = rows.next().map_err(native_error)? {
+        let values = (0..width).map(|i| r.get::<_, rusqlite::types::Value>(i)).collect::<Result<_, _>>();
+        out.push(Row::Native(NativeRow { names: names.clone(), values: values.map_err(native_error)? }));
+    }
+    Ok(out)
+}
+
+fn native_error(e: rusqlite::Error) -> StoreError {
+    StoreError::Db(sqlx::Error::Protocol(format!("sqlite: {e}")))
+}
+
+/// Runs the hot reads of one request: inline through rusqlite on a SQLite file,
+/// otherwise on one pooled connection.
+pub(crate) enum Reader {
+    Native(Arc<Natives>),
+    Pool(PoolConnection<Any>),
+}
+
+impl Reader {
+    pub(crate) async fn new(natives: &Option<Arc<Natives>>, pool: &AnyPool) -> Result<Reader, StoreError> {
+        Ok(match natives {
+            Some(n) => Reader::Native(n.clone()),
+            None => Reader::Pool(pool.acquire().await?),
+        })
+    }
+
+    pub(crate) async fn all(&mut self, sql: &str, binds: &[Bind<'_>]) -> Result<Vec<Row>, StoreError> {
+        match self {
+            Reader::Native(n) => n.all(sql, binds),
+            Reader::Pool(conn) => {
+                let mut q = sqlx::query(sql);
+                for b in binds {
+                    q = match *b {
+                        Bind::Int(v) => q.bind(v),
+                        Bind::Blob(v) => q.bind(v.to_vec()),
+                    };
+                }
+                Ok(q.fetch_all(&mut **conn).await?.into_iter().map(Row::Pool).collect())
+            }
+        }
+    }
+
+    pub(crate) async fn optional(&mut self, sql: &str, binds: &[Bind<'_>]) -> Result<Option<Row>, StoreError> {
+        Ok(self.all(sql, binds).await?.into_iter().next())
+    }
+}
