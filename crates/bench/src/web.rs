@@ -515,6 +515,12 @@ pub async fn run(db: &TestDb, s: &Settings) -> anyhow::Result<(Vec<Table>, Vec<O
         verdict(ratio_pass),
     ]);
     m.row([
+        "(context) dashboard vs /healthz, one database read".to_string(),
+        per_sec(dash.rate()),
+        per_sec(health.rate()),
+        ratio(dash.rate(), health.rate()),
+    ]);
+    m.row([
         "dashboard p99".to_string(),
         ms(dash.stats.p99),
         String::new(),

@@ -108,8 +108,8 @@ pub(crate) enum Bind<'a> {
     Blob(&'a [u8]),
 }
 
-/// Read-only rusqlite connections to one SQLite file, each leased for one
-/// statement, so there are never more than threads running statements.
+/// Read-only rusqlite connections to one SQLite file, each leased by one
+/// [`Reader`] at a time.
 pub(crate) struct Natives {
     path: PathBuf,
     idle: Mutex<Vec<rusqlite::Connection>>,
@@ -139,15 +139,42 @@ impl Natives {
             idle.push(conn);
         }
     }
+}
 
-    fn all(&self, sql: &str, binds: &[Bind<'_>]) -> Result<Vec<Row>, StoreError> {
-        let conn = self.lease()?;
-        let rows = run(&conn, sql, binds);
-        // A connection that failed is dropped rather than reused.
-        if rows.is_ok() {
-            self.give_back(conn);
+/// A leased connection inside one read transaction: all reads of a request see
+/// one snapshot, and take SQLite's read lock once instead of per statement.
+pub(crate) struct Lease {
+    natives: Arc<Natives>,
+    conn: Option<rusqlite::Connection>,
+}
+
+impl Lease {
+    fn conn(&mut self) -> Result<&rusqlite::Connection, StoreError> {
+        if self.conn.is_none() {
+            let conn = self.natives.lease()?;
+            conn.execute_batch("BEGIN").map_err(native_error)?;
+            self.conn = Some(conn);
+        }
+        Ok(self.conn.as_ref().expect("set above"))
+    }
+
+    fn all(&mut self, sql: &str, binds: &[Bind<'_>]) -> Result<Vec<Row>, StoreError> {
+        let rows = run(self.conn()?, sql, binds);
+        if rows.is_err() {
+            // A connection that failed is closed rather than reused.
+            self.conn = None;
         }
         rows
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take()
+            && conn.execute_batch("COMMIT").is_ok()
+        {
+            self.natives.give_back(conn);
+        }
     }
 }
 
@@ -181,21 +208,21 @@ fn native_error(e: rusqlite::Error) -> StoreError {
 /// Runs the hot reads of one request: inline through rusqlite on a SQLite file,
 /// otherwise on one pooled connection.
 pub(crate) enum Reader {
-    Native(Arc<Natives>),
+    Native(Lease),
     Pool(PoolConnection<Any>),
 }
 
 impl Reader {
     pub(crate) async fn new(natives: &Option<Arc<Natives>>, pool: &AnyPool) -> Result<Reader, StoreError> {
         Ok(match natives {
-            Some(n) => Reader::Native(n.clone()),
+            Some(n) => Reader::Native(Lease { natives: n.clone(), conn: None }),
             None => Reader::Pool(pool.acquire().await?),
         })
     }
 
     pub(crate) async fn all(&mut self, sql: &str, binds: &[Bind<'_>]) -> Result<Vec<Row>, StoreError> {
         match self {
-            Reader::Native(n) => n.all(sql, binds),
+            Reader::Native(lease) => lease.all(sql, binds),
             Reader::Pool(conn) => {
                 let mut q = sqlx::query(sql);
                 for b in binds {
@@ -211,5 +238,38 @@ impl Reader {
 
     pub(crate) async fn optional(&mut self, sql: &str, binds: &[Bind<'_>]) -> Result<Option<Row>, StoreError> {
         Ok(self.all(sql, binds).await?.into_iter().next())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Both readers bind `$N` by number (even when used out of order), decode
+    /// the same values, and name a missing column or a wrong type.
+    #[tokio::test]
+    async fn both_readers_bind_by_number_and_decode_alike() {
+        for db in custodian_testkit::databases().await {
+            let store = crate::Store::open(&db.url, 2, crate::Key::generate()).await.unwrap();
+            assert_eq!(store.natives.is_some(), db.name() == "sqlite", "a SQLite file is read natively");
+            let mut reader = store.reader().await.unwrap();
+            let sql = "SELECT $2 - $1 AS diff, CAST('x' AS TEXT) AS t, NULL AS n, $3 AS b";
+            let row = reader
+                .optional(sql, &[Bind::Int(2), Bind::Int(44), Bind::Blob(b"\x01\x02")])
+                .await
+                .unwrap()
+                .expect("one row");
+            assert_eq!(row.col::<i64>("diff").unwrap(), 42, "{}", db.name());
+            assert_eq!(row.col::<String>("t").unwrap(), "x");
+            assert_eq!(row.col::<Option<i64>>("n").unwrap(), None);
+            assert_eq!(row.col::<Vec<u8>>("b").unwrap(), vec![1, 2]);
+            assert!(row.col::<i64>("t").is_err(), "{}: text is no integer", db.name());
+            assert!(row.col::<i64>("missing").is_err());
+            let none = reader.optional("SELECT id FROM customers WHERE id = $1", &[Bind::Int(-1)]).await.unwrap();
+            assert!(none.is_none());
+            drop(reader);
+            store.close().await;
+            db.finish().await;
+        }
     }
 }
