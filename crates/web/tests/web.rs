@@ -180,7 +180,6 @@ async fn a_customer_sees_corrects_exports_and_deletes_their_data() {
         assert!(log.body.contains("<thead>"), "{}", log.body);
         assert_eq!(log.body.matches("<th scope=\"col\">").count(), 5, "{}: one header per column", db.name());
 
-        // Deletion: refused while a service runs, then carried out.
         let owner = custodian_store::Access::new(
             custodian_store::Actor::operator(),
             custodian_store::AccessPurpose::Administration,
@@ -194,14 +193,17 @@ async fn a_customer_sees_corrects_exports_and_deletes_their_data() {
         .unwrap();
         let service_id = server.store.add_service(&owner, id, &service).await.unwrap();
         let delete = c.get("/portal/delete").await;
-        let refused = c.post_form("/portal/delete", &delete, &[("confirm", "yes")]).await;
-        assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
-        assert!(refused.body.contains("lopende diensten") || refused.body.contains("running services"));
-        sqlx::query("UPDATE services SET status = 'ended' WHERE id = $1")
-            .bind(service_id)
-            .execute(server.store.pool())
-            .await
-            .unwrap();
+        let unconfirmed = c.post_form("/portal/delete", &delete, &[]).await;
+        assert_eq!(unconfirmed.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", unconfirmed.body);
+        assert!(server.store.erasure_request(id).await.unwrap().is_none(), "{}: nothing recorded", db.name());
+        // Deletion: while a service runs the request is recorded and the blocker shown.
+        let waiting = c.post_form("/portal/delete", &delete, &[("confirm", "yes")]).await;
+        assert_eq!(waiting.status, StatusCode::ACCEPTED, "{}", waiting.body);
+        assert!(waiting.body.contains("1 lopende dienst"), "{}", waiting.body);
+        assert!(server.store.erasure_request(id).await.unwrap().is_some());
+        let again = c.get("/portal/delete").await;
+        assert!(again.body.contains("is vastgelegd") && again.body.contains("1 lopende dienst"), "{}", again.body);
+        assert!(server.store.end_service(&owner, service_id, time::macros::date!(2026 - 06 - 30)).await.unwrap());
         let done = c.post_form("/portal/delete", &delete, &[("confirm", "yes")]).await;
         assert_eq!(done.status, StatusCode::OK, "{}", done.body);
         assert!(done.headers.get("set-cookie").unwrap().to_str().unwrap().contains("Max-Age=0"));
