@@ -22,7 +22,7 @@ use custodian_domain::model::{FieldErrors, format_date, parse_date};
 use custodian_domain::retention::{Blocker, HoldReason, RetentionPolicy, ScheduleState};
 use custodian_domain::validate::Invalid;
 use serde::{Serialize, Serializer};
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, Row};
 use time::Date;
 
 use crate::audit::{Access, AccessPurpose, Event};
