@@ -105,7 +105,9 @@ async fn insert(
 }
 
 fn micros(date: &str) -> i64 {
-    custodian_domain::model::parse_date(date).map(|d| d.midnight().assume_utc().unix_timestamp() * 1_000_000).unwrap_or(0)
+    custodian_domain::model::parse_date(date)
+        .map(|d| d.midnight().assume_utc().unix_timestamp() * 1_000_000)
+        .unwrap_or(0)
 }
 
 /// Writes the data set into the store's (migrated, empty) database.
@@ -116,14 +118,46 @@ async fn generate(store: &Store, customers: i64) -> anyhow::Result<Duration> {
     let wrapped = Key::generate().wrap("dek", &Key::generate());
     let created = micros("2018-01-01");
     let customer_columns = [
-        "id", "kind", "status", "key_id", "created_at", "updated_at", "company_name", "contact_name", "visit_street",
-        "visit_postcode", "visit_city", "phone", "email", "kvk", "iban", "language", "email_consent", "email_bidx",
+        "id",
+        "kind",
+        "status",
+        "key_id",
+        "created_at",
+        "updated_at",
+        "company_name",
+        "contact_name",
+        "visit_street",
+        "visit_postcode",
+        "visit_city",
+        "phone",
+        "email",
+        "kvk",
+        "iban",
+        "language",
+        "email_consent",
+        "email_bidx",
         "kvk_bidx",
     ];
     let invoice_columns = [
-        "id", "customer_id", "key_id", "number", "issued_on", "due_on", "paid_on", "delivery", "net_cents", "vat_cents",
-        "total_cents", "created_at", "billing_name", "billing_contact", "billing_street", "billing_postcode",
-        "billing_city", "billing_country", "billing_kvk",
+        "id",
+        "customer_id",
+        "key_id",
+        "number",
+        "issued_on",
+        "due_on",
+        "paid_on",
+        "delivery",
+        "net_cents",
+        "vat_cents",
+        "total_cents",
+        "created_at",
+        "billing_name",
+        "billing_contact",
+        "billing_street",
+        "billing_postcode",
+        "billing_city",
+        "billing_country",
+        "billing_kvk",
     ];
     let mut first = 1;
     while first <= customers {
@@ -131,14 +165,25 @@ async fn generate(store: &Store, customers: i64) -> anyhow::Result<Duration> {
         let mut tx = pool.begin().await?;
         let keys: Vec<Vec<V>> = (first..=last)
             .map(|id| vec![V::I(id), V::B(wrapped.clone()), V::I(created)])
-            .chain((first..=last).flat_map(|c| {
-                (0..INVOICES_PER_CUSTOMER).map(move |k| customers + (c - 1) * INVOICES_PER_CUSTOMER + k + 1)
-            }).map(|id| vec![V::I(id), V::B(wrapped.clone()), V::I(created)]))
+            .chain(
+                (first..=last)
+                    .flat_map(|c| {
+                        (0..INVOICES_PER_CUSTOMER).map(move |k| customers + (c - 1) * INVOICES_PER_CUSTOMER + k + 1)
+                    })
+                    .map(|id| vec![V::I(id), V::B(wrapped.clone()), V::I(created)]),
+            )
             .collect();
         insert(&mut tx, sqlite, "data_keys", &["id", "wrapped", "created_at"], keys).await?;
         let rows: Vec<Vec<V>> = (first..=last)
             .map(|id| {
-                let mut row = vec![V::I(id), V::T("business".into()), V::T("active".into()), V::I(id), V::I(created), V::I(created)];
+                let mut row = vec![
+                    V::I(id),
+                    V::T("business".into()),
+                    V::T("active".into()),
+                    V::I(id),
+                    V::I(created),
+                    V::I(created),
+                ];
                 for len in [18, 14, 16, 7, 7, 12, 22, 8, 18, 2, 3] {
                     row.push(sealed(len));
                 }
@@ -197,7 +242,11 @@ async fn generate(store: &Store, customers: i64) -> anyhow::Result<Duration> {
         .await?;
         tx.commit().await?;
         if last / 100_000 != (first - 1) / 100_000 || last == customers {
-            eprintln!("retention: {} customers generated, {:.0} s", thousands(last as u64), started.elapsed().as_secs_f64());
+            eprintln!(
+                "retention: {} customers generated, {:.0} s",
+                thousands(last as u64),
+                started.elapsed().as_secs_f64()
+            );
         }
         first = last + 1;
     }
@@ -207,7 +256,10 @@ async fn generate(store: &Store, customers: i64) -> anyhow::Result<Duration> {
 /// The baseline: the same rows the run deletes, by plain SQL in batches of the
 /// run's size, without planning, re-checking, audit or journal.
 async fn baseline(pool: &AnyPool, ids: &[i64]) -> anyhow::Result<Duration> {
-    let columns = custodian_domain::inventory::fields_of("customers").map(|f| format!("{} = NULL", f.column)).collect::<Vec<_>>().join(", ");
+    let columns = custodian_domain::inventory::fields_of("customers")
+        .map(|f| format!("{} = NULL", f.column))
+        .collect::<Vec<_>>()
+        .join(", ");
     let started = Instant::now();
     for chunk in ids.chunks(BATCH) {
         let list = chunk.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
@@ -219,7 +271,8 @@ async fn baseline(pool: &AnyPool, ids: &[i64]) -> anyhow::Result<Duration> {
         for table in ["users", "customer_name_words", "contacts", "services", "statute_acceptances"] {
             statements.push(format!("DELETE FROM {table} WHERE customer_id IN ({list})"));
         }
-        statements.push(format!("DELETE FROM data_keys WHERE id IN (SELECT key_id FROM customers WHERE id IN ({list}))"));
+        statements
+            .push(format!("DELETE FROM data_keys WHERE id IN (SELECT key_id FROM customers WHERE id IN ({list}))"));
         statements.push(format!(
             "UPDATE customers SET status = 'erased', key_id = NULL, email_bidx = NULL, kvk_bidx = NULL, erased_at = 1, {columns} WHERE id IN ({list})"
         ));
@@ -269,7 +322,11 @@ async fn drop_copy(url: &str, admin: Option<&str>) {
 /// The binary on the database at `url` (its key in the environment), in `dir`.
 fn custodian(bin: &Path, dir: &Path, url: &str, key: &Key, args: &[&str]) -> std::process::Command {
     let mut cmd = clean_command(bin);
-    cmd.arg("--data-dir").arg(dir).args(args).env("CUSTODIAN_MASTER_KEY", key.to_hex().as_str()).env("CUSTODIAN_DATABASE_URL", url);
+    cmd.arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .env("CUSTODIAN_MASTER_KEY", key.to_hex().as_str())
+        .env("CUSTODIAN_DATABASE_URL", url);
     cmd
 }
 
@@ -293,7 +350,13 @@ pub async fn run(
     let run_url = copy(db, &work.path().join("run"), admin).await?;
 
     eprintln!("retention ({engine}): plan ...");
-    let plan = run_measured(custodian(&bin, work.path(), &run_url, &db.key, &["retention", "plan", "--on", ON, "--format", "json"]))?;
+    let plan = run_measured(custodian(
+        &bin,
+        work.path(),
+        &run_url,
+        &db.key,
+        &["retention", "plan", "--on", ON, "--format", "json"],
+    ))?;
     if !plan.status.success() {
         bail!("the plan failed: {}", plan.stderr);
     }
@@ -320,7 +383,8 @@ pub async fn run(
         bail!("the run did not report {expected:?}: {}", run.stdout);
     }
     let (pool, _) = custodian_store::db::connect(&run_url, 2).await?;
-    let erased: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM customers WHERE status = 'erased'").fetch_one(&pool).await?;
+    let erased: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM customers WHERE status = 'erased'").fetch_one(&pool).await?;
     let journal: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM erasure_journal").fetch_one(&pool).await?;
     pool.close().await;
     drop_copy(&run_url, admin).await;
@@ -338,7 +402,14 @@ pub async fn run(
     let run_pass = r <= MAX_RATIO;
     let plan_mem_pass = plan.peak < MAX_PEAK_BYTES;
     let run_mem_pass = run.peak < MAX_PEAK_BYTES;
-    t.row([format!("plan ({} due)", thousands(planned as u64)), format!("{:.1} s", plan.wall.as_secs_f64()), String::new(), String::new(), "< 60 s".into(), verdict(plan_pass)]);
+    t.row([
+        format!("plan ({} due)", thousands(planned as u64)),
+        format!("{:.1} s", plan.wall.as_secs_f64()),
+        String::new(),
+        String::new(),
+        "< 60 s".into(),
+        verdict(plan_pass),
+    ]);
     t.row([
         format!("run: erase {}", thousands(due.len() as u64)),
         format!("{:.1} s", run.wall.as_secs_f64()),
@@ -347,9 +418,26 @@ pub async fn run(
         "<= 5.00x".into(),
         verdict(run_pass),
     ]);
-    t.row(["  run throughput".to_string(), format!("{} customers/s", thousands((due.len() as f64 / run.wall.as_secs_f64()) as u64))]);
-    t.row(["plan peak RSS".to_string(), megabytes(plan.peak), String::new(), String::new(), "< 300 MB".into(), verdict(plan_mem_pass)]);
-    t.row(["run peak RSS".to_string(), megabytes(run.peak), String::new(), String::new(), "< 300 MB".into(), verdict(run_mem_pass)]);
+    t.row([
+        "  run throughput".to_string(),
+        format!("{} customers/s", thousands((due.len() as f64 / run.wall.as_secs_f64()) as u64)),
+    ]);
+    t.row([
+        "plan peak RSS".to_string(),
+        megabytes(plan.peak),
+        String::new(),
+        String::new(),
+        "< 300 MB".into(),
+        verdict(plan_mem_pass),
+    ]);
+    t.row([
+        "run peak RSS".to_string(),
+        megabytes(run.peak),
+        String::new(),
+        String::new(),
+        "< 300 MB".into(),
+        verdict(run_mem_pass),
+    ]);
     t.note(format!("data set generated with bulk SQL in {:.0} s (see the module comment)", generated.as_secs_f64()));
     t.note(format!(
         "plan and run: the real binary as a child process on a copy of the data set, batch {BATCH}; run includes its own planning"
@@ -358,9 +446,21 @@ pub async fn run(
     t.note(format!("run said: {}", run.stdout.trim()));
     let scale = format!("{} customers", thousands(customers as u64));
     let outcomes = vec![
-        Outcome::new(&format!("6 retention plan, {scale}"), engine, format!("{:.1} s", plan.wall.as_secs_f64()), "< 60 s", plan_pass),
+        Outcome::new(
+            &format!("6 retention plan, {scale}"),
+            engine,
+            format!("{:.1} s", plan.wall.as_secs_f64()),
+            "< 60 s",
+            plan_pass,
+        ),
         Outcome::new(&format!("6 retention run vs raw SQL, {scale}"), engine, format!("{r:.2}x"), "<= 5x", run_pass),
-        Outcome::new(&format!("6 retention peak RSS, {scale}"), engine, megabytes(plan.peak.max(run.peak)), "< 300 MB", plan_mem_pass && run_mem_pass),
+        Outcome::new(
+            &format!("6 retention peak RSS, {scale}"),
+            engine,
+            megabytes(plan.peak.max(run.peak)),
+            "< 300 MB",
+            plan_mem_pass && run_mem_pass,
+        ),
     ];
     Ok((t, outcomes))
 }

@@ -10,12 +10,12 @@ use clap::{Parser, Subcommand, ValueEnum};
 use custodian_domain::Lang;
 use custodian_domain::inventory;
 use custodian_domain::inventory::Role;
+use custodian_domain::model::format_date;
 use custodian_domain::model::{
     ContactData, CustomerData, CustomerKind, Delivery, FieldErrors, Fields, InvoiceLine, ServiceData, parse_date,
 };
-use custodian_domain::validate::{Btw, Email, Iban, Invalid, Kvk, Phone};
-use custodian_domain::model::format_date;
 use custodian_domain::retention::HoldReason;
+use custodian_domain::validate::{Btw, Email, Iban, Invalid, Kvk, Phone};
 use custodian_store::{
     Access, AccessPurpose, Actor, ErasureReason, Lookup, NewInvoice, Plan, RequestOutcome, Scope, Store, StoreError,
 };
@@ -811,8 +811,7 @@ async fn customer(out: &mut impl Write, config: &Config, cmd: CustomerCmd) -> an
         }
         CustomerCmd::WithdrawRequest { id } => {
             let store = open(config).await?;
-            let withdrawn =
-                store.withdraw_erasure_request(&operator(AccessPurpose::DataSubjectRequest), id).await?;
+            let withdrawn = store.withdraw_erasure_request(&operator(AccessPurpose::DataSubjectRequest), id).await?;
             writeln!(out, "{}", if withdrawn { "withdrawn" } else { "no request was waiting" })?;
         }
         CustomerCmd::Hold { id, reason } => {
@@ -1096,7 +1095,12 @@ fn print_plan(out: &mut impl Write, plan: &Plan, lang: Lang) -> anyhow::Result<(
             format_date(e.due_on)
         )?;
     }
-    writeln!(out, "\n{} ({})", lang.pick("Aan de beurt, maar tegengehouden", "Due, but kept for now"), plan.blocked.len())?;
+    writeln!(
+        out,
+        "\n{} ({})",
+        lang.pick("Aan de beurt, maar tegengehouden", "Due, but kept for now"),
+        plan.blocked.len()
+    )?;
     for e in &plan.blocked {
         let why: Vec<String> = e.blockers.iter().map(|b| b.message(lang)).collect();
         writeln!(
@@ -1109,7 +1113,12 @@ fn print_plan(out: &mut impl Write, plan: &Plan, lang: Lang) -> anyhow::Result<(
             why.join(" ")
         )?;
     }
-    writeln!(out, "\n{} ({})", lang.pick("Ongebruikte handles die verwijderd worden", "Unused handles to delete"), plan.handles.len())?;
+    writeln!(
+        out,
+        "\n{} ({})",
+        lang.pick("Ongebruikte handles die verwijderd worden", "Unused handles to delete"),
+        plan.handles.len()
+    )?;
     for h in &plan.handles {
         writeln!(
             out,
@@ -1124,7 +1133,12 @@ fn print_plan(out: &mut impl Write, plan: &Plan, lang: Lang) -> anyhow::Result<(
             format_date(h.due_on)
         )?;
     }
-    writeln!(out, "\n{} ({})", lang.pick("Facturen die verwijderd worden", "Invoices to delete"), plan.invoice_ids.len())?;
+    writeln!(
+        out,
+        "\n{} ({})",
+        lang.pick("Facturen die verwijderd worden", "Invoices to delete"),
+        plan.invoice_ids.len()
+    )?;
     for y in &plan.invoice_years {
         writeln!(
             out,

@@ -28,7 +28,11 @@ fn micros(date: &str) -> i64 {
 /// The binary on the SQLite database in `dir`, with `key` and nothing from the caller's environment.
 fn command(dir: &Path, key: &Key, args: &[&str]) -> Command {
     let mut cmd = Command::new(BIN);
-    cmd.arg("--data-dir").arg(dir).args(args).env("CUSTODIAN_LANGUAGE", "en").env("CUSTODIAN_MASTER_KEY", key.to_hex().as_str());
+    cmd.arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .env("CUSTODIAN_LANGUAGE", "en")
+        .env("CUSTODIAN_MASTER_KEY", key.to_hex().as_str());
     for name in ["CUSTODIAN_DATABASE_URL", "CUSTODIAN_CONFIG", "CUSTODIAN_DATA_DIR", "CUSTODIAN_MASTER_KEY_FILE"] {
         cmd.env_remove(name);
     }
@@ -63,7 +67,10 @@ fn the_calendar_commands_print_the_days_and_refuse_other_centuries() {
     assert_eq!(ok(tmp.path(), &key, &["calendar", "first-working-day", "--year", "2022"]).trim(), "2022-01-03");
     assert_eq!(ok(tmp.path(), &key, &["calendar", "first-working-day", "--year", "2027"]).trim(), "2027-01-04");
     let holidays = ok(tmp.path(), &key, &["calendar", "holidays", "--year", "2025"]);
-    assert!(holidays.contains("2025-04-26  King's Day") && holidays.contains("2025-05-05  Liberation Day"), "{holidays}");
+    assert!(
+        holidays.contains("2025-04-26  King's Day") && holidays.contains("2025-05-05  Liberation Day"),
+        "{holidays}"
+    );
     assert_eq!(holidays.lines().count(), 10, "{holidays}");
     for year in ["1899", "2201", "-5"] {
         let e = fails(tmp.path(), &key, &["calendar", "holidays", "--year", year], 2);
@@ -74,7 +81,10 @@ fn the_calendar_commands_print_the_days_and_refuse_other_centuries() {
         .unwrap();
     let holidays = ok(tmp.path(), &key, &["calendar", "holidays", "--year", "2025"]);
     assert!(holidays.contains("2025-04-18  Good Friday") && !holidays.contains("Liberation"), "{holidays}");
-    let nl = command(tmp.path(), &key, &["calendar", "holidays", "--year", "2300"]).env("CUSTODIAN_LANGUAGE", "nl").output().unwrap();
+    let nl = command(tmp.path(), &key, &["calendar", "holidays", "--year", "2300"])
+        .env("CUSTODIAN_LANGUAGE", "nl")
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&nl.stderr).contains("valt buiten de werkdagenkalender"));
     // Nothing was created for a calendar question.
     assert!(!tmp.path().join("custodian.db").exists());
@@ -90,8 +100,9 @@ async fn retention_commands_plan_run_hold_and_request() {
     let held = store.create_customer(&owner(), &custodian_testkit::customer(2), false).await.unwrap();
     let asking = store.create_customer(&owner(), &custodian_testkit::customer(3), false).await.unwrap();
     sqlx::query("UPDATE customers SET created_at = $1").bind(micros("2020-01-01")).execute(store.pool()).await.unwrap();
-    let service = ServiceData::from_fields(&fields(&[("kind", "hosting"), ("description", "S"), ("started_on", "2026-01-01")]))
-        .unwrap();
+    let service =
+        ServiceData::from_fields(&fields(&[("kind", "hosting"), ("description", "S"), ("started_on", "2026-01-01")]))
+            .unwrap();
     let service = store.add_service(&owner(), asking, &service).await.unwrap();
     store
         .add_invoice(
@@ -110,7 +121,9 @@ async fn retention_commands_plan_run_hold_and_request() {
     store.close().await;
 
     ok(dir, &key, &["customer", "hold", &held.to_string(), "--reason", "legal_dispute"]);
-    assert!(fails(dir, &key, &["customer", "hold", &held.to_string(), "--reason", "because"], 2).contains("legal_dispute"));
+    assert!(
+        fails(dir, &key, &["customer", "hold", &held.to_string(), "--reason", "because"], 2).contains("legal_dispute")
+    );
     let plan = ok(dir, &key, &["retention", "plan", "--on", "2026-01-02"]);
     assert!(plan.contains("Customers to erase (1)") && plan.contains("Due, but kept for now (1)"), "{plan}");
     assert!(plan.contains("a dispute or court case"), "{plan}");
@@ -186,8 +199,12 @@ async fn populate(store: &Store, customers: u64) {
             store.add_contact(&owner(), id, Some("sidn"), &contact).await.unwrap();
         }
         if n % 13 == 0 {
-            let s = ServiceData::from_fields(&fields(&[("kind", "hosting"), ("description", "S"), ("started_on", "2020-01-01")]))
-                .unwrap();
+            let s = ServiceData::from_fields(&fields(&[
+                ("kind", "hosting"),
+                ("description", "S"),
+                ("started_on", "2020-01-01"),
+            ]))
+            .unwrap();
             store.add_service(&owner(), id, &s).await.unwrap();
         }
         if n % 10 == 3 {
@@ -316,7 +333,11 @@ async fn a_run_killed_at_random_moments_ends_where_an_uninterrupted_run_ends() {
     // The uninterrupted run's report matches its plan on a fresh copy.
     let check = tmp.path().join("check");
     copy_dir(&seed, &check);
-    let plan: serde_json::Value = serde_json::from_str(&ok(&check, &key, &["retention", "plan", "--on", "2026-01-02", "--format", "json"])).unwrap();
-    let planned = plan["erasures"].as_array().unwrap().len() + plan["handles"].as_array().unwrap().len() + plan["invoice_ids"].as_array().unwrap().len();
+    let plan: serde_json::Value =
+        serde_json::from_str(&ok(&check, &key, &["retention", "plan", "--on", "2026-01-02", "--format", "json"]))
+            .unwrap();
+    let planned = plan["erasures"].as_array().unwrap().len()
+        + plan["handles"].as_array().unwrap().len()
+        + plan["invoice_ids"].as_array().unwrap().len();
     assert_eq!(planned as i64, total, "the run did exactly the plan: {report}");
 }

@@ -87,7 +87,11 @@ impl RetentionPolicy {
         };
         check((1..=100).contains(&self.relationship_years), "relationship_years", "must be from 1 to 100");
         check((1..=365).contains(&self.days_after_end), "days_after_end", "must be from 1 to 365");
-        check((0..=3650).contains(&self.unused_handle_min_age_days), "unused_handle_min_age_days", "must be from 0 to 3650");
+        check(
+            (0..=3650).contains(&self.unused_handle_min_age_days),
+            "unused_handle_min_age_days",
+            "must be from 0 to 3650",
+        );
         check((1..=100).contains(&self.invoice_years), "invoice_years", "must be from 1 to 100");
         check((0..=365).contains(&self.notice_days), "notice_days", "must be from 0 to 365");
         check((1..=100_000).contains(&self.batch), "batch", "must be from 1 to 100000");
@@ -163,7 +167,11 @@ impl RetentionPolicy {
         match self.erasure {
             ErasureSchedule::FirstWorkingDayOfJanuary => {
                 let this_year = self.calendar.first_working_day_of_january(from.year())?;
-                if this_year >= from { Ok(this_year) } else { self.calendar.first_working_day_of_january(from.year() + 1) }
+                if this_year >= from {
+                    Ok(this_year)
+                } else {
+                    self.calendar.first_working_day_of_january(from.year() + 1)
+                }
             }
             ErasureSchedule::DaysAfterEnd => Ok(from),
         }
@@ -244,9 +252,8 @@ impl HoldReason {
         match self {
             HoldReason::TaxAudit => lang.pick("controle door de Belastingdienst", "a tax audit"),
             HoldReason::LegalDispute => lang.pick("een geschil of rechtszaak", "a dispute or court case"),
-            HoldReason::AuthorityRequest => {
-                lang.pick("een verzoek van politie, rechter of toezichthouder", "a request of police, court or regulator")
-            }
+            HoldReason::AuthorityRequest => lang
+                .pick("een verzoek van politie, rechter of toezichthouder", "a request of police, court or regulator"),
             HoldReason::DebtCollection => lang.pick("een openstaande vordering in incasso", "a debt in collection"),
         }
     }
@@ -288,9 +295,9 @@ impl Blocker {
                 Lang::Nl => format!(
                     "Er staan nog {count} onbetaalde factuur/facturen open. Zodra die betaald zijn, kunnen wij uw gegevens verwijderen."
                 ),
-                Lang::En => format!(
-                    "{count} invoice(s) are still unpaid. Once they are paid, we can delete your data."
-                ),
+                Lang::En => {
+                    format!("{count} invoice(s) are still unpaid. Once they are paid, we can delete your data.")
+                }
             },
             Blocker::LegalHold { reason } => format!(
                 "{} {}.",
@@ -414,7 +421,10 @@ mod tests {
     fn settings_read_from_toml_like_maps() {
         let p: RetentionPolicy =
             serde_json::from_str(r#"{"erasure":"days_after_end","days_after_end":14,"invoice_years":10}"#).unwrap();
-        assert_eq!((p.erasure, p.days_after_end, p.invoice_years, p.relationship_years), (ErasureSchedule::DaysAfterEnd, 14, 10, 1));
+        assert_eq!(
+            (p.erasure, p.days_after_end, p.invoice_years, p.relationship_years),
+            (ErasureSchedule::DaysAfterEnd, 14, 10, 1)
+        );
         assert!(serde_json::from_str::<RetentionPolicy>(r#"{"erasure":"monthly"}"#).is_err());
         assert!(serde_json::from_str::<RetentionPolicy>(r#"{"years":3}"#).is_err());
     }

@@ -261,7 +261,17 @@ fn greeting(name: Option<&PersonName>, lang: Lang) -> String {
 /// `4 januari 2027` or `4 January 2027`.
 fn long_date(date: time::Date, lang: Lang) -> String {
     const NL: [&str; 12] = [
-        "januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september", "oktober", "november",
+        "januari",
+        "februari",
+        "maart",
+        "april",
+        "mei",
+        "juni",
+        "juli",
+        "augustus",
+        "september",
+        "oktober",
+        "november",
         "december",
     ];
     let month = usize::from(u8::from(date.month())) - 1;

@@ -591,10 +591,11 @@ impl Outbox<'_> {
         now: i64,
     ) -> Result<Vec<i64>, StoreError> {
         let waiting = format!("customer_id IN ({ids}) AND status IN ('pending', 'sending')");
-        let affected: Vec<i64> =
-            sqlx::query_scalar(&format!("SELECT DISTINCT customer_id FROM outbox WHERE {waiting} ORDER BY customer_id"))
-                .fetch_all(&mut **tx)
-                .await?;
+        let affected: Vec<i64> = sqlx::query_scalar(&format!(
+            "SELECT DISTINCT customer_id FROM outbox WHERE {waiting} ORDER BY customer_id"
+        ))
+        .fetch_all(&mut **tx)
+        .await?;
         if !affected.is_empty() {
             sqlx::query(&format!(
                 "UPDATE outbox SET status = 'cancelled', finished_at = $1, lease_until = NULL, claim_token = NULL, {WIPE} WHERE {waiting}"

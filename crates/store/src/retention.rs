@@ -156,7 +156,12 @@ struct Day<'p> {
 fn out_of_calendar(e: custodian_domain::calendar::YearOutOfRange) -> StoreError {
     StoreError::Invalid(FieldErrors::single(
         "on",
-        Invalid::new("date", "calendar_range", e.message(custodian_domain::Lang::Nl), e.message(custodian_domain::Lang::En)),
+        Invalid::new(
+            "date",
+            "calendar_range",
+            e.message(custodian_domain::Lang::Nl),
+            e.message(custodian_domain::Lang::En),
+        ),
     ))
 }
 
@@ -312,7 +317,11 @@ impl Store {
             .into_iter()
             .map(|(year, invoices)| {
                 let first = Date::from_calendar_date(year, time::Month::January, 1).unwrap_or(day.kept_from);
-                Ok(InvoiceYear { year, invoices, kept_until: policy.invoice_kept_until(first).map_err(out_of_calendar)? })
+                Ok(InvoiceYear {
+                    year,
+                    invoices,
+                    kept_until: policy.invoice_kept_until(first).map_err(out_of_calendar)?,
+                })
             })
             .collect::<Result<_, StoreError>>()?;
 
@@ -370,8 +379,7 @@ impl Store {
         for chunk in plan.handles.chunks(batch) {
             let ids: Vec<i64> = chunk.iter().map(|h| h.contact_id).collect();
             let mut tx = crate::db::write_tx(&self.pool).await?;
-            let (still, _) =
-                handle_page(&mut *tx, &day, &format!("c.id IN ({}) ORDER BY c.id", id_list(&ids))).await?;
+            let (still, _) = handle_page(&mut *tx, &day, &format!("c.id IN ({}) ORDER BY c.id", id_list(&ids))).await?;
             report.skipped += (chunk.len() - still.len()) as u64;
             if !still.is_empty() {
                 let gone: Vec<i64> = still.iter().map(|h| h.contact_id).collect();
@@ -549,8 +557,14 @@ impl Store {
         if access.actor.role == Role::Bookkeeper {
             return Err(StoreError::Forbidden("the bookkeeper cannot change erasure requests".into()));
         }
-        self.change_and_audit(access, id, "DELETE FROM erasure_requests WHERE customer_id = $1", "customer.erasure_request_withdrawn", &[])
-            .await
+        self.change_and_audit(
+            access,
+            id,
+            "DELETE FROM erasure_requests WHERE customer_id = $1",
+            "customer.erasure_request_withdrawn",
+            &[],
+        )
+        .await
     }
 
     /// The waiting erasure request of a customer: when it was made.
@@ -599,8 +613,14 @@ impl Store {
     /// Lifts a legal hold. The owner only; audited. Returns whether one was in place.
     pub async fn lift_legal_hold(&self, access: &Access, id: i64) -> Result<bool, StoreError> {
         check_owner(access)?;
-        self.change_and_audit(access, id, "DELETE FROM legal_holds WHERE customer_id = $1", "customer.legal_hold_lifted", &[])
-            .await
+        self.change_and_audit(
+            access,
+            id,
+            "DELETE FROM legal_holds WHERE customer_id = $1",
+            "customer.legal_hold_lifted",
+            &[],
+        )
+        .await
     }
 
     /// The legal hold on a customer, if any.
@@ -649,12 +669,13 @@ impl Store {
         let (erasures, _) = self.customers_due(&day).await?;
         let mut out = vec![];
         for e in erasures.into_iter().filter(|e| e.cause == Cause::RetentionExpired && e.due_on > today) {
-            let told: Option<i64> =
-                sqlx::query_scalar("SELECT queued_at FROM retention_notices WHERE customer_id = $1 AND erasure_on = $2")
-                    .bind(e.customer_id)
-                    .bind(format_date(e.due_on))
-                    .fetch_optional(&self.pool)
-                    .await?;
+            let told: Option<i64> = sqlx::query_scalar(
+                "SELECT queued_at FROM retention_notices WHERE customer_id = $1 AND erasure_on = $2",
+            )
+            .bind(e.customer_id)
+            .bind(format_date(e.due_on))
+            .fetch_optional(&self.pool)
+            .await?;
             if told.is_none() {
                 out.push((e.customer_id, e.due_on));
             }
@@ -682,8 +703,10 @@ impl Store {
     /// The last completed run and the day scheduling began, as stored.
     pub async fn retention_schedule(&self) -> Result<ScheduleState, StoreError> {
         let date = |name| async move {
-            let v: Option<String> =
-                sqlx::query_scalar("SELECT value FROM meta WHERE name = $1").bind(name).fetch_optional(&self.pool).await?;
+            let v: Option<String> = sqlx::query_scalar("SELECT value FROM meta WHERE name = $1")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?;
             v.as_deref().map(stored_date).transpose()
         };
         Ok(ScheduleState { last_run: date(LAST_RUN).await?, since: date(SCHEDULE_FROM).await? })
@@ -698,8 +721,10 @@ impl Store {
             .bind(format_date(today))
             .execute(&mut *tx)
             .await?;
-        let v: String =
-            sqlx::query_scalar("SELECT value FROM meta WHERE name = $1").bind(SCHEDULE_FROM).fetch_one(&mut *tx).await?;
+        let v: String = sqlx::query_scalar("SELECT value FROM meta WHERE name = $1")
+            .bind(SCHEDULE_FROM)
+            .fetch_one(&mut *tx)
+            .await?;
         tx.commit().await?;
         stored_date(&v)
     }
@@ -717,13 +742,14 @@ impl Store {
             return Err(StoreError::Forbidden("only the owner and staff end services".into()));
         }
         let mut tx = crate::db::write_tx(&self.pool).await?;
-        let changed = sqlx::query("UPDATE services SET status = 'ended', ended_on = $1 WHERE id = $2 AND status <> 'ended'")
-            .bind(format_date(ended_on))
-            .bind(service_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-            > 0;
+        let changed =
+            sqlx::query("UPDATE services SET status = 'ended', ended_on = $1 WHERE id = $2 AND status <> 'ended'")
+                .bind(format_date(ended_on))
+                .bind(service_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                > 0;
         if changed {
             let mut event = Event::new(access, "service.end", "customer", customer).fields(["status", "ended_on"]);
             self.keys.seal_source(&mut event, None);
@@ -739,12 +765,13 @@ impl Store {
             return Err(StoreError::Forbidden("invoices are for the owner and the bookkeeper only".into()));
         }
         let mut tx = crate::db::write_tx(&self.pool).await?;
-        let customer: i64 = sqlx::query_scalar("UPDATE invoices SET paid_on = $1 WHERE number = $2 RETURNING customer_id")
-            .bind(format_date(paid_on))
-            .bind(number.trim())
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(StoreError::NotFound { kind: "invoice", id: number.trim().to_string() })?;
+        let customer: i64 =
+            sqlx::query_scalar("UPDATE invoices SET paid_on = $1 WHERE number = $2 RETURNING customer_id")
+                .bind(format_date(paid_on))
+                .bind(number.trim())
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or(StoreError::NotFound { kind: "invoice", id: number.trim().to_string() })?;
         let mut event = Event::new(access, "invoice.paid", "customer", customer).fields(["paid_on"]);
         self.keys.seal_source(&mut event, None);
         crate::audit::append(&mut tx, &[event]).await?;

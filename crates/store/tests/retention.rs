@@ -114,7 +114,10 @@ async fn never_invoiced_the_clock_starts_at_the_account_and_the_sweep_erases() {
         let plan = store.retention_plan(&policy, day("2026-01-02")).await.unwrap();
         assert_eq!(planned(&plan), [id], "{}", db.name());
         let e = &plan.erasures[0];
-        assert_eq!((e.cause, e.relationship_ended_on, e.due_on), (Cause::RetentionExpired, Some(day("2025-05-01")), day("2026-01-02")));
+        assert_eq!(
+            (e.cause, e.relationship_ended_on, e.due_on),
+            (Cause::RetentionExpired, Some(day("2025-05-01")), day("2026-01-02"))
+        );
 
         let before = count(&store, "SELECT COUNT(*) FROM audit_log").await;
         let report = store.retention_run(&job(), &policy, day("2026-01-02")).await.unwrap();
@@ -123,7 +126,10 @@ async fn never_invoiced_the_clock_starts_at_the_account_and_the_sweep_erases() {
         assert_eq!(status(&store, young).await, "active");
         let journal = store.erasure_journal(0).await.unwrap();
         assert_eq!(journal.len(), 1);
-        assert_eq!((journal[0].subject_id.as_str(), journal[0].reason.as_str()), (id.to_string().as_str(), "retention_expired"));
+        assert_eq!(
+            (journal[0].subject_id.as_str(), journal[0].reason.as_str()),
+            (id.to_string().as_str(), "retention_expired")
+        );
         let log = store.access_log(&owner(), id).await.unwrap();
         let erase = log.iter().find(|e| e.action == "customer.erase").expect("the erasure is audited");
         assert_eq!((erase.actor_kind.as_str(), erase.purpose.as_str()), ("job", "retention"));
@@ -191,7 +197,8 @@ async fn leap_days_count_to_the_end_of_february() {
         assert_eq!(plan.erasures[0].relationship_ended_on, Some(day("2025-02-28")), "{}", db.name());
         assert!(store.retention_plan(&january, day("2025-12-31")).await.unwrap().erasures.is_empty());
 
-        let thirty = RetentionPolicy { erasure: ErasureSchedule::DaysAfterEnd, days_after_end: 30, ..Default::default() };
+        let thirty =
+            RetentionPolicy { erasure: ErasureSchedule::DaysAfterEnd, days_after_end: 30, ..Default::default() };
         assert!(store.retention_plan(&thirty, day("2025-03-29")).await.unwrap().erasures.is_empty(), "{}", db.name());
         let plan = store.retention_plan(&thirty, day("2025-03-30")).await.unwrap();
         assert_eq!((planned(&plan), plan.erasures[0].due_on), (vec![id], day("2025-03-30")), "{}", db.name());
@@ -210,7 +217,8 @@ async fn an_erasure_request_waits_while_a_domain_still_uses_the_customers_handle
         let handle = contact(&store, id, "KIE001", "2020-02-01").await;
         let domain = service(&store, id, "domain").await;
 
-        let own = Access::new(Actor::customer(id), AccessPurpose::DataSubjectRequest).from("198.51.100.7".parse().unwrap());
+        let own =
+            Access::new(Actor::customer(id), AccessPurpose::DataSubjectRequest).from("198.51.100.7".parse().unwrap());
         let outcome = store.request_erasure(&own, &policy, id, day("2026-11-23")).await.unwrap();
         assert_eq!(outcome, RequestOutcome::Waiting(vec![Blocker::RunningServices { count: 1 }]), "{}", db.name());
         assert!(store.erasure_request(id).await.unwrap().is_some());
@@ -259,7 +267,12 @@ async fn invoices_crossing_the_seven_year_line_go_on_the_same_sweep_as_their_cus
         assert_eq!((plan.invoice_years[0].year, plan.invoice_years[0].kept_until), (2018, day("2025-12-31")));
 
         let report = store.retention_run(&job(), &policy, day("2026-01-02")).await.unwrap();
-        assert_eq!((report.erased_retention_expired, report.invoices_deleted, report.skipped), (1, 1, 0), "{}", db.name());
+        assert_eq!(
+            (report.erased_retention_expired, report.invoices_deleted, report.skipped),
+            (1, 1, 0),
+            "{}",
+            db.name()
+        );
         assert_eq!(status(&store, id).await, "erased");
         assert_eq!(count(&store, &format!("SELECT COUNT(*) FROM invoices WHERE id = {old}")).await, 0);
         assert_eq!(count(&store, &format!("SELECT COUNT(*) FROM invoice_lines WHERE invoice_id = {old}")).await, 0);
@@ -305,7 +318,10 @@ async fn a_new_invoice_resets_the_clock_and_a_reinstated_customer_is_not_erased(
         assert_eq!(plan.blocked[0].blockers, [Blocker::RunningServices { count: 1 }]);
         let report = store.retention_run(&job(), &policy, day("2026-01-02")).await.unwrap();
         assert_eq!(report.erased_retention_expired, 0);
-        assert_eq!((status(&store, renewed).await, status(&store, reinstated).await), ("active".into(), "active".into()));
+        assert_eq!(
+            (status(&store, renewed).await, status(&store, reinstated).await),
+            ("active".into(), "active".into())
+        );
         store.close().await;
         db.finish().await;
     }

@@ -399,3 +399,33 @@ async fn error_summaries_link_to_their_fields_and_the_menu_marks_the_current_pag
         db.finish().await;
     }
 }
+
+#[tokio::test]
+async fn the_owner_sees_the_retention_plan_for_a_chosen_day() {
+    for db in databases().await {
+        let server = Server::start(&db).await;
+        let owner = server.owner().await;
+        let (id, _) = server.customer(11).await;
+        sqlx::query("UPDATE customers SET created_at = $1 WHERE id = $2")
+            .bind(time::macros::date!(2024 - 05 - 01).midnight().assume_utc().unix_timestamp() * 1_000_000)
+            .bind(id)
+            .execute(server.store.pool())
+            .await
+            .unwrap();
+        let page = owner.get("/staff/retention?on=2026-01-02").await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        assert!(page.body.contains("Klanten die gewist worden (1)"), "{}: {}", db.name(), page.body);
+        assert!(page.body.contains(&format!("<td>{id}</td>")) && page.body.contains("2025-05-01"), "{}", page.body);
+        let before = owner.get("/staff/retention?on=2025-12-31").await;
+        assert!(before.body.contains("Klanten die gewist worden (0)"), "{}", before.body);
+        let bad = owner.get("/staff/retention?on=2026-02-30").await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(bad.body.contains("JJJJ-MM-DD"), "{}", bad.body);
+        let outside = owner.get("/staff/retention?on=2250-01-02").await;
+        assert_eq!(outside.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(outside.body.contains("2250"), "{}", outside.body);
+        assert_eq!(server.store.erasure_journal(0).await.unwrap().len(), 0, "{}: the plan changed nothing", db.name());
+        server.stop().await;
+        db.finish().await;
+    }
+}

@@ -73,7 +73,9 @@ pub(crate) fn action_label(action: &str, lang: Lang) -> &str {
         "customer.create" => lang.pick("klant aangemaakt", "created the customer"),
         "customer.erase" => lang.pick("gegevens verwijderd", "erased the data"),
         "customer.erasure_request" => lang.pick("verwijdering gevraagd", "asked for erasure"),
-        "customer.erasure_request_withdrawn" => lang.pick("verzoek om verwijdering ingetrokken", "withdrew the erasure request"),
+        "customer.erasure_request_withdrawn" => {
+            lang.pick("verzoek om verwijdering ingetrokken", "withdrew the erasure request")
+        }
         "customer.legal_hold" => lang.pick("wettelijke bewaarplicht vastgelegd", "placed a legal hold"),
         "customer.legal_hold_lifted" => lang.pick("wettelijke bewaarplicht opgeheven", "lifted a legal hold"),
         "contact.delete" => lang.pick("ongebruikt domeincontact verwijderd", "deleted an unused domain contact"),

@@ -269,7 +269,8 @@ pub(crate) async fn delete(
     let title = lang.pick("Mijn gegevens verwijderen", "Delete my data");
     if form.get("confirm").map(String::as_str) != Some("yes") {
         let error = lang.pick("Vink de bevestiging aan.", "Tick the confirmation box.").into();
-        let mut r = view::render(Delete { page: page(&state, &viewer, title), error, requested: false, blockers: vec![] });
+        let mut r =
+            view::render(Delete { page: page(&state, &viewer, title), error, requested: false, blockers: vec![] });
         *r.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
         return r;
     }
