@@ -312,10 +312,10 @@ async fn copy(db: &custodian_testkit::TestDb, to: &Path, admin: Option<&str>) ->
 
 async fn drop_copy(url: &str, admin: Option<&str>) {
     use sqlx::{Connection, Executor};
-    if let (Some(admin), Some(name)) = (admin, url.rsplit('/').next()) {
-        if let Ok(mut conn) = sqlx::AnyConnection::connect(admin).await {
-            let _ = conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await;
-        }
+    if let (Some(admin), Some(name)) = (admin, url.rsplit('/').next())
+        && let Ok(mut conn) = sqlx::AnyConnection::connect(admin).await
+    {
+        let _ = conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await;
     }
 }
 

@@ -459,7 +459,7 @@ impl Store {
         report: &mut RunReport,
     ) -> Result<(), StoreError> {
         let mut tx = crate::db::write_tx(&self.pool).await?;
-        let (fresh, _) = customer_page(&mut *tx, day, &format!("c.id IN ({}) ORDER BY c.id", id_list(ids))).await?;
+        let (fresh, _) = customer_page(&mut tx, day, &format!("c.id IN ({}) ORDER BY c.id", id_list(ids))).await?;
         let ready = |cause| -> Vec<i64> {
             fresh.iter().filter(|e| e.cause == cause && e.blockers.is_empty()).map(|e| e.customer_id).collect()
         };
