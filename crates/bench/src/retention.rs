@@ -95,7 +95,7 @@ async fn insert(
                     V::I(i) => q.bind(i),
                     V::T(t) => q.bind(t),
                     V::B(b) => q.bind(b),
-                    V::Null => q.bind(Option::<i64>::None),
+                    V::Null => q.bind(Option::<Vec<u8>>::None),
                 };
             }
         }
@@ -209,7 +209,8 @@ async fn generate(store: &Store, customers: i64) -> anyhow::Result<Duration> {
                 let id = (c - 1) * INVOICES_PER_CUSTOMER + k + 1;
                 // Former customers were last invoiced in 2024, the others in 2025.
                 let year = if former(c) { 2020 + k } else { 2021 + k };
-                let date = format!("{year}-{:02}-{:02}", 1 + c % 12, 1 + c % 28);
+                // From February, so no relationship ends before the sweep day by a day.
+                let date = format!("{year}-{:02}-{:02}", 2 + c % 11, 1 + c % 28);
                 let mut row = vec![
                     V::I(id),
                     V::I(c),
@@ -271,11 +272,11 @@ async fn baseline(pool: &AnyPool, ids: &[i64]) -> anyhow::Result<Duration> {
         for table in ["users", "customer_name_words", "contacts", "services", "statute_acceptances"] {
             statements.push(format!("DELETE FROM {table} WHERE customer_id IN ({list})"));
         }
-        statements
-            .push(format!("DELETE FROM data_keys WHERE id IN (SELECT key_id FROM customers WHERE id IN ({list}))"));
         statements.push(format!(
             "UPDATE customers SET status = 'erased', key_id = NULL, email_bidx = NULL, kvk_bidx = NULL, erased_at = 1, {columns} WHERE id IN ({list})"
         ));
+        // In the generated data a customer's data key has the customer's number.
+        statements.push(format!("DELETE FROM data_keys WHERE id IN ({list})"));
         for sql in statements {
             sqlx::query(&sql).persistent(false).execute(&mut *tx).await?;
         }

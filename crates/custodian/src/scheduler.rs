@@ -104,3 +104,90 @@ pub async fn send_notices(
     }
     Ok(sent)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use custodian_domain::model::{CustomerData, CustomerKind};
+    use std::sync::Arc;
+    use time::macros::date;
+
+    async fn customer(store: &Store, n: u64, consent: bool, last_invoice: &str) -> i64 {
+        let mut fields = custodian_testkit::customer_fields(n);
+        fields.insert("email_consent".into(), if consent { "yes" } else { "no" }.into());
+        let data = CustomerData::from_fields(CustomerKind::Business, &fields).unwrap();
+        let owner = Access::new(Actor::operator(), AccessPurpose::Administration);
+        let id = store.create_customer(&owner, &data, false).await.unwrap();
+        let issued = custodian_domain::model::parse_date(last_invoice).unwrap();
+        let invoice = custodian_store::NewInvoice {
+            number: format!("T-{n}"),
+            issued_on: issued,
+            due_on: issued,
+            delivery: custodian_domain::model::Delivery::Post,
+            lines: vec![custodian_domain::model::InvoiceLine::parse("Pakket;1;995;21").unwrap()],
+        };
+        store.add_invoice(&owner, id, invoice).await.unwrap();
+        store.mark_invoice_paid(&owner, &format!("T-{n}"), issued).await.unwrap();
+        id
+    }
+
+    async fn status(store: &Store, id: i64) -> String {
+        sqlx::query_scalar("SELECT status FROM customers WHERE id = $1").bind(id).fetch_one(store.pool()).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_missed_sweep_is_made_up_and_notices_go_only_with_consent() {
+        for db in custodian_testkit::databases().await {
+            let store = db.store().await;
+            let policy = RetentionPolicy::default();
+            let branding = custodian_notify::Branding {
+                company: "Voorbeeld Hosting".into(),
+                portal_url: "https://portaal.voorbeeld.nl".into(),
+            };
+            let notifier = Notifier::new(store.clone(), branding, Arc::new(custodian_notify::SystemClock)).unwrap();
+            let former = customer(&store, 1, true, "2024-06-01").await;
+            let told = customer(&store, 2, true, "2025-06-01").await;
+            let silent = customer(&store, 3, false, "2025-06-01").await;
+            let mut noticed = None;
+
+            // Scheduling began in November 2025: the notices of the sweep of
+            // 4 January 2027 are due from 5 December 2026.
+            store.retention_schedule_from(date!(2025 - 11 - 01)).await.unwrap();
+            tick(&store, &policy, Some(&notifier), date!(2025 - 12 - 20), &mut noticed).await.unwrap();
+            assert_eq!(status(&store, former).await, "active", "{}: not before the sweep", db.name());
+            let outbox = |store: Store| async move {
+                let rows: Vec<(Option<i64>, String, String)> =
+                    sqlx::query_as("SELECT customer_id, kind, status FROM outbox ORDER BY id")
+                        .fetch_all(store.pool())
+                        .await
+                        .unwrap();
+                rows
+            };
+            let notice = |id, status: &str| (Some(id), "erasure_notice".to_string(), status.to_string());
+            assert_eq!(outbox(store.clone()).await, [notice(former, "pending")], "{}: told before", db.name());
+            // Down on 2 January 2026; back on the 6th: the sweep is made up.
+            tick(&store, &policy, Some(&notifier), date!(2026 - 01 - 06), &mut noticed).await.unwrap();
+            assert_eq!(status(&store, former).await, "erased", "{}", db.name());
+            assert_eq!(outbox(store.clone()).await, [notice(former, "cancelled")], "{}", db.name());
+            assert_eq!(store.retention_schedule().await.unwrap().last_run, Some(date!(2026 - 01 - 06)));
+            let entries: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM audit_log").fetch_one(store.pool()).await.unwrap();
+            tick(&store, &policy, Some(&notifier), date!(2026 - 01 - 06), &mut noticed).await.unwrap();
+            let after: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM audit_log").fetch_one(store.pool()).await.unwrap();
+            assert_eq!(after, entries, "{}: a second look that day does nothing", db.name());
+
+            tick(&store, &policy, Some(&notifier), date!(2026 - 12 - 05), &mut noticed).await.unwrap();
+            let expected = [notice(former, "cancelled"), notice(told, "pending")];
+            assert_eq!(outbox(store.clone()).await, expected, "{}", db.name());
+            let recorded: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM retention_notices").fetch_one(store.pool()).await.unwrap();
+            assert_eq!(recorded, 2, "{}: the customer without consent is passed over once", db.name());
+            assert_eq!(status(&store, silent).await, "active");
+            tick(&store, &policy, Some(&notifier), date!(2026 - 12 - 06), &mut noticed).await.unwrap();
+            assert_eq!(outbox(store.clone()).await, expected, "{}: told once", db.name());
+            store.close().await;
+            db.finish().await;
+        }
+    }
+}

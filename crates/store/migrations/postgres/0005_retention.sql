@@ -22,3 +22,8 @@ CREATE TABLE retention_notices (
     queued_at   BIGINT NOT NULL,
     PRIMARY KEY (customer_id, erasure_on)
 );
+
+-- Destroying a data key checks, for the foreign keys, that no customer or
+-- invoice still refers to it: without these indexes each check scans the table.
+CREATE INDEX customers_key ON customers(key_id);
+CREATE INDEX invoices_key ON invoices(key_id);
