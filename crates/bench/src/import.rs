@@ -56,13 +56,13 @@ pub(crate) fn peak_rss(pid: u32) -> Option<u64> {
     Some(kb * 1024)
 }
 
-struct Run {
-    wall: Duration,
-    peak: u64,
-    samples: usize,
-    status: std::process::ExitStatus,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Run {
+    pub wall: Duration,
+    pub peak: u64,
+    pub samples: usize,
+    pub status: std::process::ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
 }
 
 /// `bin` with none of the caller's `CUSTODIAN_*` settings: the child must use
@@ -81,8 +81,13 @@ pub(crate) fn clean_command(bin: &Path) -> Command {
 fn run_child(bin: &Path, data_dir: &Path, input: &Path) -> anyhow::Result<Run> {
     let mut cmd = clean_command(bin);
     cmd.arg("--data-dir").arg(data_dir).args(["customer", "import"]).arg(input);
+    run_measured(cmd)
+}
+
+/// Runs `cmd` to its end, polling its peak resident set size.
+pub(crate) fn run_measured(mut cmd: Command) -> anyhow::Result<Run> {
     let start = Instant::now();
-    let mut child = cmd.spawn().with_context(|| format!("starting {}", bin.display()))?;
+    let mut child = cmd.spawn().context("starting the custodian binary")?;
     let pid = child.id();
     let mut out_pipe = child.stdout.take().context("child stdout")?;
     let mut err_pipe = child.stderr.take().context("child stderr")?;

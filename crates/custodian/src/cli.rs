@@ -10,11 +10,15 @@ use clap::{Parser, Subcommand, ValueEnum};
 use custodian_domain::Lang;
 use custodian_domain::inventory;
 use custodian_domain::inventory::Role;
+use custodian_domain::model::format_date;
 use custodian_domain::model::{
     ContactData, CustomerData, CustomerKind, Delivery, FieldErrors, Fields, InvoiceLine, ServiceData, parse_date,
 };
+use custodian_domain::retention::HoldReason;
 use custodian_domain::validate::{Btw, Email, Iban, Invalid, Kvk, Phone};
-use custodian_store::{Access, AccessPurpose, Actor, ErasureReason, Lookup, NewInvoice, Scope, Store, StoreError};
+use custodian_store::{
+    Access, AccessPurpose, Actor, ErasureReason, Lookup, NewInvoice, Plan, RequestOutcome, Scope, Store, StoreError,
+};
 
 use crate::config::{self, Config};
 use crate::keyfile;
@@ -81,6 +85,12 @@ enum Command {
     /// API tokens for automation (`/api/v1`).
     #[command(subcommand)]
     ApiToken(ApiTokenCmd),
+    /// The Dutch working-day calendar.
+    #[command(subcommand)]
+    Calendar(CalendarCmd),
+    /// The retention schedule: what is due, carrying it out, when next.
+    #[command(subcommand)]
+    Retention(RetentionCmd),
     /// Check a value and print its normalised form.
     Validate {
         #[arg(value_enum)]
@@ -146,6 +156,20 @@ enum CustomerCmd {
         #[arg(long, value_parser = parse_reason)]
         reason: ErasureReason,
     },
+    /// Record the customer's request to be erased: carried out at once when
+    /// nothing blocks it, else as soon as the blockers are gone.
+    RequestErasure { id: i64 },
+    /// Withdraw a waiting erasure request.
+    WithdrawRequest { id: i64 },
+    /// Place a legal hold: the customer is not erased until it is lifted.
+    Hold {
+        id: i64,
+        /// tax_audit, legal_dispute, authority_request or debt_collection.
+        #[arg(long, value_parser = parse_hold_reason)]
+        reason: HoldReason,
+    },
+    /// Lift a legal hold.
+    Release { id: i64 },
     /// Import customers from JSON lines: {"kind": "business", "fields": {...}}.
     Import {
         file: PathBuf,
@@ -175,6 +199,45 @@ enum ServiceCmd {
         #[arg(long = "set", value_name = "FIELD=VALUE")]
         set: Vec<String>,
     },
+    /// End a running service.
+    End {
+        id: i64,
+        /// The last day (YYYY-MM-DD); default today.
+        #[arg(long)]
+        on: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum CalendarCmd {
+    /// The day of the yearly erasure: the first working day of January.
+    FirstWorkingDay {
+        #[arg(long, allow_negative_numbers = true)]
+        year: i32,
+    },
+    /// The public holidays of a year (also those on a weekend).
+    Holidays {
+        #[arg(long, allow_negative_numbers = true)]
+        year: i32,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum RetentionCmd {
+    /// What a run on DATE (default today) would erase and delete, and why; changes nothing.
+    Plan {
+        #[arg(long, value_name = "DATE")]
+        on: Option<String>,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Carry out the plan for DATE (default today; not later than today).
+    Run {
+        #[arg(long, value_name = "DATE")]
+        on: Option<String>,
+    },
+    /// The day of the next scheduled run.
+    NextRun,
 }
 
 #[derive(Subcommand, Debug)]
@@ -195,6 +258,13 @@ enum InvoiceCmd {
         /// `description;quantity;unit price in cents;VAT %`, repeatable.
         #[arg(long = "line", required = true)]
         lines: Vec<String>,
+    },
+    /// Record that an invoice was paid.
+    Paid {
+        number: String,
+        /// Day of payment (YYYY-MM-DD); default today.
+        #[arg(long)]
+        on: Option<String>,
     },
     /// List a customer's invoices (audited).
     List {
@@ -286,6 +356,18 @@ fn parse_scope(s: &str) -> Result<Scope, String> {
         let all: Vec<_> = Scope::ALL.iter().map(|s| s.as_str()).collect();
         format!("choose one of: {}", all.join(", "))
     })
+}
+
+fn parse_hold_reason(s: &str) -> Result<HoldReason, String> {
+    HoldReason::parse(s).ok_or_else(|| {
+        let all: Vec<_> = HoldReason::ALL.iter().map(|r| r.as_str()).collect();
+        format!("choose one of: {}", all.join(", "))
+    })
+}
+
+/// `--on DATE`, or today.
+fn day_or_today(on: Option<&str>, field: &str) -> Result<time::Date, FieldErrors> {
+    on.map(|d| parse_date(d).map_err(|e| FieldErrors::single(field, e))).transpose().map(|d| d.unwrap_or_else(today))
 }
 
 fn parse_reason(s: &str) -> Result<ErasureReason, String> {
@@ -422,6 +504,14 @@ pub async fn run(args: Args, config: Config) -> anyhow::Result<ExitCode> {
                 store.add_contact(&operator(AccessPurpose::Registry), customer, registry.as_deref(), &data).await?;
             writeln!(out, "{id}")?;
         }
+        Command::Service(ServiceCmd::End { id, on }) => {
+            let on = day_or_today(on.as_deref(), "on")?;
+            let store = open(&config).await?;
+            let ended = store.end_service(&operator(AccessPurpose::Administration), id, on).await?;
+            writeln!(out, "{}", if ended { "ended" } else { "already ended" })?;
+        }
+        Command::Calendar(cmd) => calendar(&mut out, &config, cmd)?,
+        Command::Retention(cmd) => retention(&mut out, &config, cmd).await?,
         Command::Service(ServiceCmd::Add { customer, set }) => {
             let data = ServiceData::from_fields(&fields(&set)?)?;
             let store = open(&config).await?;
@@ -553,6 +643,7 @@ async fn serve(config: &Config, listen: Option<std::net::SocketAddr>) -> anyhow:
     // channel is configured.
     let clock: std::sync::Arc<dyn custodian_notify::Clock> = std::sync::Arc::new(custodian_notify::SystemClock);
     let mailer = config.smtp.as_ref().map(custodian_notify::Mailer::new).transpose()?;
+    let mailer_configured = mailer.is_some();
     let sms = config.sms.as_ref().map(custodian_notify::SmsGateway::new).transpose()?;
     let notifier = if mailer.is_some() || sms.is_some() {
         let branding =
@@ -568,7 +659,8 @@ async fn serve(config: &Config, listen: Option<std::net::SocketAddr>) -> anyhow:
         company: config.company_name.clone(),
         attempts_per_minute: config.login_attempts_per_minute,
         sms: sms.is_some(),
-        notifier,
+        notifier: notifier.clone(),
+        retention: config.retention.clone(),
     };
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let worker = if mailer.is_some() || sms.is_some() {
@@ -584,6 +676,13 @@ async fn serve(config: &Config, listen: Option<std::net::SocketAddr>) -> anyhow:
     } else {
         None
     };
+    // Notices of coming erasures go by e-mail only (A10).
+    let retention = tokio::spawn(crate::scheduler::run(
+        store.clone(),
+        config.retention.clone(),
+        notifier.filter(|_| mailer_configured),
+        stopped.clone(),
+    ));
     println!("custodian listening on {bound} ({}), database {}", public_url, store.engine().name());
     if store.needs_setup().await? {
         let code = store.issue_setup_code().await?;
@@ -616,6 +715,7 @@ async fn serve(config: &Config, listen: Option<std::net::SocketAddr>) -> anyhow:
     if let Some(w) = worker {
         let _ = w.await;
     }
+    let _ = retention.await;
     drop(stopped);
     Ok(())
 }
@@ -695,6 +795,34 @@ async fn customer(out: &mut impl Write, config: &Config, cmd: CustomerCmd) -> an
             let store = open(config).await?;
             let erased = store.erase_customer(&operator(AccessPurpose::DataSubjectRequest), id, reason).await?;
             writeln!(out, "{}", if erased { "erased" } else { "already erased" })?;
+        }
+        CustomerCmd::RequestErasure { id } => {
+            let store = open(config).await?;
+            let access = operator(AccessPurpose::DataSubjectRequest);
+            match store.request_erasure(&access, &config.retention, id, today()).await? {
+                RequestOutcome::Erased => writeln!(out, "{}", lang.pick("gewist", "erased"))?,
+                RequestOutcome::Waiting(blockers) => {
+                    writeln!(out, "{}", lang.pick("verzoek vastgelegd; wacht op:", "request recorded; waiting for:"))?;
+                    for b in blockers {
+                        writeln!(out, "  {}: {}", b.code(), b.message(lang))?;
+                    }
+                }
+            }
+        }
+        CustomerCmd::WithdrawRequest { id } => {
+            let store = open(config).await?;
+            let withdrawn = store.withdraw_erasure_request(&operator(AccessPurpose::DataSubjectRequest), id).await?;
+            writeln!(out, "{}", if withdrawn { "withdrawn" } else { "no request was waiting" })?;
+        }
+        CustomerCmd::Hold { id, reason } => {
+            let store = open(config).await?;
+            store.place_legal_hold(&operator(AccessPurpose::LegalObligation), id, reason).await?;
+            writeln!(out, "legal hold placed ({})", reason.as_str())?;
+        }
+        CustomerCmd::Release { id } => {
+            let store = open(config).await?;
+            let lifted = store.lift_legal_hold(&operator(AccessPurpose::LegalObligation), id).await?;
+            writeln!(out, "{}", if lifted { "legal hold lifted" } else { "no legal hold was in place" })?;
         }
         CustomerCmd::Import { file, batch } => {
             let store = open(config).await?;
@@ -806,6 +934,12 @@ async fn invoice(out: &mut impl Write, config: &Config, cmd: InvoiceCmd) -> anyh
                 .await?;
             writeln!(out, "{id}")?;
         }
+        InvoiceCmd::Paid { number, on } => {
+            let on = day_or_today(on.as_deref(), "on")?;
+            let store = open(config).await?;
+            store.mark_invoice_paid(&operator(AccessPurpose::Billing), &number, on).await?;
+            writeln!(out, "paid")?;
+        }
         InvoiceCmd::List { customer, format } => {
             let store = open(config).await?;
             let invoices = store.read_invoices(&operator(AccessPurpose::Billing), customer).await?;
@@ -833,6 +967,190 @@ async fn invoice(out: &mut impl Write, config: &Config, cmd: InvoiceCmd) -> anyh
 /// Keeps the value, or files the error under `field`.
 fn collect<T>(errors: &mut Vec<custodian_domain::model::FieldError>, field: &str, r: Result<T, Invalid>) -> Option<T> {
     r.map_err(|error| errors.push(custodian_domain::model::FieldError { field: field.into(), error })).ok()
+}
+
+fn calendar(out: &mut impl Write, config: &Config, cmd: CalendarCmd) -> anyhow::Result<()> {
+    let lang = config.language;
+    let rules = &config.retention.calendar;
+    let out_of_range = |e: custodian_domain::calendar::YearOutOfRange| Usage(e.message(lang));
+    match cmd {
+        CalendarCmd::FirstWorkingDay { year } => {
+            writeln!(out, "{}", format_date(rules.first_working_day_of_january(year).map_err(out_of_range)?))?;
+        }
+        CalendarCmd::Holidays { year } => {
+            for h in rules.holidays(year).map_err(out_of_range)? {
+                writeln!(out, "{}  {}", format_date(h.date), h.name(lang))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn retention(out: &mut impl Write, config: &Config, cmd: RetentionCmd) -> anyhow::Result<()> {
+    let lang = config.language;
+    let policy = &config.retention;
+    match cmd {
+        RetentionCmd::Plan { on, format } => {
+            let on = day_or_today(on.as_deref(), "on")?;
+            let store = open(config).await?;
+            let plan = store.retention_plan(policy, on).await?;
+            if format == Format::Json {
+                serde_json::to_writer_pretty(&mut *out, &plan)?;
+                writeln!(out)?;
+            } else {
+                print_plan(out, &plan, lang)?;
+            }
+        }
+        RetentionCmd::Run { on } => {
+            let on = day_or_today(on.as_deref(), "on")?;
+            if on > today() {
+                return Err(Usage(
+                    lang.pick(
+                        "--on ligt na vandaag: een run wist alleen wat nu al aan de beurt is (bekijk de toekomst met `retention plan`)",
+                        "--on is after today: a run only erases what is due by now (look ahead with `retention plan`)",
+                    )
+                    .into(),
+                )
+                .into());
+            }
+            let store = open(config).await?;
+            let report = store.retention_run(&operator(AccessPurpose::Retention), policy, on).await?;
+            writeln!(
+                out,
+                "{} {}: {} {}, {} {}, {} {}, {} {}, {} {}",
+                lang.pick("retentierun", "retention run"),
+                format_date(on),
+                report.erased_retention_expired,
+                lang.pick("klanten gewist (bewaartermijn voorbij)", "customers erased (retention ended)"),
+                report.erased_on_request,
+                lang.pick("op verzoek gewist", "erased on request"),
+                report.handles_deleted,
+                lang.pick("handles verwijderd", "handles deleted"),
+                report.invoices_deleted,
+                lang.pick("facturen verwijderd", "invoices deleted"),
+                report.skipped,
+                lang.pick("overgeslagen (intussen gewijzigd)", "skipped (changed meanwhile)"),
+            )?;
+        }
+        RetentionCmd::NextRun => {
+            let store = open(config).await?;
+            let state = store.retention_schedule().await?;
+            let today = today();
+            let next = policy.next_due_run(today, state).map_err(|e| Usage(e.message(lang)))?;
+            writeln!(out, "{}", format_date(next))?;
+            if next < today {
+                writeln!(
+                    out,
+                    "{}",
+                    lang.pick(
+                        "deze run is gemist en wordt ingehaald zodra `custodian serve` draait",
+                        "this run was missed and is made up as soon as `custodian serve` runs"
+                    )
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_plan(out: &mut impl Write, plan: &Plan, lang: Lang) -> anyhow::Result<()> {
+    let day = |d: Option<time::Date>| d.map(format_date).unwrap_or_else(|| "-".into());
+    writeln!(
+        out,
+        "{} {} ({})",
+        lang.pick("Retentieplan voor", "Retention plan for"),
+        format_date(plan.on),
+        lang.pick("er verandert niets", "nothing is changed")
+    )?;
+    writeln!(
+        out,
+        "{} {}; {} {}; {} {}\n",
+        lang.pick("klantrelaties geëindigd vóór", "relationships ended before"),
+        format_date(plan.relationships_ended_before),
+        lang.pick("ongebruikte handles laatst gebruikt vóór", "unused handles last used before"),
+        format_date(plan.handles_last_used_before),
+        lang.pick("facturen gedateerd vóór", "invoices dated before"),
+        format_date(plan.invoices_dated_before),
+    )?;
+    let cause = |c| match c {
+        custodian_store::Cause::Request => lang.pick("verzoek", "request"),
+        custodian_store::Cause::RetentionExpired => lang.pick("bewaartermijn voorbij", "retention ended"),
+    };
+    writeln!(out, "{} ({})", lang.pick("Klanten die gewist worden", "Customers to erase"), plan.erasures.len())?;
+    writeln!(
+        out,
+        "  {:>10}  {:<22} {:<16} {}",
+        lang.pick("klant", "customer"),
+        lang.pick("reden", "cause"),
+        lang.pick("relatie tot", "ended on"),
+        lang.pick("gepland op", "due on")
+    )?;
+    for e in &plan.erasures {
+        writeln!(
+            out,
+            "  {:>10}  {:<22} {:<16} {}",
+            e.customer_id,
+            cause(e.cause),
+            day(e.relationship_ended_on),
+            format_date(e.due_on)
+        )?;
+    }
+    writeln!(
+        out,
+        "\n{} ({})",
+        lang.pick("Aan de beurt, maar tegengehouden", "Due, but kept for now"),
+        plan.blocked.len()
+    )?;
+    for e in &plan.blocked {
+        let why: Vec<String> = e.blockers.iter().map(|b| b.message(lang)).collect();
+        writeln!(
+            out,
+            "  {:>10}  {:<22} {:<16} {}  {}",
+            e.customer_id,
+            cause(e.cause),
+            day(e.relationship_ended_on),
+            format_date(e.due_on),
+            why.join(" ")
+        )?;
+    }
+    writeln!(
+        out,
+        "\n{} ({})",
+        lang.pick("Ongebruikte handles die verwijderd worden", "Unused handles to delete"),
+        plan.handles.len()
+    )?;
+    for h in &plan.handles {
+        writeln!(
+            out,
+            "  {} {:>8}  {} {:>8}  {} {}  {} {}",
+            lang.pick("contact", "contact"),
+            h.contact_id,
+            lang.pick("klant", "customer"),
+            h.customer_id,
+            lang.pick("laatst gebruikt", "last used"),
+            format_date(h.last_used_on),
+            lang.pick("gepland op", "due on"),
+            format_date(h.due_on)
+        )?;
+    }
+    writeln!(
+        out,
+        "\n{} ({})",
+        lang.pick("Facturen die verwijderd worden", "Invoices to delete"),
+        plan.invoice_ids.len()
+    )?;
+    for y in &plan.invoice_years {
+        writeln!(
+            out,
+            "  {}: {} {}, {} {}",
+            y.year,
+            y.invoices,
+            lang.pick("facturen", "invoices"),
+            lang.pick("bewaard tot en met", "kept until"),
+            format_date(y.kept_until)
+        )?;
+    }
+    Ok(())
 }
 
 fn print_inventory(out: &mut impl Write, format: Format, lang: Lang) -> anyhow::Result<()> {

@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use custodian_domain::Lang;
+use custodian_domain::calendar::CalendarRules;
+use custodian_domain::retention::RetentionPolicy;
 use serde::Deserialize;
 
 /// (TOML key, environment variable, default, meaning) for every setting.
@@ -42,6 +44,18 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
         "Password, code and token attempts per client address per minute before 429 (1 to 1000000).",
     ),
     (
+        "[retention]",
+        "-",
+        "see right",
+        "relationship_years 1, erasure first_working_day_of_january (or days_after_end), days_after_end 30, unused_handle_min_age_days 30, invoice_years 7, notice_days 30 (0: none), batch 500.",
+    ),
+    (
+        "[calendar]",
+        "-",
+        "see right",
+        "liberation_day lustrum (every, lustrum or never), good_friday false: which days are days off.",
+    ),
+    (
         "log",
         "CUSTODIAN_LOG",
         "info",
@@ -70,6 +84,8 @@ struct FileConfig {
     smtp: Option<custodian_notify::SmtpConfig>,
     sms: Option<custodian_notify::SmsConfig>,
     outbox: Option<custodian_notify::WorkerConfig>,
+    retention: Option<RetentionPolicy>,
+    calendar: Option<CalendarRules>,
 }
 
 #[derive(Debug, Clone)]
@@ -98,6 +114,8 @@ pub struct Config {
     /// SMS provider; `None`: activation codes are read out by phone.
     pub sms: Option<custodian_notify::SmsConfig>,
     pub outbox: custodian_notify::WorkerConfig,
+    /// The retention rules, with the calendar of working days in them.
+    pub retention: RetentionPolicy,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -215,7 +233,13 @@ pub fn load(
             None => {}
         }
     }
+    let mut retention = file.retention.unwrap_or_default();
+    retention.calendar = file.calendar.unwrap_or_default();
+    if let Some(&(key, rule)) = retention.problems().first() {
+        return Err(ConfigError::Value { key, message: format!("in [retention] {rule}") });
+    }
     Ok(Config {
+        retention,
         smtp,
         sms,
         outbox: file.outbox.unwrap_or_default(),
@@ -321,6 +345,32 @@ mod tests {
         for bad in ["0", "1000001", "-1", "lots"] {
             let e = load(env_of(&[("CUSTODIAN_LOGIN_ATTEMPTS_PER_MINUTE", bad)]), None, None).unwrap_err().to_string();
             assert!(e.contains("login_attempts_per_minute"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn retention_and_calendar_come_from_their_sections() {
+        let c = load(env_of(&[]), Some("/tmp/x".into()), None).unwrap();
+        assert_eq!(c.retention, RetentionPolicy::default());
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "[retention]\nerasure = \"days_after_end\"\ndays_after_end = 14\nbatch = 50\n[calendar]\ngood_friday = true\n",
+        )
+        .unwrap();
+        let c = load(env_of(&[]), None, Some(file.clone())).unwrap();
+        assert_eq!(c.retention.erasure, custodian_domain::retention::ErasureSchedule::DaysAfterEnd);
+        assert_eq!((c.retention.days_after_end, c.retention.batch, c.retention.invoice_years), (14, 50, 7));
+        assert!(c.retention.calendar.good_friday);
+        for (bad, key) in [
+            ("[retention]\ninvoice_years = 0\n", "invoice_years"),
+            ("[retention]\nsweep = \"monthly\"\n", "sweep"),
+            ("[calendar]\nliberation_day = \"sometimes\"\n", "sometimes"),
+        ] {
+            std::fs::write(&file, bad).unwrap();
+            let e = load(env_of(&[]), None, Some(file.clone())).unwrap_err().to_string();
+            assert!(e.contains(key), "{bad}: {e}");
         }
     }
 

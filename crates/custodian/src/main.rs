@@ -8,6 +8,7 @@ use clap::Parser;
 mod cli;
 mod config;
 mod keyfile;
+mod scheduler;
 
 fn main() -> ExitCode {
     let args = cli::Args::parse();

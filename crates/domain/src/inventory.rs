@@ -408,6 +408,16 @@ pub static NON_PERSONAL: &[(&str, &str, &str)] = &[
     ("outbox", "claim_token", "random token of the worker's claim"),
     ("outbox", "finished_at", "timestamp"),
     ("outbox", "last_error", "provider's error text, scrubbed of addresses and numbers"),
+    ("erasure_requests", "customer_id", "pseudonymous key of a customer who asked for erasure"),
+    ("erasure_requests", "requested_at", "timestamp"),
+    ("erasure_requests", "requested_by", "actor kind and pseudonymous ID"),
+    ("legal_holds", "customer_id", "pseudonymous key"),
+    ("legal_holds", "reason", "reason code from a fixed list, never free text"),
+    ("legal_holds", "placed_at", "timestamp"),
+    ("legal_holds", "placed_by", "actor kind and pseudonymous ID"),
+    ("retention_notices", "customer_id", "pseudonymous key"),
+    ("retention_notices", "erasure_on", "date of the scheduled erasure the notice announced"),
+    ("retention_notices", "queued_at", "timestamp"),
 ];
 
 /// The personal fields of one table, in declaration order.

@@ -223,6 +223,9 @@ pub enum EmailMessage {
     /// A single-use link (valid one hour) to choose a new password. No password
     /// ever travels in a message.
     PasswordReset { name: Option<PersonName>, link: ResetLink },
+    /// The customer's data is erased on `on` (the retention schedule, M9); the
+    /// portal lets them stay a customer or download their data first.
+    ErasureNotice { name: Option<PersonName>, on: time::Date },
     /// Checks the mail settings.
     Test,
 }
@@ -255,6 +258,30 @@ fn greeting(name: Option<&PersonName>, lang: Lang) -> String {
     }
 }
 
+/// `4 januari 2027` or `4 January 2027`.
+fn long_date(date: time::Date, lang: Lang) -> String {
+    const NL: [&str; 12] = [
+        "januari",
+        "februari",
+        "maart",
+        "april",
+        "mei",
+        "juni",
+        "juli",
+        "augustus",
+        "september",
+        "oktober",
+        "november",
+        "december",
+    ];
+    let month = usize::from(u8::from(date.month())) - 1;
+    let name = match lang {
+        Lang::Nl => NL[month].to_string(),
+        Lang::En => date.month().to_string(),
+    };
+    format!("{} {name} {}", date.day(), date.year())
+}
+
 fn closing(brand: &Branding, lang: Lang) -> String {
     format!(
         "{}\n{}\n\n-- \n{}\n{}\n",
@@ -275,6 +302,7 @@ impl EmailMessage {
             EmailMessage::LoginName { .. } => "login_name",
             EmailMessage::PortalNotice { topic, .. } => topic.code(),
             EmailMessage::PasswordReset { .. } => "password_reset",
+            EmailMessage::ErasureNotice { .. } => "erasure_notice",
             EmailMessage::Test => "test.email",
         }
     }
@@ -328,6 +356,30 @@ impl EmailMessage {
                     lang.pick(
                         "Vroeg u dit niet? Dan kunt u dit bericht negeren; uw wachtwoord blijft zoals het is.",
                         "Did you not ask for this? Then ignore this message; your password stays as it is.",
+                    ),
+                    closing(brand, lang),
+                ),
+            },
+            EmailMessage::ErasureNotice { name, on } => RenderedEmail {
+                subject: format!(
+                    "{} ({company})",
+                    lang.pick("Wij verwijderen binnenkort uw gegevens", "We will soon delete your data")
+                ),
+                text: format!(
+                    "{}\n\n{} {}{}\n\n{}\n{portal}\n\n{}",
+                    greeting(name.as_ref(), lang),
+                    lang.pick(
+                        "U neemt al geruime tijd geen dienst meer bij ons af. Zoals ons privacyprotocol voorschrijft, verwijderen wij daarom op",
+                        "You have not used any of our services for some time. As our privacy protocol requires, we will therefore delete your customer data on",
+                    ),
+                    long_date(*on, lang),
+                    lang.pick(
+                        " uw klantgegevens. Facturen bewaren wij zeven jaar, zoals de wet vraagt.",
+                        ". Invoices are kept for seven years, as the law requires.",
+                    ),
+                    lang.pick(
+                        "Wilt u klant blijven of uw gegevens eerst downloaden? Log dan vóór die datum in op:",
+                        "Would you like to stay a customer, or download your data first? Then log in before that date at:",
                     ),
                     closing(brand, lang),
                 ),
@@ -414,6 +466,17 @@ mod tests {
             assert_ne!(nl.subject, en.subject);
             assert!(m.kind().starts_with("portal_notice."));
         }
+    }
+
+    #[test]
+    fn the_erasure_notice_names_the_day_and_links_to_the_portal_only() {
+        let on = time::Date::from_calendar_date(2027, time::Month::January, 4).unwrap();
+        let m = EmailMessage::ErasureNotice { name: Some(PersonName::parse("Anna Grutto").unwrap()), on };
+        let nl = m.render(Lang::Nl, &brand());
+        let en = m.render(Lang::En, &brand());
+        assert!(nl.text.contains("4 januari 2027") && nl.text.starts_with("Beste Anna Grutto,"), "{}", nl.text);
+        assert!(en.text.contains("4 January 2027") && en.text.contains("https://portaal.voorbeeld.nl/"), "{}", en.text);
+        assert_eq!(m.kind(), "erasure_notice");
     }
 
     #[test]

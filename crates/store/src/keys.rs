@@ -96,9 +96,12 @@ impl Keyring {
         Ok(key)
     }
 
-    /// Drops a destroyed data key from memory too.
-    pub(crate) fn forget(&self, id: i64) {
-        self.cache.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+    /// Drops destroyed data keys from memory too.
+    pub(crate) fn forget_all(&self, ids: &[i64]) {
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        for id in ids {
+            cache.remove(id);
+        }
     }
 
     /// Seals the source address of `access` for the audit trail: under the

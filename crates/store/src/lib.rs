@@ -16,6 +16,7 @@ mod erasure;
 mod keys;
 pub mod outbox;
 mod records;
+mod retention;
 
 mod customers;
 mod export;
@@ -37,6 +38,7 @@ pub use export::Export;
 pub use invoices::{InvoiceRecord, LineRecord, NewInvoice};
 pub use outbox::{Channel, EmailConsent, Outbox, OutboxCounts};
 pub use related::{ContactRecord, ServiceRecord, StatuteAcceptance};
+pub use retention::{Cause, InvoiceYear, Plan, PlannedErasure, PlannedHandle, RequestOutcome, RunReport};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

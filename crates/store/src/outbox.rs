@@ -581,6 +581,32 @@ impl Outbox<'_> {
         Ok(n)
     }
 
+    /// Cancels, inside the caller's transaction, the messages still waiting
+    /// for the customers in `ids` (a list of numbers as SQL); returns the
+    /// customers who had any. Used by erasure, so a crash cannot leave a
+    /// message greeting someone who no longer exists here.
+    pub(crate) async fn cancel_for_customers_in(
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        ids: &str,
+        now: i64,
+    ) -> Result<Vec<i64>, StoreError> {
+        let waiting = format!("customer_id IN ({ids}) AND status IN ('pending', 'sending')");
+        let affected: Vec<i64> = sqlx::query_scalar(&format!(
+            "SELECT DISTINCT customer_id FROM outbox WHERE {waiting} ORDER BY customer_id"
+        ))
+        .fetch_all(&mut **tx)
+        .await?;
+        if !affected.is_empty() {
+            sqlx::query(&format!(
+                "UPDATE outbox SET status = 'cancelled', finished_at = $1, lease_until = NULL, claim_token = NULL, {WIPE} WHERE {waiting}"
+            ))
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok(affected)
+    }
+
     /// The non-personal state of one message.
     pub async fn state(self, id: i64) -> Result<Option<MessageState>, StoreError> {
         let row = sqlx::query(

@@ -40,6 +40,8 @@ pub struct WebConfig {
     pub notifier: Option<custodian_notify::Notifier>,
     /// Whether an SMS provider is configured (activation codes by SMS).
     pub sms: bool,
+    /// The retention rules: erasure requests and the plan page follow them.
+    pub retention: custodian_domain::retention::RetentionPolicy,
 }
 
 impl Default for WebConfig {
@@ -52,6 +54,7 @@ impl Default for WebConfig {
             attempts_per_minute: 10,
             notifier: None,
             sms: false,
+            retention: Default::default(),
         }
     }
 }

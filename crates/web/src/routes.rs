@@ -86,6 +86,7 @@ pub static ROUTES: &[Route] = routes! {
     post "/staff/customers/{id}/statute" Access::Staff(OWNER_AND_STAFF) => staff::statute;
     post "/staff/customers/{id}/invite" Access::Staff(OWNER_AND_STAFF) => staff::invite;
     get "/staff/audit" Access::Staff(OWNER) => staff::audit;
+    get "/staff/retention" Access::Staff(OWNER) => staff::retention;
     get "/staff/api-tokens" Access::Staff(OWNER) => staff::api_tokens;
     post "/staff/api-tokens" Access::Staff(OWNER) => staff::create_api_token;
     post "/staff/api-tokens/{id}/revoke" Access::Staff(OWNER) => staff::revoke_api_token;

@@ -191,7 +191,13 @@ async fn a_customer_sees_corrects_exports_and_deletes_their_data() {
             delivery: custodian_domain::model::Delivery::Post,
             lines: vec![custodian_domain::model::InvoiceLine::parse("Webhosting Kievit;1;595;21").unwrap()],
         };
-        server.store.add_invoice(&billing, id, invoice).await.unwrap();
+        let invoice_id = server.store.add_invoice(&billing, id, invoice).await.unwrap();
+        // Paid, so that only the service below stands in the way of deletion.
+        sqlx::query("UPDATE invoices SET paid_on = '2026-03-10' WHERE id = $1")
+            .bind(invoice_id)
+            .execute(server.store.pool())
+            .await
+            .unwrap();
         let printable = c.get("/portal/export").await.body;
         for expected in ["2026-0701", "Webhosting Kievit", "Bedrijf 7 B.V.", "gegevens ingezien", "vraag of probleem"] {
             assert!(printable.contains(expected), "{}: the printable page shows {expected}: {printable}", db.name());
@@ -199,7 +205,6 @@ async fn a_customer_sees_corrects_exports_and_deletes_their_data() {
         let dashboard = c.get("/portal").await.body;
         assert!(dashboard.contains("2026-0701") && !dashboard.contains("Webhosting Kievit"), "{}", db.name());
 
-        // Deletion: refused while a service runs, then carried out.
         let owner = custodian_store::Access::new(
             custodian_store::Actor::operator(),
             custodian_store::AccessPurpose::Administration,
@@ -213,14 +218,17 @@ async fn a_customer_sees_corrects_exports_and_deletes_their_data() {
         .unwrap();
         let service_id = server.store.add_service(&owner, id, &service).await.unwrap();
         let delete = c.get("/portal/delete").await;
-        let refused = c.post_form("/portal/delete", &delete, &[("confirm", "yes")]).await;
-        assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
-        assert!(refused.body.contains("lopende diensten") || refused.body.contains("running services"));
-        sqlx::query("UPDATE services SET status = 'ended' WHERE id = $1")
-            .bind(service_id)
-            .execute(server.store.pool())
-            .await
-            .unwrap();
+        let unconfirmed = c.post_form("/portal/delete", &delete, &[]).await;
+        assert_eq!(unconfirmed.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", unconfirmed.body);
+        assert!(server.store.erasure_request(id).await.unwrap().is_none(), "{}: nothing recorded", db.name());
+        // Deletion: while a service runs the request is recorded and the blocker shown.
+        let waiting = c.post_form("/portal/delete", &delete, &[("confirm", "yes")]).await;
+        assert_eq!(waiting.status, StatusCode::ACCEPTED, "{}", waiting.body);
+        assert!(waiting.body.contains("1 lopende dienst"), "{}", waiting.body);
+        assert!(server.store.erasure_request(id).await.unwrap().is_some());
+        let again = c.get("/portal/delete").await;
+        assert!(again.body.contains("is vastgelegd") && again.body.contains("1 lopende dienst"), "{}", again.body);
+        assert!(server.store.end_service(&owner, service_id, time::macros::date!(2026 - 06 - 30)).await.unwrap());
         let done = c.post_form("/portal/delete", &delete, &[("confirm", "yes")]).await;
         assert_eq!(done.status, StatusCode::OK, "{}", done.body);
         assert!(done.headers.get("set-cookie").unwrap().to_str().unwrap().contains("Max-Age=0"));
@@ -412,6 +420,36 @@ async fn error_summaries_link_to_their_fields_and_the_menu_marks_the_current_pag
             .await;
         assert_eq!(summary_links(&unknown), ["code"], "{name}");
         assert_eq!(current(&anon.get("/login").await), ["/login"], "{name}");
+        server.stop().await;
+        db.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn the_owner_sees_the_retention_plan_for_a_chosen_day() {
+    for db in databases().await {
+        let server = Server::start(&db).await;
+        let owner = server.owner().await;
+        let (id, _) = server.customer(11).await;
+        sqlx::query("UPDATE customers SET created_at = $1 WHERE id = $2")
+            .bind(time::macros::date!(2024 - 05 - 01).midnight().assume_utc().unix_timestamp() * 1_000_000)
+            .bind(id)
+            .execute(server.store.pool())
+            .await
+            .unwrap();
+        let page = owner.get("/staff/retention?on=2026-01-02").await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        assert!(page.body.contains("Klanten die gewist worden (1)"), "{}: {}", db.name(), page.body);
+        assert!(page.body.contains(&format!("<td>{id}</td>")) && page.body.contains("2025-05-01"), "{}", page.body);
+        let before = owner.get("/staff/retention?on=2025-12-31").await;
+        assert!(before.body.contains("Klanten die gewist worden (0)"), "{}", before.body);
+        let bad = owner.get("/staff/retention?on=2026-02-30").await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(bad.body.contains("JJJJ-MM-DD"), "{}", bad.body);
+        let outside = owner.get("/staff/retention?on=2250-01-02").await;
+        assert_eq!(outside.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(outside.body.contains("2250"), "{}", outside.body);
+        assert_eq!(server.store.erasure_journal(0).await.unwrap().len(), 0, "{}: the plan changed nothing", db.name());
         server.stop().await;
         db.finish().await;
     }

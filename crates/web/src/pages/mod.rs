@@ -73,6 +73,15 @@ pub(crate) fn action_label(action: &str, lang: Lang) -> &str {
         "customer.create" => lang.pick("klant aangemaakt", "created the customer"),
         "customer.erase" => lang.pick("gegevens verwijderd", "erased the data"),
         "customer.erasure_request" => lang.pick("verwijdering gevraagd", "asked for erasure"),
+        "customer.erasure_request_withdrawn" => {
+            lang.pick("verzoek om verwijdering ingetrokken", "withdrew the erasure request")
+        }
+        "customer.legal_hold" => lang.pick("wettelijke bewaarplicht vastgelegd", "placed a legal hold"),
+        "customer.legal_hold_lifted" => lang.pick("wettelijke bewaarplicht opgeheven", "lifted a legal hold"),
+        "contact.delete" => lang.pick("ongebruikt domeincontact verwijderd", "deleted an unused domain contact"),
+        "invoice.delete" => lang.pick("factuur na zeven jaar verwijderd", "deleted an invoice after seven years"),
+        "invoice.paid" => lang.pick("betaling vastgelegd", "recorded a payment"),
+        "service.end" => lang.pick("dienst beëindigd", "ended a service"),
         "account.invite" => lang.pick("portaaltoegang gegeven", "gave portal access"),
         "invoice.create" => lang.pick("factuur gemaakt", "issued an invoice"),
         "invoice.read" => lang.pick("facturen ingezien", "viewed invoices"),

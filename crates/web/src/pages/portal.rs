@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use custodian_domain::Lang;
 use custodian_domain::inventory;
 use custodian_domain::model::FieldErrors;
-use custodian_store::{Access, AccessPurpose, Entry, ErasureReason, Export, StoreError};
+use custodian_store::{Access, AccessPurpose, Entry, Export, RequestOutcome, StoreError};
 
 use crate::State;
 use crate::guard::Viewer;
@@ -266,35 +266,52 @@ pub(crate) async fn access_log(AxState(state): AxState<State>, Extension(viewer)
 struct Delete {
     page: Page,
     error: String,
+    /// An erasure request is waiting.
+    requested: bool,
+    /// What keeps the erasure from happening now, explained.
+    blockers: Vec<String>,
 }
 
+fn today() -> time::Date {
+    time::OffsetDateTime::now_utc().date()
+}
+
+/// The deletion page: what goes, what stays, and what (if anything) stands in
+/// the way right now.
 pub(crate) async fn delete_form(AxState(state): AxState<State>, Extension(viewer): Extension<Viewer>) -> Response {
+    let (_, id) = own(&viewer);
+    let blockers = match state.store.erasure_blockers(&state.config.retention, id, today()).await {
+        Ok(b) => b.iter().map(|b| b.message(viewer.lang)).collect(),
+        Err(e) => return store_error(&viewer, e),
+    };
+    let requested = match state.store.erasure_request(id).await {
+        Ok(r) => r.is_some(),
+        Err(e) => return store_error(&viewer, e),
+    };
     let page = page(&state, &viewer, viewer.lang.pick("Mijn gegevens verwijderen", "Delete my data"));
-    view::render(Delete { page, error: String::new() })
+    view::render(Delete { page, error: String::new(), requested, blockers })
 }
 
+/// Records the request and erases at once when nothing blocks it (M9: sooner
+/// when the customer asks); otherwise says what blocks it. The retention job
+/// carries the request out as soon as the blockers are gone.
 pub(crate) async fn delete(
     AxState(state): AxState<State>,
     Extension(viewer): Extension<Viewer>,
     Form(form): Form<FormFields>,
 ) -> Response {
     let lang = viewer.lang;
-    let refuse = |error: String| {
-        let page = page(&state, &viewer, lang.pick("Mijn gegevens verwijderen", "Delete my data"));
-        let mut r = view::render(Delete { page, error });
-        *r.status_mut() = axum::http::StatusCode::CONFLICT;
-        r
-    };
+    let title = lang.pick("Mijn gegevens verwijderen", "Delete my data");
     if form.get("confirm").map(String::as_str) != Some("yes") {
-        return refuse(lang.pick("Vink de bevestiging aan.", "Tick the confirmation box.").into());
+        let error = lang.pick("Vink de bevestiging aan.", "Tick the confirmation box.").into();
+        let mut r =
+            view::render(Delete { page: page(&state, &viewer, title), error, requested: false, blockers: vec![] });
+        *r.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+        return r;
     }
     let (access, id) = own(&viewer);
-    if let Err(e) = state.store.audit_event(&access, "customer.erasure_request", "customer", &id.to_string(), &[]).await
-    {
-        return view::server_error(lang, &e);
-    }
-    match state.store.erase_customer(&access, id, ErasureReason::CustomerRequest).await {
-        Ok(_) => {
+    match state.store.request_erasure(&access, &state.config.retention, id, today()).await {
+        Ok(RequestOutcome::Erased) => {
             let mut r = view::message(
                 lang,
                 lang.pick("Uw gegevens zijn verwijderd", "Your data has been deleted"),
@@ -306,13 +323,13 @@ pub(crate) async fn delete(
             crate::guard::set_session_cookie(&state, &mut r, None);
             r
         }
-        Err(StoreError::Conflict(_)) => refuse(
-            lang.pick(
-                "U heeft nog lopende diensten. Zeg die eerst op; daarna kunt u uw gegevens hier verwijderen.",
-                "You still have running services. Cancel them first; then you can delete your data here.",
-            )
-            .into(),
-        ),
+        Ok(RequestOutcome::Waiting(blockers)) => {
+            let blockers = blockers.iter().map(|b| b.message(lang)).collect();
+            let page = page(&state, &viewer, title);
+            let mut r = view::render(Delete { page, error: String::new(), requested: true, blockers });
+            *r.status_mut() = axum::http::StatusCode::ACCEPTED;
+            r
+        }
         Err(e) => store_error(&viewer, e),
     }
 }
