@@ -303,6 +303,13 @@ async fn copy(db: &custodian_testkit::TestDb, to: &Path, admin: Option<&str>) ->
             let copy = format!("{name}_{}", to.file_name().and_then(|n| n.to_str()).unwrap_or("copy"));
             let mut conn = sqlx::AnyConnection::connect(admin).await?;
             conn.execute(format!("DROP DATABASE IF EXISTS {copy}").as_str()).await?;
+            // Autovacuum visits the freshly loaded database, and a template must have no visitors.
+            sqlx::query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            )
+            .bind(name)
+            .execute(&mut conn)
+            .await?;
             conn.execute(format!("CREATE DATABASE {copy} TEMPLATE {name}").as_str()).await?;
             conn.close().await?;
             Ok(custodian_testkit::with_database(admin, &copy))

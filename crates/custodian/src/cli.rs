@@ -473,6 +473,24 @@ pub async fn run(args: Args, config: Config) -> anyhow::Result<ExitCode> {
             writeln!(out, "language             {}", config.language.code())?;
             writeln!(out, "log                  {}", config.log)?;
             writeln!(out, "login_attempts_per_minute {}", config.login_attempts_per_minute)?;
+            let r = &config.retention;
+            writeln!(
+                out,
+                "[retention]          relationship_years {}, erasure {}, days_after_end {}, unused_handle_min_age_days {}, invoice_years {}, notice_days {}, batch {}",
+                r.relationship_years,
+                serde_json::to_value(r.erasure)?.as_str().unwrap_or_default(),
+                r.days_after_end,
+                r.unused_handle_min_age_days,
+                r.invoice_years,
+                r.notice_days,
+                r.batch
+            )?;
+            writeln!(
+                out,
+                "[calendar]           liberation_day {}, good_friday {}",
+                serde_json::to_value(r.calendar.liberation_day)?.as_str().unwrap_or_default(),
+                r.calendar.good_friday
+            )?;
             writeln!(out, "\nkeys (TOML key, environment variable, default):")?;
             for (key, env, default, about) in config::KEYS {
                 writeln!(out, "  {key:<20} {env:<30} {default:<34} {about}")?;

@@ -86,6 +86,8 @@ fn the_calendar_commands_print_the_days_and_refuse_other_centuries() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&nl.stderr).contains("valt buiten de werkdagenkalender"));
+    let shown = ok(tmp.path(), &key, &["config"]);
+    assert!(shown.contains("invoice_years 7") && shown.contains("good_friday true"), "{shown}");
     // Nothing was created for a calendar question.
     assert!(!tmp.path().join("custodian.db").exists());
 }
