@@ -1080,16 +1080,7 @@ fn print_plan(out: &mut impl Write, plan: &Plan, lang: Lang) -> anyhow::Result<(
         format_date(plan.on),
         lang.pick("er verandert niets", "nothing is changed")
     )?;
-    writeln!(
-        out,
-        "{} {}; {} {}; {} {}\n",
-        lang.pick("klantrelaties geëindigd vóór", "relationships ended before"),
-        format_date(plan.relationships_ended_before),
-        lang.pick("ongebruikte handles laatst gebruikt vóór", "unused handles last used before"),
-        format_date(plan.handles_last_used_before),
-        lang.pick("facturen gedateerd vóór", "invoices dated before"),
-        format_date(plan.invoices_dated_before),
-    )?;
+    writeln!(out, "{}\n", plan.cutoffs(lang))?;
     let cause = |c| match c {
         custodian_store::Cause::Request => lang.pick("verzoek", "request"),
         custodian_store::Cause::RetentionExpired => lang.pick("bewaartermijn voorbij", "retention ended"),

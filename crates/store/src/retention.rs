@@ -123,6 +123,21 @@ pub struct Plan {
     pub invoice_ids: Vec<i64>,
 }
 
+impl Plan {
+    /// The plan's three cut-off days in a sentence, in `lang`.
+    pub fn cutoffs(&self, lang: custodian_domain::Lang) -> String {
+        format!(
+            "{} {}; {} {}; {} {}",
+            lang.pick("klantrelaties geëindigd vóór", "relationships ended before"),
+            format_date(self.relationships_ended_before),
+            lang.pick("ongebruikte handles laatst gebruikt vóór", "unused handles last used before"),
+            format_date(self.handles_last_used_before),
+            lang.pick("facturen gedateerd vóór", "invoices dated before"),
+            format_date(self.invoices_dated_before),
+        )
+    }
+}
+
 /// What a run did. `skipped` counts planned items that changed in between (a
 /// new invoice, a service, a hold, or another instance got there first).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

@@ -587,15 +587,7 @@ pub(crate) async fn retention(
         due: format_date(e.due_on),
         blockers: e.blockers.iter().map(|b| b.message(lang)).collect::<Vec<_>>().join(" "),
     };
-    let cutoffs = format!(
-        "{} {}; {} {}; {} {}.",
-        lang.pick("klantrelaties geëindigd vóór", "relationships ended before"),
-        format_date(plan.relationships_ended_before),
-        lang.pick("ongebruikte handles laatst gebruikt vóór", "unused handles last used before"),
-        format_date(plan.handles_last_used_before),
-        lang.pick("facturen gedateerd vóór", "invoices dated before"),
-        format_date(plan.invoices_dated_before),
-    );
+    let cutoffs = format!("{}.", plan.cutoffs(lang));
     view::render(RetentionPlan {
         page: page(&state, &viewer, title),
         on: format_date(on),
