@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Instant;
 
-use custodian_domain::model::{ContactData, Delivery, Fields, InvoiceLine, ServiceData, parse_date};
+use custodian_domain::model::{Delivery, Fields, InvoiceLine, ServiceData, parse_date};
 use custodian_store::{Access, AccessPurpose, Actor, Key, NewInvoice, Store};
 use rand::Rng;
 use sqlx::{Connection, Row};
@@ -187,17 +187,7 @@ async fn populate(store: &Store, customers: u64) {
             _ => invoice(1, "2025-10-01").await,
         }
         if n % 2 == 0 {
-            let contact = ContactData::from_fields(&fields(&[
-                ("handle", &format!("HDL{n:04}")),
-                ("name", "Piet Kievit"),
-                ("addr_street", "Dijk 1"),
-                ("addr_postcode", "1811 AB"),
-                ("addr_city", "Alkmaar"),
-                ("addr_country", "NL"),
-                ("phone", "072-5116617"),
-                ("email", "piet@kievit.nl"),
-            ]))
-            .unwrap();
+            let contact = custodian_testkit::contact(&format!("HDL{n:04}"));
             store.add_contact(&owner(), id, Some("sidn"), &contact).await.unwrap();
         }
         if n % 13 == 0 {

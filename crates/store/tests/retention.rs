@@ -4,7 +4,7 @@
 //! backdated in SQL), so the rules are checked on chosen days.
 
 use custodian_domain::inventory::Role;
-use custodian_domain::model::{ContactData, Delivery, Fields, InvoiceLine, ServiceData, parse_date};
+use custodian_domain::model::{Delivery, Fields, InvoiceLine, ServiceData, parse_date};
 use custodian_domain::retention::{Blocker, ErasureSchedule, HoldReason, RetentionPolicy};
 use custodian_store::{
     Access, AccessPurpose, Actor, Cause, ErasureReason, NewInvoice, RequestOutcome, Store, StoreError,
@@ -68,17 +68,7 @@ async fn service(store: &Store, id: i64, kind: &str) -> i64 {
 }
 
 async fn contact(store: &Store, id: i64, handle: &str, created: &str) -> i64 {
-    let data = ContactData::from_fields(&fields(&[
-        ("handle", handle),
-        ("name", "Piet Kievit"),
-        ("addr_street", "Dijk 1"),
-        ("addr_postcode", "1811 AB"),
-        ("addr_city", "Alkmaar"),
-        ("addr_country", "NL"),
-        ("phone", "072-5116617"),
-        ("email", "piet@kievit.nl"),
-    ]))
-    .unwrap();
+    let data = custodian_testkit::contact(handle);
     let contact = store.add_contact(&owner(), id, Some("sidn"), &data).await.unwrap();
     sqlx::query("UPDATE contacts SET created_at = $1 WHERE id = $2")
         .bind(micros(day(created)))

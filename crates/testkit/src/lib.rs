@@ -8,7 +8,7 @@ pub mod doubles;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use custodian_domain::model::{CustomerData, CustomerKind, Fields};
+use custodian_domain::model::{ContactData, CustomerData, CustomerKind, Fields};
 use custodian_store::{Engine, Key, Store};
 use sqlx::{Connection, Executor};
 
@@ -129,4 +129,20 @@ pub fn customer_fields(n: u64) -> Fields {
 
 pub fn customer(n: u64) -> CustomerData {
     CustomerData::from_fields(CustomerKind::Business, &customer_fields(n)).expect("sample customer is valid")
+}
+
+/// A plausible registry contact (handle) with ID `handle`.
+pub fn contact(handle: &str) -> ContactData {
+    let pairs = [
+        ("handle", handle),
+        ("name", "Piet Kievit"),
+        ("addr_street", "Dijk 1"),
+        ("addr_postcode", "1811 AB"),
+        ("addr_city", "Alkmaar"),
+        ("addr_country", "NL"),
+        ("phone", "072-5116617"),
+        ("email", "piet@kievit.nl"),
+    ];
+    let fields: Fields = pairs.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    ContactData::from_fields(&fields).expect("sample contact is valid")
 }
