@@ -16,6 +16,10 @@
 //!    baseline deleting the same rows, peak memory < 300 MB (not part of `all`:
 //!    it writes several GB)
 //!
+//! 7. `registry`: handle creates through the registry outbox against the loopback
+//!    EPP registry with 1 and 4 sessions: operations/s (against direct EPP
+//!    creates), own overhead per operation < 1 ms, one login per session
+//!
 //! `explain` is no target: it runs experiments on where the audit time goes.
 //!
 //! Targets 1, 2 and 5 also run on PostgreSQL with `--postgres URL`. The exit code is
@@ -27,6 +31,7 @@ mod crud;
 mod explain;
 mod import;
 mod lookup;
+mod registry;
 mod report;
 mod retention;
 mod web;
@@ -51,6 +56,8 @@ enum Which {
     Web,
     /// The retention plan and run on a large generated administration.
     Retention,
+    /// Handle creates through the registry outbox against the loopback registry.
+    Registry,
     /// Not a target: experiments on where the audit target's time goes.
     Explain,
 }
@@ -170,6 +177,16 @@ async fn main() -> anyhow::Result<()> {
             db.finish().await;
             let (tables, mut o) = result?;
             tables.iter().for_each(Table::print);
+            outcomes.append(&mut o);
+        }
+    }
+    if all || args.target == Which::Registry {
+        eprintln!("registry: running ...");
+        for db in databases(pg).await {
+            let result = registry::run(&db, &registry::Settings { handles: 2000 }).await;
+            db.finish().await;
+            let (table, mut o) = result?;
+            table.print();
             outcomes.append(&mut o);
         }
     }

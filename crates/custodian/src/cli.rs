@@ -53,9 +53,18 @@ enum Command {
     /// Customers: add, show, list, find, update, export, erase, import.
     #[command(subcommand)]
     Customer(CustomerCmd),
-    /// Registry contacts (handles) of a customer.
+    /// Registry contacts (handles) of a customer, without a registry.
     #[command(subcommand)]
     Contact(ContactCmd),
+    /// Handles at a registry: add, list, show, update, delete (queued for the registry).
+    #[command(subcommand)]
+    Handle(crate::registry_cmd::HandleCmd),
+    /// Domains: register with existing handles, list.
+    #[command(subcommand)]
+    Domain(crate::registry_cmd::DomainCmd),
+    /// The registry outbox: operations, retry, sync, reconcile.
+    #[command(subcommand)]
+    Registry(crate::registry_cmd::RegistryCmd),
     /// Services of a customer.
     #[command(subcommand)]
     Service(ServiceCmd),
@@ -321,7 +330,7 @@ enum ApiTokenCmd {
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
-enum Format {
+pub(crate) enum Format {
     Table,
     Json,
 }
@@ -380,10 +389,10 @@ fn parse_reason(s: &str) -> Result<ErasureReason, String> {
 /// Bad input found by the command line itself.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-struct Usage(String);
+pub(crate) struct Usage(pub(crate) String);
 
 /// `field=value` pairs into [`Fields`].
-fn fields(pairs: &[String]) -> Result<Fields, Usage> {
+pub(crate) fn fields(pairs: &[String]) -> Result<Fields, Usage> {
     pairs
         .iter()
         .map(|p| {
@@ -397,7 +406,7 @@ fn fields(pairs: &[String]) -> Result<Fields, Usage> {
         .collect()
 }
 
-fn operator(purpose: AccessPurpose) -> Access {
+pub(crate) fn operator(purpose: AccessPurpose) -> Access {
     Access::new(Actor::operator(), purpose)
 }
 
@@ -406,7 +415,7 @@ fn today() -> time::Date {
 }
 
 /// Opens the store; a fresh SQLite data directory is initialised on the way.
-async fn open(config: &Config) -> anyhow::Result<Store> {
+pub(crate) async fn open(config: &Config) -> anyhow::Result<Store> {
     let fresh_sqlite = config.sqlite_path().is_some_and(|p| !p.exists());
     if !keyfile::exists(config) && fresh_sqlite {
         keyfile::create(config)?;
@@ -522,6 +531,9 @@ pub async fn run(args: Args, config: Config) -> anyhow::Result<ExitCode> {
                 store.add_contact(&operator(AccessPurpose::Registry), customer, registry.as_deref(), &data).await?;
             writeln!(out, "{id}")?;
         }
+        Command::Handle(cmd) => crate::registry_cmd::handle(&mut out, &config, cmd).await?,
+        Command::Domain(cmd) => crate::registry_cmd::domain(&mut out, &config, cmd).await?,
+        Command::Registry(cmd) => crate::registry_cmd::registry(&mut out, &config, cmd).await?,
         Command::Service(ServiceCmd::End { id, on }) => {
             let on = day_or_today(on.as_deref(), "on")?;
             let store = open(&config).await?;
@@ -694,6 +706,21 @@ async fn serve(config: &Config, listen: Option<std::net::SocketAddr>) -> anyhow:
     } else {
         None
     };
+    // Registry operations: sent by their worker when a registry is configured.
+    let registry_worker = if config.registries.0.is_empty() {
+        None
+    } else {
+        let worker =
+            custodian_registry::Worker::new(store.clone(), &config.registries, config.registry_worker.clone())?;
+        let mut stopped = stopped.clone();
+        Some(tokio::spawn(async move {
+            worker
+                .run(async move {
+                    let _ = stopped.changed().await;
+                })
+                .await
+        }))
+    };
     // Notices of coming erasures go by e-mail only (A10).
     let retention = tokio::spawn(crate::scheduler::run(
         store.clone(),
@@ -731,6 +758,9 @@ async fn serve(config: &Config, listen: Option<std::net::SocketAddr>) -> anyhow:
     };
     custodian_web::serve(listener, tls, store, web, shutdown).await?;
     if let Some(w) = worker {
+        let _ = w.await;
+    }
+    if let Some(w) = registry_worker {
         let _ = w.await;
     }
     let _ = retention.await;

@@ -86,6 +86,8 @@ struct FileConfig {
     outbox: Option<custodian_notify::WorkerConfig>,
     retention: Option<RetentionPolicy>,
     calendar: Option<CalendarRules>,
+    registries: Option<custodian_registry::Registries>,
+    registry_worker: Option<custodian_registry::WorkerSettings>,
 }
 
 #[derive(Debug, Clone)]
@@ -116,6 +118,9 @@ pub struct Config {
     pub outbox: custodian_notify::WorkerConfig,
     /// The retention rules, with the calendar of working days in them.
     pub retention: RetentionPolicy,
+    /// Registries by name (`[registries.NAME]`), with the TLDs routed to each.
+    pub registries: custodian_registry::Registries,
+    pub registry_worker: custodian_registry::WorkerSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -233,12 +238,23 @@ pub fn load(
             None => {}
         }
     }
+    let mut registries = file.registries.unwrap_or_default();
+    for (name, r) in registries.0.iter_mut() {
+        if let Some(pw) = env(&format!("CUSTODIAN_REGISTRY_{}_PASSWORD", name.to_ascii_uppercase().replace('-', "_"))) {
+            r.password = pw;
+        }
+    }
+    if let Some(problem) = registries.problem() {
+        return Err(ConfigError::Value { key: "registries", message: problem });
+    }
     let mut retention = file.retention.unwrap_or_default();
     retention.calendar = file.calendar.unwrap_or_default();
     if let Some(&(key, rule)) = retention.problems().first() {
         return Err(ConfigError::Value { key, message: format!("in [retention] {rule}") });
     }
     Ok(Config {
+        registries,
+        registry_worker: file.registry_worker.unwrap_or_default(),
         retention,
         smtp,
         sms,

@@ -8,6 +8,7 @@ use clap::Parser;
 mod cli;
 mod config;
 mod keyfile;
+mod registry_cmd;
 mod scheduler;
 
 fn main() -> ExitCode {

@@ -277,6 +277,7 @@ pub static FIELDS: &[Field] = fields![
     "outbox"."recipient", "Ontvanger bericht (e-mailadres of telefoonnummer)", "Message recipient (e-mail address or phone number)", ContactDetails, Communication, Contract, &[Owner], UntilSent, [To::MailProvider, To::SmsGateway, To::BackupStorage], K::System;
     "outbox"."subject", "Onderwerp bericht", "Message subject", Identity, Communication, Contract, &[Owner], UntilSent, [To::MailProvider, To::BackupStorage], K::System;
     "outbox"."body", "Berichttekst (naam, inlognaam of activeringscode)", "Message text (name, login name or activation code)", Identity, Communication, Contract, &[Owner], UntilSent, [To::MailProvider, To::SmsGateway, To::BackupStorage], K::System;
+    "registry_ops"."payload", "Gegevens voor de registry (handlegegevens of handle-ID)", "Data for the registry (handle data or handle ID)", RegistryContact, DomainRegistration, Contract, &[Owner], UntilSent, [To::Registry, To::BackupStorage], K::System;
 ];
 
 /// Keyed-hash columns derived from personal data, beyond the per-field blind
@@ -418,6 +419,41 @@ pub static NON_PERSONAL: &[(&str, &str, &str)] = &[
     ("retention_notices", "customer_id", "pseudonymous key"),
     ("retention_notices", "erasure_on", "date of the scheduled erasure the notice announced"),
     ("retention_notices", "queued_at", "timestamp"),
+    ("contacts", "status", "where the handle stands at its registry: local, pending, active, deleting or failed"),
+    ("contacts", "passthrough", "whether the holder data is kept at the registry only (A8)"),
+    ("domains", "id", "pseudonymous key"),
+    ("domains", "customer_id", "pseudonymous key"),
+    ("domains", "service_id", "pseudonymous key"),
+    (
+        "domains",
+        "name",
+        "the domain name: public in DNS and at the registry, kept in the clear to route and to match registry messages",
+    ),
+    ("domains", "registry", "which registry holds the domain"),
+    ("domains", "status", "pending, active, failed or gone"),
+    ("domains", "registrant_id", "pseudonymous key of the registrant handle"),
+    ("domains", "admin_id", "pseudonymous key of the admin handle"),
+    ("domains", "tech_id", "pseudonymous key of the tech handle"),
+    ("domains", "created_at", "timestamp"),
+    ("domains", "updated_at", "timestamp"),
+    ("registry_ops", "id", "operation number"),
+    ("registry_ops", "registry", "which registry"),
+    ("registry_ops", "kind", "operation code (contact_create, domain_create, ...)"),
+    ("registry_ops", "customer_id", "pseudonymous key"),
+    ("registry_ops", "contact_id", "pseudonymous key"),
+    ("registry_ops", "domain_id", "pseudonymous key"),
+    ("registry_ops", "status", "pending, sending, done or failed"),
+    ("registry_ops", "attempts", "counter"),
+    ("registry_ops", "created_at", "timestamp"),
+    ("registry_ops", "next_attempt_at", "timestamp"),
+    ("registry_ops", "lease_until", "timestamp"),
+    ("registry_ops", "claim_token", "random token of the worker's claim"),
+    ("registry_ops", "finished_at", "timestamp"),
+    ("registry_ops", "cltrid", "client transaction ID sent with every attempt"),
+    ("registry_ops", "result_code", "the registry's EPP result code"),
+    ("registry_ops", "result_message", "the registry's result message"),
+    ("registry_op_waits", "op_id", "operation number"),
+    ("registry_op_waits", "waits_for", "operation number"),
 ];
 
 /// The personal fields of one table, in declaration order.

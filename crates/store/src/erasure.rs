@@ -170,6 +170,15 @@ impl Store {
             }
             events.push(event);
         }
+        // Handles the registry holds are deleted there too (queued; the handle
+        // ID travels under the system key since the customer's key goes now).
+        let at_registry: Vec<i64> = sqlx::query_scalar(&format!(
+            "SELECT id FROM contacts WHERE customer_id IN ({list}) AND status IN ('active', 'pending') ORDER BY id"
+        ))
+        .persistent(false)
+        .fetch_all(&mut **tx)
+        .await?;
+        self.release_handles(tx, &at_registry, reason).await?;
         let now = now_micros();
         // The customer's portal account goes too, with its sessions and codes.
         for table in ["sessions", "one_time_codes"] {
@@ -183,6 +192,7 @@ impl Store {
         for table in [
             "users",
             "customer_name_words",
+            "domains",
             "contacts",
             "services",
             "statute_acceptances",

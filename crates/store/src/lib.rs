@@ -16,6 +16,7 @@ mod erasure;
 mod keys;
 pub mod outbox;
 mod records;
+pub mod registry;
 mod retention;
 
 mod customers;

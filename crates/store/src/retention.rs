@@ -33,12 +33,10 @@ use crate::{ErasureReason, Store, StoreError, now_micros, records};
 /// Rows read per page while planning.
 const PAGE: i64 = 5000;
 
-/// Whether a domain uses contact `c`. Until domains are kept one by one, a
-/// customer's running domain-registration service counts as using all their
-/// handles; the registry work replaces this with a check on its domains table
-/// (and takes the last use from there instead of the contact's creation).
-const HANDLE_IN_USE: &str = "EXISTS (SELECT 1 FROM services s
-    WHERE s.customer_id = c.customer_id AND s.kind = 'domain' AND s.status <> 'ended')";
+/// Whether a domain uses contact `c`, or the registry still has work on it.
+const HANDLE_IN_USE: &str = "(EXISTS (SELECT 1 FROM domains d WHERE d.status <> 'gone'
+      AND (d.registrant_id = c.id OR d.admin_id = c.id OR d.tech_id = c.id))
+    OR c.status IN ('pending', 'deleting'))";
 
 const LAST_RUN: &str = "retention_last_run";
 const SCHEDULE_FROM: &str = "retention_schedule_from";
@@ -398,11 +396,8 @@ impl Store {
             report.skipped += (chunk.len() - still.len()) as u64;
             if !still.is_empty() {
                 let gone: Vec<i64> = still.iter().map(|h| h.contact_id).collect();
-                sqlx::query(&format!("DELETE FROM contacts WHERE id IN ({})", id_list(&gone)))
-                    .persistent(false)
-                    .execute(&mut *tx)
-                    .await?;
-                journal(&mut tx, "contact", &gone, now_micros(), ErasureReason::RetentionExpired).await?;
+                // At the registry first (queued), then here; never-sent ones at once.
+                self.release_handles(&mut tx, &gone, ErasureReason::RetentionExpired).await?;
                 let cols = records::columns("contacts");
                 let events: Vec<Event> = still
                     .iter()

@@ -204,8 +204,10 @@ async fn an_erasure_request_waits_while_a_domain_still_uses_the_customers_handle
         let policy = RetentionPolicy::default();
         let id = customer_since(&store, 7, "2020-01-01").await;
         invoice(&store, id, "2026-0007", "2026-02-01", true).await;
-        let handle = contact(&store, id, "KIE001", "2020-02-01").await;
         let domain = service(&store, id, "domain").await;
+        let sidn = custodian_store::registry::Target { registry: "sidn", passthrough: false };
+        let handle = store.create_handle(&owner(), id, sidn, &custodian_testkit::contact("KIE001")).await.unwrap();
+        store.register_domain(&owner(), id, "kievit.nl", "sidn", handle, None, None).await.unwrap();
 
         let own =
             Access::new(Actor::customer(id), AccessPurpose::DataSubjectRequest).from("198.51.100.7".parse().unwrap());
@@ -227,6 +229,10 @@ async fn an_erasure_request_waits_while_a_domain_still_uses_the_customers_handle
         assert_eq!(report.erased_on_request, 1, "{}", db.name());
         assert_eq!(status(&store, id).await, "erased");
         assert_eq!(count(&store, &format!("SELECT COUNT(*) FROM contacts WHERE id = {handle}")).await, 0);
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM domains").await, 0);
+        // The registry is told too: the handle's delete waits in the registry outbox.
+        let queued = store.registry_ops().list(Some("pending"), 10).await.unwrap();
+        assert!(queued.iter().any(|o| o.kind == "contact_delete" && o.contact_id == Some(handle)), "{queued:?}");
         assert_eq!(count(&store, "SELECT COUNT(*) FROM erasure_requests").await, 0);
         let journal = store.erasure_journal(0).await.unwrap();
         assert_eq!(journal[0].reason, "customer_request");

@@ -87,6 +87,13 @@ impl Phone {
     pub fn international(&self) -> String {
         self.international.clone()
     }
+
+    /// The EPP form (RFC 5733 `e164StringType`): country code, a dot, the rest
+    /// (`+31.725116617`). The grouped form starts with the country code.
+    pub fn epp(&self) -> String {
+        let cc = self.international.split(' ').next().unwrap_or("+");
+        format!("{cc}.{}", &self.e164[cc.len().min(self.e164.len())..])
+    }
 }
 
 fn refuse(rule: &'static str, nl: &str, en: &str) -> Invalid {
@@ -117,7 +124,14 @@ mod tests {
             assert_eq!(phone.as_str(), "+31725116617", "{input}");
             assert_eq!(phone.to_string(), "+31725116617");
             assert_eq!(phone.international(), "+31 72 511 6617");
+            assert_eq!(phone.epp(), "+31.725116617");
         }
+    }
+
+    #[test]
+    fn epp_form_splits_off_the_country_code() {
+        assert_eq!(Phone::parse("+1 212 555 0100").unwrap().epp(), "+1.2125550100");
+        assert_eq!(Phone::parse("+353 1 234 5678").unwrap().epp(), "+353.12345678");
     }
 
     #[test]
