@@ -682,6 +682,14 @@ async fn serve(config: &Config, listen: Option<std::net::SocketAddr>) -> anyhow:
     } else {
         None
     };
+    // One set of registry sessions for the worker and the pages.
+    let registry = if config.registries.0.is_empty() {
+        None
+    } else {
+        let worker =
+            custodian_registry::Worker::new(store.clone(), &config.registries, config.registry_worker.clone())?;
+        Some(std::sync::Arc::new(worker))
+    };
     let web = custodian_web::WebConfig {
         public_url: public_url.clone(),
         tls: tls.is_some() || config.behind_tls_proxy,
@@ -691,6 +699,7 @@ async fn serve(config: &Config, listen: Option<std::net::SocketAddr>) -> anyhow:
         sms: sms.is_some(),
         notifier: notifier.clone(),
         retention: config.retention.clone(),
+        registry: registry.clone(),
     };
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let worker = if mailer.is_some() || sms.is_some() {
@@ -707,20 +716,16 @@ async fn serve(config: &Config, listen: Option<std::net::SocketAddr>) -> anyhow:
         None
     };
     // Registry operations: sent by their worker when a registry is configured.
-    let registry_worker = if config.registries.0.is_empty() {
-        None
-    } else {
-        let worker =
-            custodian_registry::Worker::new(store.clone(), &config.registries, config.registry_worker.clone())?;
+    let registry_worker = registry.clone().map(|worker| {
         let mut stopped = stopped.clone();
-        Some(tokio::spawn(async move {
+        tokio::spawn(async move {
             worker
                 .run(async move {
                     let _ = stopped.changed().await;
                 })
                 .await
-        }))
-    };
+        })
+    });
     // Notices of coming erasures go by e-mail only (A10).
     let retention = tokio::spawn(crate::scheduler::run(
         store.clone(),

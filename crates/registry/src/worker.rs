@@ -96,6 +96,7 @@ pub struct Difference {
 
 pub struct Worker {
     store: Store,
+    config: Registries,
     registries: BTreeMap<String, Arc<Registry>>,
     settings: WorkerSettings,
 }
@@ -119,13 +120,24 @@ pub enum WorkError {
     Store(#[from] StoreError),
 }
 
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker").field("registries", &self.registries.keys().collect::<Vec<_>>()).finish()
+    }
+}
+
 impl Worker {
     pub fn new(store: Store, config: &Registries, settings: WorkerSettings) -> Result<Worker, EppError> {
         let mut registries = BTreeMap::new();
         for (name, c) in &config.0 {
             registries.insert(name.clone(), Arc::new(Registry::new(name, c.clone())?));
         }
-        Ok(Worker { store, registries, settings })
+        Ok(Worker { store, config: config.clone(), registries, settings })
+    }
+
+    /// The registries' settings and routing.
+    pub fn config(&self) -> &Registries {
+        &self.config
     }
 
     pub fn registry(&self, name: &str) -> Option<&Arc<Registry>> {

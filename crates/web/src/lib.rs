@@ -42,6 +42,9 @@ pub struct WebConfig {
     pub sms: bool,
     /// The retention rules: erasure requests and the plan page follow them.
     pub retention: custodian_domain::retention::RetentionPolicy,
+    /// The registries, for routing new handles and domains and for fetching
+    /// passthrough holder data; `None` when no registry is configured.
+    pub registry: Option<std::sync::Arc<custodian_registry::Worker>>,
 }
 
 impl Default for WebConfig {
@@ -55,6 +58,7 @@ impl Default for WebConfig {
             notifier: None,
             sms: false,
             retention: Default::default(),
+            registry: None,
         }
     }
 }

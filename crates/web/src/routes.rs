@@ -9,7 +9,7 @@ use custodian_store::Scope;
 
 use crate::State;
 use crate::api;
-use crate::pages::{auth, portal, public, staff};
+use crate::pages::{auth, handles, portal, public, staff};
 
 /// Who may use a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +75,12 @@ pub static ROUTES: &[Route] = routes! {
     get "/portal/export.json" Access::Customer => portal::export_json;
     get "/portal/delete" Access::Customer => portal::delete_form;
     post "/portal/delete" Access::Customer => portal::delete;
+    get "/portal/handles" Access::Customer => handles::list;
+    post "/portal/handles" Access::Customer => handles::create;
+    get "/portal/handles/{id}" Access::Customer => handles::show;
+    post "/portal/handles/{id}" Access::Customer => handles::update;
+    post "/portal/handles/{id}/delete" Access::Customer => handles::delete;
+    post "/portal/domains" Access::Customer => handles::register_domain;
 
     get "/staff" Access::Staff(ALL_STAFF) => staff::home;
     post "/staff/search" Access::Staff(ALL_STAFF) => staff::search;
@@ -85,6 +91,8 @@ pub static ROUTES: &[Route] = routes! {
     post "/staff/customers/{id}/edit" Access::Staff(OWNER_AND_STAFF) => staff::edit;
     post "/staff/customers/{id}/statute" Access::Staff(OWNER_AND_STAFF) => staff::statute;
     post "/staff/customers/{id}/invite" Access::Staff(OWNER_AND_STAFF) => staff::invite;
+    get "/staff/registry" Access::Staff(OWNER_AND_STAFF) => handles::operations;
+    post "/staff/registry/{id}/retry" Access::Staff(OWNER_AND_STAFF) => handles::retry;
     get "/staff/audit" Access::Staff(OWNER) => staff::audit;
     get "/staff/retention" Access::Staff(OWNER) => staff::retention;
     get "/staff/api-tokens" Access::Staff(OWNER) => staff::api_tokens;

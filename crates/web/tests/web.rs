@@ -46,13 +46,27 @@ async fn authorisation_matrix_follows_the_route_table() {
             .create_api_token(&common::operator(), "matrix-spare", Role::Staff, &Scope::ALL, None)
             .await
             .unwrap();
+        // A handle of the customer's (with its queued registry operation) for
+        // the handle and operation routes.
+        let target = custodian_store::registry::Target { registry: "partner", passthrough: false };
+        let handle = server
+            .store
+            .create_handle(&common::operator(), customer_id, target, &custodian_testkit::contact("MATRIX1"))
+            .await
+            .unwrap();
+        let op = server.store.registry_ops().list(None, 1).await.unwrap()[0].id;
         // Logging out ends the session, so that route comes last.
         let mut routes: Vec<_> = ROUTES.iter().collect();
         routes.sort_by_key(|r| r.path == "/logout");
         for (who, role, client) in clients {
             let home = client.get(if role == Some(Role::Subject) { "/portal" } else { "/staff" }).await;
             for route in &routes {
-                let id = if route.path.starts_with("/staff/api-tokens/") { spare.id } else { customer_id };
+                let id = match route.path {
+                    p if p.starts_with("/staff/api-tokens/") => spare.id,
+                    p if p.starts_with("/portal/handles/") => handle,
+                    p if p.starts_with("/staff/registry/") => op,
+                    _ => customer_id,
+                };
                 let path = route.path.replace("{id}", &id.to_string());
                 let page: Page = if let RouteAccess::Api(..) = route.access {
                     let token = role.and_then(|r| tokens.get(&r)).map(String::as_str);

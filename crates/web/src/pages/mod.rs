@@ -1,6 +1,7 @@
 //! Request handlers, one module per area.
 
 pub(crate) mod auth;
+pub(crate) mod handles;
 pub(crate) mod portal;
 pub(crate) mod public;
 pub(crate) mod staff;
@@ -85,7 +86,12 @@ pub(crate) fn action_label(action: &str, lang: Lang) -> &str {
         "account.invite" => lang.pick("portaaltoegang gegeven", "gave portal access"),
         "invoice.create" => lang.pick("factuur gemaakt", "issued an invoice"),
         "invoice.read" => lang.pick("facturen ingezien", "viewed invoices"),
-        "contact.create" => lang.pick("domeincontact aangemaakt", "created a domain contact"),
+        "contact.create" | "handle.create" => lang.pick("domeincontact aangemaakt", "created a domain contact"),
+        "handle.update" => lang.pick("domeincontact gewijzigd", "changed a domain contact"),
+        "handle.delete" | "handle.deleted" => lang.pick("domeincontact verwijderd", "deleted a domain contact"),
+        "handle.read" | "handle.fetch" => lang.pick("domeincontact ingezien", "viewed a domain contact"),
+        "domain.create" => lang.pick("domeinnaam aangevraagd", "asked for a domain name"),
+        "domain.transferred_away" => lang.pick("domeinnaam verhuisd", "domain name moved away"),
         "service.create" => lang.pick("dienst vastgelegd", "recorded a service"),
         "statute.accept" => lang.pick("acceptatie voorwaarden vastgelegd", "recorded acceptance of the terms"),
         "outbox.enqueue" | "outbox.sent" => lang.pick("bericht verstuurd", "sent a message"),
