@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use custodian_domain::model::{ContactData, Fields};
-use custodian_store::registry::{Applied, ClaimedOp, OpKind};
+use custodian_store::registry::{Applied, ClaimedOp, OpKind, Outcome};
 use custodian_store::{Access, AccessPurpose, Actor, Store, StoreError};
 use serde::{Deserialize, Serialize};
 
@@ -148,24 +148,35 @@ impl Worker {
         self.registries.values()
     }
 
-    /// One round: every registry's ready operations, up to one per session at a time.
+    /// One round: every registry's ready operations, as many at a time as it
+    /// has sessions; their results are stored together.
     pub async fn run_once(&self) -> Result<WorkerReport, StoreError> {
         let mut report = WorkerReport::default();
         for reg in self.registries.values() {
             let sessions = reg.config().sessions;
             let lease = i64::try_from(self.settings.lease_secs).unwrap_or(i64::MAX / 1_000_000) * 1_000_000;
-            let ops = self.store.registry_ops().claim(reg.name(), sessions as i64 * 8, now_micros(), lease).await?;
-            let mut queue = ops.into_iter();
-            loop {
-                let batch: Vec<ClaimedOp> = queue.by_ref().take(sessions).collect();
-                if batch.is_empty() {
-                    break;
-                }
-                let results = futures_util::future::join_all(batch.iter().map(|op| self.process(reg, op))).await;
-                for r in results {
-                    report.add(r?);
+            let ops = self.store.registry_ops().claim(reg.name(), sessions as i64 * 16, now_micros(), lease).await?;
+            if ops.is_empty() {
+                continue;
+            }
+            // One lane per session, each sending its share in turn.
+            let lanes = (0..sessions.min(ops.len())).map(|i| self.lane(reg, ops.iter().skip(i).step_by(sessions)));
+            let mut outcomes: Vec<Option<Outcome>> = (0..ops.len()).map(|_| None).collect();
+            for (i, lane) in futures_util::future::join_all(lanes).await.into_iter().enumerate() {
+                for (j, o) in lane.into_iter().enumerate() {
+                    outcomes[i + j * sessions] = Some(o);
                 }
             }
+            let outcomes: Vec<Outcome> = outcomes.into_iter().flatten().collect();
+            for o in &outcomes {
+                match o {
+                    Outcome::Done { .. } => report.done += 1,
+                    Outcome::Later { .. } => report.retried += 1,
+                    Outcome::Failed { .. } => report.failed += 1,
+                }
+            }
+            let results: Vec<(&ClaimedOp, Outcome)> = ops.iter().zip(outcomes).collect();
+            report.lost_claims += self.store.registry_ops().record(&results, now_micros()).await?;
         }
         Ok(report)
     }
@@ -215,36 +226,32 @@ impl Worker {
         }
     }
 
-    async fn process(&self, reg: &Registry, op: &ClaimedOp) -> Result<WorkerReport, StoreError> {
-        let ops = self.store.registry_ops();
-        let mut report = WorkerReport::default();
-        let now = now_micros();
-        let stored = match self.execute(reg, op).await {
-            Ok((applied, code, message)) => {
-                report.done = 1;
-                ops.succeed(op, applied, i64::from(code), &message, now).await?
-            }
+    async fn lane<'o>(&self, reg: &Registry, ops: impl Iterator<Item = &'o ClaimedOp>) -> Vec<Outcome> {
+        let mut out = vec![];
+        for op in ops {
+            out.push(self.process(reg, op).await);
+        }
+        out
+    }
+
+    /// Sends one operation and says what became of it.
+    async fn process(&self, reg: &Registry, op: &ClaimedOp) -> Outcome {
+        match self.execute(reg, op).await {
+            Ok((applied, code, message)) => Outcome::Done { applied, code: i64::from(code), message },
             Err(WorkError::Epp(e)) if e.is_transient() && op.attempts < self.settings.max_attempts => {
-                report.retried = 1;
-                let next = now + self.settings.retry_delay_micros(op.attempts);
                 tracing::info!(registry = reg.name(), op = op.id, attempt = op.attempts, error = %e, "registry operation retried later");
-                ops.retry_later(op, next, e.code().map(i64::from), &e.to_string()).await?
+                let at = now_micros() + self.settings.retry_delay_micros(op.attempts);
+                Outcome::Later { at, code: e.code().map(i64::from), message: e.to_string() }
             }
             Err(WorkError::Epp(e)) => {
-                report.failed = 1;
                 tracing::warn!(registry = reg.name(), op = op.id, error = %e, "registry operation failed");
-                ops.fail(op, e.code().map(i64::from), &explain(&e), now).await?
+                Outcome::Failed { code: e.code().map(i64::from), message: explain(&e) }
             }
             Err(WorkError::Store(e)) => {
-                report.failed = 1;
                 tracing::warn!(registry = reg.name(), op = op.id, error = %e, "registry operation cannot be prepared");
-                ops.fail(op, None, &e.to_string(), now).await?
+                Outcome::Failed { code: None, message: e.to_string() }
             }
-        };
-        if !stored {
-            report = WorkerReport { lost_claims: 1, ..WorkerReport::default() };
         }
-        Ok(report)
     }
 
     async fn handle_of(&self, op: &ClaimedOp) -> Result<String, WorkError> {

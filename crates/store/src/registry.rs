@@ -143,6 +143,17 @@ pub enum Applied {
     DomainCreated,
 }
 
+/// What became of one attempt at an operation.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// The registry agreed, with its result code and message.
+    Done { applied: Applied, code: i64, message: String },
+    /// A transient failure: try again at `at`.
+    Later { at: i64, code: Option<i64>, message: String },
+    /// Refused for good (the operation, and a refused create's object, fail).
+    Failed { code: Option<i64>, message: String },
+}
+
 /// A domain's handles as the registry knows them.
 #[derive(Debug, Clone)]
 pub struct DomainHandleIds {
@@ -865,123 +876,64 @@ impl RegistryOps<'_> {
         Ok(out)
     }
 
-    /// The registry agreed: apply the result locally and finish the operation.
-    /// False when the claim was lost (another worker took it over).
-    pub async fn succeed(
-        self,
-        op: &ClaimedOp,
-        applied: Applied,
-        code: i64,
-        message: &str,
-        now: i64,
-    ) -> Result<bool, StoreError> {
+    /// Records what became of claimed operations, all in one transaction (a
+    /// worker that dies before it commits leaves the operations to be sent
+    /// again, which is safe). Returns how many results were not stored because
+    /// the claim had been taken over by another worker.
+    pub async fn record(self, results: &[(&ClaimedOp, Outcome)], now: i64) -> Result<u64, StoreError> {
         let store = self.store;
         let mut tx = crate::db::write_tx(&store.pool).await?;
-        if !held(&mut tx, op).await? {
-            return Ok(false);
-        }
-        let mut events = vec![Event::new(&job(), "registry.send", "registry_op", op.id).fields(op.payload.keys())];
-        match (&applied, op.contact_id, op.domain_id) {
-            (Applied::ContactCreated { handle }, Some(c), _) => {
-                let head = contact_head(&mut *tx, c).await;
-                if let Ok(head) = head {
-                    let (customer, _) = store.load_customer_row(&mut *tx, head.customer_id).await?;
-                    if let Ok(key_id) = customer.live_key_id() {
-                        let key = store.keys.data_key(&mut *tx, key_id).await?;
-                        let sealed = key.seal(&field_aad("contacts", c, "handle"), handle.as_bytes());
-                        sqlx::query(
-                            "UPDATE contacts SET handle = $1, handle_bidx = $2, status = CASE WHEN status = 'pending' THEN 'active' ELSE status END WHERE id = $3",
-                        )
-                        .bind(sealed)
-                        .bind(store.keys.index.blind_index("handle", handle))
-                        .bind(c)
-                        .execute(&mut *tx)
-                        .await?;
+        let mut lost = 0;
+        let mut events = vec![];
+        for (op, outcome) in results {
+            if !held(&mut tx, op).await? {
+                lost += 1;
+                continue;
+            }
+            match outcome {
+                Outcome::Done { applied, code, message } => {
+                    events.push(Event::new(&job(), "registry.send", "registry_op", op.id).fields(op.payload.keys()));
+                    if let Some(e) = apply(store, &mut tx, op, applied, now).await? {
+                        events.push(e);
                     }
+                    finish(&mut tx, op, "done", now, Some(*code), message).await?;
                 }
-            }
-            (Applied::ContactDeleted, Some(c), _) => {
-                let exists: Option<i64> = sqlx::query_scalar("SELECT customer_id FROM contacts WHERE id = $1")
-                    .bind(c)
-                    .fetch_optional(&mut *tx)
+                Outcome::Later { at, code, message } => {
+                    sqlx::query(
+                        "UPDATE registry_ops SET status = 'pending', next_attempt_at = $1, result_code = $2, result_message = $3, lease_until = NULL, claim_token = NULL WHERE id = $4",
+                    )
+                    .bind(at)
+                    .bind(code)
+                    .bind(clip(message))
+                    .bind(op.id)
+                    .execute(&mut *tx)
                     .await?;
-                if let Some(customer_id) = exists {
-                    remove_contacts(&mut tx, &[c], ErasureReason::CustomerRequest).await?;
-                    events.push(
-                        Event::new(&job(), "handle.deleted", "customer", customer_id)
-                            .fields(records::columns("contacts")),
-                    );
+                }
+                Outcome::Failed { code, message } => {
+                    // The payload stays, so a retry after a correction can send it again.
+                    sqlx::query(
+                        "UPDATE registry_ops SET status = 'failed', finished_at = $1, result_code = $2, result_message = $3, lease_until = NULL, claim_token = NULL WHERE id = $4",
+                    )
+                    .bind(now)
+                    .bind(code)
+                    .bind(clip(message))
+                    .bind(op.id)
+                    .execute(&mut *tx)
+                    .await?;
+                    match op.kind {
+                        OpKind::ContactCreate => set_status(&mut tx, "contacts", op.contact_id, "failed").await?,
+                        OpKind::DomainCreate => set_status(&mut tx, "domains", op.domain_id, "failed").await?,
+                        // A refused delete (2305: still in use at the registry) leaves the handle active.
+                        OpKind::ContactDelete => set_status(&mut tx, "contacts", op.contact_id, "active").await?,
+                        OpKind::ContactUpdate => {}
+                    }
+                    events.push(Event::new(&job(), "registry.fail", "registry_op", op.id));
                 }
             }
-            (Applied::DomainCreated, _, Some(d)) => {
-                sqlx::query(
-                    "UPDATE domains SET status = 'active', updated_at = $1 WHERE id = $2 AND status = 'pending'",
-                )
-                .bind(now)
-                .bind(d)
-                .execute(&mut *tx)
-                .await?;
-            }
-            _ => {}
         }
-        finish(&mut tx, op, "done", now, Some(code), message).await?;
         audit::append(&mut tx, &events).await?;
         tx.commit().await?;
-        Ok(true)
-    }
-
-    /// A transient failure: try again at `next_attempt_at`.
-    pub async fn retry_later(
-        self,
-        op: &ClaimedOp,
-        next_attempt_at: i64,
-        code: Option<i64>,
-        message: &str,
-    ) -> Result<bool, StoreError> {
-        let mut tx = crate::db::write_tx(&self.store.pool).await?;
-        if !held(&mut tx, op).await? {
-            return Ok(false);
-        }
-        sqlx::query(
-            "UPDATE registry_ops SET status = 'pending', next_attempt_at = $1, result_code = $2, result_message = $3, lease_until = NULL, claim_token = NULL WHERE id = $4",
-        )
-        .bind(next_attempt_at)
-        .bind(code)
-        .bind(clip(message))
-        .bind(op.id)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(true)
-    }
-
-    /// The registry refused for good: the operation fails, and so does its
-    /// object (a refused create leaves a `failed` handle or domain that staff
-    /// correct and retry). The payload is kept so a retry can send it again.
-    pub async fn fail(self, op: &ClaimedOp, code: Option<i64>, message: &str, now: i64) -> Result<bool, StoreError> {
-        let mut tx = crate::db::write_tx(&self.store.pool).await?;
-        if !held(&mut tx, op).await? {
-            return Ok(false);
-        }
-        sqlx::query(
-            "UPDATE registry_ops SET status = 'failed', finished_at = $1, result_code = $2, result_message = $3, lease_until = NULL, claim_token = NULL WHERE id = $4",
-        )
-        .bind(now)
-        .bind(code)
-        .bind(clip(message))
-        .bind(op.id)
-        .execute(&mut *tx)
-        .await?;
-        match op.kind {
-            OpKind::ContactCreate => set_status(&mut tx, "contacts", op.contact_id, "failed").await?,
-            OpKind::DomainCreate => set_status(&mut tx, "domains", op.domain_id, "failed").await?,
-            // A refused delete (2305: still in use at the registry) leaves the handle active.
-            OpKind::ContactDelete => set_status(&mut tx, "contacts", op.contact_id, "active").await?,
-            OpKind::ContactUpdate => {}
-        }
-        audit::append(&mut tx, &[Event::new(&job(), "registry.fail", "registry_op", op.id)]).await?;
-        tx.commit().await?;
-        Ok(true)
+        Ok(lost)
     }
 
     /// Staff put a failed operation back in the queue (and its object back to pending).
@@ -1076,6 +1028,54 @@ impl RegistryOps<'_> {
         Ok(sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM registry_ops WHERE status = 'pending'")
             .fetch_one(&self.store.pool)
             .await?)
+    }
+}
+
+/// Applies the registry's success to the local object; the audit entry for
+/// a handle removed here, if any.
+async fn apply(
+    store: &Store,
+    tx: &mut Transaction<'static, Any>,
+    op: &ClaimedOp,
+    applied: &Applied,
+    now: i64,
+) -> Result<Option<Event>, StoreError> {
+    match (applied, op.contact_id, op.domain_id) {
+        (Applied::ContactCreated { handle }, Some(c), _) => {
+            let Ok(head) = contact_head(&mut **tx, c).await else { return Ok(None) };
+            let (customer, _) = store.load_customer_row(&mut **tx, head.customer_id).await?;
+            if let Ok(key_id) = customer.live_key_id() {
+                let key = store.keys.data_key(&mut **tx, key_id).await?;
+                let sealed = key.seal(&field_aad("contacts", c, "handle"), handle.as_bytes());
+                sqlx::query(
+                    "UPDATE contacts SET handle = $1, handle_bidx = $2, status = CASE WHEN status = 'pending' THEN 'active' ELSE status END WHERE id = $3",
+                )
+                .bind(sealed)
+                .bind(store.keys.index.blind_index("handle", handle))
+                .bind(c)
+                .execute(&mut **tx)
+                .await?;
+            }
+            Ok(None)
+        }
+        (Applied::ContactDeleted, Some(c), _) => {
+            let exists: Option<i64> = sqlx::query_scalar("SELECT customer_id FROM contacts WHERE id = $1")
+                .bind(c)
+                .fetch_optional(&mut **tx)
+                .await?;
+            let Some(customer_id) = exists else { return Ok(None) };
+            remove_contacts(tx, &[c], ErasureReason::CustomerRequest).await?;
+            Ok(Some(Event::new(&job(), "handle.deleted", "customer", customer_id).fields(records::columns("contacts"))))
+        }
+        (Applied::DomainCreated, _, Some(d)) => {
+            sqlx::query("UPDATE domains SET status = 'active', updated_at = $1 WHERE id = $2 AND status = 'pending'")
+                .bind(now)
+                .bind(d)
+                .execute(&mut **tx)
+                .await?;
+            Ok(None)
+        }
+        _ => Ok(None),
     }
 }
 

@@ -112,6 +112,7 @@ impl EppServer {
         let (st, opts) = (state.clone(), options.clone());
         let task = tokio::spawn(async move {
             while let Ok((tcp, _)) = listener.accept().await {
+                let _ = tcp.set_nodelay(true);
                 let (acceptor, st, opts) = (acceptor.clone(), st.clone(), opts.clone());
                 tokio::spawn(async move {
                     if let Ok(tls) = acceptor.accept(tcp).await {
@@ -156,9 +157,13 @@ async fn read_frame<S: AsyncRead + Unpin>(s: &mut S) -> Option<String> {
     String::from_utf8(buf).ok()
 }
 
+/// One write per frame, as a registry does: a header written on its own would
+/// wait for the peer's delayed acknowledgement.
 async fn write_frame<S: AsyncWrite + Unpin>(s: &mut S, xml: &str) -> bool {
-    let len = (xml.len() + 4) as u32;
-    s.write_u32(len).await.is_ok() && s.write_all(xml.as_bytes()).await.is_ok() && s.flush().await.is_ok()
+    let mut frame = Vec::with_capacity(xml.len() + 4);
+    frame.extend_from_slice(&((xml.len() + 4) as u32).to_be_bytes());
+    frame.extend_from_slice(xml.as_bytes());
+    s.write_all(&frame).await.is_ok() && s.flush().await.is_ok()
 }
 
 fn greeting() -> String {
