@@ -320,6 +320,11 @@ async fn passthrough_keeps_no_holder_data_here_and_fetches_it_audited() {
         let remote = reg.contact_info(&registry_id, &reg.cltrid("view")).await.unwrap();
         assert_eq!(remote.data.name.as_str(), "Zeldzaam Houdersnaam");
         store.audit_registry_fetch(&owner(), h).await.unwrap();
+        // The export says which mode holds the data, and holds none of it.
+        let export = store.export_customer(&owner(), id).await.unwrap();
+        let contact = &export.contacts[0];
+        assert!(contact.passthrough && contact.status == "active", "{contact:?}");
+        assert_eq!(contact.fields.keys().collect::<Vec<_>>(), ["handle"]);
         assert!(audit_actions(&store, id).await.contains(&"handle.fetch".to_string()));
 
         // A plain-text scan of the database finds none of it (the payload was

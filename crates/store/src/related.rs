@@ -16,6 +16,11 @@ pub struct ContactRecord {
     pub id: i64,
     pub customer_id: i64,
     pub registry: Option<String>,
+    /// Where the handle stands at its registry (`local`, `pending`, `active`, ...).
+    pub status: String,
+    /// Passthrough (A8): the holder data is at the registry only, so `fields`
+    /// holds just the handle ID.
+    pub passthrough: bool,
     pub fields: Fields,
 }
 
@@ -163,7 +168,7 @@ impl Store {
     ) -> Result<(Vec<ContactRecord>, Vec<ServiceRecord>, Vec<StatuteAcceptance>), StoreError> {
         let id = [Bind::Int(customer_id)];
         let sql = format!(
-            "SELECT id, customer_id, registry, {} FROM contacts WHERE customer_id = $1 ORDER BY id",
+            "SELECT id, customer_id, registry, status, passthrough, {} FROM contacts WHERE customer_id = $1 ORDER BY id",
             records::columns("contacts").join(", ")
         );
         let mut contacts = vec![];
@@ -173,6 +178,8 @@ impl Store {
                 id,
                 customer_id,
                 registry: r.col("registry")?,
+                status: r.col("status")?,
+                passthrough: r.col::<i64>("passthrough")? != 0,
                 fields: records::open(key, "contacts", id, r, readable_by(role))?,
             });
         }
