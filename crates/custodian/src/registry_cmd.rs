@@ -54,6 +54,16 @@ pub(crate) enum DomainCmd {
         #[arg(long)]
         tech: Option<i64>,
     },
+    /// Point a domain at other handles of its customer (queued for the registry).
+    Change {
+        id: i64,
+        #[arg(long)]
+        registrant: i64,
+        #[arg(long)]
+        admin: Option<i64>,
+        #[arg(long)]
+        tech: Option<i64>,
+    },
     /// A customer's domains.
     List {
         customer: i64,
@@ -186,6 +196,11 @@ pub(crate) async fn domain(out: &mut impl Write, config: &Config, cmd: DomainCmd
             let store = open(config).await?;
             let id = store.register_domain(&access, customer, &name, &registry, registrant, admin, tech).await?;
             writeln!(out, "{id}")?;
+        }
+        DomainCmd::Change { id, registrant, admin, tech } => {
+            let store = open(config).await?;
+            store.change_domain(&access, id, registrant, admin, tech).await?;
+            writeln!(out, "domain {id} changed; queued for the registry")?;
         }
         DomainCmd::List { customer, format } => {
             let store = open(config).await?;

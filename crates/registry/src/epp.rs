@@ -394,31 +394,28 @@ impl Registry {
         old: &RemoteDomain,
         new: DomainHandles<'_>,
         cltrid: &str,
-    ) -> Result<(), EppError> {
-        let add = domain_contacts(new);
+    ) -> Result<Reply<()>, EppError> {
         let old_handles = DomainHandles {
             registrant: old.registrant.as_deref().unwrap_or_default(),
             admin: old.admin.as_deref(),
             tech: old.tech.as_deref(),
         };
-        let remove = domain_contacts(old_handles);
+        let (wanted, current) = (domain_contacts(new), domain_contacts(old_handles));
         let mut update = DomainUpdate::new(name);
         if old.registrant.as_deref() != Some(new.registrant) {
             update.info(domain::update::DomainChangeInfo { registrant: Some(new.registrant), auth_info: None });
         }
-        let add: Vec<DomainContact> = add.into_iter().filter(|c| !remove.iter().any(|r| same(r, c))).collect();
-        let remove: Vec<DomainContact> = domain_contacts(old_handles)
-            .into_iter()
-            .filter(|r| !domain_contacts(new).iter().any(|c| same(r, c)))
-            .collect();
+        let add: Vec<DomainContact> =
+            domain_contacts(new).into_iter().filter(|c| !current.iter().any(|r| same(r, c))).collect();
+        let remove: Vec<DomainContact> =
+            domain_contacts(old_handles).into_iter().filter(|r| !wanted.iter().any(|c| same(r, c))).collect();
         if !add.is_empty() {
             update.add(domain::update::DomainAdd { ns: None, contacts: Some(&add), statuses: None });
         }
         if !remove.is_empty() {
             update.remove(domain::update::DomainRemove { ns: None, contacts: Some(&remove), statuses: None });
         }
-        self.transact(&update, cltrid).await?;
-        Ok(())
+        Ok(reply(&self.transact(&update, cltrid).await?, ()))
     }
 
     pub async fn domain_info(&self, name: &str, cltrid: &str) -> Result<RemoteDomain, EppError> {

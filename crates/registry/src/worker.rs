@@ -316,6 +316,20 @@ impl Worker {
                 let r = reg.domain_create(&ids.name, handles, id).await?;
                 Ok((Applied::DomainCreated, r.code, r.message))
             }
+            OpKind::DomainUpdate => {
+                let domain = op.domain_id.ok_or_else(|| StoreError::Conflict("operation without a domain".into()))?;
+                let ids = self.store.domain_handle_ids(domain).await?;
+                // The change is worked out from what the registry has now, so a
+                // repeat after a lost answer sends nothing twice.
+                let remote = reg.domain_info(&ids.name, id).await?;
+                let handles = DomainHandles {
+                    registrant: &ids.registrant,
+                    admin: ids.admin.as_deref(),
+                    tech: ids.tech.as_deref(),
+                };
+                let r = reg.domain_update(&ids.name, &remote, handles, id).await?;
+                Ok((Applied::DomainUpdated, r.code, r.message))
+            }
         }
     }
 

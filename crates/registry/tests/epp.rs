@@ -111,6 +111,20 @@ async fn a_handle_lives_registers_two_domains_changes_and_goes_when_unused() {
         worker.drain().await.unwrap();
         assert_eq!(server.state().contacts[&registry_id].street, ["Dijk 2"]);
 
+        // The second domain gets another tech handle (domain update at the registry).
+        let tech = store.create_handle(&own(id), id, TARGET, &holder(None, "Techniek BV", "Haven 2")).await.unwrap();
+        let eu = domains.iter().find(|d| d.name == "grutto.eu").unwrap().id;
+        store.change_domain(&own(id), eu, handle, None, Some(tech)).await.unwrap();
+        worker.drain().await.unwrap();
+        let tech_id = store.handles_of(&own(id), id).await.unwrap()[1].handle.clone().unwrap();
+        assert_eq!(server.state().domains["grutto.eu"].contacts, [("tech".to_string(), tech_id)]);
+        assert_eq!(server.state().domains["grutto.eu"].registrant, registry_id);
+        store.change_domain(&own(id), eu, handle, None, Some(handle)).await.unwrap();
+        worker.drain().await.unwrap();
+        store.delete_handle(&own(id), tech).await.unwrap();
+        worker.drain().await.unwrap();
+        assert_eq!(server.state().contacts.len(), 1, "{}", db.name());
+
         // In use: refused here, nothing queued.
         let err = store.delete_handle(&own(id), handle).await.unwrap_err();
         assert!(matches!(err, StoreError::Conflict(ref m) if m.contains("2 domain")), "{err}");

@@ -40,11 +40,17 @@ pub enum OpKind {
     ContactUpdate,
     ContactDelete,
     DomainCreate,
+    DomainUpdate,
 }
 
 impl OpKind {
-    pub const ALL: [OpKind; 4] =
-        [OpKind::ContactCreate, OpKind::ContactUpdate, OpKind::ContactDelete, OpKind::DomainCreate];
+    pub const ALL: [OpKind; 5] = [
+        OpKind::ContactCreate,
+        OpKind::ContactUpdate,
+        OpKind::ContactDelete,
+        OpKind::DomainCreate,
+        OpKind::DomainUpdate,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -52,6 +58,7 @@ impl OpKind {
             OpKind::ContactUpdate => "contact_update",
             OpKind::ContactDelete => "contact_delete",
             OpKind::DomainCreate => "domain_create",
+            OpKind::DomainUpdate => "domain_update",
         }
     }
 
@@ -141,6 +148,7 @@ pub enum Applied {
     ContactUpdated,
     ContactDeleted,
     DomainCreated,
+    DomainUpdated,
 }
 
 /// What became of one attempt at an operation.
@@ -518,19 +526,7 @@ impl Store {
         let mut tx = crate::db::write_tx(&self.pool).await?;
         let (customer, _) = self.load_customer_row(&mut *tx, customer_id).await?;
         customer.live_key_id()?;
-        let handles: Vec<i64> = [Some(registrant_id), admin_id, tech_id].into_iter().flatten().collect();
-        for &c in &handles {
-            let head = contact_head(&mut *tx, c).await?;
-            if head.customer_id != customer_id {
-                return Err(StoreError::Forbidden("a domain can only use its own customer's handles".into()));
-            }
-            if head.registry.as_deref() != Some(registry) {
-                return Err(StoreError::Conflict(format!("handle {c} is not held at registry {registry}")));
-            }
-            if !matches!(head.status.as_str(), "pending" | "active") {
-                return Err(StoreError::Conflict(format!("handle {c} cannot be used ({})", head.status)));
-            }
-        }
+        let handles = usable_handles(&mut tx, customer_id, registry, [Some(registrant_id), admin_id, tech_id]).await?;
         let exists: Option<i64> =
             sqlx::query_scalar("SELECT id FROM domains WHERE name = $1").bind(&name).fetch_optional(&mut *tx).await?;
         if exists.is_some() {
@@ -559,6 +555,52 @@ impl Store {
         audit::append(&mut tx, &events).await?;
         tx.commit().await?;
         Ok(id)
+    }
+
+    /// Points a domain at other handles of its customer (registrant, admin,
+    /// tech); the change is queued for the registry.
+    pub async fn change_domain(
+        &self,
+        access: &Access,
+        domain_id: i64,
+        registrant_id: i64,
+        admin_id: Option<i64>,
+        tech_id: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let mut tx = crate::db::write_tx(&self.pool).await?;
+        let row: Option<(i64, String, String)> =
+            sqlx::query_as("SELECT customer_id, registry, status FROM domains WHERE id = $1")
+                .bind(domain_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some((customer_id, registry, status)) = row else {
+            return Err(StoreError::NotFound { kind: "domain", id: domain_id.to_string() });
+        };
+        check_may_change(access, customer_id)?;
+        if !matches!(status.as_str(), "pending" | "active") {
+            return Err(StoreError::Conflict(format!("this domain cannot be changed ({status})")));
+        }
+        let handles = usable_handles(&mut tx, customer_id, &registry, [Some(registrant_id), admin_id, tech_id]).await?;
+        sqlx::query(
+            "UPDATE domains SET registrant_id = $1, admin_id = $2, tech_id = $3, updated_at = $4 WHERE id = $5",
+        )
+        .bind(registrant_id)
+        .bind(admin_id)
+        .bind(tech_id)
+        .bind(now_micros())
+        .bind(domain_id)
+        .execute(&mut *tx)
+        .await?;
+        let op =
+            enqueue(self, &mut tx, &registry, OpKind::DomainUpdate, customer_id, None, Some(domain_id), &handles, None)
+                .await?;
+        let events = [
+            Event::new(access, "domain.update", "customer", customer_id),
+            Event::new(access, "registry.queue", "registry_op", op),
+        ];
+        audit::append(&mut tx, &events).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// A customer's handles with the domains using each; no holder data.
@@ -786,6 +828,30 @@ impl Store {
     }
 }
 
+/// The handles among `ids` after checking that each belongs to the customer,
+/// is held at `registry` and exists there (or is on its way).
+async fn usable_handles(
+    tx: &mut Transaction<'static, Any>,
+    customer_id: i64,
+    registry: &str,
+    ids: [Option<i64>; 3],
+) -> Result<Vec<i64>, StoreError> {
+    let handles: Vec<i64> = ids.into_iter().flatten().collect();
+    for &c in &handles {
+        let head = contact_head(&mut **tx, c).await?;
+        if head.customer_id != customer_id {
+            return Err(StoreError::Forbidden("a domain can only use its own customer's handles".into()));
+        }
+        if head.registry.as_deref() != Some(registry) {
+            return Err(StoreError::Conflict(format!("handle {c} is not held at registry {registry}")));
+        }
+        if !matches!(head.status.as_str(), "pending" | "active") {
+            return Err(StoreError::Conflict(format!("handle {c} cannot be used ({})", head.status)));
+        }
+    }
+    Ok(handles)
+}
+
 fn domain_record(r: &sqlx::any::AnyRow) -> Result<DomainRecord, StoreError> {
     Ok(DomainRecord {
         id: r.try_get(0)?,
@@ -925,7 +991,7 @@ impl RegistryOps<'_> {
                         OpKind::DomainCreate => set_status(&mut tx, "domains", op.domain_id, "failed").await?,
                         // A refused delete (2305: still in use at the registry) leaves the handle active.
                         OpKind::ContactDelete => set_status(&mut tx, "contacts", op.contact_id, "active").await?,
-                        OpKind::ContactUpdate => {}
+                        OpKind::ContactUpdate | OpKind::DomainUpdate => {}
                     }
                     events.push(Event::new(&job(), "registry.fail", "registry_op", op.id));
                 }
