@@ -375,3 +375,84 @@ async fn api_tokens_are_made_listed_and_revoked_without_keeping_the_secret() {
         db.finish().await;
     }
 }
+
+/// Handles and domains over the command line, against the loopback EPP registry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handles_and_domains_reach_the_registry_from_the_command_line() {
+    use custodian_testkit::epp::{EppOptions, EppServer};
+    for db in databases().await {
+        let registry = EppServer::start(EppOptions::default()).await;
+        let cli = Cli::new(&db);
+        std::fs::create_dir_all(&cli.data_dir).unwrap();
+        std::fs::set_permissions(&cli.data_dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let o = &registry.options;
+        std::fs::write(
+            cli.data_dir.join("custodian.toml"),
+            format!(
+                "[registries.partner]\nhost = \"localhost\"\nport = {}\nlogin = \"{}\"\ntlds = [\"*\"]\nca_file = \"{}\"\n\n[registry_worker]\nretry_first_delay_secs = 0\n",
+                registry.port,
+                o.login,
+                registry.cert.ca_file.display()
+            ),
+        )
+        .unwrap();
+        let run = |args: &[&str]| {
+            let mut cmd = Command::new(BIN);
+            cmd.arg("--data-dir").arg(&cli.data_dir).args(args).env("CUSTODIAN_LANGUAGE", "en");
+            cmd.env("CUSTODIAN_REGISTRY_PARTNER_PASSWORD", &o.password).env_remove("CUSTODIAN_DATABASE_URL");
+            cmd.env_remove("CUSTODIAN_MASTER_KEY").env_remove("CUSTODIAN_CONFIG").env_remove("CUSTODIAN_DATA_DIR");
+            if let Some((url, key)) = &cli.db {
+                cmd.env("CUSTODIAN_DATABASE_URL", url).env("CUSTODIAN_MASTER_KEY", key);
+            }
+            cmd.output().unwrap()
+        };
+        let ok = |args: &[&str]| {
+            let out = run(args);
+            assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8(out.stdout).unwrap()
+        };
+        let customer = ok(CUSTOMER).trim().to_string();
+        let holder = [
+            "--set",
+            "name=Kwartel Beheer",
+            "--set",
+            "addr_street=Polderweg 9",
+            "--set",
+            "addr_postcode=1811 AB",
+            "--set",
+            "addr_city=Alkmaar",
+            "--set",
+            "phone=072-5116617",
+            "--set",
+            "email=kwartel@grutto.nl",
+        ];
+        let mut add = vec!["handle", "add", customer.as_str(), "--registry", "partner"];
+        add.extend(holder);
+        let handle = ok(&add).trim().to_string();
+        let bad = run(&["handle", "add", &customer, "--registry", "partner", "--set", "name=X", "--set", "phone=12"]);
+        assert_eq!(bad.status.code(), Some(2), "{}", String::from_utf8_lossy(&bad.stderr));
+        let unknown = run(&["handle", "add", &customer, "--registry", "elders", "--set", "name=X"]);
+        assert_eq!(unknown.status.code(), Some(2));
+        for name in ["kwartel.nl", "kwartel.eu"] {
+            ok(&["domain", "register", &customer, name, "--registrant", &handle, "--tech", &handle]);
+        }
+        let synced = ok(&["registry", "sync"]);
+        assert!(synced.contains("done 3") && synced.contains("failed 0"), "{synced}");
+        assert_eq!(registry.state().domains.len(), 2);
+        let list = ok(&["handle", "list", &customer]);
+        assert!(list.contains("CST") && list.contains("active") && list.contains("kwartel.eu kwartel.nl"), "{list}");
+        ok(&["handle", "update", &handle, "--set", "addr_street=Polderweg 11"]);
+        ok(&["registry", "sync"]);
+        let at_registry = registry.state().contacts.values().next().unwrap().street.clone();
+        assert_eq!(at_registry, ["Polderweg 11"]);
+        assert!(ok(&["handle", "show", &handle]).contains("Polderweg 11"));
+        assert_eq!(ok(&["registry", "reconcile", "partner"]).trim(), "no differences with partner");
+        let in_use = run(&["handle", "delete", &handle]);
+        assert!(!in_use.status.success());
+        assert!(String::from_utf8_lossy(&in_use.stderr).contains("still used by 2 domain"));
+        let ops = ok(&["registry", "ops"]);
+        assert!(ops.contains("contact_update") && ops.contains("1000"), "{ops}");
+        drop(registry);
+        db.finish().await;
+    }
+}
