@@ -21,7 +21,7 @@ fn main() -> ExitCode {
         }
     };
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&config.log).unwrap_or_else(|_| "info".into()))
+        .with_env_filter(log_filter(&config.log))
         .with_writer(std::io::stderr)
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -38,5 +38,17 @@ fn main() -> ExitCode {
             eprintln!("error: {}", cli::describe(&e, lang));
             cli::exit_code(&e)
         }
+    }
+}
+
+/// The configured log filter, with the EPP library silenced whatever it says:
+/// at debug level that library logs whole commands, holder data and all, and
+/// at error level a whole response it could not read. Our registry code logs
+/// its own failures without the data.
+fn log_filter(configured: &str) -> tracing_subscriber::EnvFilter {
+    let filter = tracing_subscriber::EnvFilter::try_new(configured).unwrap_or_else(|_| "info".into());
+    match "instant_epp=off".parse() {
+        Ok(directive) => filter.add_directive(directive),
+        Err(_) => filter,
     }
 }
