@@ -424,3 +424,31 @@ async fn the_commands_we_send_match_the_rfc_shapes() {
     store.close().await;
     db.finish().await;
 }
+
+#[tokio::test]
+async fn an_idle_session_is_checked_with_hello_and_a_broken_one_replaced() {
+    let db = custodian_testkit::sqlite();
+    let server = EppServer::start(EppOptions::default()).await;
+    let store = db.store().await;
+    let mut config = registries(&server, 1, false);
+    config.0.get_mut("test").unwrap().keepalive_secs = 0;
+    let worker = Worker::new(store.clone(), &config, settings()).unwrap();
+    let id = store.create_customer(&owner(), &customer(7), false).await.unwrap();
+    for n in 0..2 {
+        store.create_handle(&owner(), id, TARGET, &holder(None, &format!("Houder {n}"), "Dijk 1")).await.unwrap();
+        worker.drain().await.unwrap();
+    }
+    // The second command found the session idle past its keep-alive and said hello first.
+    assert!(server.state().received.iter().any(|x| x.contains("<hello")));
+    assert_eq!(server.state().logins, 1);
+    // The registry drops the connection on the next command: a new session (one more
+    // login) takes over and the command goes again.
+    server.inject(Faults { drop_before: 1, ..Faults::default() });
+    store.create_handle(&owner(), id, TARGET, &holder(None, "Houder 3", "Dijk 1")).await.unwrap();
+    let report = worker.drain().await.unwrap();
+    assert_eq!(report.failed, 0);
+    assert_eq!(server.state().contacts.len(), 3);
+    assert_eq!(server.state().logins, 2);
+    store.close().await;
+    db.finish().await;
+}
