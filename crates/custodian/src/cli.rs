@@ -522,7 +522,7 @@ pub async fn run(args: Args, config: Config) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        Command::Inventory { format } => print_inventory(&mut out, format, lang)?,
+        Command::Inventory { format } => print_inventory(&mut out, format, lang, &config.registries)?,
         Command::Customer(cmd) => customer(&mut out, &config, cmd).await?,
         Command::Contact(ContactCmd::Add { customer, registry, set }) => {
             let data = ContactData::from_fields(&fields(&set)?)?;
@@ -1197,14 +1197,39 @@ fn print_plan(out: &mut impl Write, plan: &Plan, lang: Lang) -> anyhow::Result<(
     Ok(())
 }
 
-fn print_inventory(out: &mut impl Write, format: Format, lang: Lang) -> anyhow::Result<()> {
+/// Where the holder data of a registry's handles lives (A8), for the inventory.
+#[derive(serde::Serialize)]
+struct RegistryMode<'a> {
+    registry: &'a str,
+    tlds: &'a [String],
+    /// `stored_here` or `registry_only` (passthrough).
+    holder_data: &'static str,
+}
+
+fn print_inventory(
+    out: &mut impl Write,
+    format: Format,
+    lang: Lang,
+    registries: &custodian_registry::Registries,
+) -> anyhow::Result<()> {
+    let modes: Vec<RegistryMode> = registries
+        .0
+        .iter()
+        .map(|(name, c)| RegistryMode {
+            registry: name,
+            tlds: &c.tlds,
+            holder_data: if c.passthrough { "registry_only" } else { "stored_here" },
+        })
+        .collect();
     if format == Format::Json {
         #[derive(serde::Serialize)]
-        struct Doc {
+        struct Doc<'a> {
             fields: &'static [inventory::Field],
             derived: &'static [inventory::DerivedIndex],
+            registries: &'a [RegistryMode<'a>],
         }
-        serde_json::to_writer_pretty(&mut *out, &Doc { fields: inventory::FIELDS, derived: inventory::DERIVED })?;
+        let doc = Doc { fields: inventory::FIELDS, derived: inventory::DERIVED, registries: &modes };
+        serde_json::to_writer_pretty(&mut *out, &doc)?;
         writeln!(out)?;
         return Ok(());
     }
@@ -1228,6 +1253,15 @@ fn print_inventory(out: &mut impl Write, format: Format, lang: Lang) -> anyhow::
             format!("{:?}", f.retention),
             recipients.join(",")
         )?;
+    }
+    for m in &modes {
+        let place = match (m.holder_data, lang) {
+            ("registry_only", Lang::Nl) => "alleen bij de registry (passthrough); hier alleen de handle-ID",
+            ("registry_only", _) => "at the registry only (passthrough); here only the handle ID",
+            (_, Lang::Nl) => "hier versleuteld en bij de registry",
+            _ => "here, encrypted, and at the registry",
+        };
+        writeln!(out, "contacts.* {} {} ({}): {place}", lang.pick("bij", "at"), m.registry, m.tlds.join(", "))?;
     }
     Ok(())
 }

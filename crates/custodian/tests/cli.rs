@@ -450,6 +450,8 @@ async fn handles_and_domains_reach_the_registry_from_the_command_line() {
         let in_use = run(&["handle", "delete", &handle]);
         assert!(!in_use.status.success());
         assert!(String::from_utf8_lossy(&in_use.stderr).contains("still used by 2 domain"));
+        // The inventory says where the registry's holder data lives (A8).
+        assert!(ok(&["inventory"]).contains("contacts.* at partner (*): here, encrypted, and at the registry"));
         let ops = ok(&["registry", "ops"]);
         assert!(ops.contains("contact_update") && ops.contains("1000"), "{ops}");
         drop(registry);
