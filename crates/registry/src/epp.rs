@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use custodian_domain::model::{ContactData, Fields};
-use instant_epp::client::{RequestData, RustlsConnector};
+use instant_epp::client::RequestData;
 use instant_epp::contact::{self, ContactCheck, ContactCreate, ContactDelete, ContactInfo, ContactUpdate, InfoType};
 use instant_epp::domain::{self, DomainCheck, DomainContact, DomainCreate, DomainInfo, DomainUpdate, Period};
 use instant_epp::login::Login;
@@ -108,7 +108,7 @@ pub struct DomainHandles<'a> {
 }
 
 struct Session {
-    client: EppClient<RustlsConnector>,
+    client: EppClient<crate::connector::Tls>,
     used: Instant,
 }
 
@@ -217,9 +217,13 @@ impl Registry {
 
     async fn open_session(&self) -> Result<Session, EppError> {
         let timeout = Duration::from_secs(self.config.timeout_secs);
-        let connector = RustlsConnector::builder((self.config.host.clone(), self.config.port))
-            .map_err(|e| EppError::Config(format!("host: {e}")))?
-            .build_with_config(self.tls.clone());
+        let connector = crate::connector::Tls {
+            host: self.config.host.clone(),
+            port: self.config.port,
+            server_name: rustls::pki_types::ServerName::try_from(self.config.host.clone())
+                .map_err(|e| EppError::Config(format!("host: {e}")))?,
+            config: self.tls.clone(),
+        };
         let mut client = EppClient::new(connector, self.name.clone(), timeout).await.map_err(from_epp)?;
         let ext: &[&str] = if self.config.flavour == Flavour::Sidn { &[sidn::XMLNS] } else { &[] };
         let login = Login::new(&self.config.login, &self.config.password, None, Some(ext));
@@ -263,7 +267,12 @@ impl Registry {
         let session = self.take_session().await;
         let result = match session {
             Ok(mut s) => {
-                let r = s.client.transact(data, cltrid).await.map_err(from_epp);
+                // A registry that stops answering must not hold the worker.
+                let limit = Duration::from_secs(self.config.timeout_secs);
+                let r = match tokio::time::timeout(limit, s.client.transact(data, cltrid)).await {
+                    Ok(r) => r.map_err(from_epp),
+                    Err(_) => Err(EppError::Transport("no answer within the timeout".into())),
+                };
                 Ok((s, r))
             }
             Err(e) => Err(e),

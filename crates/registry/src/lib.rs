@@ -13,6 +13,7 @@
 //! result codes and the registry's message.
 
 pub mod config;
+mod connector;
 pub mod epp;
 pub mod sidn;
 pub mod worker;
