@@ -16,6 +16,7 @@ mod erasure;
 mod keys;
 pub mod outbox;
 mod records;
+mod replay;
 mod retention;
 
 mod customers;
@@ -38,6 +39,7 @@ pub use export::Export;
 pub use invoices::{InvoiceRecord, LineRecord, NewInvoice};
 pub use outbox::{Channel, EmailConsent, Outbox, OutboxCounts};
 pub use related::{ContactRecord, ServiceRecord, StatuteAcceptance};
+pub use replay::{RESTORE_MARKER, ReplayReport};
 pub use retention::{Cause, InvoiceYear, Plan, PlannedErasure, PlannedHandle, RequestOutcome, RunReport};
 
 #[derive(Debug, thiserror::Error)]
@@ -98,6 +100,7 @@ impl Store {
     pub async fn open(url: &str, max_connections: u32, master: Key) -> Result<Store, StoreError> {
         let (pool, engine) = db::connect(url, max_connections).await?;
         db::migrate(&pool, engine).await?;
+        replay::refuse_unfinished_restore(&pool).await?;
         let keys = keys::Keyring::open(&pool, master).await?;
         let audit = audit::Writer::spawn(pool.clone());
         let natives = match engine {

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod doubles;
+pub mod s3;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
