@@ -33,6 +33,11 @@ fn sqlite_path(url: &str) -> Result<PathBuf, BackupError> {
     Ok(PathBuf::from(path))
 }
 
+async fn connect(url: &str) -> Result<sqlx::AnyConnection, BackupError> {
+    sqlx::any::install_default_drivers();
+    Ok(sqlx::AnyConnection::connect(url).await?)
+}
+
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, BackupError> + Send + 'static,
 ) -> Result<T, BackupError> {
@@ -121,7 +126,7 @@ async fn postgres_to_file(url: &str, out: &Path) -> Result<(), BackupError> {
         Ok(())
     });
     let read = async {
-        let mut pg = sqlx::AnyConnection::connect(url).await?;
+        let mut pg = connect(url).await?;
         // One snapshot of every table: what a single moment looked like.
         pg.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await?;
         for (i, (table, columns)) in plan.iter().enumerate() {
@@ -175,7 +180,7 @@ pub async fn journal_of_file(path: &Path) -> Result<Vec<Erased>, BackupError> {
 
 /// The erasure journal of the live database at `url` (reads no personal data).
 pub async fn journal_of_url(url: &str) -> Result<Vec<Erased>, BackupError> {
-    let mut conn = sqlx::AnyConnection::connect(url).await?;
+    let mut conn = connect(url).await?;
     let rows: Vec<(i64, String, String, i64, String)> =
         sqlx::query_as("SELECT seq, subject_kind, subject_id, erased_at, reason FROM erasure_journal ORDER BY seq")
             .fetch_all(&mut conn)
@@ -231,7 +236,7 @@ pub async fn check_target_empty(url: &str) -> Result<(), BackupError> {
             Ok(())
         }
         Engine::Postgres => {
-            let mut conn = sqlx::AnyConnection::connect(url).await?;
+            let mut conn = connect(url).await?;
             let n: i64 = sqlx::query_scalar(
                 "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema()",
             )
@@ -271,6 +276,9 @@ fn fill_sqlite(db: &Path, target: &Path) -> Result<(), BackupError> {
     mark(&conn)?;
     // VACUUM INTO writes a compact copy: no free page keeps what the
     // journal replay just erased. It goes under a second name first.
+    if let Some(dir) = target.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
     let partial = target.with_extension("restoring");
     let _ = std::fs::remove_file(&partial);
     let partial_text = partial.to_str().ok_or_else(|| BackupError::Target("the path is not UTF-8".into()))?;
@@ -361,7 +369,9 @@ async fn fill_postgres(db: &Path, url: &str) -> Result<(), BackupError> {
                         (Value::Text(v), "TEXT") => q.bind(v.clone()),
                         (Value::Blob(v), "BLOB") => q.bind(v.clone()),
                         _ => {
-                            return Err(BackupError::Damaged(format!("a value of {table}.{column} has the wrong type")));
+                            return Err(BackupError::Damaged(format!(
+                                "a value of {table}.{column} has the wrong type"
+                            )));
                         }
                     };
                 }

@@ -86,11 +86,7 @@ impl SnapshotInfo {
 }
 
 fn repo_error(e: Box<rustic_core::RusticError>) -> BackupError {
-    if e.is_incorrect_password() {
-        BackupError::WrongPassword
-    } else {
-        BackupError::Repository(e.display_log())
-    }
+    if e.is_incorrect_password() { BackupError::WrongPassword } else { BackupError::Repository(e.display_log()) }
 }
 
 async fn blocking<T: Send + 'static>(

@@ -77,7 +77,12 @@ async fn a_backup_made_while_serving_restores_on_a_fresh_machine_into_either_eng
     let key = Key::generate();
     let store = Store::open(&url(&live), 4, key.clone()).await.unwrap();
     add_customers(&store, 1, 200).await;
-    let mut server = command(&live, &key, &["serve", "--listen", "127.0.0.1:0"]).spawn().unwrap();
+    // The server without its own nightly backup, so the one made here is the
+    // only writer of the new repository.
+    let plain = tmp.path().join("serve.toml");
+    std::fs::write(&plain, "").unwrap();
+    let plain = plain.display().to_string();
+    let mut server = command(&live, &key, &["--config", &plain, "serve", "--listen", "127.0.0.1:0"]).spawn().unwrap();
     // The server keeps writing (its start-up work) while we add customers
     // and back up at the same time.
     let writer = {
@@ -118,7 +123,7 @@ async fn a_backup_made_while_serving_restores_on_a_fresh_machine_into_either_eng
         let restored = ok(&machine, &key, &["backup", "restore", "--at", &first_time, "--into", target]);
         assert!(restored.contains("customers 1"), "customer {erased} erased again: {restored}");
         let active = count(target, &key).await.unwrap();
-        assert!((200..=500).contains(&active), "{target}: {active} customers active");
+        assert!((199..=499).contains(&active), "{target}: {active} customers active (one erased again)");
         let store = Store::open(target, 2, key.clone()).await.unwrap();
         let status: String = sqlx::query_scalar("SELECT status FROM customers WHERE id = $1")
             .bind(erased)
