@@ -85,6 +85,8 @@ impl SnapshotInfo {
     }
 }
 
+// Takes the box as rustic's results carry it, so it serves `map_err` directly.
+#[allow(clippy::boxed_local)]
 fn repo_error(e: Box<rustic_core::RusticError>) -> BackupError {
     if e.is_incorrect_password() { BackupError::WrongPassword } else { BackupError::Repository(e.display_log()) }
 }
