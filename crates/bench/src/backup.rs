@@ -57,7 +57,7 @@ fn restic(repo: &Path, args: &[&str]) -> Command {
 }
 
 fn restic_backup(repo: &Path, file: &Path) -> anyhow::Result<(Run, u64)> {
-    let mut cmd = restic(repo, &["backup", "--json", "--no-scan", "--host", "bench"]);
+    let mut cmd = restic(repo, &["backup", "--json", "--host", "bench"]);
     cmd.arg(file);
     let run = run_measured(cmd)?;
     if !run.status.success() {
@@ -68,7 +68,8 @@ fn restic_backup(repo: &Path, file: &Path) -> anyhow::Result<(Run, u64)> {
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .find(|v| v["message_type"] == "summary")
-        .and_then(|v| v["data_added_packed"].as_u64())
+        // Newer restic reports the packed (compressed) size; 0.14 only the added data.
+        .and_then(|v| v["data_added_packed"].as_u64().or(v["data_added"].as_u64()))
         .context("restic printed no summary")?;
     Ok((run, added))
 }
