@@ -111,7 +111,7 @@ fn micros(date: &str) -> i64 {
 }
 
 /// Writes the data set into the store's (migrated, empty) database.
-async fn generate(store: &Store, customers: i64) -> anyhow::Result<Duration> {
+pub(crate) async fn generate(store: &Store, customers: i64) -> anyhow::Result<Duration> {
     let started = Instant::now();
     let sqlite = store.engine() == custodian_store::Engine::Sqlite;
     let pool: &AnyPool = store.pool();

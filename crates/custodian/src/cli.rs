@@ -100,6 +100,9 @@ enum Command {
     /// The retention schedule: what is due, carrying it out, when next.
     #[command(subcommand)]
     Retention(RetentionCmd),
+    /// Encrypted backups: run, list, verify, restore.
+    #[command(subcommand)]
+    Backup(crate::backup_cmd::BackupCmd),
     /// Check a value and print its normalised form.
     Validate {
         #[arg(value_enum)]
@@ -500,6 +503,15 @@ pub async fn run(args: Args, config: Config) -> anyhow::Result<ExitCode> {
                 serde_json::to_value(r.calendar.liberation_day)?.as_str().unwrap_or_default(),
                 r.calendar.good_friday
             )?;
+            let b = &config.backup;
+            writeln!(
+                out,
+                "[backup]             service {}, keep_days {}, max_days {}, hour {} UTC",
+                b.service.as_deref().unwrap_or("(none)"),
+                b.keep_days,
+                b.max_days,
+                b.hour
+            )?;
             writeln!(out, "\nkeys (TOML key, environment variable, default):")?;
             for (key, env, default, about) in config::KEYS {
                 writeln!(out, "  {key:<20} {env:<30} {default:<34} {about}")?;
@@ -542,6 +554,7 @@ pub async fn run(args: Args, config: Config) -> anyhow::Result<ExitCode> {
         }
         Command::Calendar(cmd) => calendar(&mut out, &config, cmd)?,
         Command::Retention(cmd) => retention(&mut out, &config, cmd).await?,
+        Command::Backup(cmd) => crate::backup_cmd::run(&mut out, &config, cmd).await?,
         Command::Service(ServiceCmd::Add { customer, set }) => {
             let data = ServiceData::from_fields(&fields(&set)?)?;
             let store = open(&config).await?;
@@ -733,6 +746,11 @@ async fn serve(config: &Config, listen: Option<std::net::SocketAddr>) -> anyhow:
         notifier.filter(|_| mailer_configured),
         stopped.clone(),
     ));
+    let backups = config
+        .backup
+        .service
+        .is_some()
+        .then(|| tokio::spawn(crate::backup_cmd::scheduled(config.clone(), stopped.clone())));
     println!("custodian listening on {bound} ({}), database {}", public_url, store.engine().name());
     if store.needs_setup().await? {
         let code = store.issue_setup_code().await?;
@@ -769,6 +787,9 @@ async fn serve(config: &Config, listen: Option<std::net::SocketAddr>) -> anyhow:
         let _ = w.await;
     }
     let _ = retention.await;
+    if let Some(b) = backups {
+        let _ = b.await;
+    }
     drop(stopped);
     Ok(())
 }
@@ -1288,6 +1309,7 @@ pub fn describe(e: &anyhow::Error, lang: Lang) -> String {
 pub fn exit_code(e: &anyhow::Error) -> ExitCode {
     let bad_input = e.downcast_ref::<FieldErrors>().is_some()
         || e.downcast_ref::<Usage>().is_some()
+        || e.downcast_ref::<crate::backup_cmd::BackupUsage>().is_some()
         || matches!(
             e.downcast_ref::<StoreError>(),
             Some(

@@ -56,6 +56,19 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
         "liberation_day lustrum (every, lustrum or never), good_friday false: which days are days off.",
     ),
     (
+        "[backup]",
+        "-",
+        "no backups",
+        "service (fs, s3, dropbox, webdav, sftp), [backup.options] for it, password_file, keep_days 14, max_days 60, hour 2 (UTC).",
+    ),
+    ("-", "CUSTODIAN_BACKUP_PASSWORD", "(unset)", "The backup repository password; overrides [backup] password_file."),
+    (
+        "-",
+        "CUSTODIAN_BACKUP_SECRET",
+        "(unset)",
+        "The storage secret: S3 secret_access_key, Dropbox access_token, WebDAV/SFTP password.",
+    ),
+    (
         "log",
         "CUSTODIAN_LOG",
         "info",
@@ -88,6 +101,7 @@ struct FileConfig {
     calendar: Option<CalendarRules>,
     registries: Option<custodian_registry::Registries>,
     registry_worker: Option<custodian_registry::WorkerSettings>,
+    backup: Option<custodian_backup::BackupConfig>,
 }
 
 #[derive(Debug, Clone)]
@@ -121,6 +135,10 @@ pub struct Config {
     /// Registries by name (`[registries.NAME]`), with the TLDs routed to each.
     pub registries: custodian_registry::Registries,
     pub registry_worker: custodian_registry::WorkerSettings,
+    /// Backups (`[backup]`); secrets only from the environment or a file.
+    pub backup: custodian_backup::BackupConfig,
+    pub backup_password: Option<String>,
+    pub backup_secret: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -252,9 +270,16 @@ pub fn load(
     if let Some(&(key, rule)) = retention.problems().first() {
         return Err(ConfigError::Value { key, message: format!("in [retention] {rule}") });
     }
+    let backup = file.backup.unwrap_or_default();
+    if let Some(message) = backup.problem() {
+        return Err(ConfigError::Value { key: "backup", message });
+    }
     Ok(Config {
         registries,
         registry_worker: file.registry_worker.unwrap_or_default(),
+        backup,
+        backup_password: env("CUSTODIAN_BACKUP_PASSWORD"),
+        backup_secret: env("CUSTODIAN_BACKUP_SECRET"),
         retention,
         smtp,
         sms,
@@ -361,6 +386,31 @@ mod tests {
         for bad in ["0", "1000001", "-1", "lots"] {
             let e = load(env_of(&[("CUSTODIAN_LOGIN_ATTEMPTS_PER_MINUTE", bad)]), None, None).unwrap_err().to_string();
             assert!(e.contains("login_attempts_per_minute"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn backup_comes_from_its_section_and_secrets_from_the_environment() {
+        let c = load(env_of(&[]), Some("/tmp/x".into()), None).unwrap();
+        assert_eq!(c.backup.service, None);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "[backup]\nservice = \"s3\"\nkeep_days = 21\n[backup.options]\nbucket = \"b\"\n")
+            .unwrap();
+        let env = env_of(&[("CUSTODIAN_BACKUP_PASSWORD", "pw"), ("CUSTODIAN_BACKUP_SECRET", "s")]);
+        let c = load(env, None, Some(file.clone())).unwrap();
+        assert_eq!((c.backup.service.as_deref(), c.backup.keep_days, c.backup.max_days), (Some("s3"), 21, 60));
+        assert_eq!(c.backup.options["bucket"], "b");
+        assert_eq!((c.backup_password.as_deref(), c.backup_secret.as_deref()), (Some("pw"), Some("s")));
+        for (bad, key) in [
+            ("[backup]\nservice = \"ftp\"\n", "service"),
+            ("[backup]\nkeep_days = 90\n", "keep_days"),
+            ("[backup]\nhour = 24\n", "hour"),
+            ("[backup]\npassword = \"x\"\n", "password"),
+        ] {
+            std::fs::write(&file, bad).unwrap();
+            let e = load(env_of(&[]), None, Some(file.clone())).unwrap_err().to_string();
+            assert!(e.contains(key), "{bad}: {e}");
         }
     }
 

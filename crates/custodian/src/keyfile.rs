@@ -63,6 +63,15 @@ pub fn exists(config: &Config) -> bool {
     config.master_key_env.is_some() || config.master_key_file.exists()
 }
 
+/// The configured master key, without opening any database (backup and
+/// restore check it against the snapshot instead).
+pub fn master_key(config: &Config) -> anyhow::Result<Key> {
+    match &config.master_key_env {
+        Some(hex) => Key::from_hex(hex).context("CUSTODIAN_MASTER_KEY"),
+        None => read(&config.master_key_file),
+    }
+}
+
 /// Creates the data directory and a fresh master key file. Refuses to replace
 /// an existing key: losing it makes all personal data unreadable.
 pub fn create(config: &Config) -> anyhow::Result<Key> {

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+mod backup_cmd;
 mod cli;
 mod config;
 mod keyfile;

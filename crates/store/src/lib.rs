@@ -17,6 +17,7 @@ mod keys;
 pub mod outbox;
 mod records;
 pub mod registry;
+mod replay;
 mod retention;
 
 mod customers;
@@ -39,6 +40,7 @@ pub use export::Export;
 pub use invoices::{InvoiceRecord, LineRecord, NewInvoice};
 pub use outbox::{Channel, EmailConsent, Outbox, OutboxCounts};
 pub use related::{ContactRecord, ServiceRecord, StatuteAcceptance};
+pub use replay::{RESTORE_MARKER, ReplayReport};
 pub use retention::{Cause, InvoiceYear, Plan, PlannedErasure, PlannedHandle, RequestOutcome, RunReport};
 
 #[derive(Debug, thiserror::Error)]
@@ -99,6 +101,7 @@ impl Store {
     pub async fn open(url: &str, max_connections: u32, master: Key) -> Result<Store, StoreError> {
         let (pool, engine) = db::connect(url, max_connections).await?;
         db::migrate(&pool, engine).await?;
+        replay::refuse_unfinished_restore(&pool).await?;
         let keys = keys::Keyring::open(&pool, master).await?;
         let audit = audit::Writer::spawn(pool.clone());
         let natives = match engine {

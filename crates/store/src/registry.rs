@@ -872,9 +872,11 @@ pub(crate) async fn remove_contacts(
     reason: ErasureReason,
 ) -> Result<(), StoreError> {
     let list = crate::erasure::id_list(ids);
-    // Domains that left us (transferred away) still name the handle; they go with it.
+    // Domains that left us (transferred away) still name the handle; they go
+    // with it. Callers only remove handles no live domain uses; in a restored
+    // snapshot a domain may still look live that left us later.
     sqlx::query(&format!(
-        "DELETE FROM domains WHERE status = 'gone' AND (registrant_id IN ({list}) OR admin_id IN ({list}) OR tech_id IN ({list}))"
+        "DELETE FROM domains WHERE registrant_id IN ({list}) OR admin_id IN ({list}) OR tech_id IN ({list})"
     ))
     .persistent(false)
     .execute(&mut **tx)

@@ -6,6 +6,7 @@
 
 pub mod doubles;
 pub mod epp;
+pub mod s3;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 

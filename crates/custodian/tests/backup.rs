@@ -1,0 +1,220 @@
+//! Backups through the real binary: one made while `serve` runs restores on a
+//! fresh machine into either engine; backups and restores killed with SIGKILL
+//! leave no half snapshot and no half-restored database that could be used.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use custodian_store::{Access, AccessPurpose, Actor, ErasureReason, Key, Store, StoreError};
+use rand::Rng;
+
+const BIN: &str = env!("CARGO_BIN_EXE_custodian");
+const PASSWORD: &str = "een lang back-upwachtwoord";
+
+fn owner() -> Access {
+    Access::new(Actor::operator(), AccessPurpose::Administration)
+}
+
+/// The binary on the data directory `dir` (its custodian.toml names the
+/// repository), with `key`, the backup password and nothing from the caller's environment.
+fn command(dir: &Path, key: &Key, args: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .env("CUSTODIAN_LANGUAGE", "en")
+        .env("CUSTODIAN_MASTER_KEY", key.to_hex().as_str())
+        .env("CUSTODIAN_BACKUP_PASSWORD", PASSWORD);
+    for name in ["CUSTODIAN_DATABASE_URL", "CUSTODIAN_CONFIG", "CUSTODIAN_DATA_DIR", "CUSTODIAN_MASTER_KEY_FILE"] {
+        cmd.env_remove(name);
+    }
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd
+}
+
+fn run(dir: &Path, key: &Key, args: &[&str]) -> Output {
+    command(dir, key, args).output().unwrap()
+}
+
+fn ok(dir: &Path, key: &Key, args: &[&str]) -> String {
+    let out = run(dir, key, args);
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn url(dir: &Path) -> String {
+    format!("sqlite://{}?mode=rwc", dir.join("custodian.db").display())
+}
+
+/// A data directory whose backups go to the directory `repo`.
+fn data_dir(dir: &Path, repo: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let toml = format!("[backup]\nservice = \"fs\"\n[backup.options]\nroot = \"{}\"\n", repo.display());
+    std::fs::write(dir.join("custodian.toml"), toml).unwrap();
+}
+
+async fn add_customers(store: &Store, from: u64, count: u64) {
+    let batch: Vec<_> = (from..from + count).map(custodian_testkit::customer).collect();
+    for chunk in batch.chunks(500) {
+        store.create_customers(&owner(), chunk).await.unwrap();
+    }
+}
+
+async fn count(url: &str, key: &Key) -> Result<i64, StoreError> {
+    let store = Store::open(url, 2, key.clone()).await?;
+    let n =
+        sqlx::query_scalar("SELECT COUNT(*) FROM customers WHERE status = 'active'").fetch_one(store.pool()).await?;
+    store.close().await;
+    Ok(n)
+}
+
+#[tokio::test]
+async fn a_backup_made_while_serving_restores_on_a_fresh_machine_into_either_engine() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (live, repo) = (tmp.path().join("live"), tmp.path().join("repo"));
+    data_dir(&live, &repo);
+    let key = Key::generate();
+    let store = Store::open(&url(&live), 4, key.clone()).await.unwrap();
+    add_customers(&store, 1, 200).await;
+    // The server without its own nightly backup, so the one made here is the
+    // only writer of the new repository.
+    let plain = tmp.path().join("serve.toml");
+    std::fs::write(&plain, "").unwrap();
+    let plain = plain.display().to_string();
+    let mut server = command(&live, &key, &["--config", &plain, "serve", "--listen", "127.0.0.1:0"]).spawn().unwrap();
+    // The server keeps writing (its start-up work) while we add customers
+    // and back up at the same time.
+    let writer = {
+        let store = store.clone();
+        tokio::spawn(async move { add_customers(&store, 1_000, 300).await })
+    };
+    let backup = tokio::task::spawn_blocking({
+        let (live, key) = (live.clone(), key.clone());
+        move || ok(&live, &key, &["backup", "run"])
+    });
+    let (written, made) = (writer.await, backup.await.unwrap());
+    written.unwrap();
+    assert!(made.contains("uploaded"), "{made}");
+    let erased = 7;
+    store.erase_customer(&owner(), erased, ErasureReason::CustomerRequest).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    // The nightly job pushes the grown journal; here the next backup does.
+    ok(&live, &key, &["backup", "run"]);
+    server.kill().unwrap();
+    server.wait().unwrap();
+    store.close().await;
+    let listed = ok(&live, &key, &["backup", "list"]);
+    assert_eq!(listed.lines().count(), 2, "{listed}");
+    let first_time = listed.lines().next().unwrap().split_whitespace().nth(1).unwrap().to_string();
+
+    // A fresh machine: the key, the password and the repository's address, nothing else.
+    let mut targets = vec![url(&tmp.path().join("fresh"))];
+    let pg = match std::env::var(custodian_testkit::POSTGRES_ENV).ok().filter(|s| !s.is_empty()) {
+        Some(admin) => Some(custodian_testkit::postgres(&admin).await),
+        None => None,
+    };
+    targets.extend(pg.as_ref().map(|p| p.url.clone()));
+    for target in &targets {
+        let machine = tmp.path().join(format!("machine-{}", target.len()));
+        data_dir(&machine, &repo);
+        let verified = ok(&machine, &key, &["backup", "verify", "--at", &first_time]);
+        assert!(verified.contains(" ok"), "{verified}");
+        let restored = ok(&machine, &key, &["backup", "restore", "--at", &first_time, "--into", target]);
+        assert!(restored.contains("customers 1"), "customer {erased} erased again: {restored}");
+        let active = count(target, &key).await.unwrap();
+        assert!((199..=499).contains(&active), "{target}: {active} customers active (one erased again)");
+        let store = Store::open(target, 2, key.clone()).await.unwrap();
+        let status: String = sqlx::query_scalar("SELECT status FROM customers WHERE id = $1")
+            .bind(erased)
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(status, "erased");
+        assert!(store.audit_verify().await.unwrap().problem.is_none());
+        store.close().await;
+    }
+    if let Some(pg) = pg {
+        pg.finish().await;
+    }
+}
+
+/// Runs `args`, killed after a random part of `took`; whether it was still running.
+fn kill_during(dir: &Path, key: &Key, args: &[&str], took: Duration, rng: &mut impl Rng) -> bool {
+    let mut child = command(dir, key, args).spawn().unwrap();
+    std::thread::sleep(took.mul_f64(rng.gen_range(0.05..0.95)));
+    let running = child.try_wait().unwrap().is_none();
+    if running {
+        child.kill().unwrap();
+    }
+    child.wait().unwrap();
+    running
+}
+
+#[tokio::test]
+async fn killed_backups_and_restores_leave_nothing_half_done() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (live, repo) = (tmp.path().join("live"), tmp.path().join("repo"));
+    data_dir(&live, &repo);
+    let key = Key::generate();
+    let store = Store::open(&url(&live), 4, key.clone()).await.unwrap();
+    add_customers(&store, 1, 20_000).await;
+    let started = Instant::now();
+    ok(&live, &key, &["backup", "run"]);
+    let took = started.elapsed();
+    add_customers(&store, 100_000, 5_000).await;
+    store.close().await;
+
+    let mut rng = rand::thread_rng();
+    let mut landed = 0;
+    for _ in 0..6 {
+        landed += usize::from(kill_during(&live, &key, &["backup", "run"], took, &mut rng));
+        // Whatever the moment, the repository opens and counts only whole snapshots.
+        let listed = ok(&live, &key, &["backup", "list"]);
+        assert!((1..=7).contains(&listed.lines().count()), "{listed}");
+    }
+    assert!(landed > 0, "no kill landed during a backup that takes {took:?}");
+    ok(&live, &key, &["backup", "run"]);
+    let listed = ok(&live, &key, &["backup", "list"]);
+    for line in listed.lines() {
+        let at = line.split_whitespace().nth(1).unwrap();
+        assert!(ok(&live, &key, &["backup", "verify", "--at", at]).contains(" ok"), "{line}");
+    }
+    let newest = listed.lines().last().unwrap().split_whitespace().nth(1).unwrap().to_string();
+
+    // Restores killed halfway: the target is refused, or absent, never half there.
+    let mut targets: Vec<String> = (0..6).map(|i| url(&tmp.path().join(format!("restore-{i}")))).collect();
+    let mut databases = vec![];
+    if let Some(admin) = std::env::var(custodian_testkit::POSTGRES_ENV).ok().filter(|s| !s.is_empty()) {
+        for _ in 0..3 {
+            let pg = custodian_testkit::postgres(&admin).await;
+            targets.push(pg.url.clone());
+            databases.push(pg);
+        }
+    }
+    let started = Instant::now();
+    let straight = url(&tmp.path().join("straight"));
+    ok(&live, &key, &["backup", "restore", "--at", &newest, "--into", &straight]);
+    let restore_took = started.elapsed();
+    assert_eq!(count(&straight, &key).await.unwrap(), 25_000);
+    let mut refused = 0;
+    for target in &targets {
+        kill_during(&live, &key, &["backup", "restore", "--at", &newest, "--into", target], restore_took, &mut rng);
+        let file = target.strip_prefix("sqlite://").map(|u| PathBuf::from(u.split('?').next().unwrap()));
+        if file.as_ref().is_some_and(|f| !f.exists()) {
+            continue;
+        }
+        match count(target, &key).await {
+            Ok(n) => assert!(n == 25_000 || n == 0, "{target}: a usable database is whole (or empty): {n}"),
+            Err(StoreError::Conflict(m)) => {
+                assert!(m.contains("interrupted restore"), "{m}");
+                refused += 1;
+            }
+            Err(e) => panic!("{target}: {e}"),
+        }
+    }
+    eprintln!("{refused} of {} killed restores left a marked target", targets.len());
+    for db in databases {
+        db.finish().await;
+    }
+}

@@ -1,0 +1,129 @@
+//! After a restore: the erasure journal replayed, and the mark that keeps a
+//! half-restored database from being used.
+
+use serde::Serialize;
+use sqlx::AnyPool;
+
+use crate::audit::{Access, AccessPurpose, Actor, Event};
+use crate::erasure::{id_list, journal};
+use crate::{ErasureReason, JournalEntry, Store, StoreError, now_micros, records};
+
+/// The `meta` row a restore writes before it fills a database and removes
+/// as its last step; a database that has it is refused.
+pub const RESTORE_MARKER: &str = "restore_incomplete";
+
+pub(crate) async fn refuse_unfinished_restore(pool: &AnyPool) -> Result<(), StoreError> {
+    let marked: Option<String> =
+        sqlx::query_scalar("SELECT value FROM meta WHERE name = $1").bind(RESTORE_MARKER).fetch_optional(pool).await?;
+    match marked {
+        Some(_) => Err(StoreError::Conflict(
+            "this database is an interrupted restore and must not be used: restore again into an empty database".into(),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// What a journal replay erased again.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ReplayReport {
+    pub customers: u64,
+    pub handles: u64,
+    pub invoices: u64,
+}
+
+impl Store {
+    /// Erases again whatever `entries` (a journal, possibly newer than this
+    /// database) records as erased and this database still holds. The law
+    /// decided when the first erasure happened, so blockers do not count here.
+    /// Each erasure is journaled and audited as `journal_replay`; entries that
+    /// are already gone change nothing, so replaying twice is harmless.
+    pub async fn replay_erasure_journal(&self, entries: &[JournalEntry]) -> Result<ReplayReport, StoreError> {
+        let access = Access::new(Actor::job("journal_replay"), AccessPurpose::Retention);
+        let ids = |kind: &str| -> Result<Vec<i64>, StoreError> {
+            let mut ids = entries
+                .iter()
+                .filter(|e| e.subject_kind == kind)
+                .map(|e| {
+                    e.subject_id
+                        .parse::<i64>()
+                        .map_err(|_| StoreError::Conflict(format!("journal entry {} has no number", e.seq)))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            ids.sort_unstable();
+            ids.dedup();
+            Ok(ids)
+        };
+        let mut report = ReplayReport::default();
+        for chunk in ids("customer")?.chunks(500) {
+            let mut tx = crate::db::write_tx(&self.pool).await?;
+            let active: Vec<i64> = sqlx::query_scalar(&format!(
+                "SELECT id FROM customers WHERE id IN ({}) AND status = 'active' AND key_id IS NOT NULL ORDER BY id",
+                id_list(chunk)
+            ))
+            .persistent(false)
+            .fetch_all(&mut *tx)
+            .await?;
+            let keys = self.erase_rows(&mut tx, &access, &active, ErasureReason::JournalReplay).await?;
+            tx.commit().await?;
+            self.keys.forget_all(&keys);
+            report.customers += active.len() as u64;
+        }
+        for chunk in ids("contact")?.chunks(500) {
+            let mut tx = crate::db::write_tx(&self.pool).await?;
+            let still: Vec<(i64, i64)> = sqlx::query_as(&format!(
+                "SELECT id, customer_id FROM contacts WHERE id IN ({}) ORDER BY id",
+                id_list(chunk)
+            ))
+            .persistent(false)
+            .fetch_all(&mut *tx)
+            .await?;
+            let gone: Vec<i64> = still.iter().map(|(id, _)| *id).collect();
+            if !gone.is_empty() {
+                // With any domain of the snapshot that still names them: a handle
+                // is only deleted once its domains have left us.
+                crate::registry::remove_contacts(&mut tx, &gone, ErasureReason::JournalReplay).await?;
+                let cols = records::columns("contacts");
+                let events: Vec<Event> = still
+                    .iter()
+                    .map(|(_, c)| Event::new(&access, "contact.delete", "customer", c).fields(&cols))
+                    .collect();
+                crate::audit::append(&mut tx, &events).await?;
+            }
+            tx.commit().await?;
+            report.handles += gone.len() as u64;
+        }
+        for chunk in ids("invoice")?.chunks(500) {
+            let mut tx = crate::db::write_tx(&self.pool).await?;
+            let still: Vec<(i64, i64, i64)> = sqlx::query_as(&format!(
+                "SELECT id, customer_id, key_id FROM invoices WHERE id IN ({}) ORDER BY id",
+                id_list(chunk)
+            ))
+            .persistent(false)
+            .fetch_all(&mut *tx)
+            .await?;
+            let gone: Vec<i64> = still.iter().map(|(id, _, _)| *id).collect();
+            let keys: Vec<i64> = still.iter().map(|(_, _, key)| *key).collect();
+            if !gone.is_empty() {
+                let list = id_list(&gone);
+                for sql in [
+                    format!("DELETE FROM invoice_lines WHERE invoice_id IN ({list})"),
+                    format!("DELETE FROM invoices WHERE id IN ({list})"),
+                    format!("DELETE FROM data_keys WHERE id IN ({})", id_list(&keys)),
+                ] {
+                    sqlx::query(&sql).persistent(false).execute(&mut *tx).await?;
+                }
+                journal(&mut tx, "invoice", &gone, now_micros(), ErasureReason::JournalReplay).await?;
+                let fields: Vec<&str> = records::columns("invoices").into_iter().chain(["description"]).collect();
+                let events: Vec<Event> = still
+                    .iter()
+                    .map(|(_, c, _)| Event::new(&access, "invoice.delete", "customer", c).fields(&fields))
+                    .collect();
+                crate::audit::append(&mut tx, &events).await?;
+            }
+            tx.commit().await?;
+            self.keys.forget_all(&keys);
+            report.invoices += gone.len() as u64;
+        }
+        Ok(report)
+    }
+}
