@@ -5,8 +5,8 @@ use serde::Serialize;
 use sqlx::AnyPool;
 
 use crate::audit::{Access, AccessPurpose, Actor, Event};
-use crate::erasure::{id_list, journal};
-use crate::{ErasureReason, JournalEntry, Store, StoreError, now_micros, records};
+use crate::erasure::id_list;
+use crate::{ErasureReason, JournalEntry, Store, StoreError, records};
 
 /// The `meta` row a restore writes before it fills a database and removes
 /// as its last step; a database that has it is refused.
@@ -101,28 +101,14 @@ impl Store {
             .persistent(false)
             .fetch_all(&mut *tx)
             .await?;
-            let gone: Vec<i64> = still.iter().map(|(id, _, _)| *id).collect();
-            let keys: Vec<i64> = still.iter().map(|(_, _, key)| *key).collect();
-            if !gone.is_empty() {
-                let list = id_list(&gone);
-                for sql in [
-                    format!("DELETE FROM invoice_lines WHERE invoice_id IN ({list})"),
-                    format!("DELETE FROM invoices WHERE id IN ({list})"),
-                    format!("DELETE FROM data_keys WHERE id IN ({})", id_list(&keys)),
-                ] {
-                    sqlx::query(&sql).persistent(false).execute(&mut *tx).await?;
-                }
-                journal(&mut tx, "invoice", &gone, now_micros(), ErasureReason::JournalReplay).await?;
-                let fields: Vec<&str> = records::columns("invoices").into_iter().chain(["description"]).collect();
-                let events: Vec<Event> = still
-                    .iter()
-                    .map(|(_, c, _)| Event::new(&access, "invoice.delete", "customer", c).fields(&fields))
-                    .collect();
-                crate::audit::append(&mut tx, &events).await?;
-            }
+            let keys = if still.is_empty() {
+                vec![]
+            } else {
+                crate::retention::delete_invoices(&mut tx, &access, &still, ErasureReason::JournalReplay).await?
+            };
             tx.commit().await?;
             self.keys.forget_all(&keys);
-            report.invoices += gone.len() as u64;
+            report.invoices += still.len() as u64;
         }
         Ok(report)
     }

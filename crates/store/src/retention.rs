@@ -22,7 +22,7 @@ use custodian_domain::model::{FieldErrors, format_date, parse_date};
 use custodian_domain::retention::{Blocker, HoldReason, RetentionPolicy, ScheduleState};
 use custodian_domain::validate::Invalid;
 use serde::{Serialize, Serializer};
-use sqlx::{Any, Row};
+use sqlx::{Any, Row, Transaction};
 use time::Date;
 
 use crate::audit::{Access, AccessPurpose, Event};
@@ -285,6 +285,34 @@ where
     Ok((out, last))
 }
 
+/// Deletes invoices `(id, customer, key)` with their lines and keys, journaled
+/// and audited; returns the destroyed keys, to drop from memory after commit.
+pub(crate) async fn delete_invoices(
+    tx: &mut Transaction<'static, Any>,
+    access: &Access,
+    invoices: &[(i64, i64, i64)],
+    reason: ErasureReason,
+) -> Result<Vec<i64>, StoreError> {
+    let gone: Vec<i64> = invoices.iter().map(|(id, _, _)| *id).collect();
+    let keys: Vec<i64> = invoices.iter().map(|(_, _, key)| *key).collect();
+    let list = id_list(&gone);
+    for sql in [
+        format!("DELETE FROM invoice_lines WHERE invoice_id IN ({list})"),
+        format!("DELETE FROM invoices WHERE id IN ({list})"),
+        format!("DELETE FROM data_keys WHERE id IN ({})", id_list(&keys)),
+    ] {
+        sqlx::query(&sql).persistent(false).execute(&mut **tx).await?;
+    }
+    journal(tx, "invoice", &gone, now_micros(), reason).await?;
+    let fields: Vec<&str> = records::columns("invoices").into_iter().chain(["description"]).collect();
+    let events: Vec<Event> = invoices
+        .iter()
+        .map(|(_, customer, _)| Event::new(access, "invoice.delete", "customer", customer).fields(&fields))
+        .collect();
+    crate::audit::append(tx, &events).await?;
+    Ok(keys)
+}
+
 fn page_after(column: &str, after: i64) -> String {
     format!("{column} > {after} ORDER BY {column} LIMIT {PAGE}")
 }
@@ -421,23 +449,7 @@ impl Store {
             .await?;
             report.skipped += (chunk.len() - still.len()) as u64;
             if !still.is_empty() {
-                let gone: Vec<i64> = still.iter().map(|(id, _, _)| *id).collect();
-                let keys: Vec<i64> = still.iter().map(|(_, _, key)| *key).collect();
-                let list = id_list(&gone);
-                for sql in [
-                    format!("DELETE FROM invoice_lines WHERE invoice_id IN ({list})"),
-                    format!("DELETE FROM invoices WHERE id IN ({list})"),
-                    format!("DELETE FROM data_keys WHERE id IN ({})", id_list(&keys)),
-                ] {
-                    sqlx::query(&sql).persistent(false).execute(&mut *tx).await?;
-                }
-                journal(&mut tx, "invoice", &gone, now_micros(), ErasureReason::RetentionExpired).await?;
-                let fields: Vec<&str> = records::columns("invoices").into_iter().chain(["description"]).collect();
-                let events: Vec<Event> = still
-                    .iter()
-                    .map(|(_, customer, _)| Event::new(access, "invoice.delete", "customer", customer).fields(&fields))
-                    .collect();
-                crate::audit::append(&mut tx, &events).await?;
+                let keys = delete_invoices(&mut tx, access, &still, ErasureReason::RetentionExpired).await?;
                 tx.commit().await?;
                 self.keys.forget_all(&keys);
                 report.invoices_deleted += still.len() as u64;
