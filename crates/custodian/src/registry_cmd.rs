@@ -92,6 +92,24 @@ pub(crate) enum RegistryCmd {
     Reconcile { registry: String },
 }
 
+/// `items` as pretty JSON, or one table line each.
+fn print<W: Write, T: serde::Serialize>(
+    out: &mut W,
+    format: Format,
+    items: &[T],
+    line: impl Fn(&mut W, &T) -> std::io::Result<()>,
+) -> anyhow::Result<()> {
+    if format == Format::Json {
+        serde_json::to_writer_pretty(&mut *out, items)?;
+        writeln!(out)?;
+    } else {
+        for item in items {
+            line(out, item)?;
+        }
+    }
+    Ok(())
+}
+
 fn worker(config: &Config, store: &Store) -> anyhow::Result<Worker> {
     if config.registries.0.is_empty() {
         return Err(Usage("no registry is configured: add a [registries.NAME] section".into()).into());
@@ -119,23 +137,18 @@ pub(crate) async fn handle(out: &mut impl Write, config: &Config, cmd: HandleCmd
         HandleCmd::List { customer, format } => {
             let store = open(config).await?;
             let handles = store.handles_of(&access, customer).await?;
-            if format == Format::Json {
-                serde_json::to_writer_pretty(&mut *out, &handles)?;
-                writeln!(out)?;
-            } else {
-                for h in handles {
-                    let mode = if h.passthrough { " passthrough" } else { "" };
-                    writeln!(
-                        out,
-                        "{:>6}  {:<18} {:<10} {:<9}{mode}  {}",
-                        h.contact_id,
-                        h.handle.as_deref().unwrap_or("-"),
-                        h.registry.as_deref().unwrap_or("-"),
-                        h.status,
-                        h.domains.join(" ")
-                    )?;
-                }
-            }
+            print(out, format, &handles, |out, h| {
+                let mode = if h.passthrough { " passthrough" } else { "" };
+                writeln!(
+                    out,
+                    "{:>6}  {:<18} {:<10} {:<9}{mode}  {}",
+                    h.contact_id,
+                    h.handle.as_deref().unwrap_or("-"),
+                    h.registry.as_deref().unwrap_or("-"),
+                    h.status,
+                    h.domains.join(" ")
+                )
+            })?;
         }
         HandleCmd::Show { id } => {
             let store = open(config).await?;
@@ -205,14 +218,9 @@ pub(crate) async fn domain(out: &mut impl Write, config: &Config, cmd: DomainCmd
         DomainCmd::List { customer, format } => {
             let store = open(config).await?;
             let domains = store.domains_of(&access, customer).await?;
-            if format == Format::Json {
-                serde_json::to_writer_pretty(&mut *out, &domains)?;
-                writeln!(out)?;
-            } else {
-                for d in domains {
-                    writeln!(out, "{:>6}  {:<40} {:<10} {}", d.id, d.name, d.registry, d.status)?;
-                }
-            }
+            print(out, format, &domains, |out, d| {
+                writeln!(out, "{:>6}  {:<40} {:<10} {}", d.id, d.name, d.registry, d.status)
+            })?;
         }
     }
     Ok(())
@@ -226,25 +234,20 @@ pub(crate) async fn registry(out: &mut impl Write, config: &Config, cmd: Registr
                 return Err(Usage(format!("--status is pending, sending, done or failed, not {s:?}")).into());
             }
             let ops = store.registry_ops().list(status.as_deref(), limit.clamp(1, 10_000)).await?;
-            if format == Format::Json {
-                serde_json::to_writer_pretty(&mut *out, &ops)?;
-                writeln!(out)?;
-            } else {
-                for o in ops {
-                    let result = match (o.result_code, &o.result_message) {
-                        (Some(c), Some(m)) => format!("{c} {m}"),
-                        (None, Some(m)) => m.clone(),
-                        _ => String::new(),
-                    };
-                    let waits =
-                        if o.waits_for.is_empty() { String::new() } else { format!(" (waits for {:?})", o.waits_for) };
-                    writeln!(
-                        out,
-                        "{:>6}  {:<10} {:<15} {:<8} attempts {:<3} {result}{waits}",
-                        o.id, o.registry, o.kind, o.status, o.attempts
-                    )?;
-                }
-            }
+            print(out, format, &ops, |out, o| {
+                let result = match (o.result_code, &o.result_message) {
+                    (Some(c), Some(m)) => format!("{c} {m}"),
+                    (None, Some(m)) => m.clone(),
+                    _ => String::new(),
+                };
+                let waits =
+                    if o.waits_for.is_empty() { String::new() } else { format!(" (waits for {:?})", o.waits_for) };
+                writeln!(
+                    out,
+                    "{:>6}  {:<10} {:<15} {:<8} attempts {:<3} {result}{waits}",
+                    o.id, o.registry, o.kind, o.status, o.attempts
+                )
+            })?;
         }
         RegistryCmd::Retry { op } => {
             store.registry_ops().retry(&operator(AccessPurpose::Registry), op, now_micros()).await?;
