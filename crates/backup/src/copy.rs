@@ -79,7 +79,8 @@ pub async fn snapshot(url: &str, out: &Path) -> Result<(), BackupError> {
             let (src, out) = (sqlite_path(url)?, out.to_path_buf());
             blocking(move || {
                 let src = rusqlite::Connection::open_with_flags(&src, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-                let mut dst = rusqlite::Connection::open(&out)?;
+                let mut dst = stage_file(&out)?;
+                dst.pragma_update(None, "journal_mode", "OFF")?;
                 // One step copies every page inside one read transaction:
                 // a consistent image, and WAL keeps writers going meanwhile.
                 rusqlite::backup::Backup::new(&src, &mut dst)?.step(-1)?;
@@ -92,6 +93,15 @@ pub async fn snapshot(url: &str, out: &Path) -> Result<(), BackupError> {
     }
 }
 
+/// A connection to the snapshot file being made. A run that dies throws the
+/// file away, so writing it needs no durability: no sync to disk, which for a
+/// large database would cost as much as copying it.
+fn stage_file(out: &Path) -> Result<rusqlite::Connection, BackupError> {
+    let conn = rusqlite::Connection::open(out)?;
+    conn.pragma_update(None, "synchronous", "OFF")?;
+    Ok(conn)
+}
+
 /// Our SQLite schema in a new file at `out`.
 async fn create_schema(out: &Path) -> Result<(), BackupError> {
     let (pool, engine) = db::connect(&sqlite_url(out), 1).await?;
@@ -102,7 +112,7 @@ async fn create_schema(out: &Path) -> Result<(), BackupError> {
 
 async fn postgres_to_file(url: &str, out: &Path) -> Result<(), BackupError> {
     create_schema(out).await?;
-    let conn = rusqlite::Connection::open(out)?;
+    let conn = stage_file(out)?;
     let tables = tables(&conn)?;
     let plan: Vec<(String, Vec<(String, String)>)> =
         tables.iter().map(|t| (t.name.clone(), t.columns.clone())).collect();

@@ -37,6 +37,8 @@ pub enum BackupError {
     WrongPassword,
     #[error("{0}")]
     NoSnapshot(String),
+    #[error("another backup, verify or restore of this installation is running; try again when it has finished")]
+    Busy,
     #[error("the snapshot is damaged: {0}")]
     Damaged(String),
     #[error("restore target: {0}")]
@@ -181,10 +183,33 @@ fn fresh_dir(dir: &Path) -> Result<(), BackupError> {
     Ok(())
 }
 
+/// Held while a command uses the work directory and the repository: two at
+/// once would share the staging directories, and two first runs would each
+/// make a repository at the same place. The lock goes with the file handle, so
+/// a killed run never leaves it held.
+struct Lock(#[allow(dead_code)] std::fs::File);
+
+impl Lock {
+    fn take(settings: &Settings) -> Result<Lock, BackupError> {
+        std::fs::create_dir_all(&settings.work_dir)?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(settings.work_dir.join("lock"))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Lock(file)),
+            Err(std::fs::TryLockError::WouldBlock) => Err(BackupError::Busy),
+            Err(std::fs::TryLockError::Error(e)) => Err(e.into()),
+        }
+    }
+}
+
 /// Makes a snapshot of the database at `database_url` while it keeps serving,
 /// stores it, and forgets what the retention rules no longer keep. A run
 /// killed at any point leaves no snapshot and nothing the next run trips over.
 pub async fn run(settings: &Settings, database_url: &str) -> Result<RunReport, BackupError> {
+    let _lock = Lock::take(settings)?;
     let stage = settings.work_dir.join("stage");
     fresh_dir(&stage)?;
     let db = stage.join(repo::DB_FILE);
@@ -202,6 +227,7 @@ pub async fn run(settings: &Settings, database_url: &str) -> Result<RunReport, B
 /// so erasures made since the last backup survive the loss of the database.
 /// Returns the journal's newest position.
 pub async fn push_journal(settings: &Settings, database_url: &str) -> Result<i64, BackupError> {
+    let _lock = Lock::take(settings)?;
     let stage = settings.work_dir.join("journal");
     fresh_dir(&stage)?;
     let journal = copy::journal_of_url(database_url).await?;
@@ -227,6 +253,7 @@ pub async fn list(settings: &Settings) -> Result<Vec<SnapshotInfo>, BackupError>
 /// (every chunk's authentication checked), checks it as a SQLite database, and
 /// opens it with `master` and checks its audit chain.
 pub async fn verify(settings: &Settings, at: Option<i64>, master: Key) -> Result<VerifyReport, BackupError> {
+    let _lock = Lock::take(settings)?;
     let dir = settings.work_dir.join("verify");
     fresh_dir(&dir)?;
     let repo = repo::Repo::open(settings).await?;
@@ -263,6 +290,7 @@ pub async fn restore(
     journal_from: Option<&str>,
     master: Key,
 ) -> Result<RestoreReport, BackupError> {
+    let _lock = Lock::take(settings)?;
     copy::check_target_empty(target_url).await?;
     let dir = settings.work_dir.join("restore");
     fresh_dir(&dir)?;

@@ -118,6 +118,29 @@ async fn a_restore_never_brings_erased_people_back() {
     }
 }
 
+/// Two commands at once on one installation: the second is refused before it
+/// touches anything, the first makes the repository, and the next run works.
+#[tokio::test]
+async fn a_second_run_at_the_same_time_is_refused() {
+    let db = custodian_testkit::sqlite();
+    let store = db.store().await;
+    a_and_b(&store).await;
+    let work = tempfile::tempdir().unwrap();
+    let settings = local(work.path());
+    let target = custodian_testkit::sqlite();
+    let (first, second) = tokio::join!(
+        custodian_backup::run(&settings, &db.url),
+        custodian_backup::restore(&settings, None, &target.url, None, db.key.clone()),
+    );
+    let first = first.unwrap();
+    assert!(matches!(second, Err(BackupError::Busy)), "{second:?}");
+    let again = custodian_backup::run(&settings, &db.url).await.unwrap();
+    let points = custodian_backup::list(&settings).await.unwrap();
+    assert_eq!(points, vec![first.snapshot, again.snapshot]);
+    store.close().await;
+    db.finish().await;
+}
+
 #[tokio::test]
 async fn the_journal_also_comes_from_a_later_snapshot_or_the_old_database() {
     for db in databases().await {

@@ -26,6 +26,30 @@ const PASSWORD: &str = "bench password, not a secret";
 
 pub struct Settings {
     pub customers: i64,
+    /// Generate the database here once (key in `<file>.key`) and measure on a
+    /// copy of it, so repeated runs skip the generation; a temp dir otherwise.
+    pub db: Option<std::path::PathBuf>,
+}
+
+/// The generated database of `s.customers` customers, as a file in `dir`:
+/// generated there, or copied from the kept one (generated first if missing).
+async fn prepare(dir: &Path, s: &Settings) -> anyhow::Result<(std::path::PathBuf, custodian_store::Key)> {
+    let file = dir.join("custodian.db");
+    let (source, key) = match &s.db {
+        Some(kept) => (kept.clone(), crate::lookup::master_key(kept)?),
+        None => (file.clone(), custodian_store::Key::generate()),
+    };
+    if !source.exists() {
+        let store = Store::open(&format!("sqlite://{}?mode=rwc", source.display()), 8, key.clone()).await?;
+        eprintln!("backup: generating {} customers ...", thousands(s.customers as u64));
+        crate::retention::generate(&store, s.customers).await?;
+        store.close().await;
+    }
+    if source != file {
+        eprintln!("backup: copying {} ...", source.display());
+        std::fs::copy(&source, &file).with_context(|| format!("copying {}", source.display()))?;
+    }
+    Ok((file, key))
 }
 
 fn ours(bin: &Path, dir: &Path, url: &str, key: &custodian_store::Key) -> anyhow::Result<(Run, u64)> {
@@ -74,20 +98,22 @@ fn restic_backup(repo: &Path, file: &Path) -> anyhow::Result<(Run, u64)> {
     Ok((run, added))
 }
 
-pub async fn run(db: &custodian_testkit::TestDb, settings: &Settings) -> anyhow::Result<(Table, Vec<Outcome>)> {
+pub async fn run(settings: &Settings) -> anyhow::Result<(Table, Vec<Outcome>)> {
     let bin = custodian_binary()?;
     if Command::new("restic").arg("version").output().is_err() {
         bail!("restic not found: install Debian's restic (apt-get install restic)");
     }
-    let customers = settings.customers;
-    let store = Store::open(&db.url, 8, db.key.clone()).await?;
-    eprintln!("backup: generating {} customers ...", thousands(customers as u64));
-    crate::retention::generate(&store, customers).await?;
-    store.close().await;
-    let file = db.dir.as_ref().context("the backup target runs on SQLite")?.path().join("custodian.db");
+    // Beside the kept database: the copy and both repositories on the same disk.
+    let near = settings.db.as_deref().and_then(Path::parent).filter(|p| !p.as_os_str().is_empty());
+    let data = tempfile::tempdir_in(near.map_or_else(std::env::temp_dir, Path::to_path_buf))?;
+    let (file, key) = prepare(data.path(), settings).await?;
+    let url = format!("sqlite://{}?mode=rwc", file.display());
+    let (pool, _) = custodian_store::db::connect(&url, 2).await?;
+    let customers: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM customers").fetch_one(&pool).await?;
+    pool.close().await;
     let size = std::fs::metadata(&file)?.len();
 
-    let work = tempfile::tempdir_in(file.parent().unwrap_or(Path::new(".")))?;
+    let work = tempfile::tempdir_in(data.path())?;
     let repo = work.path().join("custodian-repo");
     std::fs::write(
         work.path().join("custodian.toml"),
@@ -100,19 +126,21 @@ pub async fn run(db: &custodian_testkit::TestDb, settings: &Settings) -> anyhow:
     }
 
     eprintln!("backup: custodian backup run (full) ...");
-    let (full, full_bytes) = ours(&bin, work.path(), &db.url, &db.key)?;
+    let (full, full_bytes) = ours(&bin, work.path(), &url, &key)?;
     eprintln!("backup: restic backup (full) ...");
     let (restic_full, restic_full_bytes) = restic_backup(&restic_repo, &file)?;
 
     let changed = customers / 100;
-    let (pool, _) = custodian_store::db::connect(&db.url, 2).await?;
+    let (pool, _) = custodian_store::db::connect(&url, 2).await?;
     sqlx::query("UPDATE customers SET company_name = randomblob(length(company_name)), updated_at = updated_at + 1 WHERE id % 100 = 0")
         .execute(&pool)
         .await?;
+    // Into the database file itself, which is what restic reads.
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&pool).await?;
     pool.close().await;
 
     eprintln!("backup: custodian backup run (after 1% changed) ...");
-    let (incr, incr_bytes) = ours(&bin, work.path(), &db.url, &db.key)?;
+    let (incr, incr_bytes) = ours(&bin, work.path(), &url, &key)?;
     eprintln!("backup: restic backup (after 1% changed) ...");
     let (restic_incr, restic_incr_bytes) = restic_backup(&restic_repo, &file)?;
 

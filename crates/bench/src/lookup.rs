@@ -39,7 +39,7 @@ fn key_path(db: &Path) -> PathBuf {
 }
 
 /// The master key of `db`: read from `<db>.key`, or made and written for a new database.
-fn master_key(db: &Path) -> anyhow::Result<Key> {
+pub(crate) fn master_key(db: &Path) -> anyhow::Result<Key> {
     let path = key_path(db);
     if path.exists() {
         let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;

@@ -89,6 +89,10 @@ struct Args {
     /// loaded only up to --customers. Default: a temporary database.
     #[arg(long, value_name = "PATH")]
     db: Option<PathBuf>,
+    /// SQLite file for the backup target, generated once with
+    /// --retention-customers and kept (key in PATH.key); each run measures a copy.
+    #[arg(long, value_name = "PATH")]
+    backup_db: Option<PathBuf>,
 }
 
 /// A fresh database of each engine asked for.
@@ -212,10 +216,8 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     if args.target == Which::Backup {
-        let db = custodian_testkit::sqlite();
-        let result = backup::run(&db, &backup::Settings { customers: args.retention_customers.max(100) }).await;
-        db.finish().await;
-        let (table, mut o) = result?;
+        let settings = backup::Settings { customers: args.retention_customers.max(100), db: args.backup_db.clone() };
+        let (table, mut o) = backup::run(&settings).await?;
         table.print();
         outcomes.append(&mut o);
     }
