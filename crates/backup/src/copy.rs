@@ -199,6 +199,14 @@ pub async fn journal_of_url(url: &str) -> Result<Vec<Erased>, BackupError> {
     Ok(rows.into_iter().map(|(seq, kind, id, at, reason)| Erased { seq, kind, id, at, reason }).collect())
 }
 
+/// The newest position of the erasure journal of the database at `url` (0 when empty).
+pub async fn journal_position(url: &str) -> Result<i64, BackupError> {
+    let mut conn = connect(url).await?;
+    let seq: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM erasure_journal").fetch_one(&mut conn).await?;
+    conn.close().await?;
+    Ok(seq)
+}
+
 pub fn write_journal(path: &Path, entries: &[Erased]) -> Result<(), BackupError> {
     let mut w = std::io::BufWriter::new(std::fs::File::create(path)?);
     for e in entries {

@@ -239,9 +239,19 @@ pub async fn push_journal(settings: &Settings, database_url: &str) -> Result<i64
     Ok(journal.last().map_or(0, |e| e.seq))
 }
 
+/// The newest position of the erasure journal the repository holds (0 when
+/// there is no repository or no journal yet).
+pub async fn stored_journal_position(settings: &Settings) -> Result<i64, BackupError> {
+    let repo = match repo::Repo::open(settings).await {
+        Err(BackupError::NoSnapshot(_)) => return Ok(0),
+        repo => repo?,
+    };
+    Ok(repo.newest_journal().await?.last().map_or(0, |e| e.seq))
+}
+
 /// The newest position of the live database's erasure journal.
 pub async fn journal_position(database_url: &str) -> Result<i64, BackupError> {
-    Ok(copy::journal_of_url(database_url).await?.last().map_or(0, |e| e.seq))
+    copy::journal_position(database_url).await
 }
 
 /// The restore points, oldest first.

@@ -171,8 +171,13 @@ pub async fn run(out: &mut impl Write, config: &Config, cmd: BackupCmd) -> anyho
     Ok(())
 }
 
-/// How often `serve` looks whether a backup or a journal push is due.
-const TICK: Duration = Duration::from_secs(300);
+/// How often `serve` looks whether a backup or a journal push is due: an
+/// erasure reaches the storage within about this long (looking is one
+/// `MAX(seq)` read).
+const TICK: Duration = Duration::from_secs(15);
+/// The pause after a failed backup or push before the next attempt, so a
+/// storage that is down is not hammered (nor the log filled).
+const RETRY: Duration = Duration::from_secs(300);
 
 /// The backups of `serve`: the nightly snapshot once the configured hour has
 /// passed, and between those the erasure journal on its own whenever it grew,
@@ -186,9 +191,11 @@ pub async fn scheduled(config: Config, mut stopped: tokio::sync::watch::Receiver
         .and_then(|s| s.last().map(|s| s.time))
         .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
         .map(|t| t.date());
-    let mut pushed = custodian_backup::journal_position(&url).await.unwrap_or(0);
+    // What the storage already has: erasures made while no server ran are pushed now.
+    let mut pushed = custodian_backup::stored_journal_position(&settings).await.unwrap_or(0);
     loop {
         let now = time::OffsetDateTime::now_utc();
+        let mut pause = TICK;
         if now.hour() >= config.backup.hour && last_day != Some(now.date()) {
             match custodian_backup::run(&settings, &url).await {
                 Ok(r) => {
@@ -196,18 +203,24 @@ pub async fn scheduled(config: Config, mut stopped: tokio::sync::watch::Receiver
                     last_day = Some(now.date());
                     pushed = custodian_backup::journal_position(&url).await.unwrap_or(pushed);
                 }
-                Err(e) => tracing::warn!(error = %e, "backup: failed; will try again"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "backup: failed; will try again");
+                    pause = RETRY;
+                }
             }
         } else if let Ok(position) = custodian_backup::journal_position(&url).await
             && position > pushed
         {
             match custodian_backup::push_journal(&settings, &url).await {
                 Ok(p) => pushed = p,
-                Err(e) => tracing::warn!(error = %e, "backup: erasure journal push failed; will try again"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "backup: erasure journal push failed; will try again");
+                    pause = RETRY;
+                }
             }
         }
         tokio::select! {
-            _ = tokio::time::sleep(TICK) => {}
+            _ = tokio::time::sleep(pause) => {}
             _ = stopped.changed() => return,
         }
     }

@@ -218,3 +218,46 @@ async fn killed_backups_and_restores_leave_nothing_half_done() {
         db.finish().await;
     }
 }
+
+/// The snapshots in the directory repository `repo` (restore points and journal pushes).
+fn snapshot_files(repo: &Path) -> usize {
+    std::fs::read_dir(repo.join("snapshots")).map_or(0, |d| d.count())
+}
+
+/// `serve` stores the erasure journal on its own seconds after an erasure made
+/// by another process, so losing the database right after it does not bring
+/// the person back from last night's snapshot.
+#[tokio::test]
+async fn serve_stores_the_journal_soon_after_an_erasure() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (live, repo) = (tmp.path().join("live"), tmp.path().join("repo"));
+    data_dir(&live, &repo);
+    let key = Key::generate();
+    let store = Store::open(&url(&live), 2, key.clone()).await.unwrap();
+    add_customers(&store, 1, 20).await;
+    // Tonight's snapshot exists, so the server's scheduler only watches the journal.
+    ok(&live, &key, &["backup", "run"]);
+    assert_eq!(snapshot_files(&repo), 1);
+    let mut server = command(&live, &key, &["serve", "--listen", "127.0.0.1:0"]).spawn().unwrap();
+    // Let the scheduler start and read what the storage holds.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let erased = 5;
+    store.erase_customer(&owner(), erased, ErasureReason::CustomerRequest).await.unwrap();
+    store.close().await;
+    let since = Instant::now();
+    while snapshot_files(&repo) < 2 {
+        assert!(since.elapsed() < Duration::from_secs(90), "no journal push within 90 s of the erasure");
+        assert!(server.try_wait().unwrap().is_none(), "serve stopped");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+    // The database is lost; last night's snapshot comes back without customer 5.
+    std::fs::remove_dir_all(&live).unwrap();
+    let machine = tmp.path().join("machine");
+    data_dir(&machine, &repo);
+    let target = url(&tmp.path().join("fresh"));
+    let restored = ok(&machine, &key, &["backup", "restore", "--into", &target]);
+    assert!(restored.contains("customers 1"), "{restored}");
+    assert_eq!(count(&target, &key).await.unwrap(), 19);
+}
