@@ -4,6 +4,7 @@
 //! what rustic has already encrypted here.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use opendal::blocking::Operator;
@@ -14,9 +15,16 @@ use crate::BackupError;
 /// The services a repository can live on, by their OpenDAL scheme.
 pub const SERVICES: [&str; 5] = ["fs", "s3", "dropbox", "webdav", "sftp"];
 
+/// Where files are written before they are renamed into place, on services
+/// whose writes are not atomic by themselves.
+const STAGE: &str = ".tmp";
+
 pub struct Storage {
     op: Operator,
     location: String,
+    /// Write to [`STAGE`] first, then rename: SFTP writes into the file
+    /// itself, and many WebDAV servers do as well.
+    staged: bool,
 }
 
 impl Storage {
@@ -43,7 +51,13 @@ impl Storage {
                 return Err(BackupError::Config("backup option root (the directory) is missing".into()));
             }
             std::fs::create_dir_all(&root).map_err(|e| BackupError::Storage(format!("{root}: {e}")))?;
-            options.entry("atomic_write_dir".into()).or_insert_with(|| format!("{root}/.tmp"));
+            options.entry("atomic_write_dir".into()).or_insert_with(|| format!("{root}/{STAGE}"));
+        }
+        if service == "sftp" && options.contains_key("password") {
+            // The ssh client signs in non-interactively: a password would go unused.
+            return Err(BackupError::Config(
+                "backup service sftp takes no password: it signs in with the private key file in option key".into(),
+            ));
         }
         let location =
             format!("{service}:{}", options.get("bucket").or(options.get("root")).cloned().unwrap_or_default());
@@ -51,7 +65,7 @@ impl Storage {
             .map_err(|e| BackupError::Config(format!("backup storage {service}: {e}")))?
             .layer(opendal::layers::RetryLayer::new().with_max_times(4));
         let op = Operator::new(op).map_err(|e| BackupError::Storage(e.to_string()))?;
-        Ok(Storage { op, location })
+        Ok(Storage { op, location, staged: matches!(service, "sftp" | "webdav") })
     }
 }
 
@@ -129,7 +143,20 @@ impl WriteBackend for Storage {
     fn write_bytes(&self, tpe: FileType, id: &Id, _cacheable: bool, content: BytesList) -> RusticResult<()> {
         let p = path(tpe, id);
         let buffer: opendal::Buffer = content.into_vec().into_iter().collect();
-        self.op.write(&p, buffer).map_err(|e| failed("write", &p, e))?;
+        if !self.staged {
+            self.op.write(&p, buffer).map_err(|e| failed("write", &p, e))?;
+            return Ok(());
+        }
+        // Whole files appear by rename, so a killed run never leaves a
+        // truncated snapshot or index file behind (as with "fs").
+        static WRITES: AtomicU64 = AtomicU64::new(0);
+        let (hex, n) = (id.to_hex(), WRITES.fetch_add(1, Ordering::Relaxed));
+        let staged = format!("{STAGE}/{}-{}-{n}", &*hex, std::process::id());
+        self.op.write(&staged, buffer).map_err(|e| failed("write", &staged, e))?;
+        if let Err(e) = self.op.rename(&staged, &p) {
+            let _ = self.op.delete(&staged);
+            return Err(failed("rename", &p, e));
+        }
         Ok(())
     }
 

@@ -1,12 +1,13 @@
-//! Backups end to end on a local directory and on a real S3 server (moto on
-//! loopback), from and into both engines.
+//! Backups end to end on a local directory, on a real S3 server (moto on
+//! loopback), from and into both engines, and on real WebDAV and SFTP servers
+//! on loopback.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use custodian_backup::{BackupError, Settings};
 use custodian_store::{Access, AccessPurpose, Actor, ErasureReason, Key, Store, StoreError};
-use custodian_testkit::{TestDb, databases};
+use custodian_testkit::{TestDb, databases, files};
 
 fn owner() -> Access {
     Access::new(Actor::operator(), AccessPurpose::Administration)
@@ -212,15 +213,6 @@ async fn wrong_keys_and_tampering_restore_nothing() {
     store.close().await;
 }
 
-fn files(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = vec![];
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() { out.extend(files(&path)) } else { out.push(path) }
-    }
-    out
-}
-
 /// What the storage must never see: the seeded values, and no sign of the
 /// database's own plain text either.
 fn assert_no_plain_text(label: &str, name: &str, bytes: &[u8]) {
@@ -239,6 +231,17 @@ fn assert_no_plain_text(label: &str, name: &str, bytes: &[u8]) {
     }
 }
 
+/// Every file a storage keeps under `dir`: the whole repository, and nothing
+/// left in the staging directory of the writes.
+fn assert_stored_files_hold_no_plain_text(label: &str, dir: &Path) {
+    let stored = files(dir);
+    assert!(stored.len() >= 4, "{label}: config, key, index, pack, snapshot");
+    for f in stored {
+        assert!(!f.strip_prefix(dir).unwrap().starts_with(".tmp"), "{label}: {} left behind", f.display());
+        assert_no_plain_text(label, &f.display().to_string(), &std::fs::read(&f).unwrap());
+    }
+}
+
 #[tokio::test]
 async fn the_storage_sees_only_ciphertext_on_a_directory_and_on_s3() {
     let s3 = custodian_testkit::s3::S3Server::start().await;
@@ -251,11 +254,7 @@ async fn the_storage_sees_only_ciphertext_on_a_directory_and_on_s3() {
 
         let on_disk = local(work.path());
         custodian_backup::run(&on_disk, &db.url).await.unwrap();
-        let stored = files(&work.path().join("repo"));
-        assert!(stored.len() >= 4, "config, key, index, pack, snapshot");
-        for f in stored {
-            assert_no_plain_text(db.name(), &f.display().to_string(), &std::fs::read(&f).unwrap());
-        }
+        assert_stored_files_hold_no_plain_text(db.name(), &work.path().join("repo"));
 
         let mut options = s3.options("custodian-backups");
         options.insert("root".into(), format!("/{}", db.name()));
@@ -276,4 +275,58 @@ async fn the_storage_sees_only_ciphertext_on_a_directory_and_on_s3() {
         store.close().await;
         db.finish().await;
     }
+}
+
+/// One storage service end to end from a SQLite database: a backup of A and
+/// B, A erased and the journal pushed, `list`, `verify`, and a restore into a
+/// new SQLite file that erases A again; then every file of the repository,
+/// which the server keeps in `stored`, is checked for plain text.
+async fn end_to_end(service: &str, options: BTreeMap<String, String>, stored: &Path) {
+    let work = tempfile::tempdir().unwrap();
+    let settings = &settings(work.path(), service, options);
+    let db = custodian_testkit::sqlite();
+    let store = db.store().await;
+    let (a, b) = a_and_b(&store).await;
+    let made = custodian_backup::run(settings, &db.url).await.unwrap();
+    assert!(store.erase_customer(&owner(), a, ErasureReason::CustomerRequest).await.unwrap());
+    custodian_backup::push_journal(settings, &db.url).await.unwrap();
+    assert_eq!(custodian_backup::list(settings).await.unwrap(), std::slice::from_ref(&made.snapshot), "{service}");
+    let verified = custodian_backup::verify(settings, None, db.key.clone()).await.unwrap();
+    assert_eq!((&verified.snapshot, verified.customers), (&made.snapshot, 2), "{service}");
+    let target = custodian_testkit::sqlite();
+    let restored = custodian_backup::restore(settings, None, &target.url, None, db.key.clone()).await.unwrap();
+    assert_eq!((restored.journal_entries, restored.replayed.customers), (1, 1), "{service}");
+    check_restored(&target, &db.key, a, b, service).await;
+    store.close().await;
+    assert_stored_files_hold_no_plain_text(service, stored);
+    assert!(stored.join(".tmp").is_dir(), "{service}: files were written aside and renamed into place");
+}
+
+/// Why `list` fails on `service` with `options`.
+async fn refused(service: &str, options: BTreeMap<String, String>) -> BackupError {
+    let work = tempfile::tempdir().unwrap();
+    custodian_backup::list(&settings(work.path(), service, options)).await.unwrap_err()
+}
+
+#[tokio::test]
+async fn backups_on_a_webdav_server_restore_and_hold_only_ciphertext() {
+    let server = custodian_testkit::webdav::WebDavServer::start();
+    end_to_end("webdav", server.options("/backups/custodian"), &server.storage().join("backups/custodian")).await;
+
+    let mut wrong = server.options("/backups/custodian");
+    wrong.insert("password".into(), "not the password".into());
+    let e = refused("webdav", wrong).await;
+    assert!(e.to_string().contains("status: 401"), "refused by the server (Basic auth), not the repository: {e}");
+}
+
+#[tokio::test]
+async fn backups_on_an_sftp_server_restore_and_hold_only_ciphertext() {
+    let server = custodian_testkit::sftp::SftpServer::start();
+    end_to_end("sftp", server.options("custodian"), &server.storage().join("custodian")).await;
+
+    // The ssh client signs in with the key alone: a password is refused, not ignored.
+    let mut with_password = server.options("custodian");
+    with_password.insert("password".into(), "unused".into());
+    let e = refused("sftp", with_password).await;
+    assert!(matches!(e, BackupError::Config(_)), "{e}");
 }

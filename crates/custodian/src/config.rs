@@ -66,7 +66,7 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
         "-",
         "CUSTODIAN_BACKUP_SECRET",
         "(unset)",
-        "The storage secret: S3 secret_access_key, Dropbox access_token, WebDAV/SFTP password.",
+        "The storage secret: S3 secret_access_key, Dropbox access_token, WebDAV password (SFTP signs in with a key file).",
     ),
     (
         "log",

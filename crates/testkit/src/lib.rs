@@ -1,13 +1,17 @@
 //! Fresh databases for tests: SQLite always, PostgreSQL as well when
 //! `CUSTODIAN_TEST_POSTGRES_URL` points at a server (each test gets a database of
 //! its own, dropped when the test finishes). [`doubles`] holds the SMTP server
-//! and SMS API stand-ins that messages are sent to.
+//! and SMS API stand-ins that messages are sent to; [`s3`], [`webdav`] and
+//! [`sftp`] the storage servers backups go to.
 #![forbid(unsafe_code)]
 
 pub mod doubles;
 pub mod epp;
 pub mod s3;
+pub mod sftp;
+pub mod webdav;
 
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use custodian_domain::model::{ContactData, CustomerData, CustomerKind, Fields};
@@ -147,4 +151,14 @@ pub fn contact(handle: &str) -> ContactData {
     ];
     let fields: Fields = pairs.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     ContactData::from_fields(&fields).expect("sample contact is valid")
+}
+
+/// Every file under `dir`, at any depth.
+pub fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = vec![];
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() { out.extend(files(&path)) } else { out.push(path) }
+    }
+    out
 }
