@@ -94,7 +94,8 @@ impl BackupConfig {
         match service {
             "s3" => Some("secret_access_key"),
             "dropbox" => Some("access_token"),
-            "webdav" | "sftp" => Some("password"),
+            "webdav" => Some("password"),
+            // SFTP signs in with the key file named in option `key`.
             _ => None,
         }
     }
