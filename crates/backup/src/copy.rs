@@ -71,26 +71,103 @@ fn tables(conn: &rusqlite::Connection) -> Result<Vec<Table>, BackupError> {
     Ok(out)
 }
 
-/// Writes a consistent copy of the database at `url` to the new SQLite file
-/// `out`, while the database keeps serving.
-pub async fn snapshot(url: &str, out: &Path) -> Result<(), BackupError> {
+/// A consistent image of the database, staged as a SQLite file, with the
+/// erasure journal as of that image. Keep it until the file has been read.
+pub struct Snapshot {
+    /// The read transaction that keeps a live SQLite file unchanged while it
+    /// is read in place through a hard link; ends when dropped.
+    _pin: Option<rusqlite::Connection>,
+    pub journal: Vec<Erased>,
+}
+
+/// Stages a consistent image of the database at `url` as the new file `out`,
+/// while the database keeps serving.
+pub async fn snapshot(url: &str, out: &Path) -> Result<Snapshot, BackupError> {
+    let out = out.to_path_buf();
     match Engine::of_url(url)? {
         Engine::Sqlite => {
-            let (src, out) = (sqlite_path(url)?, out.to_path_buf());
-            blocking(move || {
-                let src = rusqlite::Connection::open_with_flags(&src, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-                let mut dst = stage_file(&out)?;
-                dst.pragma_update(None, "journal_mode", "OFF")?;
-                // One step copies every page inside one read transaction:
-                // a consistent image, and WAL keeps writers going meanwhile.
-                rusqlite::backup::Backup::new(&src, &mut dst)?.step(-1)?;
-                dst.pragma_update(None, "journal_mode", "DELETE")?;
-                Ok(())
-            })
-            .await
+            let src = sqlite_path(url)?;
+            blocking(move || sqlite_snapshot(&src, &out)).await
         }
-        Engine::Postgres => postgres_to_file(url, out).await,
+        Engine::Postgres => {
+            postgres_to_file(url, &out).await?;
+            let journal = blocking(move || journal_on(&read_only(&out)?)).await?;
+            Ok(Snapshot { _pin: None, journal })
+        }
     }
+}
+
+fn read_only(path: &Path) -> Result<rusqlite::Connection, BackupError> {
+    Ok(rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?)
+}
+
+/// How often a pin is tried before the page-by-page copy is made instead.
+const PIN_TRIES: u32 = 20;
+
+fn sqlite_snapshot(src: &Path, out: &Path) -> Result<Snapshot, BackupError> {
+    if let Some(pin) = pin(src)? {
+        let journal = journal_on(&pin)?;
+        if std::fs::hard_link(src, out).is_err() {
+            // Another file system: copied, still inside the pin (the kernel
+            // copies, no page goes through SQLite).
+            std::fs::copy(src, out)?;
+            return Ok(Snapshot { _pin: None, journal });
+        }
+        return Ok(Snapshot { _pin: Some(pin), journal });
+    }
+    let src = read_only(src)?;
+    let mut dst = stage_file(out)?;
+    dst.pragma_update(None, "journal_mode", "OFF")?;
+    // One step copies every page inside one read transaction:
+    // a consistent image, and WAL keeps writers going meanwhile.
+    rusqlite::backup::Backup::new(&src, &mut dst)?.step(-1)?;
+    dst.pragma_update(None, "journal_mode", "DELETE")?;
+    Ok(Snapshot { _pin: None, journal: journal_on(&dst)? })
+}
+
+/// A read transaction on the WAL database `src` that began when every
+/// committed page was in the database file itself (the WAL checkpointed and
+/// empty). A checkpoint never copies a page past the end of the oldest
+/// reader's view, and this reader's view ends before the first WAL frame, so
+/// while it lasts nothing writes to the file: the file *is* the snapshot, and
+/// writers go on appending to the WAL. `None` when the database is not in WAL
+/// mode, or writers kept the WAL busy on every try.
+fn pin(src: &Path) -> Result<Option<rusqlite::Connection>, BackupError> {
+    let conn = rusqlite::Connection::open_with_flags(src, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+    // Each try waits a little for readers of older views to finish.
+    conn.busy_timeout(std::time::Duration::from_millis(200))?;
+    let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Ok(None);
+    }
+    let mut wal = src.as_os_str().to_owned();
+    wal.push("-wal");
+    let wal_is_empty = || std::fs::metadata(&wal).map_or(true, |m| m.len() == 0);
+    for _ in 0..PIN_TRIES {
+        let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+        if busy == 0 {
+            conn.execute_batch("BEGIN")?;
+            // The first read fixes the transaction's view.
+            conn.query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))?;
+            // Empty now, so it was empty when the view was fixed: no commit
+            // came between the checkpoint and the read.
+            if wal_is_empty() {
+                return Ok(Some(conn));
+            }
+            conn.execute_batch("COMMIT")?;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Ok(None)
+}
+
+fn journal_on(conn: &rusqlite::Connection) -> Result<Vec<Erased>, BackupError> {
+    let mut stmt =
+        conn.prepare("SELECT seq, subject_kind, subject_id, erased_at, reason FROM erasure_journal ORDER BY seq")?;
+    let rows = stmt.query_map([], |r| {
+        Ok(Erased { seq: r.get(0)?, kind: r.get(1)?, id: r.get(2)?, at: r.get(3)?, reason: r.get(4)? })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
 /// A connection to the snapshot file being made. A run that dies throws the
@@ -171,21 +248,6 @@ async fn postgres_to_file(url: &str, out: &Path) -> Result<(), BackupError> {
     drop(tx);
     let written = writer.await.map_err(|e| BackupError::Repository(e.to_string()))?;
     read.and(written)
-}
-
-/// The erasure journal of a snapshot file.
-pub async fn journal_of_file(path: &Path) -> Result<Vec<Erased>, BackupError> {
-    let path = path.to_path_buf();
-    blocking(move || {
-        let conn = rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-        let mut stmt =
-            conn.prepare("SELECT seq, subject_kind, subject_id, erased_at, reason FROM erasure_journal ORDER BY seq")?;
-        let rows = stmt.query_map([], |r| {
-            Ok(Erased { seq: r.get(0)?, kind: r.get(1)?, id: r.get(2)?, at: r.get(3)?, reason: r.get(4)? })
-        })?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
-    })
-    .await
 }
 
 /// The erasure journal of the live database at `url` (reads no personal data).
@@ -416,4 +478,111 @@ async fn fill_postgres(db: &Path, url: &str) -> Result<(), BackupError> {
     sqlx::query("DELETE FROM meta WHERE name = $1").bind(RESTORE_MARKER).execute(&pool).await?;
     pool.close().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    /// A WAL database like ours: rows in two tables that every transaction
+    /// changes together, and an erasure journal.
+    fn database(dir: &Path, wal: bool) -> (PathBuf, rusqlite::Connection) {
+        let path = dir.join("live.db");
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.pragma_update(None, "journal_mode", if wal { "WAL" } else { "DELETE" }).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE a (n INTEGER); CREATE TABLE b (n INTEGER);
+             CREATE TABLE erasure_journal (seq INTEGER PRIMARY KEY, subject_kind TEXT, subject_id TEXT,
+                                           erased_at INTEGER, reason TEXT);",
+        )
+        .unwrap();
+        for n in 0..50 {
+            write(&conn, n);
+        }
+        (path, conn)
+    }
+
+    fn write(conn: &rusqlite::Connection, n: i64) {
+        conn.execute_batch(&format!(
+            "BEGIN; INSERT INTO a VALUES ({n}); INSERT INTO b VALUES ({n});
+             INSERT INTO erasure_journal (subject_kind, subject_id, erased_at, reason)
+             VALUES ('customer', '{n}', {n}, 'customer_request'); COMMIT;"
+        ))
+        .unwrap();
+    }
+
+    /// Rows in `a` and `b` of a staged file, read from a copy of it (so
+    /// nothing touches the live file); the two always agree in a snapshot.
+    fn rows_of(staged: &Path) -> i64 {
+        let dir = tempfile::tempdir().unwrap();
+        let copy = dir.path().join("copy.db");
+        std::fs::copy(staged, &copy).unwrap();
+        let conn = rusqlite::Connection::open(&copy).unwrap();
+        let count = |t: &str| conn.query_row(&format!("SELECT COUNT(*) FROM {t}"), [], |r| r.get::<_, i64>(0));
+        let (a, b) = (count("a").unwrap(), count("b").unwrap());
+        assert_eq!(a, b, "a consistent image");
+        assert_eq!(conn.query_row("PRAGMA integrity_check", [], |r| r.get::<_, String>(0)).unwrap(), "ok");
+        a
+    }
+
+    #[test]
+    fn a_pinned_file_is_the_snapshot_and_stays_unchanged_while_writers_go_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let (live, writer) = database(dir.path(), true);
+        let out = dir.path().join("stage.db");
+        let snap = sqlite_snapshot(&live, &out).unwrap();
+        assert!(snap._pin.is_some(), "pinned");
+        assert_eq!(std::fs::metadata(&out).unwrap().ino(), std::fs::metadata(&live).unwrap().ino(), "a hard link");
+        assert_eq!(snap.journal.len(), 50);
+        let before = std::fs::read(&out).unwrap();
+        for n in 50..150 {
+            write(&writer, n);
+        }
+        // A checkpoint may not copy anything into the file meanwhile.
+        let _ = writer.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(0)).unwrap();
+        assert!(std::fs::read(&out).unwrap() == before, "the file did not change under the pin");
+        assert_eq!(rows_of(&out), 50, "the image is of the moment of the pin");
+        drop(snap);
+        let busy: i64 = writer.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0)).unwrap();
+        assert_eq!(busy, 0);
+        assert_eq!(rows_of(&live), 150, "once unpinned, the writes reach the file");
+    }
+
+    #[test]
+    fn without_wal_or_while_readers_keep_the_wal_busy_the_pages_are_copied() {
+        let dir = tempfile::tempdir().unwrap();
+        let (live, _writer) = database(dir.path(), false);
+        let out = dir.path().join("stage.db");
+        let snap = sqlite_snapshot(&live, &out).unwrap();
+        assert!(snap._pin.is_none());
+        assert_ne!(std::fs::metadata(&out).unwrap().ino(), std::fs::metadata(&live).unwrap().ino());
+        assert_eq!((rows_of(&out), snap.journal.len()), (50, 50));
+
+        let dir = tempfile::tempdir().unwrap();
+        let (live, writer) = database(dir.path(), true);
+        // A reader holding a view with WAL frames in it, then a newer commit:
+        // the WAL cannot be emptied while that reader lasts.
+        let reader = rusqlite::Connection::open(&live).unwrap();
+        reader.execute_batch("BEGIN").unwrap();
+        reader.query_row("SELECT COUNT(*) FROM a", [], |r| r.get::<_, i64>(0)).unwrap();
+        write(&writer, 50);
+        let out = dir.path().join("stage.db");
+        let snap = sqlite_snapshot(&live, &out).unwrap();
+        assert!(snap._pin.is_none(), "no pin to be had");
+        assert_eq!((rows_of(&out), snap.journal.len()), (51, 51), "the page copy is current and consistent");
+    }
+
+    #[test]
+    fn on_another_file_system_the_pinned_file_is_copied() {
+        let dir = tempfile::tempdir().unwrap();
+        let (live, writer) = database(dir.path(), true);
+        let other = tempfile::tempdir_in("/dev/shm").unwrap();
+        assert_ne!(std::fs::metadata(other.path()).unwrap().dev(), std::fs::metadata(dir.path()).unwrap().dev());
+        let out = other.path().join("stage.db");
+        let snap = sqlite_snapshot(&live, &out).unwrap();
+        write(&writer, 50);
+        assert!(snap._pin.is_none(), "the copy is whole: the pin is let go");
+        assert_eq!((rows_of(&out), snap.journal.len()), (50, 50));
+    }
 }

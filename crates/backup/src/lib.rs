@@ -3,8 +3,8 @@
 //!
 //! A backup is a consistent copy of the database as a SQLite file (whatever the
 //! engine), plus the erasure journal as a separate file, stored as a snapshot
-//! in a restic-format repository through rustic: split into content-defined
-//! chunks, deduplicated, compressed and encrypted on this machine before
+//! in a restic-format repository through rustic: split into fixed-size
+//! chunks, deduplicated and encrypted on this machine before
 //! anything is written to the storage ([`storage`]). A restore downloads a
 //! snapshot, replays the newest erasure journal the repository (and, when
 //! given, the live database) holds on that copy, and only then fills the
@@ -149,7 +149,7 @@ impl From<Erased> for JournalEntry {
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
     pub snapshot: SnapshotInfo,
-    /// Bytes the storage received for this snapshot (after deduplication and compression).
+    /// Bytes the storage received for this snapshot (after deduplication).
     pub uploaded_bytes: u64,
     pub forgotten: usize,
 }
@@ -213,14 +213,22 @@ pub async fn run(settings: &Settings, database_url: &str) -> Result<RunReport, B
     let _lock = Lock::take(settings)?;
     let stage = settings.work_dir.join("stage");
     fresh_dir(&stage)?;
-    let db = stage.join(repo::DB_FILE);
-    copy::snapshot(database_url, &db).await?;
-    let journal = copy::journal_of_file(&db).await?;
-    copy::write_journal(&stage.join(repo::JOURNAL_FILE), &journal)?;
+    let stored = stage_and_store(settings, database_url, &stage).await;
+    // The stage may hold a hard link to the live database: never left behind
+    // (one left by a killed run goes with `fresh_dir` above).
+    let removed = std::fs::remove_dir_all(&stage);
+    let report = stored?;
+    removed?;
+    Ok(report)
+}
+
+async fn stage_and_store(settings: &Settings, database_url: &str, stage: &Path) -> Result<RunReport, BackupError> {
+    let image = copy::snapshot(database_url, &stage.join(repo::DB_FILE)).await?;
+    copy::write_journal(&stage.join(repo::JOURNAL_FILE), &image.journal)?;
     let repo = repo::Repo::open_or_init(settings).await?;
-    let (snapshot, uploaded_bytes) = repo.backup(stage.clone(), repo::Kind::Database).await?;
+    let (snapshot, uploaded_bytes) = repo.backup(stage.to_path_buf(), repo::Kind::Database).await?;
+    drop(image);
     let forgotten = repo.apply_retention(settings.keep_days, settings.max_days).await?;
-    std::fs::remove_dir_all(&stage)?;
     Ok(RunReport { snapshot, uploaded_bytes, forgotten })
 }
 

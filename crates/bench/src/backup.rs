@@ -3,7 +3,7 @@
 //! Generates the retention target's data set (N customers, five invoices
 //! each), then measures on the same disk, in the same run:
 //!
-//! * `custodian backup run` (the real binary: online snapshot, chunking,
+//! * `custodian backup run` (the real binary: pinned snapshot, chunking,
 //!   encryption, upload to a local directory repository) against Debian's
 //!   `restic backup` of the same database file into a repository of its own
 //!   (at least as fast);
@@ -188,7 +188,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<(Table, Vec<Outcome>)> {
         verdict(mem_pass),
     ]);
     t.note(format!("full upload: ours {}, restic {}", megabytes(full_bytes), megabytes(restic_full_bytes)));
-    t.note("ours: the real binary, online snapshot + encryption + upload to a local directory; restic: the same database file, same disk");
+    t.note("ours: the real binary, pinned snapshot + chunking + encryption + upload to a local directory; restic: the same database file, same disk");
     let outcomes = vec![
         Outcome::new(
             "7 backup time vs restic",
