@@ -384,6 +384,11 @@ async fn fill_postgres(db: &Path, url: &str) -> Result<(), BackupError> {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<(usize, Vec<Vec<Value>>), BackupError>>(4);
     let conn = rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     let tables = tables(&conn)?;
+    // The numbers each table has given out, also those of rows gone since.
+    let given: std::collections::HashMap<String, i64> = conn
+        .prepare("SELECT name, seq FROM sqlite_sequence")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
     let plan: Vec<(String, Vec<(String, String)>)> =
         tables.iter().map(|t| (t.name.clone(), t.columns.clone())).collect();
     let reader = tokio::task::spawn_blocking(move || {
@@ -460,7 +465,8 @@ async fn fill_postgres(db: &Path, url: &str) -> Result<(), BackupError> {
         }
     }
     reader.await.map_err(|e| BackupError::Repository(e.to_string()))?;
-    // Rows came with their numbers: new rows must continue after them.
+    // Rows came with their numbers: new rows must continue after them, and
+    // after every number given out before (a deleted row's may be in the journal).
     let identities: Vec<(String, String)> = sqlx::query_as(
         "SELECT table_name::text, column_name::text FROM information_schema.columns
          WHERE table_schema = current_schema() AND is_identity = 'YES'",
@@ -469,8 +475,9 @@ async fn fill_postgres(db: &Path, url: &str) -> Result<(), BackupError> {
     .await?;
     for (table, column) in identities {
         sqlx::query(&format!(
-            "SELECT setval(pg_get_serial_sequence('{table}', '{column}'), COALESCE((SELECT MAX({column}) FROM {table}), 0) + 1, false)"
+            "SELECT setval(pg_get_serial_sequence('{table}', '{column}'), GREATEST(COALESCE((SELECT MAX({column}) FROM {table}), 0), $1) + 1, false)"
         ))
+        .bind(given.get(&table).copied().unwrap_or(0))
         .execute(&mut *t)
         .await?;
     }

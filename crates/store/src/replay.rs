@@ -110,6 +110,73 @@ impl Store {
             self.keys.forget_all(&keys);
             report.invoices += still.len() as u64;
         }
+        let mut tx = crate::db::write_tx(&self.pool).await?;
+        carry_over(&mut tx, entries).await?;
+        for (kind, table) in [("customer", "customers"), ("contact", "contacts"), ("invoice", "invoices")] {
+            self.number_past_journal(&mut tx, kind, table).await?;
+        }
+        tx.commit().await?;
         Ok(report)
     }
+
+    /// Makes the next row of `table` take a number above every `kind` the
+    /// journal names: a number once erased is never given to someone else,
+    /// whom a later replay of that entry would erase.
+    async fn number_past_journal(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        kind: &str,
+        table: &str,
+    ) -> Result<(), StoreError> {
+        let max: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(CAST(subject_id AS BIGINT)) FROM erasure_journal WHERE subject_kind = $1")
+                .bind(kind)
+                .fetch_one(&mut **tx)
+                .await?;
+        let Some(max) = max else { return Ok(()) };
+        let statements: &[&str] = match self.engine {
+            crate::Engine::Sqlite => &[
+                "INSERT INTO sqlite_sequence (name, seq) SELECT $1, 0
+                 WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = $1)",
+                "UPDATE sqlite_sequence SET seq = $2 WHERE name = $1 AND seq < $2",
+            ],
+            crate::Engine::Postgres => &["SELECT setval(pg_get_serial_sequence($1, 'id'), GREATEST($2,
+                 COALESCE(pg_sequence_last_value(pg_get_serial_sequence($1, 'id')::regclass), 0)))"],
+        };
+        for sql in statements {
+            sqlx::query(sql).bind(table).bind(max).execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Copies into this database's journal the entries of `entries` about
+/// subjects it has no entry for (erased after the snapshot, never in it), so
+/// the record of every erasure survives the restore.
+async fn carry_over(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    entries: &[JournalEntry],
+) -> Result<(), StoreError> {
+    let known: std::collections::HashSet<(String, String)> =
+        sqlx::query_as("SELECT subject_kind, subject_id FROM erasure_journal")
+            .fetch_all(&mut **tx)
+            .await?
+            .into_iter()
+            .collect();
+    let mut missing: Vec<&JournalEntry> =
+        entries.iter().filter(|e| !known.contains(&(e.subject_kind.clone(), e.subject_id.clone()))).collect();
+    missing.sort_by_key(|e| e.seq);
+    missing.dedup_by(|a, b| a.subject_kind == b.subject_kind && a.subject_id == b.subject_id);
+    for e in missing {
+        sqlx::query(
+            "INSERT INTO erasure_journal (subject_kind, subject_id, erased_at, reason) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&e.subject_kind)
+        .bind(&e.subject_id)
+        .bind(e.erased_at)
+        .bind(&e.reason)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
 }
