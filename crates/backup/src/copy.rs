@@ -131,9 +131,13 @@ fn sqlite_snapshot(src: &Path, out: &Path) -> Result<Snapshot, BackupError> {
 /// reader's view, and this reader's view ends before the first WAL frame, so
 /// while it lasts nothing writes to the file: the file *is* the snapshot, and
 /// writers go on appending to the WAL. `None` when the database is not in WAL
-/// mode, or writers kept the WAL busy on every try.
+/// mode or not writable by us, or readers kept the WAL busy on every try.
 fn pin(src: &Path) -> Result<Option<rusqlite::Connection>, BackupError> {
+    // The checkpoint needs write access; without it the pages are copied.
     let conn = rusqlite::Connection::open_with_flags(src, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+    if conn.is_readonly(rusqlite::DatabaseName::Main)? {
+        return Ok(None);
+    }
     // Each try waits a little for readers of older views to finish.
     conn.busy_timeout(std::time::Duration::from_millis(200))?;
     let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
