@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
-use sqlx::{Any, AnyPool, Executor, Transaction};
+use sqlx::{Any, AnyPool, Connection, Executor, Transaction};
 
 use crate::StoreError;
 
@@ -49,22 +49,32 @@ PRAGMA secure_delete = ON;
 PRAGMA busy_timeout = 10000;
 PRAGMA temp_store = MEMORY;";
 
+/// How long a pooled PostgreSQL connection may have been idle before it is
+/// pinged on checkout.
+const CHECK_AFTER_IDLE: Duration = Duration::from_secs(1);
+
 pub async fn connect(url: &str, max_connections: u32) -> Result<(AnyPool, Engine), StoreError> {
     sqlx::any::install_default_drivers();
     let engine = Engine::of_url(url)?;
     let options = AnyConnectOptions::from_str(url).map_err(|e| StoreError::Config(format!("database_url: {e}")))?;
     let mut pool =
         AnyPoolOptions::new().max_connections(max_connections.max(1)).acquire_timeout(Duration::from_secs(30));
-    if engine == Engine::Sqlite {
-        // An embedded connection cannot go stale, so the ping sqlx makes on every
-        // checkout (kept for PostgreSQL, whose server may restart) buys nothing.
-        pool = pool.test_before_acquire(false).after_connect(|conn, _| {
+    // sqlx pings every connection it hands out. An embedded connection cannot
+    // go stale; a PostgreSQL one used moments ago is alive, and under load every
+    // one was, so only one idle for a while is checked (its server may have
+    // restarted meanwhile) and replaced when the ping fails.
+    pool = pool.test_before_acquire(false);
+    pool = match engine {
+        Engine::Sqlite => pool.after_connect(|conn, _| {
             Box::pin(async move {
                 conn.execute(SQLITE_PRAGMAS).await?;
                 Ok(())
             })
-        });
-    }
+        }),
+        Engine::Postgres => pool.before_acquire(|conn, meta| {
+            Box::pin(async move { Ok(meta.idle_for < CHECK_AFTER_IDLE || conn.ping().await.is_ok()) })
+        }),
+    };
     let pool = pool.connect_with(options).await?;
     Ok((pool, engine))
 }

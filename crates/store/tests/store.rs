@@ -540,3 +540,34 @@ async fn sessions_end_when_idle_or_old_and_reading_one_writes_once_a_minute() {
         db.finish().await;
     }
 }
+
+/// Pooled PostgreSQL connections are not pinged while in steady use; one the
+/// server dropped while it sat idle (a restart, an administrator) is found on
+/// checkout and replaced, so the next request neither fails nor waits.
+#[tokio::test]
+async fn connections_the_server_dropped_while_idle_are_replaced() {
+    let Some(admin) = std::env::var(custodian_testkit::POSTGRES_ENV).ok().filter(|s| !s.is_empty()) else {
+        return; // SQLite only: nothing can drop an embedded connection.
+    };
+    let db = custodian_testkit::postgres(&admin).await;
+    let store = db.store().await;
+    let id = store.create_customer(&owner(), &customer(71), false).await.unwrap();
+    let database = db.url.rsplit('/').next().unwrap().to_string();
+    use sqlx::Connection;
+    let mut killer = sqlx::AnyConnection::connect(&admin).await.unwrap();
+    let killed: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+    )
+    .bind(&database)
+    .fetch_all(&mut killer)
+    .await
+    .unwrap();
+    assert!(!killed.is_empty(), "the store's connections were open");
+    tokio::time::sleep(std::time::Duration::from_millis(1_200)).await;
+    for _ in 0..killed.len() + 1 {
+        let record = store.read_customer(&owner(), id).await.expect("served on a fresh connection");
+        assert_eq!(record.fields["company_name"], customer_fields(71)["company_name"]);
+    }
+    store.close().await;
+    db.finish().await;
+}
