@@ -485,6 +485,36 @@ pub async fn run(args: Args, config: Config) -> anyhow::Result<ExitCode> {
             writeln!(out, "language             {}", config.language.code())?;
             writeln!(out, "log                  {}", config.log)?;
             writeln!(out, "login_attempts_per_minute {}", config.login_attempts_per_minute)?;
+            writeln!(out, "listen               {}", config.listen)?;
+            writeln!(out, "public_url           {}", config.public_url)?;
+            let tls = match (&config.tls_cert, &config.tls_key) {
+                (Some(cert), Some(key)) => format!("{} + {}", cert.display(), key.display()),
+                _ => "(none)".into(),
+            };
+            writeln!(out, "tls_cert, tls_key    {tls}")?;
+            writeln!(out, "behind_tls_proxy     {}", config.behind_tls_proxy)?;
+            let proxy = config.trusted_proxy.map_or_else(|| "(none)".to_string(), |ip| ip.to_string());
+            writeln!(out, "trusted_proxy        {proxy}")?;
+            writeln!(out, "company_name         {}", config.company_name)?;
+            // Where messages go, never the secrets.
+            let smtp = match &config.smtp {
+                Some(s) => {
+                    let port = s.port.map_or_else(|| "default port".into(), |p| p.to_string());
+                    let security = serde_json::to_value(s.security)?;
+                    format!("{} {port} {}", s.host, security.as_str().unwrap_or_default())
+                }
+                None => "(none: no e-mail)".into(),
+            };
+            writeln!(out, "[smtp]               {smtp}")?;
+            let sms = match &config.sms {
+                Some(custodian_notify::SmsConfig::Cm(_)) => "cm",
+                Some(custodian_notify::SmsConfig::Webhook(_)) => "webhook",
+                None => "(none: codes by phone)",
+            };
+            writeln!(out, "[sms]                {sms}")?;
+            for (name, r) in &config.registries.0 {
+                writeln!(out, "[registries.{name}]    {}:{} tlds {}", r.host, r.port, r.tlds.join(","))?;
+            }
             let r = &config.retention;
             writeln!(
                 out,

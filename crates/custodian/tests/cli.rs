@@ -311,6 +311,28 @@ fn configuration_errors_name_the_key() {
     std::fs::write(cli.data_dir.join("custodian.toml"), "db_max_connections = 4\nlanguage = \"en\"\n").unwrap();
     let shown = cli.ok(&["config"]);
     assert!(shown.contains("db_max_connections   4") && shown.contains("CUSTODIAN_DATABASE_URL"), "{shown}");
+
+    // Every setting is shown with its effective value, never a secret.
+    std::fs::write(
+        cli.data_dir.join("custodian.toml"),
+        "listen = \"127.0.0.1:9090\"\ntrusted_proxy = \"10.0.0.1\"\n[smtp]\nhost = \"smtp.example.net\"\n\
+         from = \"noreply@example.net\"\npassword = \"smtp-s3cret\"\n[registries.sidn]\nhost = \"drs.example.nl\"\n\
+         login = \"123\"\npassword = \"epp-s3cret\"\ntlds = [\"nl\"]\n",
+    )
+    .unwrap();
+    let shown = cli.ok(&["config"]);
+    for line in [
+        "listen               127.0.0.1:9090",
+        "public_url           http://127.0.0.1:9090",
+        "trusted_proxy        10.0.0.1",
+        "[smtp]               smtp.example.net default port implicit_tls",
+        "[registries.sidn]    drs.example.nl:700 tlds nl",
+        "CUSTODIAN_SMTP_PASSWORD",
+        "CUSTODIAN_REGISTRY_<NAME>_PASSWORD",
+    ] {
+        assert!(shown.contains(line), "{line}: {shown}");
+    }
+    assert!(!shown.contains("s3cret"), "{shown}");
 }
 
 #[test]

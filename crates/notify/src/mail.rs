@@ -21,7 +21,7 @@ use crate::scrub::scrub;
 use crate::{NotifyError, SendError};
 
 /// How the connection to the SMTP server is protected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SmtpSecurity {
     /// TLS from the first byte (port 465). The default.
