@@ -35,6 +35,13 @@ const CHUNK: u64 = 16 * 1024;
 /// virtual machine: compression doubled the time of a full backup.
 const COMPRESSION: i32 = 0;
 
+/// Pack files of 8 MiB rather than rustic's 32 MiB, and at most 32 MiB as
+/// the repository grows: rustic keeps several whole packs in memory on their
+/// way to the storage, and when the storage is slower than encryption (as
+/// without compression it often is) they filled the memory a backup may take.
+const PACK: u64 = 8 * 1024 * 1024;
+const PACK_LIMIT: u64 = 32 * 1024 * 1024;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     /// A restore point: the database and its journal.
@@ -169,7 +176,9 @@ impl Repo {
                     let config = ConfigOptions::default()
                         .set_chunker(Chunker::FixedSize)
                         .set_chunk_size(bytesize::ByteSize::b(CHUNK))
-                        .set_compression(COMPRESSION);
+                        .set_compression(COMPRESSION)
+                        .set_datapack_size(bytesize::ByteSize::b(PACK))
+                        .set_datapack_size_limit(bytesize::ByteSize::b(PACK_LIMIT));
                     repo.init(&credentials, &KeyOptions::default(), &config)
                 }
             }

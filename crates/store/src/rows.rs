@@ -152,7 +152,7 @@ impl Lease {
     fn conn(&mut self) -> Result<&rusqlite::Connection, StoreError> {
         if self.conn.is_none() {
             let conn = self.natives.lease()?;
-            conn.execute_batch("BEGIN").map_err(native_error)?;
+            conn.prepare_cached("BEGIN").and_then(|mut s| s.execute([])).map_err(native_error)?;
             self.conn = Some(conn);
         }
         Ok(self.conn.as_ref().expect("set above"))
@@ -171,18 +171,22 @@ impl Lease {
 impl Drop for Lease {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take()
-            && conn.execute_batch("COMMIT").is_ok()
+            && conn.prepare_cached("COMMIT").and_then(|mut s| s.execute([])).is_ok()
         {
             self.natives.give_back(conn);
         }
     }
 }
 
+/// The names of the first parameters, so the hot path formats none.
+const PARAMETERS: [&str; 4] = ["$1", "$2", "$3", "$4"];
+
 fn run(conn: &rusqlite::Connection, sql: &str, binds: &[Bind<'_>]) -> Result<Vec<Row>, StoreError> {
     let mut stmt = conn.prepare_cached(sql).map_err(native_error)?;
     // `$N` is a named parameter to SQLite, numbered in order of first use.
     for (i, b) in binds.iter().enumerate() {
-        let name = format!("${}", i + 1);
+        let name: std::borrow::Cow<str> =
+            PARAMETERS.get(i).map_or_else(|| format!("${}", i + 1).into(), |n| (*n).into());
         let Some(at) = stmt.parameter_index(&name).map_err(native_error)? else { continue };
         match *b {
             Bind::Int(v) => stmt.raw_bind_parameter(at, v),
