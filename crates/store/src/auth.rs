@@ -518,7 +518,7 @@ impl Store {
             )
         });
         let binds = [Bind::Blob(&hash), Bind::Int(now), Bind::Int(now - SESSION_IDLE)];
-        let Some(row) = self.reader().await?.optional(&SQL, &binds).await? else { return Ok(None) };
+        let Some(row) = self.read_one(&SQL, &binds).await? else { return Ok(None) };
         let csrf: Vec<u8> = row.col("csrf")?;
         let second: i64 = row.col("second_factor")?;
         let last_seen: i64 = row.col("last_seen_at")?;

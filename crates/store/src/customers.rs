@@ -105,11 +105,15 @@ impl Head {
     }
 }
 
-pub(crate) fn select_sql() -> String {
-    format!(
-        "SELECT id, kind, status, key_id, entered_by, created_at, updated_at, {} FROM customers WHERE id = $1",
-        records::columns(TABLE).join(", ")
-    )
+/// One customer by ID, with every sealed column (made once: a hot read).
+pub(crate) fn select_sql() -> &'static str {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "SELECT id, kind, status, key_id, entered_by, created_at, updated_at, {} FROM customers WHERE id = $1",
+            records::columns(TABLE).join(", ")
+        )
+    });
+    &SQL
 }
 
 pub(crate) fn head(r: &impl Get) -> Result<Head, StoreError> {
@@ -220,7 +224,7 @@ impl Store {
     where
         E: sqlx::Executor<'e, Database = Any>,
     {
-        let row = sqlx::query(&select_sql())
+        let row = sqlx::query(select_sql())
             .bind(id)
             .fetch_optional(executor)
             .await?

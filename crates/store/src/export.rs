@@ -44,7 +44,7 @@ impl Store {
         // All reads through one reader: this page is the portal's most visited.
         let mut reader = self.reader().await?;
         let row = reader
-            .optional(&crate::customers::select_sql(), &[Bind::Int(id)])
+            .optional(crate::customers::select_sql(), &[Bind::Int(id)])
             .await?
             .ok_or(StoreError::NotFound { kind: "customer", id: id.to_string() })?;
         let head = crate::customers::head(&row)?;

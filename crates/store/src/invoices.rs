@@ -166,15 +166,17 @@ impl Store {
         role: Role,
         detail: Detail,
     ) -> Result<Vec<InvoiceRecord>, StoreError> {
-        let sealed = match detail {
-            Detail::Full => format!(", {}", records::columns(TABLE).join(", ")),
-            Detail::Headers => String::new(),
-        };
-        let sql = format!(
-            "SELECT id, key_id, number, issued_on, due_on, paid_on, delivery, net_cents, vat_cents, total_cents{sealed} FROM invoices WHERE customer_id = $1 ORDER BY issued_on, id"
-        );
+        // Made once each: the headers are read on every dashboard.
+        static SQL: std::sync::LazyLock<[String; 2]> = std::sync::LazyLock::new(|| {
+            [String::new(), format!(", {}", records::columns(TABLE).join(", "))].map(|sealed| {
+                format!(
+                    "SELECT id, key_id, number, issued_on, due_on, paid_on, delivery, net_cents, vat_cents, total_cents{sealed} FROM invoices WHERE customer_id = $1 ORDER BY issued_on, id"
+                )
+            })
+        });
+        let sql = &SQL[usize::from(matches!(detail, Detail::Full))];
         let by_customer = [Bind::Int(customer_id)];
-        let rows = reader.all(&sql, &by_customer).await?;
+        let rows = reader.all(sql, &by_customer).await?;
         // Every line of every invoice in one statement, grouped by invoice below.
         let line_rows = match detail {
             Detail::Full => {

@@ -116,6 +116,15 @@ impl Store {
         rows::Reader::new(&self.natives, &self.pool).await
     }
 
+    /// The first row of one hot-path statement (see `rows`), read outside any
+    /// transaction.
+    pub(crate) async fn read_one(&self, sql: &str, binds: &[rows::Bind<'_>]) -> Result<Option<rows::Row>, StoreError> {
+        match &self.natives {
+            Some(natives) => natives.read_one(sql, binds),
+            None => self.reader().await?.optional(sql, binds).await,
+        }
+    }
+
     pub fn engine(&self) -> Engine {
         self.engine
     }

@@ -167,12 +167,14 @@ impl Store {
         role: Role,
     ) -> Result<(Vec<ContactRecord>, Vec<ServiceRecord>, Vec<StatuteAcceptance>), StoreError> {
         let id = [Bind::Int(customer_id)];
-        let sql = format!(
-            "SELECT id, customer_id, registry, status, passthrough, {} FROM contacts WHERE customer_id = $1 ORDER BY id",
-            records::columns("contacts").join(", ")
-        );
+        static CONTACTS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            format!(
+                "SELECT id, customer_id, registry, status, passthrough, {} FROM contacts WHERE customer_id = $1 ORDER BY id",
+                records::columns("contacts").join(", ")
+            )
+        });
         let mut contacts = vec![];
-        for r in &reader.all(&sql, &id).await? {
+        for r in &reader.all(&CONTACTS, &id).await? {
             let id: i64 = r.col("id")?;
             contacts.push(ContactRecord {
                 id,

@@ -112,8 +112,18 @@ pub(crate) enum Bind<'a> {
 /// [`Reader`] at a time.
 pub(crate) struct Natives {
     path: PathBuf,
-    idle: Mutex<Vec<rusqlite::Connection>>,
+    idle: Mutex<Vec<NativeConn>>,
 }
+
+/// A read-only connection and the column names of the statements it ran, so a
+/// row's names are not read out of SQLite and copied again for every statement.
+struct NativeConn {
+    conn: rusqlite::Connection,
+    names: std::collections::HashMap<String, Arc<[String]>>,
+}
+
+/// Statements whose column names a connection keeps (the hot reads are fewer).
+const NAMED_STATEMENTS: usize = 64;
 
 /// Idle connections kept; more are opened when needed and closed after use.
 const IDLE_NATIVES: usize = 8;
@@ -123,17 +133,27 @@ impl Natives {
         Natives { path, idle: Mutex::new(Vec::new()) }
     }
 
-    fn lease(&self) -> Result<rusqlite::Connection, StoreError> {
+    fn lease(&self) -> Result<NativeConn, StoreError> {
         if let Some(conn) = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop() {
             return Ok(conn);
         }
         let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = rusqlite::Connection::open_with_flags(&self.path, flags).map_err(native_error)?;
         conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(native_error)?;
-        Ok(conn)
+        Ok(NativeConn { conn, names: Default::default() })
     }
 
-    fn give_back(&self, conn: rusqlite::Connection) {
+    /// One statement outside any transaction: it is its own snapshot, and
+    /// skips the BEGIN and COMMIT a [`Lease`] spends on consistency.
+    pub(crate) fn read_one(&self, sql: &str, binds: &[Bind<'_>]) -> Result<Option<Row>, StoreError> {
+        let mut conn = self.lease()?;
+        // On an error the connection is closed rather than reused.
+        let rows = run(&mut conn, sql, binds)?;
+        self.give_back(conn);
+        Ok(rows.into_iter().next())
+    }
+
+    fn give_back(&self, conn: NativeConn) {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         if idle.len() < IDLE_NATIVES {
             idle.push(conn);
@@ -145,17 +165,17 @@ impl Natives {
 /// one snapshot, and take SQLite's read lock once instead of per statement.
 pub(crate) struct Lease {
     natives: Arc<Natives>,
-    conn: Option<rusqlite::Connection>,
+    conn: Option<NativeConn>,
 }
 
 impl Lease {
-    fn conn(&mut self) -> Result<&rusqlite::Connection, StoreError> {
+    fn conn(&mut self) -> Result<&mut NativeConn, StoreError> {
         if self.conn.is_none() {
             let conn = self.natives.lease()?;
-            conn.prepare_cached("BEGIN").and_then(|mut s| s.execute([])).map_err(native_error)?;
+            conn.conn.prepare_cached("BEGIN").and_then(|mut s| s.execute([])).map_err(native_error)?;
             self.conn = Some(conn);
         }
-        Ok(self.conn.as_ref().expect("set above"))
+        Ok(self.conn.as_mut().expect("set above"))
     }
 
     fn all(&mut self, sql: &str, binds: &[Bind<'_>]) -> Result<Vec<Row>, StoreError> {
@@ -171,7 +191,7 @@ impl Lease {
 impl Drop for Lease {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take()
-            && conn.prepare_cached("COMMIT").and_then(|mut s| s.execute([])).is_ok()
+            && conn.conn.prepare_cached("COMMIT").and_then(|mut s| s.execute([])).is_ok()
         {
             self.natives.give_back(conn);
         }
@@ -181,8 +201,8 @@ impl Drop for Lease {
 /// The names of the first parameters, so the hot path formats none.
 const PARAMETERS: [&str; 4] = ["$1", "$2", "$3", "$4"];
 
-fn run(conn: &rusqlite::Connection, sql: &str, binds: &[Bind<'_>]) -> Result<Vec<Row>, StoreError> {
-    let mut stmt = conn.prepare_cached(sql).map_err(native_error)?;
+fn run(native: &mut NativeConn, sql: &str, binds: &[Bind<'_>]) -> Result<Vec<Row>, StoreError> {
+    let mut stmt = native.conn.prepare_cached(sql).map_err(native_error)?;
     // `$N` is a named parameter to SQLite, numbered in order of first use.
     for (i, b) in binds.iter().enumerate() {
         let name: std::borrow::Cow<str> =
@@ -194,7 +214,17 @@ fn run(conn: &rusqlite::Connection, sql: &str, binds: &[Bind<'_>]) -> Result<Vec
         }
         .map_err(native_error)?;
     }
-    let names: Arc<[String]> = stmt.column_names().into_iter().map(str::to_string).collect();
+    let names = match native.names.get(sql) {
+        Some(names) => names.clone(),
+        None => {
+            let names: Arc<[String]> = stmt.column_names().into_iter().map(str::to_string).collect();
+            if native.names.len() >= NAMED_STATEMENTS {
+                native.names.clear();
+            }
+            native.names.insert(sql.to_string(), names.clone());
+            names
+        }
+    };
     let width = names.len();
     let mut rows = stmt.raw_query();
     let mut out = Vec::new();

@@ -81,8 +81,8 @@ pub(crate) fn error_summary(fields: &[FieldView]) -> Vec<ErrorLink> {
 
 /// One form field as shown: label, name, current value, error in the user's language.
 pub(crate) struct FieldView {
-    pub name: String,
-    pub label: String,
+    pub name: &'static str,
+    pub label: &'static str,
     pub value: String,
     pub error: String,
     /// `text`, `email` or `tel`: the keyboard and checks a browser offers.
@@ -135,21 +135,33 @@ fn choices(column: &str, lang: Lang) -> Vec<(&'static str, &'static str)> {
 pub(crate) fn field_views(table: &str, lang: Lang, values: &Fields, errors: Option<&FieldErrors>) -> Vec<FieldView> {
     inventory::fields_of(table)
         .map(|f| {
-            let (input_type, autocomplete) = input_hints(f.column);
-            FieldView {
-                name: f.column.to_string(),
-                label: f.label(lang).to_string(),
-                value: values.get(f.column).cloned().unwrap_or_default(),
-                error: errors
-                    .and_then(|e| e.for_field(f.column))
-                    .map(|e| e.message(lang).to_string())
-                    .unwrap_or_default(),
-                input_type,
-                autocomplete,
-                choices: choices(f.column, lang),
-            }
+            let error = errors.and_then(|e| e.for_field(f.column)).map(|e| e.message(lang).to_string());
+            field_view(f, lang, values.get(f.column).cloned().unwrap_or_default(), error.unwrap_or_default())
         })
         .collect()
+}
+
+/// The fields of `table` that hold a value, for pages that only show them.
+pub(crate) fn shown_fields(table: &str, lang: Lang, values: &Fields) -> Vec<FieldView> {
+    inventory::fields_of(table)
+        .filter_map(|f| {
+            let value = values.get(f.column).filter(|v| !v.is_empty())?;
+            Some(field_view(f, lang, value.clone(), String::new()))
+        })
+        .collect()
+}
+
+fn field_view(f: &inventory::Field, lang: Lang, value: String, error: String) -> FieldView {
+    let (input_type, autocomplete) = input_hints(f.column);
+    FieldView {
+        name: f.column,
+        label: f.label(lang),
+        value,
+        error,
+        input_type,
+        autocomplete,
+        choices: choices(f.column, lang),
+    }
 }
 
 #[derive(Template)]

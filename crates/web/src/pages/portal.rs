@@ -58,10 +58,7 @@ pub(crate) struct Saved {
 
 fn dashboard_page(state: &State, viewer: &Viewer, export: Export, saved: bool, printable: bool) -> Response {
     let lang = viewer.lang;
-    let profile = field_views("customers", lang, &export.customer.fields, None)
-        .into_iter()
-        .filter(|f| !f.value.is_empty())
-        .collect();
+    let profile = view::shown_fields("customers", lang, &export.customer.fields);
     let invoices = export
         .invoices
         .iter()
@@ -71,10 +68,7 @@ fn dashboard_page(state: &State, viewer: &Viewer, export: Export, saved: bool, p
             date: i.issued_on.clone(),
             amount: euros(i.total_cents, lang),
             delivery: i.delivery.clone(),
-            billing: field_views("invoices", lang, &i.billing, None)
-                .into_iter()
-                .filter(|f| !f.value.is_empty())
-                .collect(),
+            billing: view::shown_fields("invoices", lang, &i.billing),
             lines: i
                 .lines
                 .iter()
