@@ -73,11 +73,27 @@ impl Get for AnyRow {
 pub(crate) struct NativeRow {
     names: Arc<[String]>,
     values: Vec<rusqlite::types::Value>,
+    /// Where the next column is looked for first: decoders mostly read in the
+    /// order of the SELECT, so a wide row is not scanned for every column.
+    next: std::sync::atomic::AtomicUsize,
+}
+
+impl NativeRow {
+    fn position(&self, name: &str) -> Option<usize> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let hint = self.next.load(Relaxed);
+        let i = match self.names.get(hint) {
+            Some(n) if n == name => hint,
+            _ => self.names.iter().position(|n| n == name)?,
+        };
+        self.next.store(i + 1, Relaxed);
+        Some(i)
+    }
 }
 
 impl Get for NativeRow {
     fn col<T: Value>(&self, name: &str) -> Result<T, StoreError> {
-        let i = self.names.iter().position(|n| n == name).ok_or_else(|| mismatch(name, "no such column"))?;
+        let i = self.position(name).ok_or_else(|| mismatch(name, "no such column"))?;
         T::from_native(self.values[i].clone()).ok_or_else(|| mismatch(name, "unexpected type"))
     }
 }
@@ -230,7 +246,8 @@ fn run(native: &mut NativeConn, sql: &str, binds: &[Bind<'_>]) -> Result<Vec<Row
     let mut out = Vec::new();
     while let Some(r) = rows.next().map_err(native_error)? {
         let values = (0..width).map(|i| r.get::<_, rusqlite::types::Value>(i)).collect::<Result<_, _>>();
-        out.push(Row::Native(NativeRow { names: names.clone(), values: values.map_err(native_error)? }));
+        let values = values.map_err(native_error)?;
+        out.push(Row::Native(NativeRow { names: names.clone(), values, next: Default::default() }));
     }
     Ok(out)
 }
