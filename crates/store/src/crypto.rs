@@ -196,9 +196,11 @@ mod tests {
     /// The AEAD test vector of draft-irtf-cfrg-xchacha-03, appendix A.3.1.
     #[test]
     fn the_draft_test_vector_seals_as_published() {
-        let key = Key::from_slice(&hex::decode("808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f").unwrap())
-            .unwrap();
-        let nonce: [u8; NONCE_LEN] = hex::decode("404142434445464748494a4b4c4d4e4f5051525354555657").unwrap().try_into().unwrap();
+        let key =
+            Key::from_slice(&hex::decode("808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f").unwrap())
+                .unwrap();
+        let nonce: [u8; NONCE_LEN] =
+            hex::decode("404142434445464748494a4b4c4d4e4f5051525354555657").unwrap().try_into().unwrap();
         let aad = hex::decode("50515253c0c1c2c3c4c5c6c7").unwrap();
         let plain = b"Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.";
         let expected = concat!(
