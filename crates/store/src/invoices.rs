@@ -174,7 +174,10 @@ impl Store {
                 )
             })
         });
-        let sql = &SQL[usize::from(matches!(detail, Detail::Full))];
+        let sql = match detail {
+            Detail::Headers => &SQL[0],
+            Detail::Full => &SQL[1],
+        };
         let by_customer = [Bind::Int(customer_id)];
         let rows = reader.all(sql, &by_customer).await?;
         // Every line of every invoice in one statement, grouped by invoice below.
