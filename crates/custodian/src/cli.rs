@@ -743,6 +743,7 @@ async fn serve(config: &Config, listen: Option<std::net::SocketAddr>) -> anyhow:
         notifier: notifier.clone(),
         retention: config.retention.clone(),
         registry: registry.clone(),
+        read_cache: config.read_cache,
     };
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let worker = if mailer.is_some() || sms.is_some() {

@@ -63,6 +63,12 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
         "A reverse proxy terminates HTTPS: Secure cookies and HSTS.",
     ),
     (
+        "read_cache",
+        "CUSTODIAN_READ_CACHE",
+        "true",
+        "On PostgreSQL, `serve` answers session checks and customers' dashboards from memory, kept current by the database's change notices.",
+    ),
+    (
         "trusted_proxy",
         "CUSTODIAN_TRUSTED_PROXY",
         "(unset)",
@@ -148,6 +154,7 @@ struct FileConfig {
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     behind_tls_proxy: Option<bool>,
+    read_cache: Option<bool>,
     trusted_proxy: Option<String>,
     company_name: Option<String>,
     smtp: Option<custodian_notify::SmtpConfig>,
@@ -179,6 +186,7 @@ pub struct Config {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub behind_tls_proxy: bool,
+    pub read_cache: bool,
     pub trusted_proxy: Option<std::net::IpAddr>,
     pub company_name: String,
     /// E-mail relay; `None`: no e-mail is sent (staff use post or phone).
@@ -279,8 +287,12 @@ pub fn load(
         return Err(ConfigError::Value { key: "tls_cert", message: "tls_cert and tls_key go together".into() });
     }
     let behind_tls_proxy = match env("CUSTODIAN_BEHIND_TLS_PROXY") {
-        Some(v) => matches!(v.trim(), "1" | "true" | "yes"),
+        Some(v) => switch("behind_tls_proxy", &v)?,
         None => file.behind_tls_proxy.unwrap_or(false),
+    };
+    let read_cache = match env("CUSTODIAN_READ_CACHE") {
+        Some(v) => switch("read_cache", &v)?,
+        None => file.read_cache.unwrap_or(true),
     };
     let trusted_proxy = match env("CUSTODIAN_TRUSTED_PROXY").or(file.trusted_proxy) {
         Some(v) => Some(
@@ -345,6 +357,7 @@ pub fn load(
         tls_cert,
         tls_key,
         behind_tls_proxy,
+        read_cache,
         trusted_proxy,
         company_name: env("CUSTODIAN_COMPANY_NAME").or(file.company_name).unwrap_or_else(|| "custodian".into()),
         data_dir,
@@ -357,6 +370,15 @@ pub fn load(
         login_attempts_per_minute,
         file: file_path,
     })
+}
+
+/// An on/off setting from the environment; anything else is refused, not read as off.
+fn switch(key: &'static str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(ConfigError::Value { key, message: format!("must be true or false, not {:?}", value.trim()) }),
+    }
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {

@@ -509,10 +509,19 @@ impl Store {
     pub async fn session(&self, token: &str) -> Result<Option<Session>, StoreError> {
         let now = now_micros();
         let hash = session_hash(token);
+        let ticket = self.cache.as_ref().and_then(|c| c.ticket());
+        if ticket.is_some()
+            && let Some(c) = self.cache.as_ref().and_then(|c| c.sessions.get(&hash))
+            // What the statement below would decide; one due for its touch goes there.
+            && c.expires_at > now
+            && now - c.last_seen_at < SESSION_TOUCH
+        {
+            return Ok(Some(c.session));
+        }
         // The session and its (enabled) account in one statement.
         static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
             format!(
-                "SELECT s.csrf, s.second_factor, s.last_seen_at, {} FROM sessions s JOIN users u ON u.id = s.user_id
+                "SELECT s.csrf, s.second_factor, s.last_seen_at, s.expires_at, {} FROM sessions s JOIN users u ON u.id = s.user_id
                  WHERE s.token_hash = $1 AND s.expires_at > $2 AND s.last_seen_at > $3 AND u.disabled_at IS NULL",
                 ACCOUNT_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ")
             )
@@ -521,21 +530,27 @@ impl Store {
         let Some(row) = self.read_one(&SQL, &binds).await? else { return Ok(None) };
         let csrf: Vec<u8> = row.col("csrf")?;
         let second: i64 = row.col("second_factor")?;
-        let last_seen: i64 = row.col("last_seen_at")?;
-        if now - last_seen >= SESSION_TOUCH {
+        let mut last_seen_at: i64 = row.col("last_seen_at")?;
+        if now - last_seen_at >= SESSION_TOUCH {
             // Never moves the time back when requests race.
             sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2 AND last_seen_at < $1")
                 .bind(now)
                 .bind(&hash)
                 .execute(&self.pool)
                 .await?;
+            last_seen_at = now;
         }
-        let account = account(&row)?;
-        Ok(Some(Session {
-            account,
+        let session = Session {
+            account: account(&row)?,
             csrf: String::from_utf8_lossy(&csrf).into_owned(),
             second_factor_done: second == 1,
-        }))
+        };
+        if let (Some(cache), Some(ticket)) = (&self.cache, ticket) {
+            let expires_at: i64 = row.col("expires_at")?;
+            let cached = crate::cache::CachedSession { session: session.clone(), expires_at, last_seen_at };
+            cache.sessions.put(cache, ticket, hash, cached);
+        }
+        Ok(Some(session))
     }
 
     pub async fn end_session(&self, token: &str) -> Result<(), StoreError> {

@@ -10,6 +10,7 @@
 pub mod api_tokens;
 pub mod audit;
 pub mod auth;
+mod cache;
 pub mod crypto;
 pub mod db;
 mod erasure;
@@ -93,6 +94,10 @@ pub struct Store {
     audit: audit::Writer,
     /// Inline readers for the hot path when the database is a SQLite file.
     natives: Option<std::sync::Arc<rows::Natives>>,
+    /// Where the database is, for the read cache's listener.
+    url: std::sync::Arc<str>,
+    /// The read cache of a server on PostgreSQL (see [`Store::with_read_cache`]).
+    cache: Option<std::sync::Arc<cache::Cache>>,
 }
 
 impl Store {
@@ -108,7 +113,35 @@ impl Store {
             Engine::Sqlite => audit::sqlite_file(url)?.map(|path| std::sync::Arc::new(rows::Natives::new(path))),
             Engine::Postgres => None,
         };
-        Ok(Store { pool, engine, keys: std::sync::Arc::new(keys), audit, natives })
+        Ok(Store { pool, engine, keys: std::sync::Arc::new(keys), audit, natives, url: url.into(), cache: None })
+    }
+
+    /// This store with a read cache for session checks and customers' own
+    /// dashboards, when the database is PostgreSQL (see `cache`); unchanged on
+    /// SQLite, whose reads need no cache. For a long-running server: the cache
+    /// keeps a listening connection of its own. Call inside a Tokio runtime.
+    pub fn with_read_cache(mut self) -> Store {
+        if self.engine == Engine::Postgres && self.cache.is_none() {
+            let cache = std::sync::Arc::new(cache::Cache::new());
+            cache::spawn_listener(&cache, self.url.to_string(), self.pool.clone());
+            self.cache = Some(cache);
+        }
+        self
+    }
+
+    /// Empties the read cache. For a server after each change it made, so that
+    /// what it shows next cannot predate the change (change notices from the
+    /// database arrive a moment later).
+    pub fn forget_cached(&self) {
+        if let Some(cache) = &self.cache {
+            cache.forget_all();
+        }
+    }
+
+    /// Whether the read cache is in use: the store has one, and its listener
+    /// hears the database's change notices.
+    pub fn read_cache_live(&self) -> bool {
+        self.cache.as_ref().is_some_and(|c| c.is_live())
     }
 
     /// A reader for the hot path (see `rows`).

@@ -199,6 +199,7 @@ pub(crate) async fn enforce(
                 .into_response();
         }
     }
+    let signed_in = session.is_some();
     let viewer = Viewer { lang, ip, session, path: req.uri().path().to_string() };
     let req = if is_post {
         match check_form_token(&state, &viewer, req).await {
@@ -210,7 +211,12 @@ pub(crate) async fn enforce(
     };
     let mut req = req;
     req.extensions_mut().insert(viewer);
-    next.run(req).await
+    let resp = next.run(req).await;
+    if is_post && signed_in {
+        // The next page this browser asks for must show what it just changed.
+        state.store.forget_cached();
+    }
+    resp
 }
 
 /// Who is calling the API, as established by the guard; API handlers take it
@@ -270,8 +276,13 @@ async fn enforce_api(
     if let Some(message) = refusal {
         return crate::api::error(StatusCode::FORBIDDEN, "forbidden", &message);
     }
+    let changes = !req.method().is_safe();
     req.extensions_mut().insert(Caller { lang, ip, token });
-    next.run(req).await
+    let resp = next.run(req).await;
+    if changes {
+        state.store.forget_cached();
+    }
+    resp
 }
 
 /// Checks the `csrf` field of a form: the session's token, or on public forms a

@@ -45,6 +45,9 @@ pub struct WebConfig {
     /// The registries, for routing new handles and domains and for fetching
     /// passthrough holder data; `None` when no registry is configured.
     pub registry: Option<std::sync::Arc<custodian_registry::Worker>>,
+    /// Serve session checks and customers' dashboards from memory on
+    /// PostgreSQL (see the store's read cache).
+    pub read_cache: bool,
 }
 
 impl Default for WebConfig {
@@ -59,6 +62,7 @@ impl Default for WebConfig {
             sms: false,
             retention: Default::default(),
             registry: None,
+            read_cache: true,
         }
     }
 }
@@ -74,6 +78,7 @@ pub(crate) type State = Arc<AppState>;
 /// The application as an axum router.
 pub fn app(store: Store, config: WebConfig) -> axum::Router {
     let limiter = security::RateLimiter::new(config.attempts_per_minute);
+    let store = if config.read_cache { store.with_read_cache() } else { store };
     let state = Arc::new(AppState { store, config, limiter });
     routes::router(state)
 }

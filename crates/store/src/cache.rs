@@ -1,0 +1,362 @@
+//! The server's read cache on PostgreSQL: session checks and customers' own
+//! dashboards answered from memory while nothing they were read from changed.
+//!
+//! On PostgreSQL every read is a round trip to another process; a dashboard is
+//! six. On SQLite reads are in-process and there is no cache (other processes,
+//! such as the CLI, could not tell this one what they changed).
+//!
+//! How it stays correct:
+//! - **Every writer announces.** Triggers (migration `0007_read_cache.sql`)
+//!   send `customer:<id>` or `user:<id>` on the channel [`CHANNEL`] when a row
+//!   those reads depend on changes, whoever commits it. One listener connection
+//!   per cache forgets the entries named; an unknown notice forgets everything.
+//! - **The cache is used only while it provably hears.** Every [`PING_EVERY`]
+//!   the listener notifies itself through the pool; until that notice comes
+//!   back, and from the moment one is [`PING_TIMEOUT`] late or the connection
+//!   drops, the cache is empty and off (reads go to the database).
+//! - **A fill never outlives a change it raced with.** A read takes a ticket
+//!   (the generation) before it starts; every forgetting bumps the generation,
+//!   and a fill whose ticket is no longer current is not kept.
+//! - **This server's own writes show at once.** Notices arrive a moment after
+//!   the commit, so the web layer calls [`crate::Store::forget_cached`] after
+//!   every state-changing request it answers: a page shown after a save is
+//!   never the one before it.
+//! - Entries live at most [`TTL`] in any case, and each shelf holds at most
+//!   [`CAPACITY`] of them.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use sqlx::AnyPool;
+use sqlx::postgres::PgListener;
+
+use crate::{Export, Session};
+
+pub(crate) const CHANNEL: &str = "custodian_cache";
+pub(crate) const TTL: Duration = Duration::from_secs(30);
+pub(crate) const CAPACITY: usize = 4096;
+const PING_EVERY: Duration = Duration::from_secs(1);
+const PING_TIMEOUT: Duration = Duration::from_secs(3);
+/// Wait before listening again after the listener failed.
+const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// A cached session with what decides whether it is still valid. One due for
+/// its `last_seen_at` touch is read again, so the idle timeout stays exact.
+#[derive(Clone)]
+pub(crate) struct CachedSession {
+    pub session: Session,
+    pub expires_at: i64,
+    pub last_seen_at: i64,
+}
+
+pub(crate) struct Cache {
+    generation: AtomicU64,
+    live: AtomicBool,
+    /// By token hash.
+    pub sessions: Shelf<Vec<u8>, CachedSession>,
+    /// The customer's own dashboard, by customer id.
+    pub overviews: Shelf<i64, Export>,
+}
+
+/// A proof that a read started at a known generation.
+#[derive(Clone, Copy)]
+pub(crate) struct Ticket(u64);
+
+/// One kind of entry, with its insertion times.
+pub(crate) struct Shelf<K, V> {
+    entries: Mutex<HashMap<K, (Instant, V)>>,
+}
+
+impl<K: Hash + Eq, V: Clone> Shelf<K, V> {
+    fn new() -> Self {
+        Shelf { entries: Mutex::new(HashMap::new()) }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<K, (Instant, V)>> {
+        // A panic elsewhere while holding the lock leaves the map usable.
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The entry for `key` while younger than [`TTL`].
+    pub fn get(&self, key: &K) -> Option<V> {
+        let map = self.lock();
+        let (at, v) = map.get(key)?;
+        (at.elapsed() < TTL).then(|| v.clone())
+    }
+
+    /// Keeps `value` if nothing was forgotten since `ticket` was taken.
+    pub fn put(&self, cache: &Cache, ticket: Ticket, key: K, value: V) {
+        let mut map = self.lock();
+        // Checked under the lock: a forgetting bumps the generation before it
+        // takes the lock, so it either stops this fill or removes it after.
+        if !cache.live.load(Ordering::SeqCst) || cache.generation.load(Ordering::SeqCst) != ticket.0 {
+            return;
+        }
+        if map.len() >= CAPACITY {
+            map.retain(|_, (at, _)| at.elapsed() < TTL);
+            if map.len() >= CAPACITY {
+                map.clear();
+            }
+        }
+        map.insert(key, (Instant::now(), value));
+    }
+
+    fn forget(&self, key: &K) {
+        self.lock().remove(key);
+    }
+
+    fn forget_where(&self, pred: impl Fn(&V) -> bool) {
+        self.lock().retain(|_, (_, v)| !pred(v));
+    }
+
+    fn clear(&self) {
+        self.lock().clear();
+    }
+
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+}
+
+/// What a notice on [`CHANNEL`] asks.
+#[derive(Debug, PartialEq, Eq)]
+enum Notice {
+    Customer(i64),
+    User(i64),
+    Ping { instance: u64, n: u64 },
+    Unknown,
+}
+
+impl Notice {
+    fn parse(payload: &str) -> Notice {
+        let parsed = match payload.split_once(':') {
+            Some(("customer", id)) => id.parse().ok().map(Notice::Customer),
+            Some(("user", id)) => id.parse().ok().map(Notice::User),
+            Some(("ping", rest)) => rest.split_once(':').and_then(|(i, n)| {
+                Some(Notice::Ping { instance: u64::from_str_radix(i, 16).ok()?, n: n.parse().ok()? })
+            }),
+            _ => None,
+        };
+        parsed.unwrap_or(Notice::Unknown)
+    }
+}
+
+impl Cache {
+    pub fn new() -> Cache {
+        Cache {
+            generation: AtomicU64::new(0),
+            live: AtomicBool::new(false),
+            sessions: Shelf::new(),
+            overviews: Shelf::new(),
+        }
+    }
+
+    /// A ticket for a read about to start, when the cache is in use.
+    pub fn ticket(&self) -> Option<Ticket> {
+        self.live.load(Ordering::SeqCst).then(|| Ticket(self.generation.load(Ordering::SeqCst)))
+    }
+
+    pub fn is_live(&self) -> bool {
+        self.live.load(Ordering::SeqCst)
+    }
+
+    fn bump(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    pub fn forget_all(&self) {
+        self.bump();
+        self.sessions.clear();
+        self.overviews.clear();
+    }
+
+    fn apply(&self, notice: &Notice) {
+        match *notice {
+            Notice::Customer(id) => {
+                self.bump();
+                self.overviews.forget(&id);
+            }
+            Notice::User(id) => {
+                self.bump();
+                self.sessions.forget_where(|s| s.session.account.id == id);
+            }
+            Notice::Ping { .. } => {}
+            Notice::Unknown => self.forget_all(),
+        }
+    }
+
+    fn go_live(&self) {
+        self.live.store(true, Ordering::SeqCst);
+    }
+
+    /// Off and empty: nothing may be served that a lost notice could have changed.
+    fn go_dark(&self) {
+        self.live.store(false, Ordering::SeqCst);
+        self.forget_all();
+    }
+}
+
+/// Starts the listener of `cache`; it ends when the cache is dropped.
+pub(crate) fn spawn_listener(cache: &Arc<Cache>, url: String, pool: AnyPool) {
+    let weak = Arc::downgrade(cache);
+    tokio::spawn(async move {
+        let instance = rand::random::<u64>();
+        while weak.strong_count() > 0 {
+            let outcome = listen(&weak, &url, &pool, instance).await;
+            let Some(cache) = weak.upgrade() else { return };
+            if cache.is_live() {
+                tracing::warn!("read cache off: its change notices stopped ({outcome}); reads go to the database");
+            }
+            cache.go_dark();
+            drop(cache);
+            tokio::time::sleep(RETRY_AFTER).await;
+        }
+    });
+}
+
+/// Listens until the notices can no longer be trusted; says why.
+async fn listen(cache: &Weak<Cache>, url: &str, pool: &AnyPool, instance: u64) -> String {
+    let mut listener = match PgListener::connect(url).await {
+        Ok(l) => l,
+        Err(e) => return format!("cannot connect: {e}"),
+    };
+    // A lost connection is reported at once, not mended silently.
+    listener.eager_reconnect(false);
+    if let Err(e) = listener.listen(CHANNEL).await {
+        return format!("cannot listen: {e}");
+    }
+    let (heard_tx, heard_rx) = tokio::sync::watch::channel(0u64);
+    let receive = async {
+        loop {
+            let notice = match listener.try_recv().await {
+                Ok(Some(n)) => Notice::parse(n.payload()),
+                Ok(None) => return "the connection was lost".to_string(),
+                Err(e) => return e.to_string(),
+            };
+            let Some(cache) = cache.upgrade() else { return "the cache is gone".into() };
+            match notice {
+                Notice::Ping { instance: i, n } if i == instance => {
+                    heard_tx.send_replace(n);
+                }
+                ref other => cache.apply(other),
+            }
+        }
+    };
+    // Dropping the listener afterwards makes it safe to abandon `receive` midway.
+    tokio::select! {
+        why = receive => why,
+        why = ping(cache, pool, instance, heard_rx) => why,
+    }
+}
+
+/// Proves, over and over, that a notice sent now is heard; turns the cache on
+/// once it is and returns when one is not.
+async fn ping(
+    cache: &Weak<Cache>,
+    pool: &AnyPool,
+    instance: u64,
+    mut heard: tokio::sync::watch::Receiver<u64>,
+) -> String {
+    let mut n = 0u64;
+    loop {
+        n += 1;
+        // Only hex digits and a number: nothing to quote.
+        let sql = format!("NOTIFY {CHANNEL}, 'ping:{instance:x}:{n}'");
+        if let Err(e) = sqlx::raw_sql(&sql).execute(pool).await {
+            return format!("cannot notify: {e}");
+        }
+        match tokio::time::timeout(PING_TIMEOUT, heard.wait_for(|&h| h >= n)).await {
+            Ok(Ok(_)) => {}
+            _ => return format!("a notice was not heard within {} s", PING_TIMEOUT.as_secs()),
+        }
+        match cache.upgrade() {
+            Some(c) => c.go_live(),
+            None => return "the cache is gone".into(),
+        }
+        tokio::time::sleep(PING_EVERY).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notices_are_read_strictly() {
+        assert_eq!(Notice::parse("customer:42"), Notice::Customer(42));
+        assert_eq!(Notice::parse("user:7"), Notice::User(7));
+        assert_eq!(Notice::parse("ping:ff:3"), Notice::Ping { instance: 255, n: 3 });
+        for odd in ["", "customer:", "customer:x", "user", "ping:zz:1", "ping:ff", "other:1"] {
+            assert_eq!(Notice::parse(odd), Notice::Unknown, "{odd:?}");
+        }
+    }
+
+    #[test]
+    fn a_fill_that_raced_with_a_change_is_not_kept() {
+        let cache = Cache::new();
+        assert!(cache.ticket().is_none(), "a cache that has not heard its ping is off");
+        cache.go_live();
+        let before = cache.ticket().unwrap();
+        cache.apply(&Notice::Customer(1));
+        cache.overviews.put(&cache, before, 1, sample());
+        assert_eq!(cache.overviews.len(), 0, "the change came in while the value was read");
+        let after = cache.ticket().unwrap();
+        cache.overviews.put(&cache, after, 1, sample());
+        assert!(cache.overviews.get(&1).is_some());
+        cache.apply(&Notice::Customer(2));
+        assert!(cache.overviews.get(&1).is_some(), "another customer's change leaves this one");
+        cache.apply(&Notice::Customer(1));
+        assert!(cache.overviews.get(&1).is_none());
+    }
+
+    #[test]
+    fn going_dark_empties_and_refuses_fills() {
+        let cache = Cache::new();
+        cache.go_live();
+        let t = cache.ticket().unwrap();
+        cache.overviews.put(&cache, t, 1, sample());
+        cache.go_dark();
+        assert!(cache.overviews.get(&1).is_none());
+        assert!(cache.ticket().is_none());
+        cache.overviews.put(&cache, t, 1, sample());
+        assert_eq!(cache.overviews.len(), 0);
+    }
+
+    #[test]
+    fn a_full_shelf_makes_room() {
+        let cache = Cache::new();
+        cache.go_live();
+        let t = cache.ticket().unwrap();
+        for id in 0..CAPACITY as i64 + 10 {
+            cache.overviews.put(&cache, t, id, sample());
+        }
+        assert!(cache.overviews.len() <= CAPACITY);
+        assert!(cache.overviews.get(&(CAPACITY as i64 + 9)).is_some(), "the newest entry is kept");
+    }
+
+    fn sample() -> Export {
+        Export {
+            format: "custodian-export-v1",
+            generated_at: 0,
+            customer: crate::CustomerRecord {
+                id: 1,
+                kind: custodian_domain::model::CustomerKind::Business,
+                status: "active".into(),
+                entered_by: None,
+                created_at: 0,
+                updated_at: 0,
+                fields: Default::default(),
+                withheld: vec![],
+            },
+            contacts: vec![],
+            services: vec![],
+            invoices: None,
+            statute_acceptances: vec![],
+            access_log: vec![],
+        }
+    }
+}
