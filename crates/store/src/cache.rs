@@ -18,9 +18,11 @@
 //!   (the generation) before it starts; every forgetting bumps the generation,
 //!   and a fill whose ticket is no longer current is not kept.
 //! - **This server's own writes show at once.** Notices arrive a moment after
-//!   the commit, so the web layer calls [`crate::Store::forget_cached`] after
-//!   every state-changing request it answers: a page shown after a save is
-//!   never the one before it.
+//!   the commit. PostgreSQL delivers them in commit order, so once a ping sent
+//!   after a commit is heard, that commit's notices have been applied: the web
+//!   layer waits for one ([`crate::Store::settle_read_cache`]) after every
+//!   state-changing request it answers, and a page shown after a save is never
+//!   the one before it.
 //! - Entries live at most [`TTL`] in any case, and each shelf holds at most
 //!   [`CAPACITY`] of them.
 
@@ -55,6 +57,11 @@ pub(crate) struct CachedSession {
 pub(crate) struct Cache {
     generation: AtomicU64,
     live: AtomicBool,
+    /// Tells this cache's pings from other servers'.
+    instance: u64,
+    /// The number of the last ping sent, and the highest one heard.
+    sent: AtomicU64,
+    heard: tokio::sync::watch::Sender<u64>,
     /// By token hash.
     pub sessions: Shelf<Vec<u8>, CachedSession>,
     /// The customer's own dashboard, by customer id.
@@ -150,6 +157,9 @@ impl Cache {
         Cache {
             generation: AtomicU64::new(0),
             live: AtomicBool::new(false),
+            instance: rand::random(),
+            sent: AtomicU64::new(0),
+            heard: tokio::sync::watch::channel(0).0,
             sessions: Shelf::new(),
             overviews: Shelf::new(),
         }
@@ -193,6 +203,30 @@ impl Cache {
         self.live.store(true, Ordering::SeqCst);
     }
 
+    /// Sends a ping and waits until it is heard: every notice of a transaction
+    /// committed before this call has then been applied. Says why when it is
+    /// not heard in time.
+    async fn ping(&self, pool: &AnyPool) -> Result<(), String> {
+        let n = self.sent.fetch_add(1, Ordering::SeqCst) + 1;
+        // Only hex digits and a number: nothing to quote.
+        let sql = format!("NOTIFY {CHANNEL}, 'ping:{:x}:{n}'", self.instance);
+        sqlx::raw_sql(&sql).execute(pool).await.map_err(|e| format!("cannot notify: {e}"))?;
+        let mut heard = self.heard.subscribe();
+        match tokio::time::timeout(PING_TIMEOUT, heard.wait_for(|&h| h >= n)).await {
+            Ok(Ok(_)) => Ok(()),
+            _ => Err(format!("a notice was not heard within {} s", PING_TIMEOUT.as_secs())),
+        }
+    }
+
+    /// Returns once every change committed before the call is reflected here
+    /// (at once when the cache is off: it serves nothing then). If that cannot
+    /// be shown in time, the cache is emptied.
+    pub async fn settle(&self, pool: &AnyPool) {
+        if self.is_live() && self.ping(pool).await.is_err() {
+            self.forget_all();
+        }
+    }
+
     /// Off and empty: nothing may be served that a lost notice could have changed.
     fn go_dark(&self) {
         self.live.store(false, Ordering::SeqCst);
@@ -204,9 +238,8 @@ impl Cache {
 pub(crate) fn spawn_listener(cache: &Arc<Cache>, url: String, pool: AnyPool) {
     let weak = Arc::downgrade(cache);
     tokio::spawn(async move {
-        let instance = rand::random::<u64>();
         while weak.strong_count() > 0 {
-            let outcome = listen(&weak, &url, &pool, instance).await;
+            let outcome = listen(&weak, &url, &pool).await;
             let Some(cache) = weak.upgrade() else { return };
             if cache.is_live() {
                 tracing::warn!("read cache off: its change notices stopped ({outcome}); reads go to the database");
@@ -219,7 +252,7 @@ pub(crate) fn spawn_listener(cache: &Arc<Cache>, url: String, pool: AnyPool) {
 }
 
 /// Listens until the notices can no longer be trusted; says why.
-async fn listen(cache: &Weak<Cache>, url: &str, pool: &AnyPool, instance: u64) -> String {
+async fn listen(cache: &Weak<Cache>, url: &str, pool: &AnyPool) -> String {
     let mut listener = match PgListener::connect(url).await {
         Ok(l) => l,
         Err(e) => return format!("cannot connect: {e}"),
@@ -229,7 +262,6 @@ async fn listen(cache: &Weak<Cache>, url: &str, pool: &AnyPool, instance: u64) -
     if let Err(e) = listener.listen(CHANNEL).await {
         return format!("cannot listen: {e}");
     }
-    let (heard_tx, heard_rx) = tokio::sync::watch::channel(0u64);
     let receive = async {
         loop {
             let notice = match listener.try_recv().await {
@@ -239,45 +271,34 @@ async fn listen(cache: &Weak<Cache>, url: &str, pool: &AnyPool, instance: u64) -
             };
             let Some(cache) = cache.upgrade() else { return "the cache is gone".into() };
             match notice {
-                Notice::Ping { instance: i, n } if i == instance => {
-                    heard_tx.send_replace(n);
+                Notice::Ping { instance, n } if instance == cache.instance => {
+                    cache.heard.send_if_modified(|h| {
+                        let newer = n > *h;
+                        *h = (*h).max(n);
+                        newer
+                    });
                 }
                 ref other => cache.apply(other),
             }
         }
     };
+    // Proves, over and over, that a notice sent now is heard; turns the cache
+    // on once it is.
+    let prove = async {
+        loop {
+            let Some(c) = cache.upgrade() else { return "the cache is gone".to_string() };
+            if let Err(why) = c.ping(pool).await {
+                return why;
+            }
+            c.go_live();
+            drop(c);
+            tokio::time::sleep(PING_EVERY).await;
+        }
+    };
     // Dropping the listener afterwards makes it safe to abandon `receive` midway.
     tokio::select! {
         why = receive => why,
-        why = ping(cache, pool, instance, heard_rx) => why,
-    }
-}
-
-/// Proves, over and over, that a notice sent now is heard; turns the cache on
-/// once it is and returns when one is not.
-async fn ping(
-    cache: &Weak<Cache>,
-    pool: &AnyPool,
-    instance: u64,
-    mut heard: tokio::sync::watch::Receiver<u64>,
-) -> String {
-    let mut n = 0u64;
-    loop {
-        n += 1;
-        // Only hex digits and a number: nothing to quote.
-        let sql = format!("NOTIFY {CHANNEL}, 'ping:{instance:x}:{n}'");
-        if let Err(e) = sqlx::raw_sql(&sql).execute(pool).await {
-            return format!("cannot notify: {e}");
-        }
-        match tokio::time::timeout(PING_TIMEOUT, heard.wait_for(|&h| h >= n)).await {
-            Ok(Ok(_)) => {}
-            _ => return format!("a notice was not heard within {} s", PING_TIMEOUT.as_secs()),
-        }
-        match cache.upgrade() {
-            Some(c) => c.go_live(),
-            None => return "the cache is gone".into(),
-        }
-        tokio::time::sleep(PING_EVERY).await;
+        why = prove => why,
     }
 }
 

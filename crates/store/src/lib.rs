@@ -129,12 +129,13 @@ impl Store {
         self
     }
 
-    /// Empties the read cache. For a server after each change it made, so that
-    /// what it shows next cannot predate the change (change notices from the
-    /// database arrive a moment later).
-    pub fn forget_cached(&self) {
+    /// Returns once the read cache reflects every change committed before the
+    /// call, by any process (at once without a cache). A server calls it after
+    /// each change it made, so that what it shows next cannot predate the
+    /// change: the database's change notices arrive a moment after the commit.
+    pub async fn settle_read_cache(&self) {
         if let Some(cache) = &self.cache {
-            cache.forget_all();
+            cache.settle(&self.pool).await;
         }
     }
 

@@ -214,7 +214,7 @@ pub(crate) async fn enforce(
     let resp = next.run(req).await;
     if is_post && signed_in {
         // The next page this browser asks for must show what it just changed.
-        state.store.forget_cached();
+        state.store.settle_read_cache().await;
     }
     resp
 }
@@ -280,7 +280,7 @@ async fn enforce_api(
     req.extensions_mut().insert(Caller { lang, ip, token });
     let resp = next.run(req).await;
     if changes {
-        state.store.forget_cached();
+        state.store.settle_read_cache().await;
     }
     resp
 }

@@ -212,6 +212,7 @@ async fn a_customer_sees_corrects_exports_and_deletes_their_data() {
             .execute(server.store.pool())
             .await
             .unwrap();
+        server.store.settle_read_cache().await;
         let printable = c.get("/portal/export").await.body;
         for expected in ["2026-0701", "Webhosting Kievit", "Bedrijf 7 B.V.", "gegevens ingezien", "vraag of probleem"] {
             assert!(printable.contains(expected), "{}: the printable page shows {expected}: {printable}", db.name());

@@ -62,6 +62,9 @@ impl Server {
     fn launch(store: Store, listener: std::net::TcpListener, mut config: custodian_web::WebConfig) -> Server {
         let url = format!("http://{}", listener.local_addr().unwrap());
         config.public_url = url.clone();
+        // The tests' handle shares the server's read cache, so that after a
+        // change through it `settle_read_cache` can wait for the server to see it.
+        let store = if config.read_cache { store.with_read_cache() } else { store };
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(custodian_web::serve(listener, None, store.clone(), config, async {
             let _ = stopped.await;
