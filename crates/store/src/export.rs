@@ -64,7 +64,7 @@ impl Store {
             .ok_or(StoreError::NotFound { kind: "customer", id: id.to_string() })?;
         let head = crate::customers::head(&row)?;
         let key_id = head.live_key_id()?;
-        let key = self.keys.data_key(&self.pool, key_id).await?;
+        let key = reader.data_key(&self.keys, &self.pool, key_id).await?;
         let fields = crate::records::open(&key, "customers", key_id, &row, crate::records::readable_by(role))?;
         let withheld = custodian_domain::inventory::fields_of("customers")
             .filter(|f| !f.may_read(role))
@@ -75,11 +75,12 @@ impl Store {
             Role::Staff => None,
             _ => Some(self.invoices_of(&mut reader, id, role, detail).await?),
         };
+        // Done with the reader before anything else takes a connection.
+        drop(reader);
         let access_log = match detail {
             Detail::Full => self.access_log(access, id).await?,
             Detail::Headers => vec![],
         };
-        drop(reader);
         if !access.actor.is_subject(id) {
             let mut event = Event::new(access, "customer.export", "customer", id).fields(fields.keys());
             self.keys.seal_source(&mut event, Some(&key));

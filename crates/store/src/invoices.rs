@@ -147,6 +147,8 @@ impl Store {
         check_finance(access, customer_id)?;
         let mut reader = self.reader().await?;
         let invoices = self.invoices_of(&mut reader, customer_id, access.actor.role, Detail::Full).await?;
+        // The audit writer needs a connection of its own.
+        drop(reader);
         if !access.actor.is_subject(customer_id) && !invoices.is_empty() {
             let mut event = Event::new(access, "invoice.read", "customer", customer_id)
                 .fields(records::columns(TABLE).into_iter().chain(["description"]));
@@ -208,7 +210,7 @@ impl Store {
             };
             if detail == Detail::Full {
                 let key_id: i64 = r.col("key_id")?;
-                let key = self.keys.data_key(&self.pool, key_id).await?;
+                let key = reader.data_key(&self.keys, &self.pool, key_id).await?;
                 for l in line_rows.iter().filter(|l| l.col::<i64>("invoice_id").is_ok_and(|i| i == id)) {
                     let position: i64 = l.col("position")?;
                     let sealed: Vec<u8> = l.col("description")?;

@@ -290,6 +290,21 @@ impl Reader {
     pub(crate) async fn optional(&mut self, sql: &str, binds: &[Bind<'_>]) -> Result<Option<Row>, StoreError> {
         Ok(self.all(sql, binds).await?.into_iter().next())
     }
+
+    /// Data key `id`, through this reader's own connection when it holds one
+    /// of the pool's: taking a second while holding one deadlocks a busy pool
+    /// (every connection held by a request that waits for another).
+    pub(crate) async fn data_key(
+        &mut self,
+        keys: &crate::keys::Keyring,
+        pool: &AnyPool,
+        id: i64,
+    ) -> Result<crate::Key, StoreError> {
+        match self {
+            Reader::Native(_) => keys.data_key(pool, id).await,
+            Reader::Pool(conn) => keys.data_key(&mut **conn, id).await,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -571,3 +571,37 @@ async fn connections_the_server_dropped_while_idle_are_replaced() {
     store.close().await;
     db.finish().await;
 }
+
+/// Reads that open data keys and write audit entries, many at once on a small
+/// pool with nothing in memory yet: none may hold one connection while waiting
+/// for another, or the pool deadlocks until its acquire timeout.
+#[tokio::test]
+async fn concurrent_cold_reads_never_wait_on_the_pool_they_hold() {
+    for db in databases().await {
+        let setup = db.store().await;
+        let mut ids = vec![];
+        for n in 1..=8 {
+            let id = setup.create_customer(&owner(), &customer(n), false).await.unwrap();
+            invoice(&setup, id, &format!("2026-{n:04}")).await;
+            ids.push(id);
+        }
+        setup.close().await;
+        // A fresh store: its keyring has no data key in memory.
+        let store = Store::open(&db.url, 2, db.key.clone()).await.unwrap();
+        let mut reads = tokio::task::JoinSet::new();
+        for &id in ids.iter().chain(&ids) {
+            let store = store.clone();
+            reads.spawn(async move {
+                let own = Access::new(Actor::customer(id), AccessPurpose::DataSubjectRequest);
+                store.customer_overview(&own, id).await?;
+                store.export_customer(&staff(), id).await?;
+                store.read_invoices(&bookkeeper(), id).await.map(|_| ())
+            });
+        }
+        let all = tokio::time::timeout(std::time::Duration::from_secs(20), reads.join_all()).await;
+        let all = all.unwrap_or_else(|_| panic!("{}: the reads are stuck on the pool", db.name()));
+        assert!(all.iter().all(Result::is_ok), "{}: {:?}", db.name(), all.iter().find(|r| r.is_err()));
+        store.close().await;
+        db.finish().await;
+    }
+}
