@@ -428,6 +428,7 @@ mod tests {
         assert_eq!(c.sqlite_path(), Some(PathBuf::from("/tmp/x/custodian.db")));
         assert_eq!(c.language, Lang::Nl);
         assert_eq!(c.login_attempts_per_minute, 10);
+        assert!(c.read_cache && !c.behind_tls_proxy);
     }
 
     #[test]
@@ -448,6 +449,10 @@ mod tests {
         assert_eq!(c.login_attempts_per_minute, 500);
         let c = load(env_of(&[("CUSTODIAN_DATA_DIR", "/srv/b")]), Some("/srv/c".into()), Some(file)).unwrap();
         assert_eq!(c.data_dir, PathBuf::from("/srv/c"));
+        for (value, on) in [("false", false), ("OFF", false), ("0", false), ("yes", true), (" true ", true)] {
+            let c = load(env_of(&[("CUSTODIAN_READ_CACHE", value)]), None, None).unwrap();
+            assert_eq!(c.read_cache, on, "{value:?}");
+        }
     }
 
     #[test]
@@ -461,6 +466,11 @@ mod tests {
         assert!(e.contains("db_max_connections"), "{e}");
         let e = load(env_of(&[("CUSTODIAN_DATABASE_URL", "mysql://x")]), None, None).unwrap_err().to_string();
         assert!(e.contains("database_url"), "{e}");
+        // An on/off setting that is neither is refused, not read as off.
+        for key in ["CUSTODIAN_READ_CACHE", "CUSTODIAN_BEHIND_TLS_PROXY"] {
+            let e = load(env_of(&[(key, "sometimes")]), None, None).unwrap_err().to_string();
+            assert!(e.contains(&key["CUSTODIAN_".len()..].to_lowercase()) && e.contains("sometimes"), "{e}");
+        }
         for bad in ["0", "1000001", "-1", "lots"] {
             let e = load(env_of(&[("CUSTODIAN_LOGIN_ATTEMPTS_PER_MINUTE", bad)]), None, None).unwrap_err().to_string();
             assert!(e.contains("login_attempts_per_minute"), "{bad}: {e}");
