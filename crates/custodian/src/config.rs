@@ -66,7 +66,7 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
         "read_cache",
         "CUSTODIAN_READ_CACHE",
         "true",
-        "On PostgreSQL, `serve` answers session checks and customers' dashboards from memory, kept current by the database's change notices.",
+        "`serve` answers session checks and customers' own dashboards from memory while the database says nothing they were read from changed.",
     ),
     (
         "trusted_proxy",

@@ -510,8 +510,8 @@ impl Store {
         let now = now_micros();
         let hash = session_hash(token);
         let ticket = self.cache.as_ref().and_then(|c| c.ticket());
-        if ticket.is_some()
-            && let Some(c) = self.cache.as_ref().and_then(|c| c.sessions.get(&hash))
+        if let (Some(cache), Some(ticket)) = (&self.cache, ticket)
+            && let Some(c) = cache.sessions.get(cache, &hash, ticket)
             // What the statement below would decide; one due for its touch goes there.
             && c.expires_at > now
             && now - c.last_seen_at < SESSION_TOUCH

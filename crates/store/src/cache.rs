@@ -1,15 +1,21 @@
-//! The server's read cache on PostgreSQL: session checks and customers' own
-//! dashboards answered from memory while nothing they were read from changed.
+//! A server's read cache: session checks and customers' own dashboards
+//! answered from memory while nothing they were read from changed. A dashboard
+//! is six statements; from memory it is none.
 //!
-//! On PostgreSQL every read is a round trip to another process; a dashboard is
-//! six. On SQLite reads are in-process and there is no cache (other processes,
-//! such as the CLI, could not tell this one what they changed).
-//!
-//! How it stays correct:
-//! - **Every writer announces.** Triggers (migration `0007_read_cache.sql`)
+//! How it knows, per engine:
+//! - **SQLite: the data version.** Every entry is stamped with SQLite's
+//!   `PRAGMA data_version` as read, on one connection of its own, before the
+//!   read behind it started; it holds while that number stays. The number
+//!   changes with every commit by any other connection, in any process (the
+//!   CLI, `sqlite3`), so any change at all clears everything at once. One
+//!   cheap statement per lookup instead of the reads.
+//! - **PostgreSQL: change notices.** Triggers (migration `0007_read_cache.sql`)
 //!   send `customer:<id>` or `user:<id>` on the channel [`CHANNEL`] when a row
 //!   those reads depend on changes, whoever commits it. One listener connection
 //!   per cache forgets the entries named; an unknown notice forgets everything.
+//!   A lookup costs no round trip.
+//!
+//! How the notices are trusted:
 //! - **The cache is used only while it provably hears.** Every [`PING_EVERY`]
 //!   the listener notifies itself through the pool; until that notice comes
 //!   back, and from the moment one is [`PING_TIMEOUT`] late or the connection
@@ -22,9 +28,10 @@
 //!   after a commit is heard, that commit's notices have been applied: the web
 //!   layer waits for one ([`crate::Store::settle_read_cache`]) after every
 //!   state-changing request it answers, and a page shown after a save is never
-//!   the one before it.
-//! - Entries live at most [`TTL`] in any case, and each shelf holds at most
-//!   [`CAPACITY`] of them.
+//!   the one before it. (On SQLite the next lookup sees the new data version.)
+//!
+//! On either engine entries live at most [`TTL`], and each shelf holds at most
+//! [`CAPACITY`] of them.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -35,6 +42,7 @@ use std::time::{Duration, Instant};
 use sqlx::AnyPool;
 use sqlx::postgres::PgListener;
 
+use crate::rows::Natives;
 use crate::{Export, Session};
 
 pub(crate) const CHANNEL: &str = "custodian_cache";
@@ -57,6 +65,8 @@ pub(crate) struct CachedSession {
 pub(crate) struct Cache {
     generation: AtomicU64,
     live: AtomicBool,
+    /// On SQLite: the file whose data version stamps every entry.
+    version: Option<Arc<Natives>>,
     /// Tells this cache's pings from other servers'.
     instance: u64,
     /// The number of the last ping sent, and the highest one heard.
@@ -66,15 +76,33 @@ pub(crate) struct Cache {
     pub sessions: Shelf<Vec<u8>, CachedSession>,
     /// The customer's own dashboard, by customer id.
     pub overviews: Shelf<i64, Export>,
+    hits: AtomicU64,
+    misses: AtomicU64,
 }
 
-/// A proof that a read started at a known generation.
-#[derive(Clone, Copy)]
-pub(crate) struct Ticket(u64);
+/// How the read cache is doing, for `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheStats {
+    /// In use now (on PostgreSQL: its listener hears the change notices).
+    pub live: bool,
+    /// Lookups answered from memory, and lookups that went to the database.
+    pub hits: u64,
+    pub misses: u64,
+}
 
-/// One kind of entry, with its insertion times.
+/// A proof that a read started at a known generation and data version.
+#[derive(Clone, Copy)]
+pub(crate) struct Ticket {
+    generation: u64,
+    version: i64,
+}
+
+/// When an entry was made, at which data version, and its value.
+type Entry<V> = (Instant, i64, V);
+
+/// One kind of entry.
 pub(crate) struct Shelf<K, V> {
-    entries: Mutex<HashMap<K, (Instant, V)>>,
+    entries: Mutex<HashMap<K, Entry<V>>>,
 }
 
 impl<K: Hash + Eq, V: Clone> Shelf<K, V> {
@@ -82,16 +110,23 @@ impl<K: Hash + Eq, V: Clone> Shelf<K, V> {
         Shelf { entries: Mutex::new(HashMap::new()) }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<K, (Instant, V)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<K, Entry<V>>> {
         // A panic elsewhere while holding the lock leaves the map usable.
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The entry for `key` while younger than [`TTL`].
-    pub fn get(&self, key: &K) -> Option<V> {
-        let map = self.lock();
-        let (at, v) = map.get(key)?;
-        (at.elapsed() < TTL).then(|| v.clone())
+    /// The entry for `key` while younger than [`TTL`] and made at the data
+    /// version of `ticket`.
+    pub fn get(&self, cache: &Cache, key: &K, ticket: Ticket) -> Option<V> {
+        let found = {
+            let map = self.lock();
+            map.get(key)
+                .filter(|(at, version, _)| at.elapsed() < TTL && *version == ticket.version)
+                .map(|(_, _, v)| v.clone())
+        };
+        let counter = if found.is_some() { &cache.hits } else { &cache.misses };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
     }
 
     /// Keeps `value` if nothing was forgotten since `ticket` was taken.
@@ -99,16 +134,16 @@ impl<K: Hash + Eq, V: Clone> Shelf<K, V> {
         let mut map = self.lock();
         // Checked under the lock: a forgetting bumps the generation before it
         // takes the lock, so it either stops this fill or removes it after.
-        if !cache.live.load(Ordering::SeqCst) || cache.generation.load(Ordering::SeqCst) != ticket.0 {
+        if !cache.live.load(Ordering::SeqCst) || cache.generation.load(Ordering::SeqCst) != ticket.generation {
             return;
         }
         if map.len() >= CAPACITY {
-            map.retain(|_, (at, _)| at.elapsed() < TTL);
+            map.retain(|_, (at, _, _)| at.elapsed() < TTL);
             if map.len() >= CAPACITY {
                 map.clear();
             }
         }
-        map.insert(key, (Instant::now(), value));
+        map.insert(key, (Instant::now(), ticket.version, value));
     }
 
     fn forget(&self, key: &K) {
@@ -116,7 +151,7 @@ impl<K: Hash + Eq, V: Clone> Shelf<K, V> {
     }
 
     fn forget_where(&self, pred: impl Fn(&V) -> bool) {
-        self.lock().retain(|_, (_, v)| !pred(v));
+        self.lock().retain(|_, (_, _, v)| !pred(v));
     }
 
     fn clear(&self) {
@@ -153,21 +188,51 @@ impl Notice {
 }
 
 impl Cache {
-    pub fn new() -> Cache {
+    /// A cache kept current by change notices: off until its listener hears.
+    pub fn listening() -> Cache {
+        Cache::new(false, None)
+    }
+
+    /// A cache whose entries hold while the SQLite file's data version stays.
+    pub fn versioned(natives: Arc<Natives>) -> Cache {
+        Cache::new(true, Some(natives))
+    }
+
+    fn new(live: bool, version: Option<Arc<Natives>>) -> Cache {
         Cache {
             generation: AtomicU64::new(0),
-            live: AtomicBool::new(false),
+            live: AtomicBool::new(live),
+            version,
             instance: rand::random(),
             sent: AtomicU64::new(0),
             heard: tokio::sync::watch::channel(0).0,
             sessions: Shelf::new(),
             overviews: Shelf::new(),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
         }
     }
 
-    /// A ticket for a read about to start, when the cache is in use.
+    pub fn stats(&self) -> CacheStats {
+        CacheStats {
+            live: self.is_live(),
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+        }
+    }
+
+    /// A ticket for a read about to start, when the cache is in use (and on
+    /// SQLite its data version could be read).
     pub fn ticket(&self) -> Option<Ticket> {
-        self.live.load(Ordering::SeqCst).then(|| Ticket(self.generation.load(Ordering::SeqCst)))
+        if !self.live.load(Ordering::SeqCst) {
+            return None;
+        }
+        let generation = self.generation.load(Ordering::SeqCst);
+        let version = match &self.version {
+            Some(natives) => natives.data_version().ok()?,
+            None => 0,
+        };
+        Some(Ticket { generation, version })
     }
 
     pub fn is_live(&self) -> bool {
@@ -222,6 +287,10 @@ impl Cache {
     /// (at once when the cache is off: it serves nothing then). If that cannot
     /// be shown in time, the cache is emptied.
     pub async fn settle(&self, pool: &AnyPool) {
+        // A data version shows a commit to the next reader at once.
+        if self.version.is_some() {
+            return;
+        }
         if self.is_live() && self.ping(pool).await.is_err() {
             self.forget_all();
         }
@@ -318,7 +387,7 @@ mod tests {
 
     #[test]
     fn a_fill_that_raced_with_a_change_is_not_kept() {
-        let cache = Cache::new();
+        let cache = Cache::listening();
         assert!(cache.ticket().is_none(), "a cache that has not heard its ping is off");
         cache.go_live();
         let before = cache.ticket().unwrap();
@@ -327,21 +396,21 @@ mod tests {
         assert_eq!(cache.overviews.len(), 0, "the change came in while the value was read");
         let after = cache.ticket().unwrap();
         cache.overviews.put(&cache, after, 1, sample());
-        assert!(cache.overviews.get(&1).is_some());
+        assert!(cache.overviews.get(&cache, &1, after).is_some());
         cache.apply(&Notice::Customer(2));
-        assert!(cache.overviews.get(&1).is_some(), "another customer's change leaves this one");
+        assert!(cache.overviews.get(&cache, &1, after).is_some(), "another customer's change leaves this one");
         cache.apply(&Notice::Customer(1));
-        assert!(cache.overviews.get(&1).is_none());
+        assert!(cache.overviews.get(&cache, &1, after).is_none());
     }
 
     #[test]
     fn going_dark_empties_and_refuses_fills() {
-        let cache = Cache::new();
+        let cache = Cache::listening();
         cache.go_live();
         let t = cache.ticket().unwrap();
         cache.overviews.put(&cache, t, 1, sample());
         cache.go_dark();
-        assert!(cache.overviews.get(&1).is_none());
+        assert!(cache.overviews.get(&cache, &1, t).is_none());
         assert!(cache.ticket().is_none());
         cache.overviews.put(&cache, t, 1, sample());
         assert_eq!(cache.overviews.len(), 0);
@@ -349,14 +418,14 @@ mod tests {
 
     #[test]
     fn a_full_shelf_makes_room() {
-        let cache = Cache::new();
+        let cache = Cache::listening();
         cache.go_live();
         let t = cache.ticket().unwrap();
         for id in 0..CAPACITY as i64 + 10 {
             cache.overviews.put(&cache, t, id, sample());
         }
         assert!(cache.overviews.len() <= CAPACITY);
-        assert!(cache.overviews.get(&(CAPACITY as i64 + 9)).is_some(), "the newest entry is kept");
+        assert!(cache.overviews.get(&cache, &(CAPACITY as i64 + 9), t).is_some(), "the newest entry is kept");
     }
 
     fn sample() -> Export {

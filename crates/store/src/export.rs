@@ -40,8 +40,8 @@ impl Store {
     pub async fn customer_overview(&self, access: &Access, id: i64) -> Result<Export, StoreError> {
         let cache = self.cache.as_deref().filter(|_| access.actor.is_subject(id));
         let ticket = cache.and_then(|c| c.ticket());
-        if let (Some(cache), Some(_)) = (cache, ticket)
-            && let Some(mut export) = cache.overviews.get(&id)
+        if let (Some(cache), Some(ticket)) = (cache, ticket)
+            && let Some(mut export) = cache.overviews.get(cache, &id, ticket)
         {
             export.generated_at = crate::now_micros();
             return Ok(export);

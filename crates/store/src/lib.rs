@@ -33,6 +33,7 @@ use sqlx::AnyPool;
 pub use api_tokens::{ApiToken, Scope};
 pub use audit::{Access, AccessPurpose, Actor, ActorKind, Entry, Problem, ProblemKind, Verification};
 pub use auth::{Account, AuthError, NewSession, Session};
+pub use cache::CacheStats;
 pub use crypto::{CryptoError, Key};
 pub use customers::{CustomerRecord, CustomerSummary, Lookup, StoreCounts};
 pub use db::Engine;
@@ -96,7 +97,7 @@ pub struct Store {
     natives: Option<std::sync::Arc<rows::Natives>>,
     /// Where the database is, for the read cache's listener.
     url: std::sync::Arc<str>,
-    /// The read cache of a server on PostgreSQL (see [`Store::with_read_cache`]).
+    /// A server's read cache (see [`Store::with_read_cache`]).
     cache: Option<std::sync::Arc<cache::Cache>>,
 }
 
@@ -117,15 +118,23 @@ impl Store {
     }
 
     /// This store with a read cache for session checks and customers' own
-    /// dashboards, when the database is PostgreSQL (see `cache`); unchanged on
-    /// SQLite, whose reads need no cache. For a long-running server: the cache
-    /// keeps a listening connection of its own. Call inside a Tokio runtime.
+    /// dashboards (see `cache`). For a long-running server: on PostgreSQL the
+    /// cache keeps a listening connection of its own. Call inside a Tokio
+    /// runtime.
     pub fn with_read_cache(mut self) -> Store {
-        if self.engine == Engine::Postgres && self.cache.is_none() {
-            let cache = std::sync::Arc::new(cache::Cache::new());
-            cache::spawn_listener(&cache, self.url.to_string(), self.pool.clone());
-            self.cache = Some(cache);
+        if self.cache.is_some() {
+            return self;
         }
+        self.cache = match (self.engine, &self.natives) {
+            (Engine::Postgres, _) => {
+                let cache = std::sync::Arc::new(cache::Cache::listening());
+                cache::spawn_listener(&cache, self.url.to_string(), self.pool.clone());
+                Some(cache)
+            }
+            (Engine::Sqlite, Some(natives)) => Some(std::sync::Arc::new(cache::Cache::versioned(natives.clone()))),
+            // An in-memory database is a test's: nothing to save.
+            (Engine::Sqlite, None) => None,
+        };
         self
     }
 
@@ -139,10 +148,9 @@ impl Store {
         }
     }
 
-    /// Whether the read cache is in use: the store has one, and its listener
-    /// hears the database's change notices.
-    pub fn read_cache_live(&self) -> bool {
-        self.cache.as_ref().is_some_and(|c| c.is_live())
+    /// The read cache's state and counters; `None` without a cache.
+    pub fn read_cache_stats(&self) -> Option<CacheStats> {
+        self.cache.as_ref().map(|c| c.stats())
     }
 
     /// A reader for the hot path (see `rows`).

@@ -129,6 +129,9 @@ pub(crate) enum Bind<'a> {
 pub(crate) struct Natives {
     path: PathBuf,
     idle: Mutex<Vec<NativeConn>>,
+    /// The one connection that asks for the data version: its answers are
+    /// comparable only with its own earlier ones.
+    versions: Mutex<Option<rusqlite::Connection>>,
 }
 
 /// A read-only connection and the column names of the statements it ran, so a
@@ -146,17 +149,38 @@ const IDLE_NATIVES: usize = 8;
 
 impl Natives {
     pub(crate) fn new(path: PathBuf) -> Natives {
-        Natives { path, idle: Mutex::new(Vec::new()) }
+        Natives { path, idle: Mutex::new(Vec::new()), versions: Mutex::new(None) }
+    }
+
+    fn open(&self) -> Result<rusqlite::Connection, StoreError> {
+        let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = rusqlite::Connection::open_with_flags(&self.path, flags).map_err(native_error)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(native_error)?;
+        Ok(conn)
     }
 
     fn lease(&self) -> Result<NativeConn, StoreError> {
         if let Some(conn) = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop() {
             return Ok(conn);
         }
-        let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = rusqlite::Connection::open_with_flags(&self.path, flags).map_err(native_error)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(native_error)?;
-        Ok(NativeConn { conn, names: Default::default() })
+        Ok(NativeConn { conn: self.open()?, names: Default::default() })
+    }
+
+    /// SQLite's data version: it changes whenever any other connection, in
+    /// this process or another, committed a change to the file since the last
+    /// call.
+    pub(crate) fn data_version(&self) -> Result<i64, StoreError> {
+        let mut slot = self.versions.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.is_none() {
+            *slot = Some(self.open()?);
+        }
+        let conn = slot.as_ref().expect("set above");
+        let version = conn.prepare_cached("PRAGMA data_version").and_then(|mut s| s.query_row([], |r| r.get(0)));
+        if version.is_err() {
+            // Reopened next time rather than trusted.
+            *slot = None;
+        }
+        version.map_err(native_error)
     }
 
     /// One statement outside any transaction: it is its own snapshot, and

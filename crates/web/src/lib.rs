@@ -45,8 +45,8 @@ pub struct WebConfig {
     /// The registries, for routing new handles and domains and for fetching
     /// passthrough holder data; `None` when no registry is configured.
     pub registry: Option<std::sync::Arc<custodian_registry::Worker>>,
-    /// Serve session checks and customers' dashboards from memory on
-    /// PostgreSQL (see the store's read cache).
+    /// Serve session checks and customers' own dashboards from memory while
+    /// the database says they are current (see the store's read cache).
     pub read_cache: bool,
 }
 

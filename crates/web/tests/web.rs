@@ -157,6 +157,18 @@ async fn a_customer_sees_corrects_exports_and_deletes_their_data() {
         assert_eq!(current(&c.get("/portal/edit").await), ["/portal/edit"], "{}", db.name());
         assert_eq!(current(&c.get("/portal/access").await), ["/portal/access"], "{}", db.name());
         assert!(dashboard.body.contains("Bedrijf 7 B.V.") && dashboard.body.contains("klant7@voorbeeld.nl"));
+        // Seen again, the page comes from the read cache: session and dashboard.
+        let cache = || server.store.read_cache_stats().expect("the server has a read cache");
+        for _ in 0..500 {
+            if cache().live {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        c.get("/portal").await;
+        let before = cache().hits;
+        assert_eq!(c.get("/portal").await.body, c.get("/portal").await.body);
+        assert_eq!(cache().hits, before + 4, "{}: {:?}", db.name(), cache());
 
         // An invalid phone number: the error next to the field, nothing saved.
         let form = c.get("/portal/edit").await;

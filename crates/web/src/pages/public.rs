@@ -71,6 +71,13 @@ pub(crate) async fn metrics(AxState(state): AxState<State>, Extension(viewer): E
         }
         out.push_str(&format!("custodian_outbox_possible_duplicates {}\n", o.possible_duplicates));
     }
+    if let Some(c) = state.store.read_cache_stats() {
+        out.push_str("# HELP custodian_read_cache_live 1 while the read cache is in use.\n# TYPE custodian_read_cache_live gauge\n");
+        out.push_str(&format!("custodian_read_cache_live {}\n", u8::from(c.live)));
+        out.push_str("# HELP custodian_read_cache_lookups_total Read cache lookups by result.\n# TYPE custodian_read_cache_lookups_total counter\n");
+        out.push_str(&format!("custodian_read_cache_lookups_total{{result=\"hit\"}} {}\n", c.hits));
+        out.push_str(&format!("custodian_read_cache_lookups_total{{result=\"miss\"}} {}\n", c.misses));
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }
 
