@@ -12,7 +12,7 @@
 //!   one; `/healthz` (one database read) is shown for context.
 //! - `GET /portal` with the session cookie: every answer must be 200 and the
 //!   whole rendered dashboard (that customer's last invoice number); anything
-//!   else is wrong. On PostgreSQL it is measured a second time on a server with
+//!   else is wrong. It is measured a second time on a server with
 //!   `CUSTODIAN_READ_CACHE=false`, for what the read cache is worth.
 //!
 //! Then, on a second server with `CUSTODIAN_LOGIN_ATTEMPTS_PER_MINUTE` raised
@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use custodian_domain::model::{Delivery, InvoiceLine, ServiceData, parse_date};
-use custodian_store::{Access, AccessPurpose, Actor, Engine, NewInvoice, Store};
+use custodian_store::{Access, AccessPurpose, Actor, NewInvoice, Store};
 use custodian_testkit::TestDb;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -465,15 +465,11 @@ pub async fn run(db: &TestDb, s: &Settings) -> anyhow::Result<(Vec<Table>, Vec<O
     let peak = server.peak_rss()?;
     drop(server);
 
-    // What the read cache (PostgreSQL only) is worth: the same sessions on a
-    // server without it.
-    let uncached = if db.engine == Engine::Postgres {
-        let server = Server::start(&bin, db, data_dir.path(), &[("CUSTODIAN_READ_CACHE", "false")]).await?;
-        eprintln!("web ({engine}): GET /portal, read cache off ...");
-        Some(load(server.addr, &dashboards, s).await?)
-    } else {
-        None
-    };
+    // What the read cache is worth: the same sessions on a server without it.
+    let server = Server::start(&bin, db, data_dir.path(), &[("CUSTODIAN_READ_CACHE", "false")]).await?;
+    eprintln!("web ({engine}): GET /portal, read cache off ...");
+    let uncached = load(server.addr, &dashboards, s).await?;
+    drop(server);
 
     // Logins on a fresh server: its memory is that of logging in alone.
     let mut server = Server::start(&bin, db, data_dir.path(), &[ATTEMPTS]).await?;
@@ -496,16 +492,13 @@ pub async fn run(db: &TestDb, s: &Settings) -> anyhow::Result<(Vec<Table>, Vec<O
         ),
         &["request", "answers/s", "p50", "p99", "max", "wrong", "errors"],
     );
-    let mut phases = vec![
+    for (label, l) in [
         ("GET /style.css (baseline: static)", &css),
         ("GET /healthz (one database read)", &health),
         ("GET /portal (customer dashboard)", &dash),
-    ];
-    if let Some(u) = &uncached {
-        phases.push(("GET /portal, read cache off (context)", u));
-    }
-    phases.push(("POST /login (right password)", &logins));
-    for (label, l) in phases {
+        ("GET /portal, read cache off (context)", &uncached),
+        ("POST /login (right password)", &logins),
+    ] {
         t.row([
             label.to_string(),
             per_sec(l.rate()),
@@ -525,20 +518,20 @@ pub async fn run(db: &TestDb, s: &Settings) -> anyhow::Result<(Vec<Table>, Vec<O
         megabytes(login_peak)
     ));
     for (label, l) in [
-        ("style.css", Some(&css)),
-        ("healthz", Some(&health)),
-        ("portal", Some(&dash)),
-        ("portal, cache off", uncached.as_ref()),
-        ("login", Some(&logins)),
+        ("style.css", &css),
+        ("healthz", &health),
+        ("portal", &dash),
+        ("portal, cache off", &uncached),
+        ("login", &logins),
     ] {
-        if let Some(p) = l.and_then(|l| l.problem.as_ref()) {
+        if let Some(p) = &l.problem {
             t.note(format!("first problem on {label}: {p}"));
         }
     }
 
     let ratio_pass = dash.rate() >= MIN_RATIO * css.rate();
     let p99_pass = dash.stats.p99 < MAX_P99;
-    let failures = css.failures() + health.failures() + dash.failures() + uncached.as_ref().map_or(0, Load::failures);
+    let failures = css.failures() + health.failures() + dash.failures() + uncached.failures();
     let peak_pass = peak < MAX_PEAK_BYTES;
     let mut m = Table::measurement(format!("[5] web targets, {engine}"));
     m.row([
@@ -555,14 +548,12 @@ pub async fn run(db: &TestDb, s: &Settings) -> anyhow::Result<(Vec<Table>, Vec<O
         per_sec(health.rate()),
         ratio(dash.rate(), health.rate()),
     ]);
-    if let Some(u) = &uncached {
-        m.row([
-            format!("(context) dashboard with the read cache off (p99 {}) vs /style.css", ms(u.stats.p99)),
-            per_sec(u.rate()),
-            per_sec(css.rate()),
-            ratio(u.rate(), css.rate()),
-        ]);
-    }
+    m.row([
+        format!("(context) dashboard with the read cache off (p99 {}) vs /style.css", ms(uncached.stats.p99)),
+        per_sec(uncached.rate()),
+        per_sec(css.rate()),
+        ratio(uncached.rate(), css.rate()),
+    ]);
     m.row([
         "dashboard p99".to_string(),
         ms(dash.stats.p99),
