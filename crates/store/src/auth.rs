@@ -510,11 +510,10 @@ impl Store {
         let now = now_micros();
         let hash = session_hash(token);
         let ticket = self.cache.as_ref().and_then(|c| c.ticket());
+        // What the statement below would decide; one due for its touch goes there.
+        let current = |c: &crate::cache::CachedSession| c.expires_at > now && now - c.last_seen_at < SESSION_TOUCH;
         if let (Some(cache), Some(ticket)) = (&self.cache, ticket)
-            && let Some(c) = cache.sessions.get(cache, &hash, ticket)
-            // What the statement below would decide; one due for its touch goes there.
-            && c.expires_at > now
-            && now - c.last_seen_at < SESSION_TOUCH
+            && let Some(c) = cache.sessions.get(cache, &hash, ticket, current)
         {
             return Ok(Some(c.session));
         }

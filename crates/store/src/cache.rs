@@ -115,13 +115,13 @@ impl<K: Hash + Eq, V: Clone> Shelf<K, V> {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The entry for `key` while younger than [`TTL`] and made at the data
-    /// version of `ticket`.
-    pub fn get(&self, cache: &Cache, key: &K, ticket: Ticket) -> Option<V> {
+    /// The entry for `key` while younger than [`TTL`], made at the data
+    /// version of `ticket`, and `usable`.
+    pub fn get(&self, cache: &Cache, key: &K, ticket: Ticket, usable: impl Fn(&V) -> bool) -> Option<V> {
         let found = {
             let map = self.lock();
             map.get(key)
-                .filter(|(at, version, _)| at.elapsed() < TTL && *version == ticket.version)
+                .filter(|(at, version, v)| at.elapsed() < TTL && *version == ticket.version && usable(v))
                 .map(|(_, _, v)| v.clone())
         };
         let counter = if found.is_some() { &cache.hits } else { &cache.misses };
@@ -396,11 +396,14 @@ mod tests {
         assert_eq!(cache.overviews.len(), 0, "the change came in while the value was read");
         let after = cache.ticket().unwrap();
         cache.overviews.put(&cache, after, 1, sample());
-        assert!(cache.overviews.get(&cache, &1, after).is_some());
+        assert!(cache.overviews.get(&cache, &1, after, |_| true).is_some());
         cache.apply(&Notice::Customer(2));
-        assert!(cache.overviews.get(&cache, &1, after).is_some(), "another customer's change leaves this one");
+        assert!(
+            cache.overviews.get(&cache, &1, after, |_| true).is_some(),
+            "another customer's change leaves this one"
+        );
         cache.apply(&Notice::Customer(1));
-        assert!(cache.overviews.get(&cache, &1, after).is_none());
+        assert!(cache.overviews.get(&cache, &1, after, |_| true).is_none());
     }
 
     #[test]
@@ -410,7 +413,7 @@ mod tests {
         let t = cache.ticket().unwrap();
         cache.overviews.put(&cache, t, 1, sample());
         cache.go_dark();
-        assert!(cache.overviews.get(&cache, &1, t).is_none());
+        assert!(cache.overviews.get(&cache, &1, t, |_| true).is_none());
         assert!(cache.ticket().is_none());
         cache.overviews.put(&cache, t, 1, sample());
         assert_eq!(cache.overviews.len(), 0);
@@ -425,7 +428,7 @@ mod tests {
             cache.overviews.put(&cache, t, id, sample());
         }
         assert!(cache.overviews.len() <= CAPACITY);
-        assert!(cache.overviews.get(&cache, &(CAPACITY as i64 + 9), t).is_some(), "the newest entry is kept");
+        assert!(cache.overviews.get(&cache, &(CAPACITY as i64 + 9), t, |_| true).is_some(), "the newest entry is kept");
     }
 
     fn sample() -> Export {
