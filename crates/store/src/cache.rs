@@ -74,8 +74,9 @@ pub(crate) struct Cache {
     heard: tokio::sync::watch::Sender<u64>,
     /// By token hash.
     pub sessions: Shelf<Vec<u8>, CachedSession>,
-    /// The customer's own dashboard, by customer id.
-    pub overviews: Shelf<i64, Export>,
+    /// The customer's own dashboard, by customer id; shared, so that a hit
+    /// copies it outside the lock.
+    pub overviews: Shelf<i64, Arc<Export>>,
     hits: AtomicU64,
     misses: AtomicU64,
 }
@@ -392,10 +393,10 @@ mod tests {
         cache.go_live();
         let before = cache.ticket().unwrap();
         cache.apply(&Notice::Customer(1));
-        cache.overviews.put(&cache, before, 1, sample());
+        cache.overviews.put(&cache, before, 1, sample().into());
         assert_eq!(cache.overviews.len(), 0, "the change came in while the value was read");
         let after = cache.ticket().unwrap();
-        cache.overviews.put(&cache, after, 1, sample());
+        cache.overviews.put(&cache, after, 1, sample().into());
         assert!(cache.overviews.get(&cache, &1, after, |_| true).is_some());
         cache.apply(&Notice::Customer(2));
         assert!(
@@ -411,11 +412,11 @@ mod tests {
         let cache = Cache::listening();
         cache.go_live();
         let t = cache.ticket().unwrap();
-        cache.overviews.put(&cache, t, 1, sample());
+        cache.overviews.put(&cache, t, 1, sample().into());
         cache.go_dark();
         assert!(cache.overviews.get(&cache, &1, t, |_| true).is_none());
         assert!(cache.ticket().is_none());
-        cache.overviews.put(&cache, t, 1, sample());
+        cache.overviews.put(&cache, t, 1, sample().into());
         assert_eq!(cache.overviews.len(), 0);
     }
 
@@ -425,7 +426,7 @@ mod tests {
         cache.go_live();
         let t = cache.ticket().unwrap();
         for id in 0..CAPACITY as i64 + 10 {
-            cache.overviews.put(&cache, t, id, sample());
+            cache.overviews.put(&cache, t, id, sample().into());
         }
         assert!(cache.overviews.len() <= CAPACITY);
         assert!(cache.overviews.get(&cache, &(CAPACITY as i64 + 9), t, |_| true).is_some(), "the newest entry is kept");

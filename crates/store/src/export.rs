@@ -41,14 +41,13 @@ impl Store {
         let cache = self.cache.as_deref().filter(|_| access.actor.is_subject(id));
         let ticket = cache.and_then(|c| c.ticket());
         if let (Some(cache), Some(ticket)) = (cache, ticket)
-            && let Some(mut export) = cache.overviews.get(cache, &id, ticket, |_| true)
+            && let Some(cached) = cache.overviews.get(cache, &id, ticket, |_| true)
         {
-            export.generated_at = crate::now_micros();
-            return Ok(export);
+            return Ok(Export { generated_at: crate::now_micros(), ..Export::clone(&cached) });
         }
         let export = self.export_with(access, id, Detail::Headers).await?;
         if let (Some(cache), Some(ticket)) = (cache, ticket) {
-            cache.overviews.put(cache, ticket, id, export.clone());
+            cache.overviews.put(cache, ticket, id, export.clone().into());
         }
         Ok(export)
     }
