@@ -171,10 +171,10 @@ impl Natives {
     /// call.
     pub(crate) fn data_version(&self) -> Result<i64, StoreError> {
         let mut slot = self.versions.lock().unwrap_or_else(|e| e.into_inner());
-        if slot.is_none() {
-            *slot = Some(self.open()?);
-        }
-        let conn = slot.as_ref().expect("set above");
+        let conn = match &mut *slot {
+            Some(conn) => conn,
+            empty => empty.insert(self.open()?),
+        };
         let version = conn.prepare_cached("PRAGMA data_version").and_then(|mut s| s.query_row([], |r| r.get(0)));
         if version.is_err() {
             // Reopened next time rather than trusted.
@@ -210,12 +210,14 @@ pub(crate) struct Lease {
 
 impl Lease {
     fn conn(&mut self) -> Result<&mut NativeConn, StoreError> {
-        if self.conn.is_none() {
-            let conn = self.natives.lease()?;
-            conn.conn.prepare_cached("BEGIN").and_then(|mut s| s.execute([])).map_err(native_error)?;
-            self.conn = Some(conn);
+        match &mut self.conn {
+            Some(conn) => Ok(conn),
+            empty => {
+                let conn = self.natives.lease()?;
+                conn.conn.prepare_cached("BEGIN").and_then(|mut s| s.execute([])).map_err(native_error)?;
+                Ok(empty.insert(conn))
+            }
         }
-        Ok(self.conn.as_mut().expect("set above"))
     }
 
     fn all(&mut self, sql: &str, binds: &[Bind<'_>]) -> Result<Vec<Row>, StoreError> {
