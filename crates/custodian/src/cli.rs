@@ -648,7 +648,7 @@ pub async fn run(args: Args, config: Config) -> anyhow::Result<ExitCode> {
         }
         Command::ApiToken(ApiTokenCmd::List { format }) => {
             let store = open(&config).await?;
-            let tokens = store.api_tokens().await?;
+            let tokens = store.api_tokens(&operator(AccessPurpose::Administration)).await?;
             if format == Format::Json {
                 serde_json::to_writer_pretty(&mut out, &tokens)?;
                 writeln!(out)?;
@@ -856,7 +856,9 @@ async fn customer(out: &mut impl Write, config: &Config, cmd: CustomerCmd) -> an
         }
         CustomerCmd::List { after, limit } => {
             let store = open(config).await?;
-            for c in store.list_customers(after, limit.clamp(1, 10_000)).await? {
+            for c in
+                store.list_customers(&operator(AccessPurpose::Administration), after, limit.clamp(1, 10_000)).await?
+            {
                 writeln!(out, "{}\t{}\t{}\t{}", c.id, c.kind, c.status, format_micros(c.created_at))?;
             }
         }
@@ -868,7 +870,7 @@ async fn customer(out: &mut impl Write, config: &Config, cmd: CustomerCmd) -> an
                 _ => return Err(Usage("give --email, --kvk or --name".into()).into()),
             };
             let store = open(config).await?;
-            for id in store.find_customers(&lookup).await? {
+            for id in store.find_customers(&operator(AccessPurpose::Administration), &lookup).await? {
                 writeln!(out, "{id}")?;
             }
         }
@@ -1291,7 +1293,7 @@ fn print_inventory(
         "table.column", "label", "category", "purpose", "basis", "readers", "retention"
     )?;
     for f in inventory::FIELDS {
-        let readers: Vec<_> = f.readers.iter().map(|r| r.as_str()).collect();
+        let readers: Vec<_> = f.readers().iter().map(|r| r.as_str()).collect();
         let recipients: Vec<_> = f.recipients.iter().map(|r| format!("{r:?}").to_lowercase()).collect();
         writeln!(
             out,
@@ -1349,6 +1351,7 @@ pub fn exit_code(e: &anyhow::Error) -> ExitCode {
                     | StoreError::Conflict(_)
                     | StoreError::Erased(_)
                     | StoreError::Forbidden(_)
+                    | StoreError::Denied(_)
             )
         );
     if bad_input { ExitCode::from(2) } else { ExitCode::FAILURE }

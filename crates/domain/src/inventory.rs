@@ -1,8 +1,8 @@
 //! The data inventory: every column that holds personal data, declared once.
 //!
-//! Storage encrypts exactly the columns listed here, access checks read the
-//! `readers` of each field, the export and the erasure walk the same list, and the
-//! published documents (processor register, privacy statement) are rendered from it.
+//! Storage encrypts exactly the columns listed here, access checks ask the
+//! policy ([`crate::policy`]) about each field's class, the export and the
+//! erasure walk the same list, and the published documents (processor register, privacy statement) are rendered from it.
 //! A test compares the live database schema with this file: a column that is
 //! neither declared here nor listed in [`NON_PERSONAL`] fails the build.
 
@@ -10,36 +10,8 @@ use serde::Serialize;
 
 use crate::Lang;
 
-/// Who may read a field. `Subject` is the person (customer) the data is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// The owner of the company, also its data protection officer (M16).
-    Owner,
-    /// Staff with system access, under confidentiality (A14). Not invoices (A4).
-    Staff,
-    /// The bookkeeper under a DPA (M6): invoices and billing identity only (A4).
-    Bookkeeper,
-    /// The customer, for their own record.
-    Subject,
-}
-
-impl Role {
-    pub const ALL: [Role; 4] = [Role::Owner, Role::Staff, Role::Bookkeeper, Role::Subject];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Owner => "owner",
-            Role::Staff => "staff",
-            Role::Bookkeeper => "bookkeeper",
-            Role::Subject => "subject",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Role> {
-        Role::ALL.into_iter().find(|r| r.as_str() == s)
-    }
-}
+pub use crate::policy::Role;
+use crate::policy::{Action, FieldClass, Principal, Resource};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -146,7 +118,8 @@ pub struct Field {
     pub category: Category,
     pub purpose: Purpose,
     pub basis: LegalBasis,
-    pub readers: &'static [Role],
+    /// Who may read and write it: see the policy's rules for this class.
+    pub class: FieldClass,
     pub retention: Retention,
     pub recipients: &'static [Recipient],
     pub key: KeyOwner,
@@ -159,8 +132,19 @@ impl Field {
         lang.pick(self.label_nl, self.label_en)
     }
 
+    /// Whether a person signed in with `role` may read this field.
     pub fn may_read(&self, role: Role) -> bool {
-        self.readers.contains(&role)
+        self.allows(Principal::person(role), Action::Read)
+    }
+
+    /// Whether `who` may read (or write) this field, by the policy.
+    pub fn allows(&self, who: Principal, action: Action) -> bool {
+        crate::policy::allows(who, Resource::Fields(self.class), action)
+    }
+
+    /// The people's roles that may read this field (for documents).
+    pub fn readers(&self) -> Vec<Role> {
+        crate::policy::roles(Resource::Fields(self.class), Action::Read).collect()
     }
 }
 
@@ -179,19 +163,19 @@ use LegalBasis::*;
 use Purpose::*;
 use Recipient as To;
 use Retention::*;
-use Role::*;
 
-const PROFILE: &[Role] = &[Owner, Staff, Subject];
-const BILLING_IDENTITY: &[Role] = &[Owner, Staff, Bookkeeper, Subject];
-const FINANCE: &[Role] = &[Owner, Bookkeeper, Subject];
-const REGISTRY_CONTACT: &[Role] = &[Owner, Staff, Subject];
-const SECURITY: &[Role] = &[Owner];
-const ACCOUNT: &[Role] = &[Owner, Subject];
-const NOBODY: &[Role] = &[];
+const PROFILE: FieldClass = FieldClass::Profile;
+const BILLING_IDENTITY: FieldClass = FieldClass::BillingIdentity;
+const FINANCE: FieldClass = FieldClass::Finance;
+const REGISTRY_CONTACT: FieldClass = FieldClass::RegistryContact;
+const SECURITY: FieldClass = FieldClass::Security;
+const ACCOUNT: FieldClass = FieldClass::Account;
+const NOBODY: FieldClass = FieldClass::Credential;
+const MESSAGE: FieldClass = FieldClass::Message;
 
 macro_rules! fields {
     ($($table:literal . $column:literal, $nl:literal, $en:literal, $cat:expr, $purpose:expr, $basis:expr,
-       $readers:expr, $ret:expr, [$($rcpt:expr),*], $key:expr $(, index $idx:literal)?;)*) => {
+       $class:expr, $ret:expr, [$($rcpt:expr),*], $key:expr $(, index $idx:literal)?;)*) => {
         &[$(Field {
             table: $table,
             column: $column,
@@ -200,7 +184,7 @@ macro_rules! fields {
             category: $cat,
             purpose: $purpose,
             basis: $basis,
-            readers: $readers,
+            class: $class,
             retention: $ret,
             recipients: &[$($rcpt),*],
             key: $key,
@@ -274,10 +258,10 @@ pub static FIELDS: &[Field] = fields![
     "users"."password_hash", "Wachtwoord (argon2id-hash)", "Password (argon2id hash)", Credential, Accountability, LegitimateInterest, NOBODY, Account, [To::BackupStorage], K::System;
     "users"."totp_secret", "Geheim tweede factor", "Second-factor secret", Credential, Accountability, LegitimateInterest, NOBODY, Account, [To::BackupStorage], K::System;
 
-    "outbox"."recipient", "Ontvanger bericht (e-mailadres of telefoonnummer)", "Message recipient (e-mail address or phone number)", ContactDetails, Communication, Contract, &[Owner], UntilSent, [To::MailProvider, To::SmsGateway, To::BackupStorage], K::System;
-    "outbox"."subject", "Onderwerp bericht", "Message subject", Identity, Communication, Contract, &[Owner], UntilSent, [To::MailProvider, To::BackupStorage], K::System;
-    "outbox"."body", "Berichttekst (naam, inlognaam of activeringscode)", "Message text (name, login name or activation code)", Identity, Communication, Contract, &[Owner], UntilSent, [To::MailProvider, To::SmsGateway, To::BackupStorage], K::System;
-    "registry_ops"."payload", "Gegevens voor de registry (handlegegevens of handle-ID)", "Data for the registry (handle data or handle ID)", RegistryContact, DomainRegistration, Contract, &[Owner], UntilSent, [To::Registry, To::BackupStorage], K::System;
+    "outbox"."recipient", "Ontvanger bericht (e-mailadres of telefoonnummer)", "Message recipient (e-mail address or phone number)", ContactDetails, Communication, Contract, MESSAGE, UntilSent, [To::MailProvider, To::SmsGateway, To::BackupStorage], K::System;
+    "outbox"."subject", "Onderwerp bericht", "Message subject", Identity, Communication, Contract, MESSAGE, UntilSent, [To::MailProvider, To::BackupStorage], K::System;
+    "outbox"."body", "Berichttekst (naam, inlognaam of activeringscode)", "Message text (name, login name or activation code)", Identity, Communication, Contract, MESSAGE, UntilSent, [To::MailProvider, To::SmsGateway, To::BackupStorage], K::System;
+    "registry_ops"."payload", "Gegevens voor de registry (handlegegevens of handle-ID)", "Data for the registry (handle data or handle ID)", RegistryContact, DomainRegistration, Contract, MESSAGE, UntilSent, [To::Registry, To::BackupStorage], K::System;
 ];
 
 /// Keyed-hash columns derived from personal data, beyond the per-field blind
@@ -582,7 +566,7 @@ mod tests {
                 assert!(!f.may_read(Role::Bookkeeper), "{}.{}", f.table, f.column);
             }
             if f.category == Category::Credential {
-                assert!(f.readers.is_empty(), "credentials are verified, never read");
+                assert!(f.readers().is_empty(), "credentials are verified, never read");
             } else {
                 assert!(f.may_read(Role::Owner));
             }

@@ -8,6 +8,7 @@ pub mod inventory;
 pub mod lang;
 pub mod model;
 pub mod password;
+pub mod policy;
 pub mod retention;
 pub mod validate;
 

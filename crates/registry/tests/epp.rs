@@ -260,7 +260,7 @@ async fn a_refusal_fails_the_operation_with_the_registry_code_and_staff_can_retr
         let customer_access = own(id);
         assert!(matches!(
             store.registry_ops().retry(&customer_access, failed[0].id, 0).await,
-            Err(StoreError::Forbidden(_))
+            Err(StoreError::Denied(_))
         ));
         store.registry_ops().retry(&owner(), failed[0].id, 0).await.unwrap();
         worker.drain().await.unwrap();

@@ -14,6 +14,7 @@ use zeroize::Zeroizing;
 
 use crate::audit::{Access, Actor, ActorKind, Event};
 use crate::{Store, StoreError, now_micros};
+use custodian_domain::policy::{Action, Resource};
 
 /// What a token may do, on top of what its role allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -118,10 +119,7 @@ fn check_name(name: &str) -> Result<(), FieldErrors> {
 }
 
 fn only_owner(access: &Access) -> Result<(), StoreError> {
-    if access.actor.role != Role::Owner || access.actor.kind == ActorKind::Api {
-        return Err(StoreError::Forbidden("only the owner manages API tokens".into()));
-    }
-    Ok(())
+    crate::permit::require(access, Resource::ApiTokens, Action::Write)
 }
 
 impl Store {
@@ -214,7 +212,8 @@ impl Store {
     }
 
     /// Every token, newest first (without secrets).
-    pub async fn api_tokens(&self) -> Result<Vec<ApiToken>, StoreError> {
+    pub async fn api_tokens(&self, access: &Access) -> Result<Vec<ApiToken>, StoreError> {
+        crate::permit::require(access, Resource::ApiTokens, Action::Read)?;
         let rows =
             sqlx::query(&format!("SELECT {COLUMNS} FROM api_tokens ORDER BY id DESC")).fetch_all(&self.pool).await?;
         rows.iter().map(token).collect()

@@ -76,57 +76,7 @@ impl Actor {
     }
 }
 
-/// Why personal data is accessed. Chosen from a short list, never free text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AccessPurpose {
-    /// Helping the customer with a question or problem.
-    Support,
-    /// Invoicing and the financial administration.
-    Billing,
-    /// Domain registration and registry contacts.
-    Registry,
-    /// Carrying out a request of the person themselves (access, export, erasure).
-    DataSubjectRequest,
-    /// A legal obligation (tax authority, court order).
-    LegalObligation,
-    /// Investigating a security incident (M17).
-    SecurityIncident,
-    /// Keeping the administration correct (creating, correcting records).
-    Administration,
-    /// Scheduled retention work.
-    Retention,
-}
-
-impl AccessPurpose {
-    pub const ALL: [AccessPurpose; 8] = [
-        AccessPurpose::Support,
-        AccessPurpose::Billing,
-        AccessPurpose::Registry,
-        AccessPurpose::DataSubjectRequest,
-        AccessPurpose::LegalObligation,
-        AccessPurpose::SecurityIncident,
-        AccessPurpose::Administration,
-        AccessPurpose::Retention,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AccessPurpose::Support => "support",
-            AccessPurpose::Billing => "billing",
-            AccessPurpose::Registry => "registry",
-            AccessPurpose::DataSubjectRequest => "data_subject_request",
-            AccessPurpose::LegalObligation => "legal_obligation",
-            AccessPurpose::SecurityIncident => "security_incident",
-            AccessPurpose::Administration => "administration",
-            AccessPurpose::Retention => "retention",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<AccessPurpose> {
-        AccessPurpose::ALL.into_iter().find(|p| p.as_str() == s.trim())
-    }
-}
+pub use custodian_domain::policy::AccessPurpose;
 
 /// An actor, the reason they give, and where the request came from: what every
 /// store operation on personal data takes.

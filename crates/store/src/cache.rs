@@ -450,7 +450,7 @@ mod tests {
             services: vec![],
             invoices: None,
             statute_acceptances: vec![],
-            access_log: vec![],
+            access_log: None,
         }
     }
 }

@@ -1,14 +1,15 @@
 //! Customers: create, read (audited), update, find through blind indexes.
 
-use custodian_domain::inventory::Role;
 use custodian_domain::model::{CustomerData, CustomerKind, Fields, search_words};
+use custodian_domain::policy::{Action, Resource};
 use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 use crate::audit::{Access, Event};
 use crate::crypto::Key;
-use crate::records::{self, assignments, placeholders, readable_by};
+use crate::permit;
+use crate::records::{self, assignments, placeholders};
 use crate::rows::Get;
 use crate::{Store, StoreError, now_micros};
 
@@ -69,22 +70,6 @@ pub(crate) fn email_index(index: &Key, email: &str) -> Vec<u8> {
     index.blind_index("email", &email.to_lowercase())
 }
 
-/// Checks that the actor may touch this customer at all: customers only their own.
-pub(crate) fn check_subject(access: &Access, customer_id: i64) -> Result<(), StoreError> {
-    if access.actor.role == Role::Subject && !access.actor.is_subject(customer_id) {
-        return Err(StoreError::Forbidden("a customer can only reach their own data".into()));
-    }
-    Ok(())
-}
-
-fn check_may_change(access: &Access, customer_id: i64) -> Result<(), StoreError> {
-    check_subject(access, customer_id)?;
-    if access.actor.role == Role::Bookkeeper {
-        return Err(StoreError::Forbidden("the bookkeeper cannot change customer data".into()));
-    }
-    Ok(())
-}
-
 /// The non-personal part of a stored customer row.
 pub(crate) struct Head {
     pub id: i64,
@@ -138,9 +123,8 @@ impl Store {
         data: &CustomerData,
         on_behalf: bool,
     ) -> Result<i64, StoreError> {
-        if access.actor.role == Role::Subject || access.actor.role == Role::Bookkeeper {
-            return Err(StoreError::Forbidden("only the owner and staff create customers".into()));
-        }
+        permit::require(access, Resource::Customers, Action::Write)?;
+        permit::require_writes(access, TABLE, data.to_fields().keys())?;
         let mut tx = crate::db::write_tx(&self.pool).await?;
         let id = self.insert_customer(&mut tx, access, data, on_behalf).await?;
         tx.commit().await?;
@@ -149,9 +133,7 @@ impl Store {
 
     /// Inserts many customers in one transaction (used by the importer).
     pub async fn create_customers(&self, access: &Access, batch: &[CustomerData]) -> Result<Vec<i64>, StoreError> {
-        if access.actor.role != Role::Owner {
-            return Err(StoreError::Forbidden("only the owner imports customers".into()));
-        }
+        permit::require(access, Resource::Import, Action::Write)?;
         let mut tx = crate::db::write_tx(&self.pool).await?;
         let mut ids = Vec::with_capacity(batch.len());
         for data in batch {
@@ -235,14 +217,12 @@ impl Store {
     /// Reads a customer. Anyone but the customer themselves leaves an audit entry
     /// naming the fields shown; it is committed before this returns.
     pub async fn read_customer(&self, access: &Access, id: i64) -> Result<CustomerRecord, StoreError> {
-        check_subject(access, id)?;
+        permit::require_record(access, id, TABLE)?;
         let (head, row) = self.load_customer_row(&self.pool, id).await?;
         let key_id = head.live_key_id()?;
         let key = self.keys.data_key(&self.pool, key_id).await?;
-        let role = access.actor.role;
-        let fields = records::open(&key, TABLE, key_id, &row, readable_by(role))?;
-        let withheld =
-            custodian_domain::inventory::fields_of(TABLE).filter(|f| !f.may_read(role)).map(|f| f.column).collect();
+        let fields = records::open(&key, TABLE, key_id, &row, permit::readable(access))?;
+        let withheld = permit::withheld(access, TABLE);
         if !access.actor.is_subject(id) {
             let mut event = Event::new(access, "customer.read", "customer", id).fields(fields.keys());
             self.keys.seal_source(&mut event, Some(&key));
@@ -260,11 +240,14 @@ impl Store {
         })
     }
 
-    /// Applies `changes` (field → new value; an empty value clears the field).
-    /// All fields are validated together; when any is invalid nothing is stored.
-    /// Returns the names of the fields that actually changed.
+    /// Applies `changes` (field → new value; an empty value clears the field;
+    /// a field not named stays as it is). Refused whole when it names a field
+    /// the actor may not change. All fields are validated together; when any
+    /// is invalid nothing is stored. Returns the names of the fields that
+    /// changed, of those the actor may read.
     pub async fn update_customer(&self, access: &Access, id: i64, changes: &Fields) -> Result<Vec<String>, StoreError> {
-        check_may_change(access, id)?;
+        permit::require_record(access, id, TABLE)?;
+        permit::require_writes(access, TABLE, changes.keys())?;
         let mut tx = crate::db::write_tx(&self.pool).await?;
         let (head, row) = self.load_customer_row(&mut *tx, id).await?;
         let key_id = head.live_key_id()?;
@@ -285,6 +268,10 @@ impl Store {
             .filter(|c| current.get(*c) != normalised.get(*c))
             .map(String::from)
             .collect();
+        // Normalising may touch a field nobody named (never one the actor may
+        // not change: those are refused above, and the rest stay as stored).
+        let refused: Vec<&String> = changed.iter().filter(|c| !changes.contains_key(*c)).collect();
+        permit::require_writes(access, TABLE, refused)?;
         if changed.is_empty() {
             return Ok(changed);
         }
@@ -307,12 +294,18 @@ impl Store {
         self.keys.seal_source(&mut event, Some(&key));
         crate::audit::append(&mut tx, &[event]).await?;
         tx.commit().await?;
-        Ok(changed)
+        let readable = permit::readable(access);
+        Ok(changed
+            .into_iter()
+            .filter(|c| custodian_domain::inventory::field(TABLE, c).is_some_and(&readable))
+            .collect())
     }
 
-    /// Customer numbers matching `lookup`. Decrypts nothing; the caller reads a
-    /// match through [`Store::read_customer`], which is audited.
-    pub async fn find_customers(&self, lookup: &Lookup) -> Result<Vec<i64>, StoreError> {
+    /// Customer numbers matching `lookup`. Decrypts nothing; the search is
+    /// audited with its purpose and the kind of lookup (never the value), and
+    /// the caller reads a match through [`Store::read_customer`], also audited.
+    pub async fn find_customers(&self, access: &Access, lookup: &Lookup) -> Result<Vec<i64>, StoreError> {
+        permit::require(access, Resource::Customers, Action::Read)?;
         let index = &self.keys.index;
         let (sql, value) = match lookup {
             Lookup::Email(e) => {
@@ -329,7 +322,16 @@ impl Store {
                 )
             }
         };
-        Ok(sqlx::query_scalar(sql).bind(value).fetch_all(&self.pool).await?)
+        let found: Vec<i64> = sqlx::query_scalar(sql).bind(value).fetch_all(&self.pool).await?;
+        let by = match lookup {
+            Lookup::Email(_) => "email",
+            Lookup::Kvk(_) => "kvk",
+            Lookup::NameWord(_) => "name",
+        };
+        let mut event = Event::new(access, "customer.search", "customers", found.len()).fields([by]);
+        self.keys.seal_source(&mut event, None);
+        self.record(event).await?;
+        Ok(found)
     }
 
     pub async fn counts(&self) -> Result<StoreCounts, StoreError> {
@@ -342,7 +344,13 @@ impl Store {
     }
 
     /// All customers, without personal data, in pages of `limit` after `after`.
-    pub async fn list_customers(&self, after: i64, limit: i64) -> Result<Vec<CustomerSummary>, StoreError> {
+    pub async fn list_customers(
+        &self,
+        access: &Access,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<CustomerSummary>, StoreError> {
+        permit::require(access, Resource::Customers, Action::Read)?;
         let rows = sqlx::query("SELECT id, kind, status, created_at FROM customers WHERE id > $1 ORDER BY id LIMIT $2")
             .bind(after)
             .bind(limit)

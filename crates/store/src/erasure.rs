@@ -5,13 +5,13 @@
 
 use std::collections::HashMap;
 
-use custodian_domain::inventory::Role;
+use custodian_domain::policy::{Action, Resource};
 use custodian_domain::retention::{Blocker, HoldReason};
 use serde::Serialize;
 use sqlx::{Any, Row, Transaction};
 
 use crate::audit::{Access, Event};
-use crate::customers::check_subject;
+use crate::permit;
 use crate::records;
 use crate::{Store, StoreError, now_micros};
 
@@ -107,10 +107,7 @@ impl Store {
     /// off), only requests and the retention run. Erasing an already erased
     /// customer changes nothing and returns `false`.
     pub async fn erase_customer(&self, access: &Access, id: i64, reason: ErasureReason) -> Result<bool, StoreError> {
-        check_subject(access, id)?;
-        if !matches!(access.actor.role, Role::Owner | Role::Subject) {
-            return Err(StoreError::Forbidden("only the owner or the customer themselves can erase a customer".into()));
-        }
+        permit::require_on(access, id, Resource::Customers, Action::Erase)?;
         let mut tx = crate::db::write_tx(&self.pool).await?;
         let (head, _) = self.load_customer_row(&mut *tx, id).await?;
         if head.live_key_id().is_err() {

@@ -1,11 +1,12 @@
 //! Everything held about one customer, for the right of access and portability.
 
 use custodian_domain::inventory::Role;
+use custodian_domain::policy::{Action, Resource};
 use serde::Serialize;
 
 use crate::audit::{self, Access, Entry, Event};
-use crate::customers::check_subject;
 use crate::invoices::Detail;
+use crate::permit;
 use crate::rows::Bind;
 use crate::{ContactRecord, CustomerRecord, InvoiceRecord, ServiceRecord, StatuteAcceptance, Store, StoreError};
 
@@ -20,8 +21,10 @@ pub struct Export {
     /// `None` when the reader's role may not see invoices (staff, A4).
     pub invoices: Option<Vec<InvoiceRecord>>,
     pub statute_acceptances: Vec<StatuteAcceptance>,
-    /// Who did what with this customer's data.
-    pub access_log: Vec<Entry>,
+    /// Who did what with this customer's data; `None` when the reader may not
+    /// see the trail (only the owner and the customer do) or asked for the
+    /// dashboard's short form.
+    pub access_log: Option<Vec<Entry>>,
 }
 
 impl Store {
@@ -53,8 +56,8 @@ impl Store {
     }
 
     async fn export_with(&self, access: &Access, id: i64, detail: Detail) -> Result<Export, StoreError> {
-        check_subject(access, id)?;
-        let role = access.actor.role;
+        permit::require_on(access, id, Resource::Customers, Action::Export)?;
+        let who = access.actor.principal();
         // All reads through one reader: this page is the portal's most visited.
         let mut reader = self.reader().await?;
         let row = reader
@@ -64,21 +67,20 @@ impl Store {
         let head = crate::customers::head(&row)?;
         let key_id = head.live_key_id()?;
         let key = reader.data_key(&self.keys, &self.pool, key_id).await?;
-        let fields = crate::records::open(&key, "customers", key_id, &row, crate::records::readable_by(role))?;
-        let withheld = custodian_domain::inventory::fields_of("customers")
-            .filter(|f| !f.may_read(role))
-            .map(|f| f.column)
-            .collect();
-        let (contacts, services, statute_acceptances) = self.related(&mut reader, id, &key, role).await?;
-        let invoices = match role {
-            Role::Staff => None,
-            _ => Some(self.invoices_of(&mut reader, id, role, detail).await?),
+        let fields = crate::records::open(&key, "customers", key_id, &row, permit::readable(access))?;
+        let withheld = permit::withheld(access, "customers");
+        let (contacts, services, statute_acceptances) = self.related(&mut reader, id, &key, who).await?;
+        let invoices = match custodian_domain::policy::allows(who, Resource::Invoices, Action::Read) {
+            true => Some(self.invoices_of(&mut reader, id, who, detail).await?),
+            false => None,
         };
         // Done with the reader before anything else takes a connection.
         drop(reader);
         let access_log = match detail {
-            Detail::Full => self.access_log(access, id).await?,
-            Detail::Headers => vec![],
+            Detail::Full if custodian_domain::policy::allows(who, Resource::AccessLog, Action::Read) => {
+                Some(self.access_log(access, id).await?)
+            }
+            _ => None,
         };
         if !access.actor.is_subject(id) {
             let mut event = Event::new(access, "customer.export", "customer", id).fields(fields.keys());
@@ -118,7 +120,7 @@ impl Store {
         access: &Access,
         id: i64,
     ) -> Result<Vec<Entry>, StoreError> {
-        check_subject(access, id)?;
+        permit::require_on(access, id, Resource::AccessLog, Action::Read)?;
         let rows = audit::about(&mut *conn, "customer", &id.to_string()).await?;
         let mut out = Vec::with_capacity(rows.len());
         for (mut entry, key_name, sealed) in rows {
@@ -141,7 +143,13 @@ impl Store {
         let own = entry.actor_kind == "customer"
             && access.actor.kind == audit::ActorKind::Customer
             && entry.actor_id == access.actor.id;
-        if access.actor.role != Role::Owner && !own {
+        // Source addresses are security data; a customer sees those of their own actions.
+        if !own
+            && !permit::readable_by(access.actor.principal())(custodian_domain::inventory::field(
+                "audit_log",
+                "source",
+            )?)
+        {
             return None;
         }
         let actor_kind = match entry.actor_kind.as_str() {

@@ -1,14 +1,14 @@
 //! Invoices: each has its own data key, so its billing snapshot outlives the
 //! customer's erasure and is destroyed with the invoice itself (A6).
 
-use custodian_domain::inventory::Role;
 use custodian_domain::model::{BillingSnapshot, Delivery, Fields, InvoiceData, InvoiceLine, Text, format_date};
+use custodian_domain::policy::{Action, Principal, Resource};
 use serde::Serialize;
 
 use crate::audit::{Access, Event};
 use crate::crypto::field_aad;
-use crate::customers::check_subject;
-use crate::records::{self, placeholders, readable_by};
+use crate::permit;
+use crate::records::{self, placeholders};
 use crate::rows::{Bind, Get, Reader};
 use crate::{Store, StoreError, now_micros};
 
@@ -39,15 +39,6 @@ pub struct LineRecord {
     pub vat_rate_bp: i64,
 }
 
-/// Invoices are finance data (A4): the owner, the bookkeeper and the customer.
-fn check_finance(access: &Access, customer_id: i64) -> Result<(), StoreError> {
-    check_subject(access, customer_id)?;
-    if access.actor.role == Role::Staff {
-        return Err(StoreError::Forbidden("invoices are for the owner and the bookkeeper only".into()));
-    }
-    Ok(())
-}
-
 fn line_aad(key_id: i64, position: i64) -> Vec<u8> {
     field_aad("invoice_lines", key_id, &format!("description/{position}"))
 }
@@ -65,10 +56,7 @@ impl Store {
     /// Issues an invoice: snapshots the customer's billing details under a new
     /// invoice key, computes the totals, and stores the lines.
     pub async fn add_invoice(&self, access: &Access, customer_id: i64, new: NewInvoice) -> Result<i64, StoreError> {
-        check_finance(access, customer_id)?;
-        if access.actor.role == Role::Subject {
-            return Err(StoreError::Forbidden("customers do not issue invoices".into()));
-        }
+        permit::require_on(access, customer_id, Resource::Invoices, Action::Write)?;
         let number = Text::parse(&new.number).map_err(|e| custodian_domain::model::FieldErrors::single("number", e))?;
         let mut tx = crate::db::write_tx(&self.pool).await?;
         let (head, row) = self.load_customer_row(&mut *tx, customer_id).await?;
@@ -144,9 +132,9 @@ impl Store {
     /// The invoices of a customer with their billing snapshot and lines. Audited
     /// unless the customer reads their own.
     pub async fn read_invoices(&self, access: &Access, customer_id: i64) -> Result<Vec<InvoiceRecord>, StoreError> {
-        check_finance(access, customer_id)?;
+        permit::require_on(access, customer_id, Resource::Invoices, Action::Read)?;
         let mut reader = self.reader().await?;
-        let invoices = self.invoices_of(&mut reader, customer_id, access.actor.role, Detail::Full).await?;
+        let invoices = self.invoices_of(&mut reader, customer_id, access.actor.principal(), Detail::Full).await?;
         // The audit writer needs a connection of its own.
         drop(reader);
         if !access.actor.is_subject(customer_id) && !invoices.is_empty() {
@@ -158,14 +146,14 @@ impl Store {
         Ok(invoices)
     }
 
-    /// The invoices of a customer as `role` may see them, read on `conn`. With
+    /// The invoices of a customer as `who` may see them, read on `conn`. With
     /// [`Detail::Headers`] the billing snapshot and lines stay sealed and unread
     /// (`billing` and `lines` are empty): what a list of invoices shows.
     pub(crate) async fn invoices_of(
         &self,
         reader: &mut Reader,
         customer_id: i64,
-        role: Role,
+        who: Principal,
         detail: Detail,
     ) -> Result<Vec<InvoiceRecord>, StoreError> {
         // Made once each: the headers are read on every dashboard.
@@ -223,7 +211,7 @@ impl Store {
                         vat_rate_bp: l.col("vat_rate_bp")?,
                     });
                 }
-                invoice.billing = records::open(&key, TABLE, key_id, r, readable_by(role))?;
+                invoice.billing = records::open(&key, TABLE, key_id, r, permit::readable_by(who))?;
             }
             out.push(invoice);
         }

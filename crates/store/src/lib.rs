@@ -16,6 +16,7 @@ pub mod db;
 mod erasure;
 mod keys;
 pub mod outbox;
+mod permit;
 mod records;
 pub mod registry;
 mod replay;
@@ -41,6 +42,7 @@ pub use erasure::{ErasureReason, JournalEntry};
 pub use export::Export;
 pub use invoices::{InvoiceRecord, LineRecord, NewInvoice};
 pub use outbox::{Channel, EmailConsent, Outbox, OutboxCounts};
+pub use permit::Denial;
 pub use related::{ContactRecord, ServiceRecord, StatuteAcceptance};
 pub use replay::{RESTORE_MARKER, ReplayReport};
 pub use retention::{Cause, InvoiceYear, Plan, PlannedErasure, PlannedHandle, RequestOutcome, RunReport};
@@ -55,6 +57,9 @@ pub enum StoreError {
     Erased(String),
     #[error("not allowed: {0}")]
     Forbidden(String),
+    /// The access policy refused: a coded refusal, shown in the user's language.
+    #[error("not allowed: {0}")]
+    Denied(Denial),
     #[error("{0}")]
     Conflict(String),
     #[error(

@@ -23,13 +23,14 @@
 
 use std::fmt;
 
+use custodian_domain::policy::{Action, Principal, Resource};
 use custodian_domain::validate::{Email, Phone};
 use rand::RngCore;
 use serde::Serialize;
 use sqlx::{Any, Row, Transaction};
 use zeroize::Zeroizing;
 
-use crate::audit::{self, Access, AccessPurpose, Actor, ActorKind, Event};
+use crate::audit::{self, Access, AccessPurpose, Actor, Event};
 use crate::crypto::field_aad;
 use crate::{Store, StoreError};
 
@@ -334,9 +335,12 @@ impl Outbox<'_> {
         if !valid_kind(message.kind) {
             return Err(invalid("an outbox message kind is lower-case ASCII, digits, '_' and '.'"));
         }
-        if access.actor.kind == ActorKind::Customer && !message.customer_id.is_some_and(|c| access.actor.is_subject(c))
-        {
-            return Err(StoreError::Forbidden("a customer can only queue messages about themselves".into()));
+        match message.customer_id {
+            Some(c) => crate::permit::require_on(access, c, Resource::Messages, Action::Write)?,
+            None if access.actor.principal() == Principal::Subject => {
+                return Err(crate::permit::denial(Resource::Messages, Action::Write));
+            }
+            None => crate::permit::require(access, Resource::Messages, Action::Write)?,
         }
         let channel = message.content.channel();
         let (to, consent, subject, text) = match &message.content {
@@ -559,9 +563,7 @@ impl Outbox<'_> {
         subject_kind: &'static str,
         now: i64,
     ) -> Result<u64, StoreError> {
-        if access.actor.kind == ActorKind::Customer {
-            return Err(StoreError::Forbidden("customers cannot cancel messages".into()));
-        }
+        crate::permit::require(access, Resource::Messages, Action::Erase)?;
         let mut tx = crate::db::write_tx(&self.store.pool).await?;
         let n = sqlx::query(&format!(
             "UPDATE outbox SET status = 'cancelled', finished_at = $1, lease_until = NULL, claim_token = NULL, {WIPE}

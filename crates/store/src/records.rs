@@ -3,7 +3,7 @@
 
 use crate::StoreError;
 use crate::crypto::{Key, field_aad};
-use custodian_domain::inventory::{self, Field, Role};
+use custodian_domain::inventory::{self, Field};
 use custodian_domain::model::Fields;
 
 /// The inventory's personal columns of `table`, in a stable order.
@@ -36,11 +36,6 @@ pub(crate) fn open(
         }
     }
     Ok(out)
-}
-
-/// The personal columns of `table` that `role` may read.
-pub(crate) fn readable_by(role: Role) -> impl Fn(&Field) -> bool {
-    move |f: &Field| f.may_read(role)
 }
 
 /// `$start, $start+1, ...` for `n` placeholders.

@@ -16,16 +16,16 @@
 //!   contacts row keeps only the handle ID and status; the holder data exists
 //!   only at the registry.
 
-use custodian_domain::inventory::Role;
 use custodian_domain::model::{ContactData, Fields};
+use custodian_domain::policy::{Action, Resource};
 use rand::RngCore;
 use serde::Serialize;
 use sqlx::{Any, Row, Transaction};
 
 use crate::audit::{self, Access, AccessPurpose, Actor, Event};
 use crate::crypto::field_aad;
-use crate::customers::check_subject;
 use crate::erasure::journal;
+use crate::permit;
 use crate::{ErasureReason, Store, StoreError, now_micros, records};
 
 const OPS: &str = "registry_ops";
@@ -329,11 +329,11 @@ where
 }
 
 fn check_may_change(access: &Access, customer_id: i64) -> Result<(), StoreError> {
-    check_subject(access, customer_id)?;
-    if access.actor.role == Role::Bookkeeper {
-        return Err(StoreError::Forbidden("the bookkeeper cannot change handles or domains".into()));
-    }
-    Ok(())
+    permit::require_on(access, customer_id, Resource::Handles, Action::Write)
+}
+
+fn check_may_read(access: &Access, customer_id: i64) -> Result<(), StoreError> {
+    permit::require_on(access, customer_id, Resource::Handles, Action::Read)
 }
 
 impl Store {
@@ -351,6 +351,7 @@ impl Store {
         data: &ContactData,
     ) -> Result<i64, StoreError> {
         check_may_change(access, customer_id)?;
+        permit::require_writes(access, "contacts", data.to_fields().keys())?;
         let mut tx = crate::db::write_tx(&self.pool).await?;
         let (head, _) = self.load_customer_row(&mut *tx, customer_id).await?;
         let key = self.keys.data_key(&mut *tx, head.live_key_id()?).await?;
@@ -415,6 +416,7 @@ impl Store {
         let mut tx = crate::db::write_tx(&self.pool).await?;
         let head = contact_head(&mut *tx, contact_id).await?;
         check_may_change(access, head.customer_id)?;
+        permit::require_writes(access, "contacts", data.to_fields().keys())?;
         let (customer, _) = self.load_customer_row(&mut *tx, head.customer_id).await?;
         let key = self.keys.data_key(&mut *tx, customer.live_key_id()?).await?;
         if head.status == "deleting" {
@@ -605,7 +607,7 @@ impl Store {
 
     /// A customer's handles with the domains using each; no holder data.
     pub async fn handles_of(&self, access: &Access, customer_id: i64) -> Result<Vec<HandleSummary>, StoreError> {
-        check_subject(access, customer_id)?;
+        check_may_read(access, customer_id)?;
         let mut tx = crate::db::write_tx(&self.pool).await?;
         let (customer, _) = self.load_customer_row(&mut *tx, customer_id).await?;
         let key = self.keys.data_key(&mut *tx, customer.live_key_id()?).await?;
@@ -632,7 +634,7 @@ impl Store {
     }
 
     pub async fn domains_of(&self, access: &Access, customer_id: i64) -> Result<Vec<DomainRecord>, StoreError> {
-        check_subject(access, customer_id)?;
+        check_may_read(access, customer_id)?;
         let rows = sqlx::query(
             "SELECT id, customer_id, name, registry, status, registrant_id, admin_id, tech_id FROM domains WHERE customer_id = $1 ORDER BY name",
         )
@@ -729,7 +731,7 @@ impl Store {
     /// registry to be shown (A8: every such look is audited like a local read).
     pub async fn audit_registry_fetch(&self, access: &Access, contact_id: i64) -> Result<(), StoreError> {
         let head = contact_head(&self.pool, contact_id).await?;
-        check_subject(access, head.customer_id)?;
+        check_may_read(access, head.customer_id)?;
         let mut tx = crate::db::write_tx(&self.pool).await?;
         let event =
             Event::new(access, "handle.fetch", "customer", head.customer_id).fields(records::columns("contacts"));
@@ -743,12 +745,12 @@ impl Store {
     pub async fn contact_fields(&self, access: &Access, contact_id: i64) -> Result<Fields, StoreError> {
         let mut tx = crate::db::write_tx(&self.pool).await?;
         let head = contact_head(&mut *tx, contact_id).await?;
-        check_subject(access, head.customer_id)?;
+        check_may_read(access, head.customer_id)?;
         let (customer, _) = self.load_customer_row(&mut *tx, head.customer_id).await?;
         let key = self.keys.data_key(&mut *tx, customer.live_key_id()?).await?;
         let sql = format!("SELECT {} FROM contacts WHERE id = $1", records::columns("contacts").join(", "));
         let row = sqlx::query(&sql).bind(contact_id).fetch_one(&mut *tx).await?;
-        let fields = records::open(&key, "contacts", contact_id, &row, records::readable_by(access.actor.role))?;
+        let fields = records::open(&key, "contacts", contact_id, &row, permit::readable(access))?;
         if !access.actor.is_subject(head.customer_id) {
             let mut event = Event::new(access, "handle.read", "customer", head.customer_id).fields(fields.keys());
             self.keys.seal_source(&mut event, Some(&key));
@@ -762,7 +764,7 @@ impl Store {
     pub async fn handle_id(&self, access: &Access, contact_id: i64) -> Result<(i64, Option<String>), StoreError> {
         let mut tx = crate::db::write_tx(&self.pool).await?;
         let head = contact_head(&mut *tx, contact_id).await?;
-        check_subject(access, head.customer_id)?;
+        check_may_read(access, head.customer_id)?;
         let (customer, _) = self.load_customer_row(&mut *tx, head.customer_id).await?;
         let key = self.keys.data_key(&mut *tx, customer.live_key_id()?).await?;
         let handle = self.contact_handle(&mut tx, &key, contact_id).await?;
@@ -1006,9 +1008,7 @@ impl RegistryOps<'_> {
 
     /// Staff put a failed operation back in the queue (and its object back to pending).
     pub async fn retry(self, access: &Access, id: i64, now: i64) -> Result<(), StoreError> {
-        if !matches!(access.actor.role, Role::Owner | Role::Staff) {
-            return Err(StoreError::Forbidden("only the owner and staff retry registry operations".into()));
-        }
+        permit::require(access, Resource::RegistryQueue, Action::Write)?;
         let mut tx = crate::db::write_tx(&self.store.pool).await?;
         let row: Option<(String, String, Option<i64>, Option<i64>)> =
             sqlx::query_as("SELECT status, kind, contact_id, domain_id FROM registry_ops WHERE id = $1")

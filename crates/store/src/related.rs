@@ -1,13 +1,13 @@
 //! What hangs off a customer and shares the customer's data key: contacts
 //! (handles), services and statute acceptances.
 
-use custodian_domain::inventory::Role;
 use custodian_domain::model::{ContactData, Fields, ServiceData, format_date};
+use custodian_domain::policy::{Action, Principal, Resource};
 use serde::Serialize;
 
 use crate::audit::{Access, Event};
-use crate::customers::check_subject;
-use crate::records::{self, assignments, readable_by};
+use crate::permit;
+use crate::records::{self, assignments};
 use crate::rows::{Bind, Get, Reader};
 use crate::{Store, StoreError, now_micros};
 
@@ -43,14 +43,6 @@ pub struct StatuteAcceptance {
     pub recorded_by: String,
 }
 
-fn check_staff_change(access: &Access, customer_id: i64) -> Result<(), StoreError> {
-    check_subject(access, customer_id)?;
-    if matches!(access.actor.role, Role::Bookkeeper | Role::Subject) {
-        return Err(StoreError::Forbidden("only the owner and staff record this".into()));
-    }
-    Ok(())
-}
-
 impl Store {
     /// Adds a registry contact (handle) for a customer; it may describe a third
     /// party on whose behalf the customer registers domains (M11).
@@ -61,10 +53,8 @@ impl Store {
         registry: Option<&str>,
         data: &ContactData,
     ) -> Result<i64, StoreError> {
-        check_subject(access, customer_id)?;
-        if access.actor.role == Role::Bookkeeper {
-            return Err(StoreError::Forbidden("the bookkeeper cannot change contacts".into()));
-        }
+        permit::require_on(access, customer_id, Resource::Handles, Action::Write)?;
+        permit::require_writes(access, "contacts", data.to_fields().keys())?;
         let mut tx = crate::db::write_tx(&self.pool).await?;
         let (head, _) = self.load_customer_row(&mut *tx, customer_id).await?;
         let key = self.keys.data_key(&mut *tx, head.live_key_id()?).await?;
@@ -96,7 +86,8 @@ impl Store {
 
     /// Adds a service for a customer.
     pub async fn add_service(&self, access: &Access, customer_id: i64, data: &ServiceData) -> Result<i64, StoreError> {
-        check_staff_change(access, customer_id)?;
+        permit::require_on(access, customer_id, Resource::Services, Action::Write)?;
+        permit::require_writes(access, "services", data.to_fields().keys())?;
         let mut tx = crate::db::write_tx(&self.pool).await?;
         let (head, _) = self.load_customer_row(&mut *tx, customer_id).await?;
         let key = self.keys.data_key(&mut *tx, head.live_key_id()?).await?;
@@ -132,10 +123,7 @@ impl Store {
         version: &str,
         accepted_at: i64,
     ) -> Result<(), StoreError> {
-        check_subject(access, customer_id)?;
-        if access.actor.role == Role::Bookkeeper {
-            return Err(StoreError::Forbidden("the bookkeeper cannot record acceptances".into()));
-        }
+        permit::require_on(access, customer_id, Resource::Statute, Action::Write)?;
         let version = custodian_domain::model::Text::parse(version)
             .map_err(|e| custodian_domain::model::FieldErrors::single("version", e))?;
         let mut tx = crate::db::write_tx(&self.pool).await?;
@@ -158,13 +146,13 @@ impl Store {
     }
 
     /// Contacts, services and statute acceptances of a customer, opened with
-    /// `key` for `role`, through `reader`. Used by the export; not audited on its own.
+    /// `key` for `who`, through `reader`. Used by the export; not audited on its own.
     pub(crate) async fn related(
         &self,
         reader: &mut Reader,
         customer_id: i64,
         key: &crate::Key,
-        role: Role,
+        who: Principal,
     ) -> Result<(Vec<ContactRecord>, Vec<ServiceRecord>, Vec<StatuteAcceptance>), StoreError> {
         let id = [Bind::Int(customer_id)];
         static CONTACTS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
@@ -182,14 +170,14 @@ impl Store {
                 registry: r.col("registry")?,
                 status: r.col("status")?,
                 passthrough: r.col::<i64>("passthrough")? != 0,
-                fields: records::open(key, "contacts", id, r, readable_by(role))?,
+                fields: records::open(key, "contacts", id, r, permit::readable_by(who))?,
             });
         }
         let sql = "SELECT id, kind, status, started_on, ended_on, description FROM services WHERE customer_id = $1 ORDER BY id";
         let mut services = vec![];
         for r in &reader.all(sql, &id).await? {
             let id: i64 = r.col("id")?;
-            let description = records::open(key, "services", id, r, readable_by(role))?.remove("description");
+            let description = records::open(key, "services", id, r, permit::readable_by(who))?.remove("description");
             services.push(ServiceRecord {
                 id,
                 customer_id,

@@ -17,8 +17,8 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use custodian_domain::inventory::Role;
 use custodian_domain::model::{FieldErrors, format_date, parse_date};
+use custodian_domain::policy::{Action, Resource};
 use custodian_domain::retention::{Blocker, HoldReason, RetentionPolicy, ScheduleState};
 use custodian_domain::validate::Invalid;
 use serde::{Serialize, Serializer};
@@ -26,8 +26,8 @@ use sqlx::{Any, Row, Transaction};
 use time::Date;
 
 use crate::audit::{Access, AccessPurpose, Event};
-use crate::customers::check_subject;
 use crate::erasure::{blockers_of, id_list, journal};
+use crate::permit;
 use crate::{ErasureReason, Store, StoreError, now_micros, records};
 
 /// Rows read per page while planning.
@@ -406,7 +406,7 @@ impl Store {
         policy: &RetentionPolicy,
         on: Date,
     ) -> Result<RunReport, StoreError> {
-        check_owner(access)?;
+        permit::require(access, Resource::Retention, Action::Write)?;
         let day = Day::new(policy, on)?;
         let plan = self.retention_plan(policy, on).await?;
         let batch = policy.batch.max(1) as usize;
@@ -505,7 +505,7 @@ impl Store {
         policy: &RetentionPolicy,
         on: Date,
     ) -> Result<RunReport, StoreError> {
-        check_owner(access)?;
+        permit::require(access, Resource::Retention, Action::Write)?;
         let day = Day::new(policy, on)?;
         let mut report = RunReport::default();
         let mut after = 0i64;
@@ -538,10 +538,7 @@ impl Store {
         id: i64,
         today: Date,
     ) -> Result<RequestOutcome, StoreError> {
-        check_subject(access, id)?;
-        if access.actor.role == Role::Bookkeeper {
-            return Err(StoreError::Forbidden("the bookkeeper cannot ask for a customer's erasure".into()));
-        }
+        permit::require_on(access, id, Resource::ErasureRequests, Action::Write)?;
         let day = Day::new(policy, today)?;
         let mut tx = crate::db::write_tx(&self.pool).await?;
         let (head, _) = self.load_customer_row(&mut *tx, id).await?;
@@ -575,10 +572,7 @@ impl Store {
     /// Withdraws a waiting erasure request (the customer changed their mind).
     /// Returns whether one was waiting.
     pub async fn withdraw_erasure_request(&self, access: &Access, id: i64) -> Result<bool, StoreError> {
-        check_subject(access, id)?;
-        if access.actor.role == Role::Bookkeeper {
-            return Err(StoreError::Forbidden("the bookkeeper cannot change erasure requests".into()));
-        }
+        permit::require_on(access, id, Resource::ErasureRequests, Action::Write)?;
         self.change_and_audit(
             access,
             id,
@@ -611,7 +605,7 @@ impl Store {
     /// Places (or changes the reason of) a legal hold: the customer is not
     /// erased until it is lifted. The owner only; audited with the reason code.
     pub async fn place_legal_hold(&self, access: &Access, id: i64, reason: HoldReason) -> Result<(), StoreError> {
-        check_owner(access)?;
+        permit::require(access, Resource::LegalHolds, Action::Write)?;
         let mut tx = crate::db::write_tx(&self.pool).await?;
         let (head, _) = self.load_customer_row(&mut *tx, id).await?;
         head.live_key_id()?;
@@ -634,7 +628,7 @@ impl Store {
 
     /// Lifts a legal hold. The owner only; audited. Returns whether one was in place.
     pub async fn lift_legal_hold(&self, access: &Access, id: i64) -> Result<bool, StoreError> {
-        check_owner(access)?;
+        permit::require(access, Resource::LegalHolds, Action::Write)?;
         self.change_and_audit(
             access,
             id,
@@ -759,10 +753,7 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?
             .ok_or(StoreError::NotFound { kind: "service", id: service_id.to_string() })?;
-        check_subject(access, customer)?;
-        if !matches!(access.actor.role, Role::Owner | Role::Staff) {
-            return Err(StoreError::Forbidden("only the owner and staff end services".into()));
-        }
+        permit::require_on(access, customer, Resource::Services, Action::Write)?;
         let mut tx = crate::db::write_tx(&self.pool).await?;
         let changed =
             sqlx::query("UPDATE services SET status = 'ended', ended_on = $1 WHERE id = $2 AND status <> 'ended'")
@@ -783,9 +774,7 @@ impl Store {
 
     /// Records the payment of invoice `number` on `paid_on`. Finance roles only (A4).
     pub async fn mark_invoice_paid(&self, access: &Access, number: &str, paid_on: Date) -> Result<(), StoreError> {
-        if !matches!(access.actor.role, Role::Owner | Role::Bookkeeper) {
-            return Err(StoreError::Forbidden("invoices are for the owner and the bookkeeper only".into()));
-        }
+        permit::require(access, Resource::Invoices, Action::Write)?;
         let mut tx = crate::db::write_tx(&self.pool).await?;
         let customer: i64 =
             sqlx::query_scalar("UPDATE invoices SET paid_on = $1 WHERE number = $2 RETURNING customer_id")
@@ -799,24 +788,5 @@ impl Store {
         crate::audit::append(&mut tx, &[event]).await?;
         tx.commit().await?;
         Ok(())
-    }
-}
-
-fn check_owner(access: &Access) -> Result<(), StoreError> {
-    if access.actor.role != Role::Owner {
-        return Err(StoreError::Forbidden("retention work and legal holds are for the owner".into()));
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn micros_and_dates_round_trip_at_midnight_utc() {
-        let d = time::macros::date!(2024 - 02 - 29);
-        assert_eq!(date_of_micros(micros_of(d)), d);
-        assert_eq!(date_of_micros(micros_of(d) - 1), time::macros::date!(2024 - 02 - 28));
     }
 }

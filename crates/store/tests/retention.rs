@@ -330,10 +330,7 @@ async fn a_legal_hold_blocks_every_erasure_until_the_owner_lifts_it() {
         let policy = RetentionPolicy::default();
         let id = customer_since(&store, 11, "2020-01-01").await;
         let staff = Access::new(Actor::staff("7", Role::Staff), AccessPurpose::LegalObligation);
-        assert!(matches!(
-            store.place_legal_hold(&staff, id, HoldReason::TaxAudit).await,
-            Err(StoreError::Forbidden(_))
-        ));
+        assert!(matches!(store.place_legal_hold(&staff, id, HoldReason::TaxAudit).await, Err(StoreError::Denied(_))));
         store.place_legal_hold(&owner(), id, HoldReason::TaxAudit).await.unwrap();
         assert_eq!(store.legal_hold(id).await.unwrap(), Some(HoldReason::TaxAudit));
 
@@ -348,7 +345,7 @@ async fn a_legal_hold_blocks_every_erasure_until_the_owner_lifts_it() {
         assert_eq!(waiting, RequestOutcome::Waiting(vec![Blocker::LegalHold { reason: HoldReason::TaxAudit }]));
         assert_eq!(store.retention_run(&job(), &policy, day("2026-01-02")).await.unwrap().erased_on_request, 0);
 
-        assert!(matches!(store.lift_legal_hold(&staff, id).await, Err(StoreError::Forbidden(_))));
+        assert!(matches!(store.lift_legal_hold(&staff, id).await, Err(StoreError::Denied(_))));
         assert!(store.lift_legal_hold(&owner(), id).await.unwrap());
         assert!(!store.lift_legal_hold(&owner(), id).await.unwrap());
         let report = store.carry_out_erasure_requests(&job(), &policy, day("2026-01-05")).await.unwrap();
@@ -448,7 +445,7 @@ async fn only_the_owner_runs_retention_and_dates_outside_the_calendar_are_refuse
         let store = db.store().await;
         let policy = RetentionPolicy::default();
         let staff = Access::new(Actor::staff("7", Role::Staff), AccessPurpose::Retention);
-        assert!(matches!(store.retention_run(&staff, &policy, day("2026-01-02")).await, Err(StoreError::Forbidden(_))));
+        assert!(matches!(store.retention_run(&staff, &policy, day("2026-01-02")).await, Err(StoreError::Denied(_))));
         let e = store.retention_plan(&policy, day("2250-01-02")).await.unwrap_err();
         match e {
             StoreError::Invalid(f) => assert!(f.0[0].error.message(custodian_domain::Lang::En).contains("2250")),

@@ -106,6 +106,10 @@ fn store_error(lang: Lang, e: StoreError) -> Response {
     match e {
         StoreError::Invalid(errors) => invalid(lang, &errors),
         StoreError::Forbidden(msg) => error(StatusCode::FORBIDDEN, "forbidden", &msg),
+        StoreError::Denied(denial) => respond(
+            StatusCode::FORBIDDEN,
+            &json!({ "error": { "code": denial.code(), "message": denial.message(lang), "fields": denial.fields } }),
+        ),
         StoreError::NotFound { .. } | StoreError::Erased(_) => error(
             StatusCode::NOT_FOUND,
             "not_found",
@@ -161,7 +165,7 @@ impl FromRequestParts<State> for Read {
         let Extension(caller) =
             Extension::<Caller>::from_request_parts(parts, state).await.map_err(|e| e.into_response())?;
         let q = Query::<PurposeQuery>::try_from_uri(&parts.uri).map(|q| q.0).unwrap_or(PurposeQuery { purpose: None });
-        let allowed = crate::pages::purposes_for(caller.token.role);
+        let allowed = custodian_domain::policy::purposes(caller.token.actor().principal());
         match q.purpose.as_deref().and_then(AccessPurpose::parse) {
             Some(p) if allowed.contains(&p) => Ok(Read(access(&caller, p), caller.lang)),
             _ => {
@@ -242,12 +246,7 @@ enum Search {
 
 /// Finds customer numbers without decrypting any record. The query travels in
 /// the body, so no e-mail address or name ends up in a URL or access log.
-pub(crate) async fn search(
-    AxState(state): AxState<State>,
-    Extension(caller): Extension<Caller>,
-    bytes: Bytes,
-) -> Response {
-    let lang = caller.lang;
+pub(crate) async fn search(AxState(state): AxState<State>, Read(access, lang): Read, bytes: Bytes) -> Response {
     let search: Search = match body(lang, &bytes) {
         Ok(s) => s,
         Err(r) => return r.into_response(),
@@ -262,7 +261,7 @@ pub(crate) async fn search(
         Ok(l) => l,
         Err(errors) => return invalid(lang, &errors),
     };
-    match state.store.find_customers(&lookup).await {
+    match state.store.find_customers(&access, &lookup).await {
         Ok(ids) => ok(json!({ "customers": ids })),
         Err(e) => store_error(lang, e),
     }

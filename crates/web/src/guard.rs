@@ -14,6 +14,7 @@ use subtle::ConstantTimeEq;
 
 use crate::State;
 use crate::routes::Access;
+use custodian_domain::policy;
 
 /// Who is asking, as established by the guard; handlers take it from the
 /// request extensions.
@@ -38,6 +39,11 @@ impl Viewer {
 
     pub fn csrf(&self) -> &str {
         self.session.as_ref().map(|(s, _)| s.csrf.as_str()).unwrap_or("")
+    }
+
+    /// Who the signed-in person is to the access policy.
+    pub fn principal(&self) -> custodian_domain::policy::Principal {
+        self.session().account.actor().principal()
     }
 }
 
@@ -148,15 +154,15 @@ pub(crate) fn too_many(lang: Lang, retry_after: u64) -> Response {
 
 pub(crate) async fn enforce(
     state: axum::extract::State<State>,
-    access: Access,
+    (access, limited): (Access, bool),
     req: Request<Body>,
     next: Next,
 ) -> Response {
     let state = state.0;
     let lang = language(&req);
     let ip = client_ip(&state, &req);
-    if let Access::Api(scope, roles) = access {
-        return enforce_api(&state, scope, roles, lang, ip, req, next).await;
+    if let Access::Api(scope, resource, action) = access {
+        return enforce_api(&state, scope, (resource, action), lang, ip, req, next).await;
     }
     let is_post = req.method() == Method::POST;
     if is_post && !same_origin(&state, req.headers()) {
@@ -164,7 +170,7 @@ pub(crate) async fn enforce(
     }
     // Every guess at a password, code or token counts against the address.
     if is_post
-        && crate::routes::ATTEMPTS.contains(&req.uri().path())
+        && limited
         && let Err(wait) = state.limiter.attempt(ip)
     {
         return too_many(lang, wait);
@@ -187,7 +193,9 @@ pub(crate) async fn enforce(
         let allowed = match access {
             Access::Public | Access::Session => true,
             Access::Customer => !account.is_staff(),
-            Access::Staff(roles) => roles.contains(&account.role),
+            Access::Staff(resource, action) => {
+                account.is_staff() && policy::allows(account.actor().principal(), resource, action)
+            }
             // Answered by `enforce_api` before any cookie is read.
             Access::Api(..) => false,
         };
@@ -233,7 +241,7 @@ pub(crate) struct Caller {
 async fn enforce_api(
     state: &State,
     scope: custodian_store::Scope,
-    roles: &[custodian_domain::inventory::Role],
+    (resource, action): (policy::Resource, policy::Action),
     lang: Lang,
     ip: IpAddr,
     mut req: Request<Body>,
@@ -258,7 +266,7 @@ async fn enforce_api(
         }
         return crate::api::unauthorised(lang);
     };
-    let refusal = if !roles.contains(&token.role) {
+    let refusal = if !policy::allows(token.actor().principal(), resource, action) {
         Some(format!(
             "{} ({})",
             lang.pick("De rol van dit token mag dit niet", "The role of this token may not do this"),

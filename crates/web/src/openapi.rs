@@ -38,7 +38,7 @@ const DOCS: &[Doc] = &[
         summary: "Find customer numbers by number, exact e-mail, KVK or one whole word of the name; decrypts nothing",
         request: Some("Search"),
         response: (200, "CustomerIds"),
-        purpose: false,
+        purpose: true,
     },
     Doc {
         method: "get",
@@ -156,7 +156,7 @@ fn operation(route: &Route, doc: &Doc, scope: &str, roles: &[inventory::Role]) -
 fn customer_fields() -> Value {
     let properties: Map<String, Value> = inventory::fields_of("customers")
         .map(|f| {
-            let readers = f.readers.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ");
+            let readers = f.readers().iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ");
             (
                 f.column.to_string(),
                 json!({ "type": "string", "description": format!("{} (readable by: {readers})", f.label_en) }),
@@ -278,9 +278,9 @@ fn components() -> Value {
 pub(crate) fn document(server: &str) -> Value {
     let mut paths: Map<String, Value> = Map::new();
     for route in ROUTES {
-        let (Access::Api(scope, roles), Some(doc)) = (route.access, doc(route)) else { continue };
+        let (Access::Api(scope, ..), Some(doc)) = (route.access, doc(route)) else { continue };
         let item = paths.entry(route.path.to_string()).or_insert_with(|| json!({}));
-        item[route.method] = operation(route, doc, scope.as_str(), roles);
+        item[route.method] = operation(route, doc, scope.as_str(), &route.access.roles());
     }
     json!({
         "openapi": "3.0.3",

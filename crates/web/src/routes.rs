@@ -5,6 +5,7 @@
 use axum::Router;
 use axum::routing::{MethodRouter, get, patch, post};
 use custodian_domain::inventory::Role;
+use custodian_domain::policy::{self, Action, Action::*, Resource, Resource::*};
 use custodian_store::Scope;
 
 use crate::State;
@@ -20,29 +21,49 @@ pub enum Access {
     Session,
     /// A logged-in customer, second factor done when enrolled.
     Customer,
-    /// Staff in one of these roles, with the second factor done.
-    Staff(&'static [Role]),
-    /// An API token (`Authorization: Bearer`) acting in one of these roles and
-    /// holding this scope. Cookies are ignored here, so no CSRF token is needed.
-    Api(Scope, &'static [Role]),
+    /// Staff whose role the access policy lets take this action, with the
+    /// second factor done.
+    Staff(Resource, Action),
+    /// An API token (`Authorization: Bearer`) holding this scope, whose role
+    /// the access policy lets take this action. Cookies are ignored here, so
+    /// no CSRF token is needed.
+    Api(Scope, Resource, Action),
 }
 
-pub const ALL_STAFF: &[Role] = &[Role::Owner, Role::Staff, Role::Bookkeeper];
-pub const OWNER_AND_STAFF: &[Role] = &[Role::Owner, Role::Staff];
-pub const OWNER: &[Role] = &[Role::Owner];
-pub const FINANCE: &[Role] = &[Role::Owner, Role::Bookkeeper];
+impl Access {
+    /// The signed-in staff roles that may use a `Staff` or `Api` route.
+    pub fn roles(self) -> Vec<Role> {
+        match self {
+            Access::Staff(resource, action) | Access::Api(_, resource, action) => {
+                policy::roles(resource, action).filter(|r| *r != Role::Subject).collect()
+            }
+            _ => vec![],
+        }
+    }
+}
 
 pub struct Route {
     pub method: &'static str,
     pub path: &'static str,
     pub access: Access,
+    /// Guesses at a secret (password, code, token): rate-limited per client
+    /// address, and answered alike whether or not the account exists.
+    pub limited: bool,
     handler: fn() -> MethodRouter<State>,
 }
 
 macro_rules! routes {
-    ($($method:ident $path:literal $access:expr => $handler:path;)*) => {
-        &[$(Route { method: stringify!($method), path: $path, access: $access, handler: || $method($handler) }),*]
+    ($($method:ident $path:literal $access:expr $(, $limited:ident)? => $handler:path;)*) => {
+        &[$(Route {
+            method: stringify!($method),
+            path: $path,
+            access: $access,
+            limited: routes!(@limited $($limited)?),
+            handler: || $method($handler),
+        }),*]
     };
+    (@limited limited) => { true };
+    (@limited) => { false };
 }
 
 pub static ROUTES: &[Route] = routes! {
@@ -52,20 +73,20 @@ pub static ROUTES: &[Route] = routes! {
     get "/privacy" Access::Public => public::privacy;
     get "/style.css" Access::Public => public::stylesheet;
     get "/login" Access::Public => auth::login_form;
-    post "/login" Access::Public => auth::login;
+    post "/login" Access::Public, limited => auth::login;
     get "/setup" Access::Public => auth::setup_form;
-    post "/setup" Access::Public => auth::setup;
+    post "/setup" Access::Public, limited => auth::setup;
     get "/activate" Access::Public => auth::activate_form;
-    post "/activate" Access::Public => auth::activate;
+    post "/activate" Access::Public, limited => auth::activate;
     get "/reset" Access::Public => auth::reset_request_form;
-    post "/reset" Access::Public => auth::reset_request;
+    post "/reset" Access::Public, limited => auth::reset_request;
     get "/reset/new" Access::Public => auth::reset_form;
-    post "/reset/new" Access::Public => auth::reset;
+    post "/reset/new" Access::Public, limited => auth::reset;
     post "/logout" Access::Session => auth::logout;
     get "/second-factor" Access::Session => auth::second_factor_form;
-    post "/second-factor" Access::Session => auth::second_factor;
+    post "/second-factor" Access::Session, limited => auth::second_factor;
     get "/second-factor/enrol" Access::Session => auth::enrol_form;
-    post "/second-factor/enrol" Access::Session => auth::enrol;
+    post "/second-factor/enrol" Access::Session, limited => auth::enrol;
 
     get "/portal" Access::Customer => portal::dashboard;
     get "/portal/edit" Access::Customer => portal::edit_form;
@@ -82,38 +103,33 @@ pub static ROUTES: &[Route] = routes! {
     post "/portal/handles/{id}/delete" Access::Customer => handles::delete;
     post "/portal/domains" Access::Customer => handles::register_domain;
 
-    get "/staff" Access::Staff(ALL_STAFF) => staff::home;
-    post "/staff/search" Access::Staff(ALL_STAFF) => staff::search;
-    get "/staff/customers/new" Access::Staff(OWNER_AND_STAFF) => staff::new_form;
-    post "/staff/customers/new" Access::Staff(OWNER_AND_STAFF) => staff::create;
-    get "/staff/customers/{id}" Access::Staff(ALL_STAFF) => staff::purpose_form;
-    post "/staff/customers/{id}" Access::Staff(ALL_STAFF) => staff::view;
-    post "/staff/customers/{id}/edit" Access::Staff(OWNER_AND_STAFF) => staff::edit;
-    post "/staff/customers/{id}/statute" Access::Staff(OWNER_AND_STAFF) => staff::statute;
-    post "/staff/customers/{id}/invite" Access::Staff(OWNER_AND_STAFF) => staff::invite;
-    get "/staff/registry" Access::Staff(OWNER_AND_STAFF) => handles::operations;
-    post "/staff/registry/{id}/retry" Access::Staff(OWNER_AND_STAFF) => handles::retry;
-    get "/staff/audit" Access::Staff(OWNER) => staff::audit;
-    get "/staff/retention" Access::Staff(OWNER) => staff::retention;
-    get "/staff/api-tokens" Access::Staff(OWNER) => staff::api_tokens;
-    post "/staff/api-tokens" Access::Staff(OWNER) => staff::create_api_token;
-    post "/staff/api-tokens/{id}/revoke" Access::Staff(OWNER) => staff::revoke_api_token;
+    get "/staff" Access::Staff(Customers, Read) => staff::home;
+    post "/staff/search" Access::Staff(Customers, Read) => staff::search;
+    get "/staff/customers/new" Access::Staff(Customers, Write) => staff::new_form;
+    post "/staff/customers/new" Access::Staff(Customers, Write) => staff::create;
+    get "/staff/customers/{id}" Access::Staff(Customers, Read) => staff::purpose_form;
+    post "/staff/customers/{id}" Access::Staff(Customers, Read) => staff::view;
+    post "/staff/customers/{id}/edit" Access::Staff(Customers, Write) => staff::edit;
+    post "/staff/customers/{id}/statute" Access::Staff(Statute, Write) => staff::statute;
+    post "/staff/customers/{id}/invite" Access::Staff(Invitations, Write) => staff::invite;
+    get "/staff/registry" Access::Staff(RegistryQueue, Write) => handles::operations;
+    post "/staff/registry/{id}/retry" Access::Staff(RegistryQueue, Write) => handles::retry;
+    get "/staff/audit" Access::Staff(AuditTrail, Read) => staff::audit;
+    get "/staff/retention" Access::Staff(Retention, Read) => staff::retention;
+    get "/staff/api-tokens" Access::Staff(ApiTokens, Read) => staff::api_tokens;
+    post "/staff/api-tokens" Access::Staff(ApiTokens, Write) => staff::create_api_token;
+    post "/staff/api-tokens/{id}/revoke" Access::Staff(ApiTokens, Write) => staff::revoke_api_token;
 
     get "/api/v1/openapi.json" Access::Public => api::openapi;
-    post "/api/v1/customers" Access::Api(Scope::CustomersWrite, OWNER_AND_STAFF) => api::create_customer;
-    post "/api/v1/customers/search" Access::Api(Scope::CustomersRead, ALL_STAFF) => api::search;
-    get "/api/v1/customers/{id}" Access::Api(Scope::CustomersRead, ALL_STAFF) => api::read_customer;
-    patch "/api/v1/customers/{id}" Access::Api(Scope::CustomersWrite, OWNER_AND_STAFF) => api::update_customer;
-    get "/api/v1/customers/{id}/export" Access::Api(Scope::CustomersRead, ALL_STAFF) => api::export;
-    get "/api/v1/customers/{id}/invoices" Access::Api(Scope::InvoicesRead, FINANCE) => api::invoices;
-    get "/api/v1/customers/{id}/audit" Access::Api(Scope::AuditRead, OWNER) => api::access_log;
-    get "/api/v1/audit/verify" Access::Api(Scope::AuditRead, OWNER) => api::verify_audit;
+    post "/api/v1/customers" Access::Api(Scope::CustomersWrite, Customers, Write) => api::create_customer;
+    post "/api/v1/customers/search" Access::Api(Scope::CustomersRead, Customers, Read) => api::search;
+    get "/api/v1/customers/{id}" Access::Api(Scope::CustomersRead, Customers, Read) => api::read_customer;
+    patch "/api/v1/customers/{id}" Access::Api(Scope::CustomersWrite, Customers, Write) => api::update_customer;
+    get "/api/v1/customers/{id}/export" Access::Api(Scope::CustomersRead, Customers, Export) => api::export;
+    get "/api/v1/customers/{id}/invoices" Access::Api(Scope::InvoicesRead, Invoices, Read) => api::invoices;
+    get "/api/v1/customers/{id}/audit" Access::Api(Scope::AuditRead, AccessLog, Read) => api::access_log;
+    get "/api/v1/audit/verify" Access::Api(Scope::AuditRead, AuditTrail, Read) => api::verify_audit;
 };
-
-/// POSTs that guess at a secret (password, code, token): rate-limited per
-/// client address by the guard.
-pub const ATTEMPTS: &[&str] =
-    &["/login", "/setup", "/activate", "/reset", "/reset/new", "/second-factor", "/second-factor/enrol"];
 
 pub(crate) fn router(state: State) -> Router {
     let mut paths: Vec<&str> = ROUTES.iter().map(|r| r.path).collect();
@@ -123,10 +139,10 @@ pub(crate) fn router(state: State) -> Router {
     for path in paths {
         let mut methods: Option<MethodRouter<State>> = None;
         for r in ROUTES.iter().filter(|r| r.path == path) {
-            let access = r.access;
+            let rule = (r.access, r.limited);
             let guarded = (r.handler)()
                 .route_layer(axum::middleware::from_fn_with_state(state.clone(), move |s, req, next| {
-                    crate::guard::enforce(s, access, req, next)
+                    crate::guard::enforce(s, rule, req, next)
                 }));
             methods = Some(match methods {
                 Some(m) => m.merge(guarded),

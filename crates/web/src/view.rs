@@ -6,6 +6,7 @@ use axum::response::{Html, IntoResponse, Response};
 use custodian_domain::Lang;
 use custodian_domain::inventory;
 use custodian_domain::model::{FieldErrors, Fields};
+use custodian_domain::policy::{Action, Principal};
 
 /// What every page's layout needs.
 pub(crate) struct Page {
@@ -132,8 +133,17 @@ fn choices(column: &str, lang: Lang) -> Vec<(&'static str, &'static str)> {
 }
 
 /// The personal fields of `table` as form fields, in inventory order.
-pub(crate) fn field_views(table: &str, lang: Lang, values: &Fields, errors: Option<&FieldErrors>) -> Vec<FieldView> {
+/// The inputs of a form on `table` for `who`: only the fields it may both read
+/// and change, so a field it may not see is never sent back empty (and cleared).
+pub(crate) fn field_views(
+    table: &str,
+    lang: Lang,
+    values: &Fields,
+    errors: Option<&FieldErrors>,
+    who: Principal,
+) -> Vec<FieldView> {
     inventory::fields_of(table)
+        .filter(|f| f.allows(who, Action::Read) && f.allows(who, Action::Write))
         .map(|f| {
             let error = errors.and_then(|e| e.for_field(f.column)).map(|e| e.message(lang).to_string());
             field_view(f, lang, values.get(f.column).cloned().unwrap_or_default(), error.unwrap_or_default())

@@ -33,8 +33,6 @@ fn fields(email: &str, consent: bool, phone: Option<&str>) -> Vec<(&'static str,
         ("email_consent", if consent { "yes" } else { "no" }.to_string()),
         ("language", "nl".to_string()),
         ("kvk", "24681357".to_string()),
-        ("iban", IBAN.to_string()),
-        ("iban_holder", "Klantbedrijf B.V.".to_string()),
     ];
     if let Some(p) = phone {
         f.push(("phone", p.to_string()));
@@ -42,7 +40,8 @@ fn fields(email: &str, consent: bool, phone: Option<&str>) -> Vec<(&'static str,
     f
 }
 
-/// Staff enter a customer through the back-office form; returns its number.
+/// Staff enter a customer through the back-office form (bank details are not
+/// theirs to enter, A4); returns its number.
 async fn create_customer(staff: &Client, fields: &[(&str, String)]) -> i64 {
     let form = staff.get("/staff/customers/new").await;
     let mut values: Vec<(&str, &str)> = vec![("kind", "business"), ("on_behalf", "yes")];

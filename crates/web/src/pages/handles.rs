@@ -101,7 +101,7 @@ async fn list_page(
             unused: h.domains.is_empty() && h.status != "deleting",
         })
         .collect();
-    let fields = field_views("contacts", lang, form, errors);
+    let fields = field_views("contacts", lang, form, errors, viewer.principal());
     let errors = view::error_summary(&fields);
     let invalid = !errors.is_empty();
     let mut r = view::render(Handles {
@@ -266,10 +266,11 @@ async fn detail_page(
             Err(r) => return r,
         },
     };
-    let fields: Vec<FieldView> = field_views("contacts", viewer.lang, &values, submitted.map(|s| s.1))
-        .into_iter()
-        .filter(|f| f.name != "handle")
-        .collect();
+    let fields: Vec<FieldView> =
+        field_views("contacts", viewer.lang, &values, submitted.map(|s| s.1), viewer.principal())
+            .into_iter()
+            .filter(|f| f.name != "handle")
+            .collect();
     let errors = view::error_summary(&fields);
     let invalid = !errors.is_empty();
     let title = format!("{} {}", viewer.lang.pick("Handle", "Handle"), handle_label(&h));
@@ -386,7 +387,7 @@ fn invalid(viewer: &Viewer, e: StoreError) -> Response {
     let lang = viewer.lang;
     let text = match &e {
         StoreError::Invalid(f) => f.0.iter().map(|x| x.error.message(lang).to_string()).collect::<Vec<_>>().join(" "),
-        StoreError::Conflict(_) | StoreError::Forbidden(_) | StoreError::NotFound { .. } => lang
+        StoreError::Conflict(_) | StoreError::Forbidden(_) | StoreError::Denied(_) | StoreError::NotFound { .. } => lang
             .pick(
                 "Deze domeinnaam kan niet met deze handles worden geregistreerd: kies actieve handles van uzelf, of de naam is hier al geregistreerd.",
                 "This domain name cannot be registered with these handles: choose active handles of your own, or the name is already registered here.",

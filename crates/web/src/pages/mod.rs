@@ -35,20 +35,6 @@ pub(crate) fn page(state: &State, viewer: &Viewer, title: &str) -> Page {
     }
 }
 
-/// The purposes a staff role may give for reading a customer: the bookkeeper
-/// only invoicing (A4), staff anything but invoicing, the owner everything but
-/// the scheduled jobs' own purpose.
-pub(crate) fn purposes_for(role: Role) -> &'static [AccessPurpose] {
-    use AccessPurpose::*;
-    match role {
-        Role::Bookkeeper => &[Billing],
-        Role::Owner => {
-            &[Support, Administration, Registry, DataSubjectRequest, SecurityIncident, LegalObligation, Billing]
-        }
-        _ => &[Support, Administration, Registry, DataSubjectRequest, SecurityIncident, LegalObligation],
-    }
-}
-
 /// A purpose as people read it.
 pub(crate) fn purpose_label(purpose: AccessPurpose, lang: Lang) -> &'static str {
     match purpose {
@@ -115,6 +101,11 @@ pub(crate) fn store_error(viewer: &Viewer, e: StoreError) -> Response {
     let lang = viewer.lang;
     match e {
         StoreError::Forbidden(_) => crate::guard::forbidden(lang),
+        StoreError::Denied(denial) => {
+            let mut r = view::message(lang, lang.pick("Niet toegestaan", "Not allowed"), &denial.message(lang));
+            *r.status_mut() = axum::http::StatusCode::FORBIDDEN;
+            r
+        }
         StoreError::NotFound { .. } | StoreError::Erased(_) => {
             let mut r = view::message(
                 lang,

@@ -87,7 +87,7 @@ fn dashboard_page(state: &State, viewer: &Viewer, export: Export, saved: bool, p
     let title =
         if printable { lang.pick("Al mijn gegevens", "All my data") } else { lang.pick("Mijn gegevens", "My data") };
     let generated = when(export.generated_at);
-    let entries = access_rows(&export.access_log, lang);
+    let entries = access_rows(export.access_log.as_deref().unwrap_or_default(), lang);
     view::render(Dashboard {
         page: page(state, viewer, title),
         export,
@@ -179,7 +179,7 @@ pub(crate) async fn edit_form(AxState(state): AxState<State>, Extension(viewer):
         Ok(record) => view::render(Edit {
             page: page(&state, &viewer, viewer.lang.pick("Gegevens wijzigen", "Edit your details")),
             action: "/portal/edit".into(),
-            fields: field_views("customers", viewer.lang, &record.fields, None),
+            fields: field_views("customers", viewer.lang, &record.fields, None, viewer.principal()),
             errors: vec![],
         }),
         Err(e) => store_error(&viewer, e),
@@ -195,7 +195,7 @@ pub(crate) fn invalid_form(
     form: &FormFields,
     errors: &FieldErrors,
 ) -> Response {
-    let fields = field_views("customers", viewer.lang, form, Some(errors));
+    let fields = field_views("customers", viewer.lang, form, Some(errors), viewer.principal());
     let errors = view::error_summary(&fields);
     let mut r = view::render(Edit { page: page(state, viewer, title), action, fields, errors });
     *r.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;

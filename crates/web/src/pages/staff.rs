@@ -8,6 +8,7 @@ use axum::extract::{Form, Path, State as AxState};
 use axum::response::{IntoResponse, Redirect, Response};
 use custodian_domain::inventory::Role;
 use custodian_domain::model::{CustomerData, CustomerKind, FieldErrors, format_date, parse_date};
+use custodian_domain::policy::{self, Action, Resource};
 use custodian_domain::validate::{Email, Kvk};
 use custodian_store::{Access, AccessPurpose, Lookup, StoreError};
 
@@ -28,11 +29,12 @@ struct Home {
     searched: bool,
     results: Vec<i64>,
     error: String,
+    purposes: Vec<(&'static str, &'static str)>,
 }
 
 pub(crate) async fn home(AxState(state): AxState<State>, Extension(viewer): Extension<Viewer>) -> Response {
     let page = page(&state, &viewer, viewer.lang.pick("Klanten", "Customers"));
-    view::render(Home { page, searched: false, results: vec![], error: String::new() })
+    view::render(Home { page, searched: false, results: vec![], error: String::new(), purposes: purposes(&viewer) })
 }
 
 /// Searches without decrypting any record: number, or a blind index.
@@ -43,6 +45,14 @@ pub(crate) async fn search(
 ) -> Response {
     let lang = viewer.lang;
     let q = form.get("q").map(|s| s.trim().to_string()).unwrap_or_default();
+    let purpose = form.get("purpose").and_then(|p| AccessPurpose::parse(p));
+    let Some(access) =
+        purpose.filter(|p| purposes(&viewer).iter().any(|(k, _)| *k == p.as_str())).map(|p| access(&viewer, p))
+    else {
+        let error = lang.pick("Kies waarom u zoekt.", "Choose why you are searching.").to_string();
+        let page = page(&state, &viewer, lang.pick("Klanten", "Customers"));
+        return view::render(Home { page, searched: false, results: vec![], error, purposes: purposes(&viewer) });
+    };
     let lookup = match form.get("by").map(String::as_str) {
         Some("number") => match q.parse::<i64>() {
             Ok(n) => Ok(vec![n]),
@@ -51,19 +61,21 @@ pub(crate) async fn search(
                 .to_string()),
         },
         Some("email") => match Email::parse(&q) {
-            Ok(e) => state.store.find_customers(&Lookup::Email(e)).await.map_err(|e| e.to_string()),
+            Ok(e) => state.store.find_customers(&access, &Lookup::Email(e)).await.map_err(|e| e.to_string()),
             Err(e) => Err(e.message(lang).to_string()),
         },
         Some("kvk") => match Kvk::parse(&q) {
-            Ok(k) => state.store.find_customers(&Lookup::Kvk(k)).await.map_err(|e| e.to_string()),
+            Ok(k) => state.store.find_customers(&access, &Lookup::Kvk(k)).await.map_err(|e| e.to_string()),
             Err(e) => Err(e.message(lang).to_string()),
         },
-        _ => state.store.find_customers(&Lookup::NameWord(q)).await.map_err(|e| e.to_string()),
+        _ => state.store.find_customers(&access, &Lookup::NameWord(q)).await.map_err(|e| e.to_string()),
     };
     let page = page(&state, &viewer, lang.pick("Klanten", "Customers"));
     match lookup {
-        Ok(results) => view::render(Home { page, searched: true, results, error: String::new() }),
-        Err(error) => view::render(Home { page, searched: false, results: vec![], error }),
+        Ok(results) => {
+            view::render(Home { page, searched: true, results, error: String::new(), purposes: purposes(&viewer) })
+        }
+        Err(error) => view::render(Home { page, searched: false, results: vec![], error, purposes: purposes(&viewer) }),
     }
 }
 
@@ -78,7 +90,7 @@ struct Purpose {
 /// The purposes the viewer's role may give for viewing, labelled in their language.
 fn purposes(viewer: &Viewer) -> Vec<(&'static str, &'static str)> {
     let lang = viewer.lang;
-    crate::pages::purposes_for(viewer.session().account.role)
+    custodian_domain::policy::purposes(viewer.session().account.actor().principal())
         .iter()
         .map(|p| {
             let label = crate::pages::purpose_label(*p, lang);
@@ -117,9 +129,10 @@ async fn show(state: &State, viewer: &Viewer, id: i64, purpose: AccessPurpose, n
         Ok(r) => r,
         Err(e) => return store_error(viewer, e),
     };
-    let role = viewer.session().account.role;
-    let audit = match role {
-        Role::Owner => match state.store.access_log(&access(viewer, purpose), id).await {
+    let who = viewer.principal();
+    let can_edit = custodian_domain::inventory::fields_of("customers").any(|f| f.allows(who, Action::Write));
+    let audit = match policy::allows(who, Resource::AccessLog, Action::Read) {
+        true => match state.store.access_log(&access(viewer, purpose), id).await {
             Ok(log) => log
                 .into_iter()
                 .rev()
@@ -127,7 +140,7 @@ async fn show(state: &State, viewer: &Viewer, id: i64, purpose: AccessPurpose, n
                 .collect(),
             Err(e) => return store_error(viewer, e),
         },
-        _ => vec![],
+        false => vec![],
     };
     view::render(CustomerPage {
         page: page(state, viewer, &format!("{} {id}", lang.pick("Klant", "Customer"))),
@@ -136,8 +149,11 @@ async fn show(state: &State, viewer: &Viewer, id: i64, purpose: AccessPurpose, n
         status: record.status.clone(),
         entered_by: record.entered_by.clone(),
         withheld: record.withheld.join(", "),
-        fields: field_views("customers", lang, &record.fields, None),
-        can_edit: record.withheld.is_empty() || role == Role::Staff,
+        fields: match can_edit {
+            true => field_views("customers", lang, &record.fields, None, who),
+            false => view::shown_fields("customers", lang, &record.fields),
+        },
+        can_edit,
         notice,
         audit,
     })
@@ -210,7 +226,7 @@ pub(crate) async fn new_form(AxState(state): AxState<State>, Extension(viewer): 
     view::render(New {
         page: page(&state, &viewer, viewer.lang.pick("Nieuwe klant", "New customer")),
         kind: "business".into(),
-        fields: field_views("customers", viewer.lang, &FormFields::new(), None),
+        fields: field_views("customers", viewer.lang, &FormFields::new(), None, viewer.principal()),
         errors: vec![],
     })
 }
@@ -230,7 +246,7 @@ pub(crate) async fn create(
     let data = match parsed {
         Ok(d) => d,
         Err(errors) => {
-            let fields = field_views("customers", lang, &fields, Some(&errors));
+            let fields = field_views("customers", lang, &fields, Some(&errors), viewer.principal());
             let mut summary = view::error_summary(&fields);
             if let Some(e) = errors.for_field("kind") {
                 summary.insert(0, ErrorLink::to("kind", e.message(lang)));
@@ -403,7 +419,7 @@ struct ApiTokens {
 
 async fn api_tokens_page(state: &State, viewer: &Viewer, secret: String, error: String) -> Response {
     let lang = viewer.lang;
-    let tokens = match state.store.api_tokens().await {
+    let tokens = match state.store.api_tokens(&access(viewer, AccessPurpose::Administration)).await {
         Ok(t) => t,
         Err(e) => return store_error(viewer, e),
     };

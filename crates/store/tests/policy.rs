@@ -1,0 +1,201 @@
+//! The store against the hand-written golden table in `golden/policy.txt`:
+//! every operation there, run as every principal, on SQLite and PostgreSQL.
+
+use std::collections::BTreeMap;
+
+use custodian_domain::inventory::Role;
+use custodian_domain::model::{Delivery, Fields, InvoiceLine, ServiceData, parse_date};
+use custodian_domain::retention::{HoldReason, RetentionPolicy};
+use custodian_store::registry::Target;
+use custodian_store::{Access, AccessPurpose, Actor, ErasureReason, Lookup, NewInvoice, Scope, Store, StoreError};
+use custodian_testkit::{contact, customer, databases};
+
+const PRINCIPALS: [&str; 9] =
+    ["owner", "staff", "bookkeeper", "subject", "owner_token", "staff_token", "bookkeeper_token", "operator", "job"];
+
+/// The table: operation → principal → allowed.
+fn golden() -> BTreeMap<String, BTreeMap<&'static str, bool>> {
+    let text = include_str!("golden/policy.txt");
+    let mut rows = BTreeMap::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        let cells: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(cells.len(), 1 + PRINCIPALS.len(), "golden row {line:?}");
+        let answers = PRINCIPALS
+            .iter()
+            .zip(&cells[1..])
+            .map(|(p, c)| match *c {
+                "y" => (*p, true),
+                "n" => (*p, false),
+                other => panic!("golden cell {other:?} in {line:?}"),
+            })
+            .collect();
+        assert!(rows.insert(cells[0].to_string(), answers).is_none(), "{} twice", cells[0]);
+    }
+    rows
+}
+
+fn operator() -> Access {
+    Access::new(Actor::operator(), AccessPurpose::Administration)
+}
+
+/// The usual reason of each principal for the operations (purposes are tried separately).
+fn usual_purpose(principal: &str) -> AccessPurpose {
+    match principal {
+        "bookkeeper" | "bookkeeper_token" => AccessPurpose::Billing,
+        "subject" => AccessPurpose::DataSubjectRequest,
+        "job" => AccessPurpose::Retention,
+        _ => AccessPurpose::Administration,
+    }
+}
+
+/// The actor of `principal`; `own` is the customer a subject is.
+async fn actor(store: &Store, principal: &str, own: i64) -> Actor {
+    let token = |role: Role| async move {
+        let (token, _) = store
+            .create_api_token(&operator(), &format!("golden-{}", role.as_str()), role, &Scope::ALL, None)
+            .await
+            .unwrap();
+        token.actor()
+    };
+    match principal {
+        "owner" => Actor::staff("1", Role::Owner),
+        "staff" => Actor::staff("2", Role::Staff),
+        "bookkeeper" => Actor::staff("3", Role::Bookkeeper),
+        "subject" => Actor::customer(own),
+        "owner_token" => token(Role::Owner).await,
+        "staff_token" => token(Role::Staff).await,
+        "bookkeeper_token" => token(Role::Bookkeeper).await,
+        "operator" => Actor::operator(),
+        "job" => Actor::job("golden"),
+        other => panic!("{other}"),
+    }
+}
+
+fn fields(pairs: &[(&str, &str)]) -> Fields {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+/// Ok → allowed; a policy refusal → refused; a state that stops it (a running
+/// service or a legal hold stops an erasure) → allowed, since the policy is
+/// checked first; anything else is a broken test.
+fn verdict<T>(what: &str, r: Result<T, StoreError>) -> bool {
+    match r {
+        Ok(_) | Err(StoreError::Conflict(_)) => true,
+        Err(StoreError::Denied(_)) => false,
+        Err(e) => panic!("{what}: {e:?}"),
+    }
+}
+
+fn new_invoice(number: &str) -> NewInvoice {
+    NewInvoice {
+        number: number.into(),
+        issued_on: parse_date("2026-03-01").unwrap(),
+        due_on: parse_date("2026-03-31").unwrap(),
+        delivery: Delivery::Post,
+        lines: vec![InvoiceLine::parse("Webhosting;1;595;21").unwrap()],
+    }
+}
+
+/// Runs `operation` as `access` on customer `id`; whether it was allowed.
+async fn attempt(store: &Store, operation: &str, access: &Access, id: i64, n: u64) -> bool {
+    let what = format!("{operation} as {:?}", access.actor.principal());
+    let shown = |record: Result<custodian_store::CustomerRecord, StoreError>, column: &str| match record {
+        Ok(r) => r.fields.contains_key(column),
+        Err(StoreError::Denied(_)) => false,
+        Err(e) => panic!("{what}: {e:?}"),
+    };
+    match operation {
+        "read.profile" => shown(store.read_customer(access, id).await, "phone"),
+        "read.billing_identity" => shown(store.read_customer(access, id).await, "visit_city"),
+        "read.finance" => shown(store.read_customer(access, id).await, "iban"),
+        "write.profile" => verdict(&what, store.update_customer(access, id, &fields(&[("phone", "0612345678")])).await),
+        "write.billing_identity" => {
+            verdict(&what, store.update_customer(access, id, &fields(&[("visit_city", "Bergen")])).await)
+        }
+        "write.finance" => verdict(
+            &what,
+            store.update_customer(access, id, &fields(&[("iban", "NL91ABNA0417164300"), ("iban_holder", "X")])).await,
+        ),
+        "customer.create" => verdict(&what, store.create_customer(access, &customer(900 + n), false).await),
+        "customer.import" => verdict(&what, store.create_customers(access, &[customer(950 + n)]).await),
+        "customer.search" => verdict(&what, store.find_customers(access, &Lookup::NameWord("Bedrijf".into())).await),
+        "customer.list" => verdict(&what, store.list_customers(access, 0, 10).await),
+        "customer.export" => verdict(&what, store.export_customer(access, id).await),
+        "customer.access_log" => verdict(&what, store.access_log(access, id).await),
+        "invoice.read" => verdict(&what, store.read_invoices(access, id).await),
+        "invoice.write" => verdict(&what, store.add_invoice(access, id, new_invoice(&format!("G{n}"))).await),
+        "service.write" => {
+            let service = ServiceData::from_fields(&fields(&[
+                ("kind", "hosting"),
+                ("description", "Pakket"),
+                ("started_on", "2026-01-01"),
+            ]))
+            .unwrap();
+            verdict(&what, store.add_service(access, id, &service).await)
+        }
+        "handle.write" => {
+            let target = Target { registry: "partner", passthrough: false };
+            verdict(&what, store.create_handle(access, id, target, &contact(&format!("GOLD{n}"))).await)
+        }
+        "handle.read" => {
+            let handles = store.handles_of(&operator(), id).await.unwrap();
+            verdict(&what, store.contact_fields(access, handles[0].contact_id).await)
+        }
+        "statute.write" => verdict(&what, store.record_statute_acceptance(access, id, "2026-01", 1).await),
+        "legal_hold.write" => verdict(&what, store.place_legal_hold(access, id, HoldReason::TaxAudit).await),
+        "retention.run" => verdict(
+            &what,
+            store.retention_run(access, &RetentionPolicy::default(), parse_date("2026-01-02").unwrap()).await,
+        ),
+        "api_token.write" => verdict(
+            &what,
+            store.create_api_token(access, &format!("golden-made-{n}"), Role::Staff, &Scope::ALL, None).await,
+        ),
+        "api_token.read" => verdict(&what, store.api_tokens(access).await),
+        "customer.erase" => verdict(&what, store.erase_customer(access, id, ErasureReason::CustomerRequest).await),
+        purpose if purpose.starts_with("purpose.") => {
+            let why = AccessPurpose::parse(&purpose["purpose.".len()..]).expect("a purpose");
+            let access = Access::new(access.actor.clone(), why);
+            verdict(&what, store.read_customer(&access, id).await)
+        }
+        other => panic!("no way to try {other}"),
+    }
+}
+
+#[tokio::test]
+async fn the_store_answers_as_the_golden_table_says() {
+    let table = golden();
+    for db in databases().await {
+        let store = db.store().await;
+        let mut wrong = vec![];
+        for (n, principal) in PRINCIPALS.iter().enumerate() {
+            let n = n as u64;
+            // A customer of this principal's own, with bank details and a handle.
+            let mut data = custodian_testkit::customer_fields(100 + n);
+            data.insert("iban".into(), "NL39RABO0300065264".into());
+            data.insert("iban_holder".into(), "Bedrijf B.V.".into());
+            let data = custodian_domain::model::CustomerData::from_fields(
+                custodian_domain::model::CustomerKind::Business,
+                &data,
+            )
+            .unwrap();
+            let id = store.create_customer(&operator(), &data, false).await.unwrap();
+            let target = Target { registry: "partner", passthrough: false };
+            store.create_handle(&operator(), id, target, &contact(&format!("OWN{n}"))).await.unwrap();
+            let access = Access::new(actor(&store, principal, id).await, usual_purpose(principal));
+            // Erasure last: it destroys the record the others work on.
+            let mut operations: Vec<&String> = table.keys().collect();
+            operations.sort_by_key(|o| *o == "customer.erase");
+            for operation in operations {
+                let expected = table[operation][principal];
+                let got = attempt(&store, operation, &access, id, n).await;
+                if got != expected {
+                    wrong.push(format!("{operation} as {principal}: expected {expected}, store said {got}"));
+                }
+            }
+        }
+        assert!(wrong.is_empty(), "{}: the store disagrees with golden/policy.txt:\n{}", db.name(), wrong.join("\n"));
+        store.close().await;
+        db.finish().await;
+    }
+}
