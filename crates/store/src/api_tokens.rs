@@ -138,6 +138,9 @@ impl Store {
         expires_at: Option<i64>,
     ) -> Result<(ApiToken, Zeroizing<String>), StoreError> {
         only_owner(access)?;
+        if !self.settings.allows_role(role) {
+            return Err(crate::permit::no_staff());
+        }
         let mut errors = check_name(name).err().unwrap_or_default();
         if role == Role::Subject {
             errors.0.extend(

@@ -104,6 +104,8 @@ pub struct Store {
     url: std::sync::Arc<str>,
     /// A server's read cache (see [`Store::with_read_cache`]).
     cache: Option<std::sync::Arc<cache::Cache>>,
+    /// The policy settings of this company's protocol (whether it has staff).
+    settings: custodian_domain::policy::Settings,
 }
 
 impl Store {
@@ -119,7 +121,26 @@ impl Store {
             Engine::Sqlite => audit::sqlite_file(url)?.map(|path| std::sync::Arc::new(rows::Natives::new(path))),
             Engine::Postgres => None,
         };
-        Ok(Store { pool, engine, keys: std::sync::Arc::new(keys), audit, natives, url: url.into(), cache: None })
+        Ok(Store {
+            pool,
+            engine,
+            keys: std::sync::Arc::new(keys),
+            audit,
+            natives,
+            url: url.into(),
+            cache: None,
+            settings: Default::default(),
+        })
+    }
+
+    /// This store under the protocol's policy settings (e.g. no staff accounts, M6).
+    pub fn with_policy_settings(mut self, settings: custodian_domain::policy::Settings) -> Store {
+        self.settings = settings;
+        self
+    }
+
+    pub fn policy_settings(&self) -> custodian_domain::policy::Settings {
+        self.settings
     }
 
     /// This store with a read cache for session checks and customers' own

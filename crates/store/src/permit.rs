@@ -68,6 +68,13 @@ pub(crate) fn denial(resource: Resource, action: Action) -> StoreError {
     StoreError::Denied(Denial { resource, action, fields: Vec::new(), purpose: false })
 }
 
+/// The refusal of a staff account or token when the company has no staff (M6).
+pub(crate) fn no_staff() -> StoreError {
+    StoreError::Conflict(
+        "this administration has no staff accounts (staff_accounts = false): only the owner and the bookkeeper".into(),
+    )
+}
+
 /// Refuses unless the policy lets this actor take `action` on `resource` for
 /// the purpose it gave.
 pub(crate) fn require(access: &Access, resource: Resource, action: Action) -> Result<(), StoreError> {
