@@ -2,6 +2,17 @@
 
 use super::*;
 
+/// Whether `access` may be shown an activation code: the owner only, since
+/// whoever holds a customer's login and code can take over their account.
+/// The one place this rule lives (to be answered by the central access policy).
+pub fn may_disclose_code(access: &Access) -> Result<(), StoreError> {
+    if access.actor.role == Role::Owner {
+        Ok(())
+    } else {
+        Err(StoreError::Forbidden("only the owner may be shown an activation code".into()))
+    }
+}
+
 impl Store {
     /// Whether nobody can log in yet: the owner account still has to be made.
     pub async fn needs_setup(&self) -> Result<bool, StoreError> {
@@ -53,12 +64,16 @@ impl Store {
         crate::audit::append(&mut tx, &[event]).await?;
         tx.commit().await?;
         let code = random_digits();
-        self.store_code(CodePurpose::Activation, Some(id), &id.to_string(), &code, ACTIVATION_TTL).await?;
+        self.store_code(&self.pool, CodePurpose::Activation, Some(id), &id.to_string(), &code, ACTIVATION_TTL).await?;
         Ok((self.account_by_id(&self.pool, id).await?.0, code))
     }
 
     /// Creates the portal account of a customer, with their e-mail address as
-    /// login, and returns the activation code (valid 72 h, single use).
+    /// login, and returns the activation code (valid 72 h, single use) for the
+    /// SMS to the customer. Whoever knows login and code owns the account, so
+    /// showing the code to anyone needs [`Store::disclose_activation_code`]; an
+    /// account with a password is never touched, and a new invitation cancels
+    /// the earlier unused codes.
     pub async fn invite_customer(
         &self,
         access: &Access,
@@ -74,35 +89,73 @@ impl Store {
         let fields = crate::records::open(&key, "customers", key_id, &row, |f| f.column == "email")?;
         let email = Email::parse(fields.get("email").map(String::as_str).unwrap_or_default())
             .map_err(|e| custodian_domain::model::FieldErrors::single("email", e))?;
-        let existing: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE customer_id = $1")
+        let existing = sqlx::query("SELECT id, password_hash FROM users WHERE customer_id = $1")
             .bind(customer_id)
             .fetch_optional(&mut *tx)
             .await?;
         let id = match existing {
-            Some(id) => id,
+            Some(r) if r.try_get::<Option<Vec<u8>>, _>("password_hash")?.is_some() => {
+                return Err(StoreError::Auth(AuthError::AccountActive));
+            }
+            Some(r) => r.try_get("id")?,
             None => self.insert_account(&mut tx, Role::Subject, Some(customer_id), &email, None).await?,
         };
+        sqlx::query("DELETE FROM one_time_codes WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL")
+            .bind(id)
+            .bind(CodePurpose::Activation.as_str())
+            .execute(&mut *tx)
+            .await?;
+        let code = random_digits();
+        self.store_code(&mut *tx, CodePurpose::Activation, Some(id), &id.to_string(), &code, ACTIVATION_TTL).await?;
         let mut event = Event::new(access, "account.invite", "customer", customer_id).fields(["email"]);
         self.keys.seal_source(&mut event, Some(&key));
         crate::audit::append(&mut tx, &[event]).await?;
         tx.commit().await?;
-        let code = random_digits();
-        self.store_code(CodePurpose::Activation, Some(id), &id.to_string(), &code, ACTIVATION_TTL).await?;
         Ok((self.account_by_id(&self.pool, id).await?.0, email, code))
     }
 
+    /// Records that `access` is shown the activation code of the customer's
+    /// invitation (to read it out by phone when no SMS can go), after
+    /// [`may_disclose_code`] allowed it. The entry is about the customer, so it
+    /// is in their access log.
+    pub async fn disclose_activation_code(&self, access: &Access, customer_id: i64) -> Result<(), StoreError> {
+        may_disclose_code(access)?;
+        self.audit_event(access, "account.code_disclosed", "customer", &customer_id.to_string(), &[]).await?;
+        Ok(())
+    }
+
     /// First login: the login name plus the activation code set the password.
+    /// Only for an account without a password; the account's other activation
+    /// codes go with it.
     pub async fn activate(&self, login: &Email, code: &str, password: &NewPassword) -> Result<Account, StoreError> {
-        let id: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE login_bidx = $1 AND disabled_at IS NULL")
+        let row = sqlx::query("SELECT id, password_hash FROM users WHERE login_bidx = $1 AND disabled_at IS NULL")
             .bind(self.login_index(login))
             .fetch_optional(&self.pool)
             .await?;
-        let id = id.ok_or(StoreError::Auth(AuthError::BadCode))?;
+        let id: i64 = match row {
+            Some(r) if r.try_get::<Option<Vec<u8>>, _>("password_hash")?.is_none() => r.try_get("id")?,
+            _ => return Err(StoreError::Auth(AuthError::BadCode)),
+        };
         let mut tx = crate::db::write_tx(&self.pool).await?;
         self.consume_code(&mut tx, CodePurpose::Activation, &id.to_string(), code).await?;
+        sqlx::query("DELETE FROM one_time_codes WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL")
+            .bind(id)
+            .bind(CodePurpose::Activation.as_str())
+            .execute(&mut *tx)
+            .await?;
         self.set_password_in(&mut tx, id, password).await?;
+        let (acc, _) = self.account_by_id(&mut *tx, id).await?;
+        let event = match acc.customer_id.filter(|_| !acc.is_staff()) {
+            Some(c) => {
+                Event::new(&Access::new(acc.actor(), AccessPurpose::Administration), "account.activate", "customer", c)
+            }
+            None => {
+                Event::new(&Access::new(acc.actor(), AccessPurpose::Administration), "account.activate", "account", id)
+            }
+        };
+        crate::audit::append(&mut tx, &[event]).await?;
         tx.commit().await?;
-        Ok(self.account_by_id(&self.pool, id).await?.0)
+        Ok(acc)
     }
 
     /// Checks a login. Failed attempts count per account; after five the account

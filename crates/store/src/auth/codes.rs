@@ -10,12 +10,13 @@ impl Store {
     /// Issues a one-time setup code for creating the owner account (valid 24 h).
     pub async fn issue_setup_code(&self) -> Result<Zeroizing<String>, StoreError> {
         let code = random_token();
-        self.store_code(CodePurpose::Setup, None, "-", &code, SETUP_TTL).await?;
+        self.store_code(&self.pool, CodePurpose::Setup, None, "-", &code, SETUP_TTL).await?;
         Ok(code)
     }
 
-    pub(super) async fn store_code(
+    pub(super) async fn store_code<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
         &self,
+        executor: E,
         purpose: CodePurpose,
         user: Option<i64>,
         scope: &str,
@@ -29,7 +30,7 @@ impl Store {
             .bind(user)
             .bind(now)
             .bind(now + ttl)
-            .execute(&self.pool)
+            .execute(executor)
             .await?;
         Ok(())
     }
@@ -67,7 +68,7 @@ impl Store {
             .await?;
         let Some(id) = id else { return Ok(None) };
         let token = random_token();
-        self.store_code(CodePurpose::Reset, Some(id), "-", &token, RESET_TTL).await?;
+        self.store_code(&self.pool, CodePurpose::Reset, Some(id), "-", &token, RESET_TTL).await?;
         Ok(Some((self.account_by_id(&self.pool, id).await?.0, token)))
     }
 

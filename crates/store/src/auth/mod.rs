@@ -9,6 +9,7 @@
 //! keyed hashes, so a copy of the database does not let anyone log in.
 
 mod accounts;
+pub use accounts::may_disclose_code;
 mod codes;
 mod second_factor;
 mod sessions;
@@ -172,6 +173,9 @@ pub enum AuthError {
     BadSecondFactor,
     #[error("an owner account exists already")]
     AlreadySetUp,
+    /// An invitation would replace the password of an account in use.
+    #[error("this customer already has an active account; use a password reset")]
+    AccountActive,
 }
 
 const ACCOUNT_COLUMNS: &str =

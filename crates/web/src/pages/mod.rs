@@ -84,6 +84,7 @@ pub(crate) fn action_label(action: &str, lang: Lang) -> &str {
         "invoice.paid" => lang.pick("betaling vastgelegd", "recorded a payment"),
         "service.end" => lang.pick("dienst beëindigd", "ended a service"),
         "account.invite" => lang.pick("portaaltoegang gegeven", "gave portal access"),
+        "account.code_disclosed" => lang.pick("activeringscode ingezien", "was shown the activation code"),
         "invoice.create" => lang.pick("factuur gemaakt", "issued an invoice"),
         "invoice.read" => lang.pick("facturen ingezien", "viewed invoices"),
         "contact.create" | "handle.create" => lang.pick("domeincontact aangemaakt", "created a domain contact"),
