@@ -2,8 +2,11 @@
 //! counters, clean-up, recovery codes. SQLite always, PostgreSQL when
 //! CUSTODIAN_TEST_POSTGRES_URL is set.
 
+use std::net::IpAddr;
+
 use custodian_domain::inventory::Role;
 use custodian_domain::password::NewPassword;
+use custodian_domain::validate::Email;
 use custodian_store::{Access, AccessPurpose, Actor, AuthError, Store, StoreError};
 use custodian_testkit::{customer, databases};
 
@@ -33,12 +36,12 @@ async fn an_invitation_never_replaces_a_password_and_cancels_earlier_codes() {
         let id = store.create_customer(&owner(), &customer(1), false).await.unwrap();
         let (_, login, first) = store.invite_customer(&staff(), id).await.unwrap();
         let (_, _, second) = store.invite_customer(&staff(), id).await.unwrap();
-        let used_first = store.activate(&login, &first, &password()).await;
+        let used_first = store.activate(&login, &first, &password(), None).await;
         assert!(
             matches!(used_first, Err(StoreError::Auth(AuthError::BadCode))),
             "{name}: the earlier code is cancelled"
         );
-        store.activate(&login, &second, &password()).await.unwrap();
+        store.activate(&login, &second, &password(), None).await.unwrap();
 
         // The account has a password now: an invitation would hand it to whoever invites.
         for who in [staff(), owner()] {
@@ -48,7 +51,7 @@ async fn an_invitation_never_replaces_a_password_and_cancels_earlier_codes() {
         let open =
             count(&store, "SELECT COUNT(*) FROM one_time_codes WHERE purpose = 'activation' AND used_at IS NULL").await;
         assert_eq!(open, 0, "{name}: no activation code is left open");
-        store.login(&login, PASSWORD).await.unwrap();
+        store.login(&login, PASSWORD, None).await.unwrap();
         store.close().await;
         db.finish().await;
     }
@@ -71,6 +74,68 @@ async fn only_the_owner_is_shown_an_activation_code_and_the_customer_sees_it_in_
         let shown: Vec<_> = log.iter().filter(|e| e.action == "account.code_disclosed").collect();
         assert_eq!(shown.len(), 1, "{name}: one disclosure, the owner's");
         assert_eq!(shown[0].actor_kind, "operator", "{name}");
+        store.close().await;
+        db.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn failures_lock_a_login_per_address_and_unknown_logins_answer_alike() {
+    for db in databases().await {
+        let store = db.store().await;
+        let name = db.name();
+        let id = store.create_customer(&owner(), &customer(3), false).await.unwrap();
+        let (_, login, code) = store.invite_customer(&owner(), id).await.unwrap();
+        store.activate(&login, &code, &password(), None).await.unwrap();
+        let outsider: Option<IpAddr> = Some("192.0.2.66".parse().unwrap());
+        let answers = |login: Email| {
+            let store = store.clone();
+            async move {
+                let mut out = vec![];
+                for _ in 0..6 {
+                    out.push(match store.login(&login, "niet het wachtwoord", outsider).await {
+                        Err(StoreError::Auth(AuthError::BadCredentials)) => "wrong",
+                        Err(StoreError::Auth(AuthError::NowLocked { .. })) => "now locked",
+                        Err(StoreError::Auth(AuthError::Locked { .. })) => "locked",
+                        other => panic!("{other:?}"),
+                    });
+                }
+                out
+            }
+        };
+        let known = answers(login.clone()).await;
+        assert_eq!(known, ["wrong", "wrong", "wrong", "wrong", "now locked", "locked"], "{name}");
+        let unknown = answers(Email::parse("niemand@voorbeeld.nl").unwrap()).await;
+        assert_eq!(unknown, known, "{name}: an unknown login answers the same");
+
+        // The outsider stays locked out, even with the right password; the
+        // holder at their own address is not.
+        let outside = store.login(&login, PASSWORD, outsider).await.err();
+        assert!(matches!(outside, Some(StoreError::Auth(AuthError::Locked { .. }))), "{name}: {outside:?}");
+        store.login(&login, PASSWORD, Some("198.51.100.7".parse().unwrap())).await.unwrap();
+
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM audit_log WHERE action = 'auth.login_failed'").await, 10);
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM audit_log WHERE action = 'auth.locked'").await, 2);
+        let subjects: Vec<String> = sqlx::query_scalar("SELECT subject_id FROM audit_log WHERE action LIKE 'auth.%'")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+        assert!(subjects.iter().all(|s| !s.contains('@')), "{name}: a login in the trail: {subjects:?}");
+        let subject = Access::new(Actor::customer(id), AccessPurpose::DataSubjectRequest);
+        let log = store.access_log(&subject, id).await.unwrap();
+        assert_eq!(log.iter().filter(|e| e.action == "auth.locked").count(), 1, "{name}: the customer sees the lock");
+
+        // Activation codes count the same way.
+        let id = store.create_customer(&owner(), &customer(4), false).await.unwrap();
+        let (_, login, code) = store.invite_customer(&owner(), id).await.unwrap();
+        for n in 1..=5 {
+            let r = store.activate(&login, "00000000", &password(), outsider).await.err();
+            let locked = matches!(r, Some(StoreError::Auth(AuthError::NowLocked { .. })));
+            assert_eq!(locked, n == 5, "{name}: attempt {n}: {r:?}");
+        }
+        let r = store.activate(&login, &code, &password(), outsider).await.err();
+        assert!(matches!(r, Some(StoreError::Auth(AuthError::Locked { .. }))), "{name}: {r:?}");
+        store.activate(&login, &code, &password(), None).await.unwrap();
         store.close().await;
         db.finish().await;
     }

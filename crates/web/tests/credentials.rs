@@ -101,3 +101,47 @@ async fn staff_cannot_learn_a_code_and_the_owner_reading_one_out_is_audited() {
         db.finish().await;
     }
 }
+
+#[tokio::test]
+async fn known_and_unknown_logins_answer_alike_and_the_holder_is_told_of_a_lock() {
+    for db in databases().await {
+        let name = db.name();
+        let (server, _outside) = Server::start_messaging(&db, SmtpMode::TlsFromTheStart).await;
+        let id = server.store.create_customer(&operator(), &customer(5, true, true), false).await.unwrap();
+        let (_, login, code) = server.store.invite_customer(&operator(), id).await.unwrap();
+        assert_eq!(activate(&server, login.as_str(), &code).await.location(), "/portal", "{name}");
+        let statuses = |login: String| {
+            let c = server.client();
+            async move {
+                let mut out = vec![];
+                for _ in 0..6 {
+                    let form = c.get("/login").await;
+                    out.push(c.post_form("/login", &form, &[("login", &login), ("password", "fout")]).await.status);
+                }
+                out
+            }
+        };
+        let known = statuses(login.to_string()).await;
+        let mut expected = vec![StatusCode::UNAUTHORIZED; 5];
+        expected.push(StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(known, expected, "{name}");
+        assert_eq!(statuses("niemand@voorbeeld.nl".into()).await, known, "{name}: an unknown login answers the same");
+
+        // The lock notice is queued in the background.
+        let mut kinds: Vec<String> = vec![];
+        for _ in 0..100 {
+            kinds = sqlx::query_scalar("SELECT kind FROM outbox WHERE customer_id = $1 ORDER BY id")
+                .bind(id)
+                .fetch_all(server.store.pool())
+                .await
+                .unwrap();
+            if kinds.len() >= 2 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(kinds, ["portal_notice.account", "portal_notice.account"], "{name}: activation, then the lock");
+        server.stop().await;
+        db.finish().await;
+    }
+}

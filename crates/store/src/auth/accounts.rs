@@ -1,5 +1,8 @@
 //! Setting up the owner, creating and activating accounts, and checking passwords.
 
+use std::net::IpAddr;
+
+use super::limits::{Check, subject_of};
 use super::*;
 
 /// Whether `access` may be shown an activation code: the owner only, since
@@ -126,18 +129,42 @@ impl Store {
 
     /// First login: the login name plus the activation code set the password.
     /// Only for an account without a password; the account's other activation
-    /// codes go with it.
-    pub async fn activate(&self, login: &Email, code: &str, password: &NewPassword) -> Result<Account, StoreError> {
-        let row = sqlx::query("SELECT id, password_hash FROM users WHERE login_bidx = $1 AND disabled_at IS NULL")
-            .bind(self.login_index(login))
-            .fetch_optional(&self.pool)
-            .await?;
-        let id: i64 = match row {
-            Some(r) if r.try_get::<Option<Vec<u8>>, _>("password_hash")?.is_none() => r.try_get("id")?,
-            _ => return Err(StoreError::Auth(AuthError::BadCode)),
+    /// codes go with it. Failures count per login and address, whether or not
+    /// the login exists (see `limits`).
+    pub async fn activate(
+        &self,
+        login: &Email,
+        code: &str,
+        password: &NewPassword,
+        source: Option<IpAddr>,
+    ) -> Result<Account, StoreError> {
+        let key = self.failure_key(Check::Activation, login.as_str(), source);
+        self.refuse_if_locked(&key).await?;
+        let row =
+            sqlx::query(&format!("SELECT {ACCOUNT_COLUMNS} FROM users WHERE login_bidx = $1 AND disabled_at IS NULL"))
+                .bind(self.login_index(login))
+                .fetch_optional(&self.pool)
+                .await?;
+        let acc = row.as_ref().map(account).transpose()?;
+        // An unknown login or an active account looks for a code that cannot
+        // exist, so each answer costs the same.
+        let scope = match &acc {
+            Some(a) if !a.has_password => a.id.to_string(),
+            _ => "-".into(),
         };
         let mut tx = crate::db::write_tx(&self.pool).await?;
-        self.consume_code(&mut tx, CodePurpose::Activation, &id.to_string(), code).await?;
+        match self.consume_code(&mut tx, CodePurpose::Activation, &scope, code).await {
+            Ok(_) => {}
+            Err(StoreError::Auth(AuthError::BadCode)) => {
+                tx.rollback().await?;
+                return Err(self
+                    .count_failure(&key, Check::Activation, acc.as_ref(), source, AuthError::BadCode)
+                    .await);
+            }
+            Err(e) => return Err(e),
+        }
+        let Some(acc) = acc else { return Err(StoreError::Auth(AuthError::BadCode)) };
+        let id = acc.id;
         sqlx::query("DELETE FROM one_time_codes WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL")
             .bind(id)
             .bind(CodePurpose::Activation.as_str())
@@ -145,72 +172,51 @@ impl Store {
             .await?;
         self.set_password_in(&mut tx, id, password).await?;
         let (acc, _) = self.account_by_id(&mut *tx, id).await?;
-        let event = match acc.customer_id.filter(|_| !acc.is_staff()) {
-            Some(c) => {
-                Event::new(&Access::new(acc.actor(), AccessPurpose::Administration), "account.activate", "customer", c)
-            }
-            None => {
-                Event::new(&Access::new(acc.actor(), AccessPurpose::Administration), "account.activate", "account", id)
-            }
-        };
+        let (kind, subject) = subject_of(Some(&acc));
+        // A customer's address is sealed under their own key elsewhere; here
+        // only a staff member's is kept.
+        let mut own = Access::new(acc.actor(), AccessPurpose::Administration);
+        own.source = source.filter(|_| acc.is_staff());
+        let mut event = Event::new(&own, "account.activate", kind, subject);
+        self.keys.seal_source(&mut event, None);
         crate::audit::append(&mut tx, &[event]).await?;
         tx.commit().await?;
+        self.clear_failures(&key).await?;
         Ok(acc)
     }
 
-    /// Checks a login. Failed attempts count per account; after five the account
-    /// is locked for a period that doubles with each further failure (max 15 min).
-    pub async fn login(&self, login: &Email, password: &str) -> Result<Account, StoreError> {
+    /// Checks a login. Failures count per login and client address, whether
+    /// or not the login exists, and lock that pair for a growing time (see
+    /// `limits`); known and unknown logins get the same answers.
+    pub async fn login(&self, login: &Email, password: &str, source: Option<IpAddr>) -> Result<Account, StoreError> {
+        let key = self.failure_key(Check::Password, login.as_str(), source);
+        self.refuse_if_locked(&key).await?;
         let row =
             sqlx::query(&format!("SELECT {ACCOUNT_COLUMNS} FROM users WHERE login_bidx = $1 AND disabled_at IS NULL"))
                 .bind(self.login_index(login))
                 .fetch_optional(&self.pool)
                 .await?;
-        let now = now_micros();
-        let (stored, row) = match row {
-            Some(r) => {
-                let locked_until: i64 = r.try_get("locked_until")?;
-                if locked_until > now {
-                    return Err(StoreError::Auth(AuthError::Locked {
-                        retry_after_secs: (locked_until - now) / SECOND + 1,
-                    }));
+        let acc = row.as_ref().map(account).transpose()?;
+        let stored = match (&row, &acc) {
+            (Some(r), Some(a)) => match r.try_get::<Option<Vec<u8>>, _>("password_hash")? {
+                Some(s) => {
+                    String::from_utf8(self.keys.system.open(&field_aad("users", a.id, "password_hash"), &s)?.to_vec())
+                        .unwrap_or_default()
                 }
-                let id: i64 = r.try_get("id")?;
-                let sealed: Option<Vec<u8>> = r.try_get("password_hash")?;
-                let hash = match sealed {
-                    Some(s) => {
-                        String::from_utf8(self.keys.system.open(&field_aad("users", id, "password_hash"), &s)?.to_vec())
-                            .unwrap_or_default()
-                    }
-                    None => dummy_hash().to_string(),
-                };
-                (hash, Some(r))
-            }
-            None => (dummy_hash().to_string(), None),
+                None => dummy_hash().to_string(),
+            },
+            _ => dummy_hash().to_string(),
         };
         let pw = Zeroizing::new(password.to_string());
         let ok = with_argon2(move || verify_password(&pw, &stored)).await?;
-        let Some(row) = row else {
-            return Err(StoreError::Auth(AuthError::BadCredentials));
-        };
-        let acc = account(&row)?;
-        if ok && acc.has_password {
-            sqlx::query("UPDATE users SET failed_logins = 0 WHERE id = $1").bind(acc.id).execute(&self.pool).await?;
-            return Ok(acc);
+        match acc {
+            Some(acc) if ok && acc.has_password => {
+                self.clear_failures(&key).await?;
+                Ok(acc)
+            }
+            acc => {
+                Err(self.count_failure(&key, Check::Password, acc.as_ref(), source, AuthError::BadCredentials).await)
+            }
         }
-        let failures: i64 = row.try_get::<i64, _>("failed_logins")? + 1;
-        let lock = if failures >= FREE_FAILURES {
-            let exp = (failures - FREE_FAILURES).min(20) as u32;
-            now + (SECOND * 2i64.pow(exp) * 15).min(MAX_LOCK)
-        } else {
-            0
-        };
-        sqlx::query("UPDATE users SET failed_logins = $1, locked_until = $2 WHERE id = $3")
-            .bind(failures)
-            .bind(lock)
-            .bind(acc.id)
-            .execute(&self.pool)
-            .await?;
-        Err(StoreError::Auth(AuthError::BadCredentials))
     }
 }

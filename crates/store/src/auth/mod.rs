@@ -11,6 +11,7 @@
 mod accounts;
 pub use accounts::may_disclose_code;
 mod codes;
+pub mod limits;
 mod second_factor;
 mod sessions;
 
@@ -43,9 +44,6 @@ pub const SESSION_IDLE: i64 = 30 * MINUTE;
 pub const SESSION_MAX: i64 = 12 * HOUR;
 /// `last_seen_at` is rewritten once it is this old (see [`Store::session`]).
 pub const SESSION_TOUCH: i64 = MINUTE;
-/// Failed logins before the account is locked, with a lock that doubles each time.
-const FREE_FAILURES: i64 = 5;
-const MAX_LOCK: i64 = 15 * MINUTE;
 
 fn argon2() -> Argon2<'static> {
     let params = Params::new(19 * 1024, 2, 1, None).expect("valid argon2 parameters");
@@ -167,6 +165,10 @@ pub enum AuthError {
     BadCredentials,
     #[error("too many failed attempts; try again later")]
     Locked { retry_after_secs: i64 },
+    /// This failure locked the check; answered like the plain failure, and
+    /// the account's holder (when the account exists) is to be told.
+    #[error("wrong; the check is now locked")]
+    NowLocked { account: Option<Box<Account>>, retry_after_secs: i64 },
     #[error("this code or link is unknown, used or expired")]
     BadCode,
     #[error("the second-factor code is wrong")]

@@ -1,5 +1,8 @@
 //! TOTP enrolment and checks.
 
+use std::net::IpAddr;
+
+use super::limits::Check;
 use super::*;
 
 impl Store {
@@ -23,8 +26,21 @@ impl Store {
     }
 
     /// Checks a second-factor code (one step of clock drift either way, each
-    /// step usable once). The first correct code confirms enrolment.
-    pub async fn verify_totp(&self, account: &Account, code: &str) -> Result<(), StoreError> {
+    /// step usable once). The first correct code confirms enrolment. Failures
+    /// count per account and client address (see `limits`).
+    pub async fn verify_totp(&self, account: &Account, code: &str, source: Option<IpAddr>) -> Result<(), StoreError> {
+        let key = self.failure_key(Check::SecondFactor, &account.id.to_string(), source);
+        self.refuse_if_locked(&key).await?;
+        match self.check_totp(account, code).await {
+            Ok(()) => self.clear_failures(&key).await,
+            Err(StoreError::Auth(AuthError::BadSecondFactor)) => Err(self
+                .count_failure(&key, Check::SecondFactor, Some(account), source, AuthError::BadSecondFactor)
+                .await),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn check_totp(&self, account: &Account, code: &str) -> Result<(), StoreError> {
         let (_, row) = self.account_by_id(&self.pool, account.id).await?;
         let sealed: Option<Vec<u8>> = row.try_get("totp_secret")?;
         let last_step: i64 = row.try_get("totp_last_step")?;

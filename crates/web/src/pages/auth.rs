@@ -68,7 +68,7 @@ pub(crate) async fn login(
     let login = form.get("login").cloned().unwrap_or_default();
     let password = form.get("password").cloned().unwrap_or_default();
     let result = match Email::parse(&login) {
-        Ok(email) => state.store.login(&email, &password).await,
+        Ok(email) => state.store.login(&email, &password, Some(viewer.ip)).await,
         Err(_) => Err(StoreError::Auth(AuthError::BadCredentials)),
     };
     let error = match result {
@@ -76,7 +76,8 @@ pub(crate) async fn login(
         Err(StoreError::Auth(AuthError::Locked { retry_after_secs })) => {
             return crate::guard::too_many(viewer.lang, retry_after_secs.max(1) as u64);
         }
-        Err(StoreError::Auth(_)) => {
+        Err(StoreError::Auth(e)) => {
+            tell_holder_later(&state, e, lang);
             tracing::info!("login refused");
             lang.pick("Onbekende inlognaam of onjuist wachtwoord.", "Unknown login or wrong password.")
         }
@@ -263,7 +264,7 @@ pub(crate) async fn activate(
         Err(errors) => return activate_page(&state, &viewer, &form, errors),
     };
     let code = form.get("code").cloned().unwrap_or_default();
-    match state.store.activate(&login, &code, &password).await {
+    match state.store.activate(&login, &code, &password, Some(viewer.ip)).await {
         Ok(account) => {
             // A customer learns of it if someone else got hold of login and code.
             if !account.is_staff()
@@ -273,7 +274,11 @@ pub(crate) async fn activate(
             }
             begin_session(&state, &viewer, &account).await
         }
-        Err(StoreError::Auth(_)) => {
+        Err(StoreError::Auth(AuthError::Locked { retry_after_secs })) => {
+            crate::guard::too_many(viewer.lang, retry_after_secs.max(1) as u64)
+        }
+        Err(StoreError::Auth(e)) => {
+            tell_holder_later(&state, e, viewer.lang);
             let mut r = activate_page(&state, &viewer, &form, vec![ErrorLink::to("code", code_refused(&viewer))]);
             *r.status_mut() = StatusCode::UNAUTHORIZED;
             r
@@ -309,12 +314,16 @@ pub(crate) async fn second_factor_form(
 async fn check_code(state: &State, viewer: &Viewer, form: &FormFields, action: &'static str) -> Response {
     let account = &viewer.session().account;
     let code = form.get("code").cloned().unwrap_or_default();
-    match state.store.verify_totp(account, &code).await {
+    match state.store.verify_totp(account, &code, Some(viewer.ip)).await {
         Ok(()) => match state.store.complete_second_factor(viewer.token()).await {
             Ok(()) => Redirect::to(if account.is_staff() { "/staff" } else { "/portal" }).into_response(),
             Err(e) => view::server_error(viewer.lang, &e),
         },
-        Err(StoreError::Auth(_)) => {
+        Err(StoreError::Auth(AuthError::Locked { retry_after_secs })) => {
+            crate::guard::too_many(viewer.lang, retry_after_secs.max(1) as u64)
+        }
+        Err(StoreError::Auth(e)) => {
+            tell_holder_later(state, e, viewer.lang);
             let lang = viewer.lang;
             let page = page(state, viewer, lang.pick("Tweede factor", "Second factor"));
             let error = lang
@@ -498,6 +507,18 @@ async fn mail_basis(
             lang,
         }),
     })
+}
+
+/// When `refusal` locked a check of an existing account, tells its holder,
+/// in the background: the answer must take no longer than for an unknown login.
+fn tell_holder_later(state: &State, refusal: AuthError, lang: custodian_domain::Lang) {
+    let AuthError::NowLocked { account: Some(account), .. } = refusal else { return };
+    let state = state.clone();
+    tokio::spawn(async move {
+        if let Err(e) = tell_holder(&state, &account, lang).await {
+            tracing::warn!(error = %e, "lock notice not queued");
+        }
+    });
 }
 
 /// Tells the account holder by e-mail that something happened to their
