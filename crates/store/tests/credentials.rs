@@ -140,3 +140,40 @@ async fn failures_lock_a_login_per_address_and_unknown_logins_answer_alike() {
         db.finish().await;
     }
 }
+
+#[tokio::test]
+async fn sessions_are_capped_per_account_and_expired_credentials_are_deleted() {
+    use custodian_store::auth::sessions::MAX_SESSIONS;
+    for db in databases().await {
+        let store = db.store().await;
+        let name = db.name();
+        let id = store.create_customer(&owner(), &customer(6), false).await.unwrap();
+        let (_, login, code) = store.invite_customer(&owner(), id).await.unwrap();
+        let account = store.activate(&login, &code, &password(), None).await.unwrap();
+        let mut tokens = vec![];
+        for _ in 0..=MAX_SESSIONS {
+            tokens.push(store.start_session(&account, true).await.unwrap().token);
+        }
+        assert!(store.session(&tokens[0]).await.unwrap().is_none(), "{name}: the oldest session ended");
+        assert!(store.session(&tokens[1]).await.unwrap().is_some(), "{name}");
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM sessions").await, MAX_SESSIONS, "{name}");
+
+        // Three sessions past their time, a setup code expired, the used activation code.
+        sqlx::query("UPDATE sessions SET expires_at = 0 WHERE token_hash IN (SELECT token_hash FROM sessions ORDER BY created_at LIMIT 3)")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        store.issue_setup_code().await.unwrap();
+        sqlx::query("UPDATE one_time_codes SET expires_at = 0 WHERE purpose = 'setup'")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        let live = store.issue_setup_code().await.unwrap();
+        assert_eq!(store.delete_expired_credentials().await.unwrap(), 5, "{name}: 3 sessions, 2 codes");
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM sessions").await, MAX_SESSIONS - 3, "{name}");
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM one_time_codes").await, 1, "{name}: the live setup code stays");
+        drop(live);
+        store.close().await;
+        db.finish().await;
+    }
+}

@@ -13,7 +13,7 @@ pub use accounts::may_disclose_code;
 mod codes;
 pub mod limits;
 mod second_factor;
-mod sessions;
+pub mod sessions;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};

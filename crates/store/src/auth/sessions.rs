@@ -2,6 +2,9 @@
 
 use super::*;
 
+/// Sessions an account may have at once; a new one ends the oldest.
+pub const MAX_SESSIONS: i64 = 10;
+
 impl Store {
     /// Starts a session after a correct password. `second_factor_done` is true
     /// only when the account needs no second factor.
@@ -18,6 +21,16 @@ impl Store {
         .bind(i64::from(second_factor_done))
         .bind(now)
         .bind(now + SESSION_MAX)
+        .execute(&self.pool)
+        .await?;
+        // A new session ends the oldest beyond the cap, so sessions left open
+        // on other devices do not pile up.
+        sqlx::query(
+            "DELETE FROM sessions WHERE user_id = $1 AND token_hash NOT IN
+             (SELECT token_hash FROM sessions WHERE user_id = $1 ORDER BY created_at DESC LIMIT $2)",
+        )
+        .bind(account.id)
+        .bind(MAX_SESSIONS)
         .execute(&self.pool)
         .await?;
         Ok(NewSession { token, csrf })
@@ -90,5 +103,30 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    /// Deletes what no check accepts any more: ended sessions, used or expired
+    /// one-time codes, and failure counters past their lock and memory.
+    /// Returns how many rows went. `serve`'s scheduler runs it.
+    pub async fn delete_expired_credentials(&self) -> Result<u64, StoreError> {
+        let now = now_micros();
+        let mut deleted = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at <= $2")
+            .bind(now)
+            .bind(now - SESSION_IDLE)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        deleted += sqlx::query("DELETE FROM one_time_codes WHERE used_at IS NOT NULL OR expires_at <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        deleted += sqlx::query("DELETE FROM auth_failures WHERE updated_at < $1 AND locked_until < $2")
+            .bind(now - limits::FORGET_FAILURES)
+            .bind(now)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(deleted)
     }
 }
