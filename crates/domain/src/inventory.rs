@@ -438,6 +438,14 @@ pub static NON_PERSONAL: &[(&str, &str, &str)] = &[
     ("registry_ops", "result_message", "the registry's result message"),
     ("registry_op_waits", "op_id", "operation number"),
     ("registry_op_waits", "waits_for", "operation number"),
+    (
+        "auth_failures",
+        "key_hash",
+        "keyed hash of what a failed credential check was against (login as typed, or account) with the client address",
+    ),
+    ("auth_failures", "failures", "counter"),
+    ("auth_failures", "locked_until", "timestamp"),
+    ("auth_failures", "updated_at", "timestamp"),
 ];
 
 /// The personal fields of one table, in declaration order.

@@ -156,7 +156,10 @@ async fn invitation_sends_the_login_by_email_and_the_code_by_sms_never_together(
             again.post_form("/activate", &form, &[("login", &login), ("code", &code), ("password", PASSWORD)]).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{name}");
 
-        assert_eq!((outside.smtp.received().len(), outside.sms.recorded().len()), (1, 1), "{name}");
+        // The activation is told by e-mail; nothing else went.
+        let mails = outside.smtp.wait_for(2).await;
+        assert!(mails[1].text().contains("Er is iets gewijzigd in uw account"), "{name}: {}", mails[1].text());
+        assert_eq!((outside.smtp.received().len(), outside.sms.recorded().len()), (2, 1), "{name}");
         server.stop().await;
         db.finish().await;
     }
@@ -179,9 +182,15 @@ async fn without_email_consent_nothing_is_mailed_and_staff_are_told_what_to_do()
         let code = after(&texts(&outside)[0].1, "uw activeringscode is");
         assert!(!page.body.contains(&code), "{name}: the code went by SMS, so it is not shown");
 
-        // No phone either: the code is shown once, to read out by phone.
+        // No phone either: only the owner may read a code out by phone, and
+        // staff are told so.
         let without = create_customer(&staff, &fields("vast@klantbedrijf.nl", false, None)).await;
-        let page = invite(&staff, without).await;
+        let home = staff.get("/staff").await;
+        let refused = staff.post_form(&format!("/staff/customers/{without}/invite"), &home, &[]).await;
+        assert_eq!(refused.status, StatusCode::OK, "{name}: {}", refused.body);
+        assert!(refused.body.contains("eigenaar"), "{name}: {}", refused.body);
+        let owner = server.owner().await;
+        let page = invite(&owner, without).await;
         assert_eq!(queued(&server).await, 1, "{name}: nothing more queued");
         assert!(page.body.contains("per post") && page.body.contains("telefonisch voor"), "{name}: {}", page.body);
         assert_eq!(page.headers.get("cache-control").unwrap(), "no-store", "{name}");
@@ -213,14 +222,15 @@ async fn password_reset_mails_a_single_use_link_over_tls() {
         let id = server.store.create_customer(&operator, &data, false).await.unwrap();
         let (_, _, code) = server.store.invite_customer(&operator, id).await.unwrap();
         activate(&server, email, code.as_str()).await;
-        assert_eq!(queued(&server).await, 0, "{name}: the store's invitation sends nothing itself");
+        assert_eq!(queued(&server).await, 1, "{name}: the store's invitation sends nothing, the activation is told");
+        outside.smtp.wait_for(1).await;
 
         let c = server.client();
         let form = c.get("/reset").await;
         let asked = c.post_form("/reset", &form, &[("login", email)]).await;
         assert_eq!(asked.status, StatusCode::OK, "{name}");
-        assert_eq!(queued(&server).await, 1, "{name}");
-        let mail = outside.smtp.wait_for(1).await.remove(0);
+        assert_eq!(queued(&server).await, 2, "{name}");
+        let mail = outside.smtp.wait_for(2).await.remove(1);
         assert!(mail.tls, "{name}: the e-mail went over implicit TLS");
         assert_eq!(mail.rcpt_to, [email], "{name}");
         let text = mail.text();
@@ -255,13 +265,13 @@ async fn password_reset_mails_a_single_use_link_over_tls() {
         let form = c.get("/reset").await;
         let unknown = c.post_form("/reset", &form, &[("login", "niemand@klantbedrijf.nl")]).await;
         assert_eq!((unknown.status, &unknown.body), (asked.status, &asked.body), "{name}");
-        assert_eq!(queued(&server).await, 1, "{name}: nothing queued for an unknown login");
+        assert_eq!(queued(&server).await, 2, "{name}: nothing queued for an unknown login");
 
         for m in outside.smtp.received() {
             let all = mail_text(&m);
             assert!(!all.contains(PASSWORD) && !all.contains(new_password), "{name}: a password in {all}");
         }
-        assert_eq!(outside.smtp.received().len(), 1, "{name}");
+        assert_eq!(outside.smtp.received().len(), 2, "{name}");
         server.stop().await;
         db.finish().await;
     }

@@ -68,7 +68,7 @@ pub(crate) async fn login(
     let login = form.get("login").cloned().unwrap_or_default();
     let password = form.get("password").cloned().unwrap_or_default();
     let result = match Email::parse(&login) {
-        Ok(email) => state.store.login(&email, &password).await,
+        Ok(email) => state.store.login(&email, &password, Some(viewer.ip)).await,
         Err(_) => Err(StoreError::Auth(AuthError::BadCredentials)),
     };
     let error = match result {
@@ -76,7 +76,8 @@ pub(crate) async fn login(
         Err(StoreError::Auth(AuthError::Locked { retry_after_secs })) => {
             return crate::guard::too_many(viewer.lang, retry_after_secs.max(1) as u64);
         }
-        Err(StoreError::Auth(_)) => {
+        Err(StoreError::Auth(e)) => {
+            tell_holder_later(&state, e, lang);
             tracing::info!("login refused");
             lang.pick("Onbekende inlognaam of onjuist wachtwoord.", "Unknown login or wrong password.")
         }
@@ -263,9 +264,21 @@ pub(crate) async fn activate(
         Err(errors) => return activate_page(&state, &viewer, &form, errors),
     };
     let code = form.get("code").cloned().unwrap_or_default();
-    match state.store.activate(&login, &code, &password).await {
-        Ok(account) => begin_session(&state, &viewer, &account).await,
-        Err(StoreError::Auth(_)) => {
+    match state.store.activate(&login, &code, &password, Some(viewer.ip)).await {
+        Ok(account) => {
+            // A customer learns of it if someone else got hold of login and code.
+            if !account.is_staff()
+                && let Err(e) = tell_holder(&state, &account, viewer.lang).await
+            {
+                tracing::warn!(error = %e, "activation notice not queued");
+            }
+            begin_session(&state, &viewer, &account).await
+        }
+        Err(StoreError::Auth(AuthError::Locked { retry_after_secs })) => {
+            crate::guard::too_many(viewer.lang, retry_after_secs.max(1) as u64)
+        }
+        Err(StoreError::Auth(e)) => {
+            tell_holder_later(&state, e, viewer.lang);
             let mut r = activate_page(&state, &viewer, &form, vec![ErrorLink::to("code", code_refused(&viewer))]);
             *r.status_mut() = StatusCode::UNAUTHORIZED;
             r
@@ -301,12 +314,16 @@ pub(crate) async fn second_factor_form(
 async fn check_code(state: &State, viewer: &Viewer, form: &FormFields, action: &'static str) -> Response {
     let account = &viewer.session().account;
     let code = form.get("code").cloned().unwrap_or_default();
-    match state.store.verify_totp(account, &code).await {
+    match state.store.verify_totp(account, &code, Some(viewer.ip)).await {
         Ok(()) => match state.store.complete_second_factor(viewer.token()).await {
             Ok(()) => Redirect::to(if account.is_staff() { "/staff" } else { "/portal" }).into_response(),
             Err(e) => view::server_error(viewer.lang, &e),
         },
-        Err(StoreError::Auth(_)) => {
+        Err(StoreError::Auth(AuthError::Locked { retry_after_secs })) => {
+            crate::guard::too_many(viewer.lang, retry_after_secs.max(1) as u64)
+        }
+        Err(StoreError::Auth(e)) => {
+            tell_holder_later(state, e, viewer.lang);
             let lang = viewer.lang;
             let page = page(state, viewer, lang.pick("Tweede factor", "Second factor"));
             let error = lang
@@ -427,34 +444,91 @@ pub(crate) async fn reset_request(
     reset_page(&state, &viewer, String::new(), done, false, vec![])
 }
 
-/// Queues the reset e-mail when the account exists and may be mailed: staff
-/// always (their own account), customers only with consent (A9).
+/// Queues the reset e-mail when the account exists and may be mailed.
 async fn send_reset_link(state: &State, login: &Email, lang: custodian_domain::Lang) -> Result<(), StoreError> {
     let Some(notifier) = &state.config.notifier else { return Ok(()) };
     let Some((account, token)) = state.store.request_password_reset(login).await? else { return Ok(()) };
+    let Some(to) = mail_basis(state, &account, lang).await? else { return Ok(()) };
+    let link = format!("{}/reset/new?token={}", state.config.public_url, token.as_str());
+    let Ok(link) = custodian_notify::ResetLink::parse(&link) else { return Ok(()) };
+    let message = custodian_notify::EmailMessage::PasswordReset { name: to.name.clone(), link };
+    to.send(notifier, &account, &message).await
+}
+
+/// Where and how an account holder may be mailed: staff always (their own
+/// account), customers only with consent (A9). `None`: not by e-mail.
+struct MailTo {
+    login: Email,
+    consent: custodian_notify::EmailConsent,
+    name: Option<custodian_notify::PersonName>,
+    lang: custodian_domain::Lang,
+}
+
+impl MailTo {
+    async fn send(
+        &self,
+        notifier: &custodian_notify::Notifier,
+        account: &Account,
+        message: &custodian_notify::EmailMessage,
+    ) -> Result<(), StoreError> {
+        let own = Access::new(account.actor(), AccessPurpose::DataSubjectRequest);
+        notifier.email(&own, &self.login, self.consent, account.customer_id, self.lang, message).await.map_err(
+            |e| match e {
+                custodian_notify::NotifyError::Store(s) => s,
+                other => StoreError::Config(other.to_string()),
+            },
+        )?;
+        Ok(())
+    }
+}
+
+async fn mail_basis(
+    state: &State,
+    account: &Account,
+    lang: custodian_domain::Lang,
+) -> Result<Option<MailTo>, StoreError> {
+    let login = state.store.account_login(account).await?;
     let own = Access::new(account.actor(), AccessPurpose::DataSubjectRequest);
-    let (consent, name, lang) = match account.customer_id.filter(|_| !account.is_staff()) {
+    Ok(match account.customer_id.filter(|_| !account.is_staff()) {
         Some(id) => {
             let record = state.store.read_customer(&own, id).await?;
             let data = record.data()?;
-            if !data.email_consent {
-                return Ok(());
-            }
-            let name = data.contact_name.as_ref().and_then(|n| custodian_notify::PersonName::parse(n.as_str()).ok());
-            (custodian_notify::EmailConsent::Given, name, data.language)
+            data.email_consent.then(|| MailTo {
+                login,
+                consent: custodian_notify::EmailConsent::Given,
+                name: data.contact_name.as_ref().and_then(|n| custodian_notify::PersonName::parse(n.as_str()).ok()),
+                lang: data.language,
+            })
         }
-        None => {
-            (custodian_notify::EmailConsent::NotRequired(custodian_notify::ConsentExemption::StaffAccount), None, lang)
+        None => Some(MailTo {
+            login,
+            consent: custodian_notify::EmailConsent::NotRequired(custodian_notify::ConsentExemption::StaffAccount),
+            name: None,
+            lang,
+        }),
+    })
+}
+
+/// When `refusal` locked a check of an existing account, tells its holder,
+/// in the background: the answer must take no longer than for an unknown login.
+fn tell_holder_later(state: &State, refusal: AuthError, lang: custodian_domain::Lang) {
+    let AuthError::NowLocked { account: Some(account), .. } = refusal else { return };
+    let state = state.clone();
+    tokio::spawn(async move {
+        if let Err(e) = tell_holder(&state, &account, lang).await {
+            tracing::warn!(error = %e, "lock notice not queued");
         }
-    };
-    let link = format!("{}/reset/new?token={}", state.config.public_url, token.as_str());
-    let Ok(link) = custodian_notify::ResetLink::parse(&link) else { return Ok(()) };
-    let message = custodian_notify::EmailMessage::PasswordReset { name, link };
-    notifier.email(&own, login, consent, account.customer_id, lang, &message).await.map_err(|e| match e {
-        custodian_notify::NotifyError::Store(s) => s,
-        other => StoreError::Config(other.to_string()),
-    })?;
-    Ok(())
+    });
+}
+
+/// Tells the account holder by e-mail that something happened to their
+/// account (activated, locked, a recovery code used); the details are in the
+/// portal's access log. Without a notifier or consent nothing goes.
+async fn tell_holder(state: &State, account: &Account, lang: custodian_domain::Lang) -> Result<(), StoreError> {
+    let Some(notifier) = &state.config.notifier else { return Ok(()) };
+    let Some(to) = mail_basis(state, account, lang).await? else { return Ok(()) };
+    let topic = custodian_notify::NoticeTopic::Account;
+    to.send(notifier, account, &custodian_notify::EmailMessage::PortalNotice { name: to.name.clone(), topic }).await
 }
 
 #[derive(serde::Deserialize)]
