@@ -1,6 +1,8 @@
-//! Response headers every page gets, and the per-address attempt limiter.
+//! The edges of the server: limits on connections and requests, response
+//! headers every page gets, and the per-address attempt limiter.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -67,5 +69,251 @@ impl RateLimiter {
         } else {
             Ok(())
         }
+    }
+}
+
+/// Answers `408 Request Timeout` when the handler has not answered within
+/// `limit` (reading the request body counts: handlers read it).
+pub(crate) async fn request_timeout(limit: Duration, req: Request<Body>, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => plain(axum::http::StatusCode::REQUEST_TIMEOUT, "Request Timeout\n"),
+    }
+}
+
+/// A short plain-text answer for the edges, where no page applies.
+fn plain(status: axum::http::StatusCode, text: &'static str) -> Response {
+    let mut resp = Response::new(Body::from(text));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// A connection's socket that fails with `TimedOut` once no byte has moved in
+/// either direction for `idle`: a kept-alive connection nobody uses, a client
+/// that stops reading its response, or one that stops halfway a TLS handshake.
+pub(crate) struct IdleIo<S> {
+    inner: S,
+    idle: Duration,
+    last: Instant,
+    timer: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
+
+impl<S> IdleIo<S> {
+    pub fn new(inner: S, idle: Duration) -> Self {
+        let last = Instant::now();
+        IdleIo { inner, idle, last, timer: Box::pin(tokio::time::sleep(idle)) }
+    }
+
+    /// The inner stream is waiting: has the connection been idle too long?
+    /// The timer is only moved when it fires, not on every byte.
+    fn expired(&mut self, cx: &mut std::task::Context<'_>) -> bool {
+        loop {
+            if self.timer.as_mut().poll(cx).is_pending() {
+                return false;
+            }
+            let due = self.last + self.idle;
+            if Instant::now() >= due {
+                return true;
+            }
+            self.timer.as_mut().reset(tokio::time::Instant::from_std(due));
+        }
+    }
+
+    fn pending_or_expired<T>(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<T>> {
+        if self.expired(cx) {
+            std::task::Poll::Ready(Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "connection idle too long")))
+        } else {
+            std::task::Poll::Pending
+        }
+    }
+}
+
+impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for IdleIo<S> {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        match std::pin::Pin::new(&mut this.inner).poll_read(cx, buf) {
+            std::task::Poll::Pending => this.pending_or_expired(cx),
+            ready => {
+                if buf.filled().len() > before {
+                    this.last = Instant::now();
+                }
+                ready
+            }
+        }
+    }
+}
+
+impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for IdleIo<S> {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        match std::pin::Pin::new(&mut this.inner).poll_write(cx, buf) {
+            std::task::Poll::Pending => this.pending_or_expired(cx),
+            ready => {
+                if matches!(ready, std::task::Poll::Ready(Ok(n)) if n > 0) {
+                    this.last = Instant::now();
+                }
+                ready
+            }
+        }
+    }
+
+    fn poll_write_vectored(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        match std::pin::Pin::new(&mut this.inner).poll_write_vectored(cx, bufs) {
+            std::task::Poll::Pending => this.pending_or_expired(cx),
+            ready => {
+                if matches!(ready, std::task::Poll::Ready(Ok(n)) if n > 0) {
+                    this.last = Instant::now();
+                }
+                ready
+            }
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        match std::pin::Pin::new(&mut this.inner).poll_flush(cx) {
+            std::task::Poll::Pending => this.pending_or_expired(cx),
+            ready => ready,
+        }
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        match std::pin::Pin::new(&mut this.inner).poll_shutdown(cx) {
+            std::task::Poll::Pending => this.pending_or_expired(cx),
+            ready => ready,
+        }
+    }
+}
+
+/// Wraps every accepted socket in [`IdleIo`] (under TLS, when there is TLS).
+#[derive(Clone, Copy)]
+pub(crate) struct IdleAcceptor {
+    pub idle: Duration,
+}
+
+impl<I, S> axum_server::accept::Accept<I, S> for IdleAcceptor {
+    type Stream = IdleIo<I>;
+    type Service = S;
+    type Future = std::future::Ready<std::io::Result<(IdleIo<I>, S)>>;
+
+    fn accept(&self, stream: I, service: S) -> Self::Future {
+        std::future::ready(Ok((IdleIo::new(stream, self.idle), service)))
+    }
+}
+
+/// At most `max` connections at once: a connection takes a permit before it is
+/// served and gives it back when it closes. Beyond the limit the accept loop
+/// waits, and new connections wait in the kernel's backlog.
+pub(crate) struct ConnectionLimit<M> {
+    inner: M,
+    permits: tokio_util::sync::PollSemaphore,
+    ready: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl<M> ConnectionLimit<M> {
+    pub fn new(inner: M, max: usize) -> Self {
+        let permits =
+            tokio_util::sync::PollSemaphore::new(std::sync::Arc::new(tokio::sync::Semaphore::new(max.max(1))));
+        ConnectionLimit { inner, permits, ready: None }
+    }
+}
+
+impl<M, T> tower::Service<T> for ConnectionLimit<M>
+where
+    M: tower::Service<T>,
+    M::Future: Send + 'static,
+{
+    type Response = Permitted<M::Response>;
+    type Error = M::Error;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self::Response, M::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), M::Error>> {
+        if self.ready.is_none() {
+            match self.permits.poll_acquire(cx) {
+                std::task::Poll::Ready(permit) => self.ready = permit,
+                std::task::Poll::Pending => return std::task::Poll::Pending,
+            }
+        }
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, target: T) -> Self::Future {
+        let permit = std::sync::Arc::new(self.ready.take());
+        let making = self.inner.call(target);
+        Box::pin(async move { Ok(Permitted { inner: making.await?, _permit: permit }) })
+    }
+}
+
+/// A connection's service holding its permit; the permit goes back when the
+/// connection and every request on it are done.
+#[derive(Clone)]
+pub(crate) struct Permitted<S> {
+    inner: S,
+    _permit: std::sync::Arc<Option<tokio::sync::OwnedSemaphorePermit>>,
+}
+
+impl<S: tower::Service<R>, R> tower::Service<R> for Permitted<S> {
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: R) -> S::Future {
+        self.inner.call(req)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_request_not_answered_in_time_gets_408() {
+        use tower::Service;
+        let limit = Duration::from_millis(200);
+        let mut app = axum::Router::new()
+            .route(
+                "/slow",
+                axum::routing::get(|| async {
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                    "late"
+                }),
+            )
+            .route("/quick", axum::routing::get(|| async { "quick" }))
+            .layer(axum::middleware::from_fn(move |req, next| request_timeout(limit, req, next)));
+        let slow = app.call(Request::get("/slow").body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(slow.status(), axum::http::StatusCode::REQUEST_TIMEOUT);
+        let quick = app.call(Request::get("/quick").body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(quick.status(), axum::http::StatusCode::OK);
     }
 }
