@@ -151,7 +151,11 @@ pub async fn serve(
 
     let limits = config.limits;
     let request_timeout = Duration::from_secs(limits.request_timeout_secs);
+    let public = security::PublicOrigin::parse(&config.public_url)
+        .ok_or_else(|| std::io::Error::other("public_url must be http:// or https:// with a host"))?;
+    let public = Arc::new(public);
     let app = app(store, config)
+        .layer(axum::middleware::from_fn(move |req, next| security::host_check(public.clone(), req, next)))
         .layer(axum::middleware::from_fn(move |req, next| security::request_timeout(request_timeout, req, next)))
         .into_make_service_with_connect_info::<SocketAddr>();
     let app = security::ConnectionLimit::new(app, limits.max_connections);

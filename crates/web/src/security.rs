@@ -72,6 +72,97 @@ impl RateLimiter {
     }
 }
 
+/// Where the public URL points: the scheme, the host (lower case, IPv6 in
+/// brackets) and the port (the scheme's default when none is written).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PublicOrigin {
+    scheme: String,
+    host: String,
+    port: u16,
+}
+
+impl PublicOrigin {
+    /// Reads `scheme://host[:port][/…]`; `None` for anything else.
+    pub fn parse(url: &str) -> Option<PublicOrigin> {
+        let (scheme, rest) = url.split_once("://")?;
+        let scheme = scheme.to_ascii_lowercase();
+        let default = match scheme.as_str() {
+            "http" => 80,
+            "https" => 443,
+            _ => return None,
+        };
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        let (host, port) = split_authority(authority, default)?;
+        Some(PublicOrigin { scheme, host, port })
+    }
+
+    /// Whether a request's `Host` (or HTTP/2 `:authority`) names us.
+    pub fn is_host(&self, authority: &str) -> bool {
+        let default = if self.scheme == "https" { 443 } else { 80 };
+        split_authority(authority, default).is_some_and(|(host, port)| host == self.host && port == self.port)
+    }
+
+    /// Whether `url` (an `Origin`, or a `Referer`) is of this origin.
+    pub fn is_origin_of(&self, url: &str) -> bool {
+        PublicOrigin::parse(url).is_some_and(|o| o == *self)
+    }
+}
+
+/// `host[:port]` → (lower-case host, port); `None` when it is not one.
+fn split_authority(authority: &str, default_port: u16) -> Option<(String, u16)> {
+    if authority.is_empty() || authority.contains('@') {
+        return None;
+    }
+    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
+        let (inside, after) = rest.split_once(']')?;
+        inside.parse::<std::net::Ipv6Addr>().ok()?;
+        (&authority[..inside.len() + 2], after.strip_prefix(':'))
+    } else {
+        match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        }
+    };
+    let port = match port {
+        None => default_port,
+        Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => p.parse().ok()?,
+        Some(_) => return None,
+    };
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let fine = |b: u8| b.is_ascii_alphanumeric() || b"-._[]:".contains(&b);
+    (!host.is_empty() && host.bytes().all(fine)).then_some((host, port))
+}
+
+/// A loopback address as a host name: what a monitoring probe or a proxy on
+/// this machine sends. A rebinding attacker's page cannot: its Host is its
+/// own domain name.
+fn is_loopback_host(authority: &str) -> bool {
+    let Some((host, _)) = split_authority(authority, 0) else { return false };
+    host == "localhost"
+        || host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Answers `421 Misdirected Request` unless the request is for the public
+/// URL's host and port: a Host header is the client's claim, never a source
+/// for our links or origin checks, and a stranger's name (DNS rebinding, a
+/// wrong virtual host) gets nothing. Loopback clients may also name a
+/// loopback address (monitoring, a proxy on this machine).
+pub(crate) async fn host_check(public: std::sync::Arc<PublicOrigin>, req: Request<Body>, next: Next) -> Response {
+    let authority = match req.uri().authority() {
+        Some(a) => Some(a.as_str()),
+        None => req.headers().get(header::HOST).map(|v| v.to_str().unwrap_or("")),
+    };
+    let peer_loopback = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .is_some_and(|c| c.0.ip().is_loopback());
+    let ours = authority.is_some_and(|a| public.is_host(a) || (peer_loopback && is_loopback_host(a)));
+    if !ours {
+        return plain(axum::http::StatusCode::MISDIRECTED_REQUEST, "Misdirected Request\n");
+    }
+    next.run(req).await
+}
+
 /// Answers `408 Request Timeout` when the handler has not answered within
 /// `limit` (reading the request body counts: handlers read it).
 pub(crate) async fn request_timeout(limit: Duration, req: Request<Body>, next: Next) -> Response {
@@ -296,6 +387,32 @@ impl<S: tower::Service<R>, R> tower::Service<R> for Permitted<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_public_origin_names_one_host_and_port() {
+        let public = PublicOrigin::parse("https://Klant.Example.nl/").unwrap();
+        for ok in ["klant.example.nl", "KLANT.example.NL", "klant.example.nl:443", "klant.example.nl."] {
+            assert!(public.is_host(ok), "{ok}");
+        }
+        for wrong in
+            ["", "evil.example", "klant.example.nl:8443", "klant.example.nl.evil.example", "x@klant.example.nl"]
+        {
+            assert!(!public.is_host(wrong), "{wrong}");
+        }
+        for ok in ["https://klant.example.nl", "https://klant.example.nl:443", "https://klant.example.nl/login?x=1"] {
+            assert!(public.is_origin_of(ok), "{ok}");
+        }
+        for wrong in ["http://klant.example.nl", "https://evil.example", "null", "", "https://klant.example.nl:444"] {
+            assert!(!public.is_origin_of(wrong), "{wrong}");
+        }
+        let local = PublicOrigin::parse("http://127.0.0.1:8080").unwrap();
+        assert!(local.is_host("127.0.0.1:8080") && !local.is_host("127.0.0.1") && !local.is_host("127.0.0.1:8081"));
+        let v6 = PublicOrigin::parse("http://[::1]:8080").unwrap();
+        assert!(v6.is_host("[::1]:8080") && !v6.is_host("[::2]:8080"));
+        assert!(is_loopback_host("127.0.0.1:9") && is_loopback_host("[::1]") && is_loopback_host("localhost:80"));
+        assert!(!is_loopback_host("127.0.0.1.evil.example") && !is_loopback_host("10.0.0.1:80"));
+        assert_eq!(PublicOrigin::parse("ftp://x.example"), None);
+    }
 
     #[tokio::test]
     async fn a_request_not_answered_in_time_gets_408() {

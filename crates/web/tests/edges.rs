@@ -135,3 +135,81 @@ async fn connections_beyond_the_limit_wait_for_a_free_place() {
     drop((held, third));
     server.stop().await;
 }
+
+/// A whole exchange on a connection of its own: the status line and the body.
+async fn exchange(server: &Server, request: &str) -> (String, String) {
+    let mut c = connect(server).await;
+    c.write_all(request.as_bytes()).await.unwrap();
+    let mut got = Vec::new();
+    tokio::time::timeout(PATIENCE, c.read_to_end(&mut got)).await.expect("answered in time").unwrap();
+    let text = String::from_utf8_lossy(&got).into_owned();
+    let status = text.lines().next().unwrap_or("").to_string();
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    (status, body)
+}
+
+#[tokio::test]
+async fn only_the_public_host_is_answered() {
+    let (_db, server) = start(Limits::default()).await;
+    let ask = |host: &str| format!("GET /healthz HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    let (status, _) = exchange(&server, &ask(&authority(&server))).await;
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+    let port = authority(&server).rsplit_once(':').unwrap().1.to_string();
+    for host in
+        ["evil.example".to_string(), format!("evil.example:{port}"), format!("127.0.0.1.nip.io:{port}"), "".into()]
+    {
+        let (status, body) = exchange(&server, &ask(&host)).await;
+        assert!(status.contains(" 421 "), "{host:?}: {status}");
+        assert_eq!(body, "Misdirected Request\n", "{host:?}");
+    }
+    // No Host at all (HTTP/1.0).
+    let (status, _) = exchange(&server, "GET /healthz HTTP/1.0\r\n\r\n").await;
+    assert!(status.contains(" 421 "), "{status}");
+    // A client on loopback may name a loopback address (monitoring does).
+    let (status, _) = exchange(&server, &ask("localhost")).await;
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn forms_are_taken_only_from_the_public_origin() {
+    let db = custodian_testkit::sqlite();
+    let server = Server::start(&db).await;
+    let page = server.client().get("/login").await;
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let post = |headers: &[(&str, String)]| {
+        let mut req = http.post(format!("{}/login", server.url)).form(&[
+            ("csrf", page.csrf()),
+            ("login", "iemand@voorbeeld.nl".into()),
+            ("password", "niet het wachtwoord".into()),
+        ]);
+        for (k, v) in headers {
+            req = req.header(*k, v);
+        }
+        async move { req.send().await.unwrap().status() }
+    };
+    let ours = server.url.clone();
+    let evil = "https://evil.example".to_string();
+    for refused in [
+        vec![("origin", evil.clone())],
+        vec![("referer", format!("{evil}/login"))],
+        vec![("origin", "null".into())],
+        vec![("origin", ours.replace("127.0.0.1", "localhost"))],
+        vec![("sec-fetch-site", "cross-site".into()), ("origin", ours.clone())],
+        vec![("sec-fetch-site", "same-origin".into()), ("origin", evil.clone())],
+    ] {
+        assert_eq!(post(&refused).await, reqwest::StatusCode::FORBIDDEN, "{refused:?}");
+    }
+    for accepted in [
+        vec![("origin", ours.clone())],
+        vec![("referer", format!("{ours}/login"))],
+        // Browsers under `Referrer-Policy: no-referrer` send `Origin: null`
+        // with our own forms, and say where the form came from.
+        vec![("sec-fetch-site", "same-origin".into()), ("origin", "null".into())],
+        vec![("sec-fetch-site", "same-origin".into()), ("origin", ours.clone())],
+    ] {
+        let status = post(&accepted).await;
+        assert!(status != reqwest::StatusCode::FORBIDDEN && status.as_u16() != 421, "{accepted:?}: {status}");
+    }
+    server.stop().await;
+}
