@@ -744,6 +744,7 @@ async fn serve(config: &Config, listen: Option<std::net::SocketAddr>) -> anyhow:
         retention: config.retention.clone(),
         registry: registry.clone(),
         read_cache: config.read_cache,
+        limits: config.http,
     };
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let worker = if mailer.is_some() || sms.is_some() {

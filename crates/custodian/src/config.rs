@@ -76,6 +76,12 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
     ),
     ("company_name", "CUSTODIAN_COMPANY_NAME", "custodian", "Shown on pages, in messages and in authenticator apps."),
     (
+        "[http]",
+        "-",
+        "see right",
+        "header_read_timeout_secs 10, request_timeout_secs 30 (then 408), idle_timeout_secs 60, max_connections 512 (more wait).",
+    ),
+    (
         "[smtp]",
         "CUSTODIAN_SMTP_PASSWORD",
         "no e-mail",
@@ -157,6 +163,7 @@ struct FileConfig {
     read_cache: Option<bool>,
     trusted_proxy: Option<String>,
     company_name: Option<String>,
+    http: Option<custodian_web::Limits>,
     smtp: Option<custodian_notify::SmtpConfig>,
     sms: Option<custodian_notify::SmsConfig>,
     outbox: Option<custodian_notify::WorkerConfig>,
@@ -189,6 +196,8 @@ pub struct Config {
     pub read_cache: bool,
     pub trusted_proxy: Option<std::net::IpAddr>,
     pub company_name: String,
+    /// Timeouts and the connection limit of `serve` (`[http]`).
+    pub http: custodian_web::Limits,
     /// E-mail relay; `None`: no e-mail is sent (staff use post or phone).
     pub smtp: Option<custodian_notify::SmtpConfig>,
     /// SMS provider; `None`: activation codes are read out by phone.
@@ -311,6 +320,10 @@ pub fn load(
     if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
         return Err(ConfigError::Value { key: "public_url", message: "must start with http:// or https://".into() });
     }
+    let http = file.http.unwrap_or_default();
+    if let Some(message) = http.problem() {
+        return Err(ConfigError::Value { key: "http", message });
+    }
     // Secrets may come from the environment instead of the file.
     let mut smtp = file.smtp;
     if let (Some(smtp), Some(pw)) = (smtp.as_mut(), env("CUSTODIAN_SMTP_PASSWORD")) {
@@ -359,6 +372,7 @@ pub fn load(
         behind_tls_proxy,
         read_cache,
         trusted_proxy,
+        http,
         company_name: env("CUSTODIAN_COMPANY_NAME").or(file.company_name).unwrap_or_else(|| "custodian".into()),
         data_dir,
         database_url,
@@ -521,6 +535,29 @@ mod tests {
             ("[retention]\ninvoice_years = 0\n", "invoice_years"),
             ("[retention]\nsweep = \"monthly\"\n", "sweep"),
             ("[calendar]\nliberation_day = \"sometimes\"\n", "sometimes"),
+        ] {
+            std::fs::write(&file, bad).unwrap();
+            let e = load(env_of(&[]), None, Some(file.clone())).unwrap_err().to_string();
+            assert!(e.contains(key), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn http_limits_come_from_their_section() {
+        let c = load(env_of(&[]), Some("/tmp/x".into()), None).unwrap();
+        assert_eq!(c.http, custodian_web::Limits::default());
+        assert_eq!((c.http.header_read_timeout_secs, c.http.max_connections), (10, 512));
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "[http]\nheader_read_timeout_secs = 5\nmax_connections = 64\n").unwrap();
+        let c = load(env_of(&[]), None, Some(file.clone())).unwrap();
+        assert_eq!((c.http.header_read_timeout_secs, c.http.request_timeout_secs), (5, 30));
+        assert_eq!((c.http.idle_timeout_secs, c.http.max_connections), (60, 64));
+        for (bad, key) in [
+            ("[http]\nheader_read_timeout_secs = 0\n", "header_read_timeout_secs"),
+            ("[http]\nrequest_timeout_secs = 100000\n", "request_timeout_secs"),
+            ("[http]\nmax_connections = 0\n", "max_connections"),
+            ("[http]\nkeepalive = 3\n", "keepalive"),
         ] {
             std::fs::write(&file, bad).unwrap();
             let e = load(env_of(&[]), None, Some(file.clone())).unwrap_err().to_string();

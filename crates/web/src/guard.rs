@@ -110,19 +110,28 @@ pub(crate) fn client_ip(state: &State, req: &Request<Body>) -> IpAddr {
 }
 
 /// A state-changing request must come from our own pages: the browser says so
-/// (`Sec-Fetch-Site` or `Origin`), and the form carries the right token.
+/// (`Sec-Fetch-Site`, and `Origin` or else `Referer` naming the public URL's
+/// origin, never whatever the Host header claims), and the form carries the
+/// right token.
 fn same_origin(state: &State, headers: &HeaderMap) -> bool {
-    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
-        return site == "same-origin" || site == "none";
+    let fetch_site = headers.get("sec-fetch-site").map(|v| v.to_str().unwrap_or(""));
+    if fetch_site.is_some_and(|site| site != "same-origin" && site != "none") {
+        return false;
     }
-    match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
-        Some(origin) => {
-            let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
-            origin == state.config.public_url.trim_end_matches('/')
-                || origin.split_once("://").is_some_and(|(_, rest)| rest == host)
-        }
-        // Neither header: not a browser (or a very old one); the token decides.
-        None => true,
+    let Some(public) = crate::security::PublicOrigin::parse(&state.config.public_url) else {
+        return false;
+    };
+    match headers.get(header::ORIGIN).map(|v| v.to_str().unwrap_or("")) {
+        // Our pages send `Referrer-Policy: no-referrer`, under which browsers
+        // send `Origin: null` with their forms; those that do also send
+        // `Sec-Fetch-Site`, which vouched above.
+        Some("null") => fetch_site.is_some(),
+        Some(origin) => public.is_origin_of(origin),
+        None => match headers.get(header::REFERER) {
+            Some(referer) => public.is_origin_of(referer.to_str().unwrap_or("")),
+            // Neither header: not a browser (or a very old one); the token decides.
+            None => true,
+        },
     }
 }
 

@@ -48,6 +48,51 @@ pub struct WebConfig {
     /// Serve session checks and customers' own dashboards from memory while
     /// the database says they are current (see the store's read cache).
     pub read_cache: bool,
+    /// Timeouts and the connection limit of [`serve`].
+    pub limits: Limits,
+}
+
+/// How long a client may take and how many may be connected at once
+/// (`[http]` in the configuration file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Seconds to send a request's complete head; on a kept-alive HTTP/1
+    /// connection this also bounds the wait for the next request.
+    pub header_read_timeout_secs: u64,
+    /// Seconds from a request's head to its answer, reading the body included;
+    /// after that the answer is `408`.
+    pub request_timeout_secs: u64,
+    /// Seconds a connection may stay without a byte moving either way.
+    pub idle_timeout_secs: u64,
+    /// Connections served at once; more wait until one closes.
+    pub max_connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { header_read_timeout_secs: 10, request_timeout_secs: 30, idle_timeout_secs: 60, max_connections: 512 }
+    }
+}
+
+impl Limits {
+    /// What is wrong with these settings, if anything (naming the key).
+    pub fn problem(&self) -> Option<String> {
+        let secs = [
+            ("header_read_timeout_secs", self.header_read_timeout_secs, 300),
+            ("request_timeout_secs", self.request_timeout_secs, 3600),
+            ("idle_timeout_secs", self.idle_timeout_secs, 3600),
+        ];
+        for (key, value, max) in secs {
+            if !(1..=max).contains(&value) {
+                return Some(format!("[http] {key} must be from 1 to {max}"));
+            }
+        }
+        if !(1..=1_000_000).contains(&self.max_connections) {
+            return Some("[http] max_connections must be from 1 to 1000000".into());
+        }
+        None
+    }
 }
 
 impl Default for WebConfig {
@@ -63,6 +108,7 @@ impl Default for WebConfig {
             retention: Default::default(),
             registry: None,
             read_cache: true,
+            limits: Limits::default(),
         }
     }
 }
@@ -91,7 +137,9 @@ pub struct TlsFiles {
 }
 
 /// Serves on `listener` until `shutdown` completes: HTTPS when `tls` is given,
-/// plain HTTP otherwise (behind a TLS-terminating proxy).
+/// plain HTTP otherwise (behind a TLS-terminating proxy). `config.limits` bounds
+/// the time to send a request head, the time to answer a request, the time a
+/// connection may be silent, and the number of connections served at once.
 pub async fn serve(
     listener: std::net::TcpListener,
     tls: Option<TlsFiles>,
@@ -99,20 +147,46 @@ pub async fn serve(
     config: WebConfig,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = app(store, config).into_make_service_with_connect_info::<SocketAddr>();
+    use std::time::Duration;
+
+    let limits = config.limits;
+    let request_timeout = Duration::from_secs(limits.request_timeout_secs);
+    let public = security::PublicOrigin::parse(&config.public_url)
+        .ok_or_else(|| std::io::Error::other("public_url must be http:// or https:// with a host"))?;
+    let public = Arc::new(public);
+    let app = app(store, config)
+        .layer(axum::middleware::from_fn(move |req, next| security::host_check(public.clone(), req, next)))
+        .layer(axum::middleware::from_fn(move |req, next| security::request_timeout(request_timeout, req, next)))
+        .into_make_service_with_connect_info::<SocketAddr>();
+    let app = security::ConnectionLimit::new(app, limits.max_connections);
+    let idle = security::IdleAcceptor { idle: Duration::from_secs(limits.idle_timeout_secs) };
     listener.set_nonblocking(true)?;
     let handle = axum_server::Handle::new();
     let stopper = handle.clone();
     tokio::spawn(async move {
         shutdown.await;
-        stopper.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+        stopper.graceful_shutdown(Some(Duration::from_secs(10)));
     });
+    let timed = |builder: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>| {
+        builder
+            .http1()
+            .timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(Duration::from_secs(limits.header_read_timeout_secs));
+        builder.http2().timer(hyper_util::rt::TokioTimer::new());
+    };
     match tls {
         Some(files) => {
             let _ = rustls::crypto::ring::default_provider().install_default();
             let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&files.cert, &files.key).await?;
-            axum_server::from_tcp_rustls(listener, config)?.handle(handle).serve(app).await
+            let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(config).acceptor(idle);
+            let mut server = axum_server::from_tcp(listener)?.acceptor(acceptor).handle(handle);
+            timed(server.http_builder());
+            server.serve(app).await
         }
-        None => axum_server::from_tcp(listener)?.handle(handle).serve(app).await,
+        None => {
+            let mut server = axum_server::from_tcp(listener)?.acceptor(idle).handle(handle);
+            timed(server.http_builder());
+            server.serve(app).await
+        }
     }
 }

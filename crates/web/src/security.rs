@@ -1,6 +1,8 @@
-//! Response headers every page gets, and the per-address attempt limiter.
+//! The edges of the server: limits on connections and requests, response
+//! headers every page gets, and the per-address attempt limiter.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -67,5 +69,368 @@ impl RateLimiter {
         } else {
             Ok(())
         }
+    }
+}
+
+/// Where the public URL points: the scheme, the host (lower case, IPv6 in
+/// brackets) and the port (the scheme's default when none is written).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PublicOrigin {
+    scheme: String,
+    host: String,
+    port: u16,
+}
+
+impl PublicOrigin {
+    /// Reads `scheme://host[:port][/…]`; `None` for anything else.
+    pub fn parse(url: &str) -> Option<PublicOrigin> {
+        let (scheme, rest) = url.split_once("://")?;
+        let scheme = scheme.to_ascii_lowercase();
+        let default = match scheme.as_str() {
+            "http" => 80,
+            "https" => 443,
+            _ => return None,
+        };
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        let (host, port) = split_authority(authority, default)?;
+        Some(PublicOrigin { scheme, host, port })
+    }
+
+    /// Whether a request's `Host` (or HTTP/2 `:authority`) names us.
+    pub fn is_host(&self, authority: &str) -> bool {
+        let default = if self.scheme == "https" { 443 } else { 80 };
+        split_authority(authority, default).is_some_and(|(host, port)| host == self.host && port == self.port)
+    }
+
+    /// Whether `url` (an `Origin`, or a `Referer`) is of this origin.
+    pub fn is_origin_of(&self, url: &str) -> bool {
+        PublicOrigin::parse(url).is_some_and(|o| o == *self)
+    }
+}
+
+/// `host[:port]` → (lower-case host, port); `None` when it is not one.
+fn split_authority(authority: &str, default_port: u16) -> Option<(String, u16)> {
+    if authority.is_empty() || authority.contains('@') {
+        return None;
+    }
+    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
+        let (inside, after) = rest.split_once(']')?;
+        inside.parse::<std::net::Ipv6Addr>().ok()?;
+        (&authority[..inside.len() + 2], after.strip_prefix(':'))
+    } else {
+        match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        }
+    };
+    let port = match port {
+        None => default_port,
+        Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => p.parse().ok()?,
+        Some(_) => return None,
+    };
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let fine = |b: u8| b.is_ascii_alphanumeric() || b"-._[]:".contains(&b);
+    (!host.is_empty() && host.bytes().all(fine)).then_some((host, port))
+}
+
+/// A loopback address as a host name: what a monitoring probe or a proxy on
+/// this machine sends. A rebinding attacker's page cannot: its Host is its
+/// own domain name.
+fn is_loopback_host(authority: &str) -> bool {
+    let Some((host, _)) = split_authority(authority, 0) else { return false };
+    host == "localhost"
+        || host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Answers `421 Misdirected Request` unless the request is for the public
+/// URL's host and port: a Host header is the client's claim, never a source
+/// for our links or origin checks, and a stranger's name (DNS rebinding, a
+/// wrong virtual host) gets nothing. Loopback clients may also name a
+/// loopback address (monitoring, a proxy on this machine).
+pub(crate) async fn host_check(public: std::sync::Arc<PublicOrigin>, req: Request<Body>, next: Next) -> Response {
+    let authority = match req.uri().authority() {
+        Some(a) => Some(a.as_str()),
+        None => req.headers().get(header::HOST).map(|v| v.to_str().unwrap_or("")),
+    };
+    let peer_loopback = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .is_some_and(|c| c.0.ip().is_loopback());
+    let ours = authority.is_some_and(|a| public.is_host(a) || (peer_loopback && is_loopback_host(a)));
+    if !ours {
+        return plain(axum::http::StatusCode::MISDIRECTED_REQUEST, "Misdirected Request\n");
+    }
+    next.run(req).await
+}
+
+/// Answers `408 Request Timeout` when the handler has not answered within
+/// `limit` (reading the request body counts: handlers read it).
+pub(crate) async fn request_timeout(limit: Duration, req: Request<Body>, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => plain(axum::http::StatusCode::REQUEST_TIMEOUT, "Request Timeout\n"),
+    }
+}
+
+/// A short plain-text answer for the edges, where no page applies.
+fn plain(status: axum::http::StatusCode, text: &'static str) -> Response {
+    let mut resp = Response::new(Body::from(text));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// A connection's socket that fails with `TimedOut` once no byte has moved in
+/// either direction for `idle`: a kept-alive connection nobody uses, a client
+/// that stops reading its response, or one that stops halfway a TLS handshake.
+pub(crate) struct IdleIo<S> {
+    inner: S,
+    idle: Duration,
+    last: Instant,
+    timer: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
+
+impl<S> IdleIo<S> {
+    pub fn new(inner: S, idle: Duration) -> Self {
+        let last = Instant::now();
+        IdleIo { inner, idle, last, timer: Box::pin(tokio::time::sleep(idle)) }
+    }
+
+    /// The inner stream is waiting: has the connection been idle too long?
+    /// The timer is only moved when it fires, not on every byte.
+    fn expired(&mut self, cx: &mut std::task::Context<'_>) -> bool {
+        loop {
+            if self.timer.as_mut().poll(cx).is_pending() {
+                return false;
+            }
+            let due = self.last + self.idle;
+            if Instant::now() >= due {
+                return true;
+            }
+            self.timer.as_mut().reset(tokio::time::Instant::from_std(due));
+        }
+    }
+
+    fn pending_or_expired<T>(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<T>> {
+        if self.expired(cx) {
+            std::task::Poll::Ready(Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "connection idle too long")))
+        } else {
+            std::task::Poll::Pending
+        }
+    }
+}
+
+impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for IdleIo<S> {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        match std::pin::Pin::new(&mut this.inner).poll_read(cx, buf) {
+            std::task::Poll::Pending => this.pending_or_expired(cx),
+            ready => {
+                if buf.filled().len() > before {
+                    this.last = Instant::now();
+                }
+                ready
+            }
+        }
+    }
+}
+
+impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for IdleIo<S> {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        match std::pin::Pin::new(&mut this.inner).poll_write(cx, buf) {
+            std::task::Poll::Pending => this.pending_or_expired(cx),
+            ready => {
+                if matches!(ready, std::task::Poll::Ready(Ok(n)) if n > 0) {
+                    this.last = Instant::now();
+                }
+                ready
+            }
+        }
+    }
+
+    fn poll_write_vectored(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        match std::pin::Pin::new(&mut this.inner).poll_write_vectored(cx, bufs) {
+            std::task::Poll::Pending => this.pending_or_expired(cx),
+            ready => {
+                if matches!(ready, std::task::Poll::Ready(Ok(n)) if n > 0) {
+                    this.last = Instant::now();
+                }
+                ready
+            }
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        match std::pin::Pin::new(&mut this.inner).poll_flush(cx) {
+            std::task::Poll::Pending => this.pending_or_expired(cx),
+            ready => ready,
+        }
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        match std::pin::Pin::new(&mut this.inner).poll_shutdown(cx) {
+            std::task::Poll::Pending => this.pending_or_expired(cx),
+            ready => ready,
+        }
+    }
+}
+
+/// Wraps every accepted socket in [`IdleIo`] (under TLS, when there is TLS).
+#[derive(Clone, Copy)]
+pub(crate) struct IdleAcceptor {
+    pub idle: Duration,
+}
+
+impl<I, S> axum_server::accept::Accept<I, S> for IdleAcceptor {
+    type Stream = IdleIo<I>;
+    type Service = S;
+    type Future = std::future::Ready<std::io::Result<(IdleIo<I>, S)>>;
+
+    fn accept(&self, stream: I, service: S) -> Self::Future {
+        std::future::ready(Ok((IdleIo::new(stream, self.idle), service)))
+    }
+}
+
+/// At most `max` connections at once: a connection takes a permit before it is
+/// served and gives it back when it closes. Beyond the limit the accept loop
+/// waits, and new connections wait in the kernel's backlog.
+pub(crate) struct ConnectionLimit<M> {
+    inner: M,
+    permits: tokio_util::sync::PollSemaphore,
+    ready: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl<M> ConnectionLimit<M> {
+    pub fn new(inner: M, max: usize) -> Self {
+        let permits =
+            tokio_util::sync::PollSemaphore::new(std::sync::Arc::new(tokio::sync::Semaphore::new(max.max(1))));
+        ConnectionLimit { inner, permits, ready: None }
+    }
+}
+
+impl<M, T> tower::Service<T> for ConnectionLimit<M>
+where
+    M: tower::Service<T>,
+    M::Future: Send + 'static,
+{
+    type Response = Permitted<M::Response>;
+    type Error = M::Error;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self::Response, M::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), M::Error>> {
+        if self.ready.is_none() {
+            match self.permits.poll_acquire(cx) {
+                std::task::Poll::Ready(permit) => self.ready = permit,
+                std::task::Poll::Pending => return std::task::Poll::Pending,
+            }
+        }
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, target: T) -> Self::Future {
+        let permit = std::sync::Arc::new(self.ready.take());
+        let making = self.inner.call(target);
+        Box::pin(async move { Ok(Permitted { inner: making.await?, _permit: permit }) })
+    }
+}
+
+/// A connection's service holding its permit; the permit goes back when the
+/// connection and every request on it are done.
+#[derive(Clone)]
+pub(crate) struct Permitted<S> {
+    inner: S,
+    _permit: std::sync::Arc<Option<tokio::sync::OwnedSemaphorePermit>>,
+}
+
+impl<S: tower::Service<R>, R> tower::Service<R> for Permitted<S> {
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: R) -> S::Future {
+        self.inner.call(req)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_public_origin_names_one_host_and_port() {
+        let public = PublicOrigin::parse("https://Klant.Example.nl/").unwrap();
+        for ok in ["klant.example.nl", "KLANT.example.NL", "klant.example.nl:443", "klant.example.nl."] {
+            assert!(public.is_host(ok), "{ok}");
+        }
+        for wrong in
+            ["", "evil.example", "klant.example.nl:8443", "klant.example.nl.evil.example", "x@klant.example.nl"]
+        {
+            assert!(!public.is_host(wrong), "{wrong}");
+        }
+        for ok in ["https://klant.example.nl", "https://klant.example.nl:443", "https://klant.example.nl/login?x=1"] {
+            assert!(public.is_origin_of(ok), "{ok}");
+        }
+        for wrong in ["http://klant.example.nl", "https://evil.example", "null", "", "https://klant.example.nl:444"] {
+            assert!(!public.is_origin_of(wrong), "{wrong}");
+        }
+        let local = PublicOrigin::parse("http://127.0.0.1:8080").unwrap();
+        assert!(local.is_host("127.0.0.1:8080") && !local.is_host("127.0.0.1") && !local.is_host("127.0.0.1:8081"));
+        let v6 = PublicOrigin::parse("http://[::1]:8080").unwrap();
+        assert!(v6.is_host("[::1]:8080") && !v6.is_host("[::2]:8080"));
+        assert!(is_loopback_host("127.0.0.1:9") && is_loopback_host("[::1]") && is_loopback_host("localhost:80"));
+        assert!(!is_loopback_host("127.0.0.1.evil.example") && !is_loopback_host("10.0.0.1:80"));
+        assert_eq!(PublicOrigin::parse("ftp://x.example"), None);
+    }
+
+    #[tokio::test]
+    async fn a_request_not_answered_in_time_gets_408() {
+        use tower::Service;
+        let limit = Duration::from_millis(200);
+        let mut app = axum::Router::new()
+            .route(
+                "/slow",
+                axum::routing::get(|| async {
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                    "late"
+                }),
+            )
+            .route("/quick", axum::routing::get(|| async { "quick" }))
+            .layer(axum::middleware::from_fn(move |req, next| request_timeout(limit, req, next)));
+        let slow = app.call(Request::get("/slow").body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(slow.status(), axum::http::StatusCode::REQUEST_TIMEOUT);
+        let quick = app.call(Request::get("/quick").body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(quick.status(), axum::http::StatusCode::OK);
     }
 }

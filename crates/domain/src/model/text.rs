@@ -6,7 +6,8 @@ use crate::validate::Invalid;
 ///
 /// Bounded on purpose: custodian has no free-text field where arbitrary personal
 /// data could pile up (M8/A3), so every text is one line of at most
-/// [`Text::MAX_CHARS`] characters without control characters.
+/// [`Text::MAX_CHARS`] characters without control characters, bidirectional
+/// controls or other invisible characters (`validate::check_visible`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(transparent)]
 pub struct Text(String);
@@ -27,14 +28,7 @@ impl Text {
                 format!("Use at most {} characters.", Self::MAX_CHARS),
             ));
         }
-        if collapsed.chars().any(char::is_control) {
-            return Err(Invalid::new(
-                "text",
-                "control_character",
-                "Dit veld mag geen stuurtekens bevatten.",
-                "This field must not contain control characters.",
-            ));
-        }
+        crate::validate::check_visible("text", &collapsed, crate::validate::Lines::One)?;
         Ok(Text(collapsed))
     }
 
@@ -67,5 +61,10 @@ mod tests {
         assert_eq!(Text::parse(&"x".repeat(201)).unwrap_err().rule, "too_long");
         assert!(Text::parse(&"é".repeat(200)).is_ok());
         assert_eq!(Text::parse("a\u{7}b").unwrap_err().rule, "control_character");
+        assert_eq!(Text::parse("Jan\u{202E}seirV ed").unwrap_err().rule, "bidi_control");
+        assert_eq!(Text::parse("Ja\u{200B}n").unwrap_err().rule, "invisible_character");
+        assert_eq!(Text::parse("Jan\u{FEFF}").unwrap_err().rule, "invisible_character");
+        // Line breaks and tabs are whitespace: collapsed to one space.
+        assert_eq!(Text::parse("Jan\n de\tVries").unwrap().as_str(), "Jan de Vries");
     }
 }

@@ -1,8 +1,12 @@
 //! E-mail addresses: an RFC 5321/5322 addr-spec restricted to the forms mail
 //! systems actually deliver to, with internationalised domains (IDNA/UTS #46)
-//! and UTF-8 local parts (RFC 6531).
+//! and UTF-8 local parts (RFC 6531). Invisible characters are refused, and so
+//! are a local part or a domain label that mixes scripts (UTS #39), such as a
+//! Cyrillic "а" among Latin letters: that only serves to pass for another
+//! address.
 
 use idna::uts46::{AsciiDenyList, DnsLength, Hyphens, Uts46};
+use unicode_security::MixedScript;
 
 use super::Invalid;
 
@@ -40,6 +44,8 @@ impl Email {
         if text.len() > 4 * MAX_LEN {
             return Err(too_long());
         }
+        // Before IDNA, which would quietly drop some of them from the domain.
+        super::check_visible(KIND, text, super::Lines::One)?;
         if text.contains('"') {
             return Err(refuse(
                 "quoted",
@@ -77,6 +83,13 @@ impl Email {
             Uts46::new().to_unicode(ascii_domain.as_bytes(), AsciiDenyList::EMPTY, Hyphens::Allow);
         if result.is_err() {
             return Err(domain_invalid());
+        }
+        if !unicode_domain.split('.').all(|label| label.is_single_script()) {
+            return Err(refuse(
+                "domain_mixed_script",
+                "Een deel van de domeinnaam mengt letters uit verschillende schriften (zoals Latijnse en Cyrillische); zo lijkt het op een andere naam.",
+                "A part of the domain name mixes letters of different scripts (such as Latin and Cyrillic), which makes it pass for another name.",
+            ));
         }
         Ok(Email { text: format!("{local}@{unicode_domain}"), at: local.len(), ascii_domain })
     }
@@ -123,6 +136,13 @@ fn check_local(local: &str) -> Result<(), Invalid> {
             "The part before the @ may not start or end with a dot, nor contain two dots in a row.",
         ));
     }
+    if !local.is_single_script() {
+        return Err(refuse(
+            "local_mixed_script",
+            "Het deel voor de @ mengt letters uit verschillende schriften (zoals Latijnse en Cyrillische); zo lijkt het op een ander adres.",
+            "The part before the @ mixes letters of different scripts (such as Latin and Cyrillic), which makes it pass for another address.",
+        ));
+    }
     if !local.chars().all(local_char_allowed) {
         return Err(refuse(
             "local_character",
@@ -137,9 +157,9 @@ fn local_char_allowed(c: char) -> bool {
     if c.is_ascii() {
         return c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c);
     }
-    // RFC 6531 allows any non-ASCII character; invisible ones only serve to deceive.
-    let invisible = matches!(c, '\u{00AD}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}');
-    !c.is_control() && !invisible
+    // RFC 6531 allows any non-ASCII character; invisible ones only serve to
+    // deceive (refused before this with their own reason).
+    !c.is_control() && !super::is_invisible(c) && !super::is_bidi_control(c)
 }
 
 fn to_ascii_domain(domain: &str) -> Result<String, Invalid> {
@@ -259,6 +279,11 @@ mod tests {
             ("用户@例子.中国", "用户@例子.中国", "用户@xn--fsqu00a.xn--fiqs8s"),
             ("x@1.example", "x@1.example", "x@1.example"),
             ("x@my-host.example", "x@my-host.example", "x@my-host.example"),
+            // Full-width letters and capitals map to their plain lower-case form (UTS #46).
+            ("info@ＢÜＣＨＥＲ.de", "info@bücher.de", "info@xn--bcher-kva.de"),
+            // One script per part: Cyrillic throughout, or Japanese with its three scripts.
+            ("иван@пример.рф", "иван@пример.рф", "иван@xn--e1afmkfd.xn--p1ai"),
+            ("やまだ@テスト.jp", "やまだ@テスト.jp", "やまだ@xn--zckzah.jp"),
         ] {
             let email = Email::parse(input).unwrap_or_else(|e| panic!("{input}: {e}"));
             assert_eq!(email.as_str(), normalised, "{input}");
@@ -292,8 +317,15 @@ mod tests {
             ("jan(x)@example.nl", "local_character"),
             ("jan,piet@example.nl", "local_character"),
             ("jan\\x@example.nl", "local_character"),
-            ("ja\u{200B}n@example.nl", "local_character"),
-            ("jan\u{7}@example.nl", "local_character"),
+            ("ja\u{200B}n@example.nl", "invisible_character"),
+            ("jan@exa\u{200B}mple.nl", "invisible_character"),
+            ("jan\u{202E}@example.nl", "bidi_control"),
+            ("jan@example.nl\u{202E}", "bidi_control"),
+            ("jan\u{7}@example.nl", "control_character"),
+            // A Cyrillic "а" (U+0430) among Latin letters.
+            ("j\u{430}n@example.nl", "local_mixed_script"),
+            ("jan@p\u{430}ypal.nl", "domain_mixed_script"),
+            ("jan@xn--pypal-4ve.nl", "domain_mixed_script"),
             ("jan@", "domain_empty"),
             ("jan@[192.0.2.1]", "domain_literal"),
             ("jan@localhost", "domain_no_dot"),
@@ -339,8 +371,11 @@ mod tests {
     }
 
     fn valid_email() -> impl Strategy<Value = String> {
-        let atom = "[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,10}|[a-zé用ü]{1,5}";
-        let local = prop::collection::vec(atom, 1..4).prop_map(|atoms| atoms.join("."));
+        // One script per local part: Latin, or Han.
+        let atom = "[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,10}|[a-zéü]{1,5}";
+        let latin = prop::collection::vec(atom, 1..4).prop_map(|atoms| atoms.join("."));
+        let han = prop::collection::vec("[用户例子]{1,3}", 1..3).prop_map(|atoms| atoms.join("."));
+        let local = prop_oneof![latin, han];
         let label = "[a-zA-Z0-9]([a-zA-Z0-9-]{0,10}[a-zA-Z0-9])?|[a-zäöü]{1,8}";
         let domain = (prop::collection::vec(label, 1..4), "[a-zA-Z]{2,6}")
             .prop_map(|(labels, tld)| format!("{}.{tld}", labels.join(".")));

@@ -45,6 +45,7 @@ mod iban;
 mod kvk;
 mod phone;
 mod postcode;
+mod visible;
 
 pub use btw::Btw;
 pub use country::Country;
@@ -53,6 +54,7 @@ pub use iban::Iban;
 pub use kvk::Kvk;
 pub use phone::Phone;
 pub use postcode::DutchPostcode;
+pub use visible::{Lines, check_visible, is_bidi_control, is_invisible};
 
 use crate::Lang;
 
