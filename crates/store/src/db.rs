@@ -57,6 +57,13 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<(AnyPool, Engine
     sqlx::any::install_default_drivers();
     let engine = Engine::of_url(url)?;
     let options = AnyConnectOptions::from_str(url).map_err(|e| StoreError::Config(format!("database_url: {e}")))?;
+    let file = match engine {
+        Engine::Sqlite => sqlite_file(url)?,
+        Engine::Postgres => None,
+    };
+    if let Some(file) = &file {
+        files::prepare(file, url.contains("mode=rwc"))?;
+    }
     let mut pool =
         AnyPoolOptions::new().max_connections(max_connections.max(1)).acquire_timeout(Duration::from_secs(30));
     // sqlx pings every connection it hands out. An embedded connection cannot
@@ -76,7 +83,96 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<(AnyPool, Engine
         }),
     };
     let pool = pool.connect_with(options).await?;
+    if let Some(file) = &file {
+        // The first connection switched to WAL, making the -wal and -shm files.
+        files::owner_only(file)?;
+    }
     Ok((pool, engine))
+}
+
+/// The database file of a SQLite URL; `None` for a database in memory.
+fn sqlite_file(url: &str) -> Result<Option<std::path::PathBuf>, StoreError> {
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)
+        .map_err(|e| StoreError::Config(format!("database_url: {e}")))?;
+    let path = options.get_filename();
+    let in_memory = url.contains("mode=memory") || path.as_os_str().is_empty() || path.starts_with("file:");
+    Ok((!in_memory).then(|| path.to_path_buf()))
+}
+
+/// SQLite's files, the database and its `-wal` and `-shm` files, are for the
+/// owner alone (mode 0600), like the master key file: they hold ciphertext,
+/// and the audit trail and blind indexes beside it.
+#[cfg(unix)]
+pub(crate) mod files {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    use std::path::{Path, PathBuf};
+
+    use crate::StoreError;
+
+    /// Before SQLite opens `file`: a missing database file (with `create`) is
+    /// made empty with mode 0600, as SQLite then gives its `-wal` and `-shm`
+    /// files the database file's mode; existing files are checked.
+    pub fn prepare(file: &Path, create: bool) -> Result<(), StoreError> {
+        if create && !file.exists() {
+            let made = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(file);
+            match made {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                // The directory may be missing: SQLite says so in its own words.
+                Err(_) => return Ok(()),
+            }
+        }
+        owner_only(file)
+    }
+
+    /// Every one of the database's files that group or others may read or
+    /// write is set to 0600 (with a warning); one that cannot be changed is
+    /// refused with the command that fixes it.
+    pub fn owner_only(file: &Path) -> Result<(), StoreError> {
+        for path in [file.to_path_buf(), beside(file, "-wal"), beside(file, "-shm")] {
+            let Ok(meta) = std::fs::metadata(&path) else { continue };
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 == 0 {
+                continue;
+            }
+            match std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)) {
+                Ok(()) => tracing::warn!(
+                    path = %path.display(),
+                    "database file was readable by others (mode {mode:o}); its mode is now 600"
+                ),
+                Err(e) => {
+                    return Err(StoreError::Config(format!(
+                        "database file {} is readable by others (mode {mode:o}) and cannot be changed ({e}); run: chmod 600 {}",
+                        path.display(),
+                        path.display()
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `custodian.db` → `custodian.db-wal`: SQLite's names for its side files.
+    fn beside(file: &Path, suffix: &str) -> PathBuf {
+        let mut name = file.as_os_str().to_owned();
+        name.push(suffix);
+        PathBuf::from(name)
+    }
+}
+
+#[cfg(not(unix))]
+pub(crate) mod files {
+    use std::path::Path;
+
+    use crate::StoreError;
+
+    pub fn prepare(_file: &Path, _create: bool) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    pub fn owner_only(_file: &Path) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 pub async fn migrate(pool: &AnyPool, engine: Engine) -> Result<(), StoreError> {
