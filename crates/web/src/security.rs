@@ -1,10 +1,10 @@
 //! The edges of the server: limits on connections and requests, response
 //! headers every page gets, and the per-address attempt limiter.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
@@ -39,36 +39,58 @@ pub(crate) async fn headers(state: axum::extract::State<State>, req: Request<Bod
     resp
 }
 
-/// Counts attempts (logins, activations, codes) per client address in a sliding
-/// minute. Per-account lockout lives in the store; this stops one address from
-/// trying many accounts.
+/// Counts attempts (logins, activations, codes) per client address, with the
+/// generic cell rate algorithm: `per_minute` attempts at once, then one more
+/// every `60 / per_minute` seconds, so there is no window edge at which a
+/// burst doubles. Per-account lockout lives in the store; this stops one
+/// address from trying many accounts.
+///
+/// IPv6 addresses count per /64: one subscriber usually holds a whole /64 and
+/// can pick any address in it. IPv4 addresses (also IPv4-mapped IPv6 ones)
+/// count one by one. Addresses whose budget is full again are forgotten
+/// every [`RateLimiter::SWEEP_EVERY`] attempts, so memory holds only the
+/// addresses of about the last minute.
 pub(crate) struct RateLimiter {
-    per_minute: u32,
-    seen: Mutex<HashMap<IpAddr, (Instant, u32)>>,
+    limiter: governor::DefaultKeyedRateLimiter<IpAddr>,
+    attempts: AtomicU64,
 }
 
 impl RateLimiter {
+    const SWEEP_EVERY: u64 = 4096;
+
     pub fn new(per_minute: u32) -> RateLimiter {
-        RateLimiter { per_minute: per_minute.max(1), seen: Mutex::new(HashMap::new()) }
+        let quota = governor::Quota::per_minute(NonZeroU32::new(per_minute.max(1)).unwrap_or(NonZeroU32::MIN));
+        RateLimiter { limiter: governor::RateLimiter::keyed(quota), attempts: AtomicU64::new(0) }
     }
 
     /// Records an attempt; `Err(seconds)` when the address must wait.
     pub fn attempt(&self, ip: IpAddr) -> Result<(), u64> {
-        let now = Instant::now();
-        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        if seen.len() > 100_000 {
-            seen.retain(|_, (start, _)| now.duration_since(*start) < Duration::from_secs(60));
+        if self.attempts.fetch_add(1, Ordering::Relaxed) % Self::SWEEP_EVERY == Self::SWEEP_EVERY - 1 {
+            self.limiter.retain_recent();
+            self.limiter.shrink_to_fit();
         }
-        let entry = seen.entry(ip).or_insert((now, 0));
-        if now.duration_since(entry.0) >= Duration::from_secs(60) {
-            *entry = (now, 0);
-        }
-        entry.1 += 1;
-        if entry.1 > self.per_minute {
-            Err(60u64.saturating_sub(now.duration_since(entry.0).as_secs()).max(1))
-        } else {
-            Ok(())
-        }
+        self.limiter.check_key(&budget_key(ip)).map_err(|not_until| {
+            let wait = not_until.wait_time_from(governor::clock::Clock::now(self.limiter.clock()));
+            (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
+        })
+    }
+
+    /// How many addresses are remembered (for tests).
+    #[cfg(test)]
+    fn remembered(&self) -> usize {
+        self.limiter.len()
+    }
+}
+
+/// The key an address's attempts count under: an IPv4 address itself, an
+/// IPv6 address's /64.
+fn budget_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & !(u64::MAX as u128))),
+        },
     }
 }
 
@@ -412,6 +434,56 @@ mod tests {
         assert!(is_loopback_host("127.0.0.1:9") && is_loopback_host("[::1]") && is_loopback_host("localhost:80"));
         assert!(!is_loopback_host("127.0.0.1.evil.example") && !is_loopback_host("10.0.0.1:80"));
         assert_eq!(PublicOrigin::parse("ftp://x.example"), None);
+    }
+
+    #[test]
+    fn ipv6_addresses_share_a_budget_per_64() {
+        let limiter = RateLimiter::new(3);
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        for n in 1..=3 {
+            assert_eq!(limiter.attempt(ip(&format!("2001:db8:1:2::{n}"))), Ok(()));
+        }
+        // Another address in the same /64 has no budget left...
+        let wait = limiter.attempt(ip("2001:db8:1:2:ffff:ffff:ffff:ffff")).unwrap_err();
+        assert!((1..=20).contains(&wait), "{wait}");
+        // ...one in the next /64 has its own.
+        assert_eq!(limiter.attempt(ip("2001:db8:1:3::1")), Ok(()));
+        // IPv4 addresses count one by one, also when they arrive IPv4-mapped.
+        for _ in 0..3 {
+            assert_eq!(limiter.attempt(ip("192.0.2.1")), Ok(()));
+        }
+        assert!(limiter.attempt(ip("::ffff:192.0.2.1")).is_err());
+        assert_eq!(limiter.attempt(ip("192.0.2.2")), Ok(()));
+        assert_eq!(limiter.attempt(ip("::ffff:192.0.2.3")), Ok(()));
+        assert_eq!(budget_key(ip("::ffff:192.0.2.3")), ip("192.0.2.3"));
+        assert_eq!(budget_key(ip("2001:db8:1:2:3:4:5:6")), ip("2001:db8:1:2::"));
+    }
+
+    #[test]
+    fn the_budget_refills_gradually_and_memory_is_swept() {
+        // Six a minute: one more every ten seconds after the first six.
+        let limiter = RateLimiter::new(6);
+        let ip: IpAddr = "198.51.100.7".parse().unwrap();
+        for _ in 0..6 {
+            assert_eq!(limiter.attempt(ip), Ok(()));
+        }
+        let wait = limiter.attempt(ip).unwrap_err();
+        assert!((1..=10).contains(&wait), "{wait}");
+        // Sixty a minute: one comes back every second, not only after a minute.
+        let limiter = RateLimiter::new(60);
+        for _ in 0..60 {
+            assert_eq!(limiter.attempt(ip), Ok(()));
+        }
+        std::thread::sleep(Duration::from_millis(1500));
+        assert_eq!(limiter.attempt(ip), Ok(()));
+        // Many addresses once each, past two sweeps: those whose budget is
+        // full again are forgotten.
+        let quick = RateLimiter::new(1_000_000);
+        for n in 0..(2 * RateLimiter::SWEEP_EVERY) {
+            let v6 = std::net::Ipv6Addr::from((0x2001_0db8_u128 << 96) | (u128::from(n) << 64));
+            assert_eq!(quick.attempt(IpAddr::V6(v6)), Ok(()));
+        }
+        assert!(quick.remembered() < RateLimiter::SWEEP_EVERY as usize, "{}", quick.remembered());
     }
 
     #[tokio::test]
