@@ -63,6 +63,12 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
         "A reverse proxy terminates HTTPS: Secure cookies and HSTS.",
     ),
     (
+        "staff_accounts",
+        "CUSTODIAN_STAFF_ACCOUNTS",
+        "true",
+        "Whether the company has staff with access to personal data (statute A, A14). false: only the owner and the bookkeeper (protocol M, M6); no staff account or token can be made.",
+    ),
+    (
         "read_cache",
         "CUSTODIAN_READ_CACHE",
         "true",
@@ -161,6 +167,7 @@ struct FileConfig {
     tls_key: Option<PathBuf>,
     behind_tls_proxy: Option<bool>,
     read_cache: Option<bool>,
+    staff_accounts: Option<bool>,
     trusted_proxy: Option<String>,
     company_name: Option<String>,
     http: Option<custodian_web::Limits>,
@@ -194,6 +201,8 @@ pub struct Config {
     pub tls_key: Option<PathBuf>,
     pub behind_tls_proxy: bool,
     pub read_cache: bool,
+    /// Whether staff accounts may exist at all (the policy's setting).
+    pub staff_accounts: bool,
     pub trusted_proxy: Option<std::net::IpAddr>,
     pub company_name: String,
     /// Timeouts and the connection limit of `serve` (`[http]`).
@@ -303,6 +312,10 @@ pub fn load(
         Some(v) => switch("read_cache", &v)?,
         None => file.read_cache.unwrap_or(true),
     };
+    let staff_accounts = match env("CUSTODIAN_STAFF_ACCOUNTS") {
+        Some(v) => switch("staff_accounts", &v)?,
+        None => file.staff_accounts.unwrap_or(true),
+    };
     let trusted_proxy = match env("CUSTODIAN_TRUSTED_PROXY").or(file.trusted_proxy) {
         Some(v) => Some(
             v.trim()
@@ -371,6 +384,7 @@ pub fn load(
         tls_key,
         behind_tls_proxy,
         read_cache,
+        staff_accounts,
         trusted_proxy,
         http,
         company_name: env("CUSTODIAN_COMPANY_NAME").or(file.company_name).unwrap_or_else(|| "custodian".into()),

@@ -88,6 +88,11 @@ pub fn create(config: &Config) -> anyhow::Result<Key> {
 /// Opens the store with the configured master key, completing or discarding an
 /// interrupted rotation.
 pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    let settings = custodian_domain::policy::Settings { staff_accounts: config.staff_accounts };
+    Ok(open_with_key(config).await?.with_policy_settings(settings))
+}
+
+async fn open_with_key(config: &Config) -> anyhow::Result<Store> {
     let url = &config.database_url;
     let max = config.db_max_connections;
     if let Some(hex) = &config.master_key_env {

@@ -1,7 +1,8 @@
 //! The retention jobs of `custodian serve`: every few minutes it carries out
 //! erasure requests that nothing blocks any more, makes the scheduled run on
 //! its day (or as soon as it is back when it was down that day), and once a
-//! day queues the notice e-mails of coming erasures.
+//! day queues the notice e-mails of coming erasures. Each look also deletes
+//! ended sessions, used or expired one-time codes and stale failure counters.
 
 use std::time::Duration;
 
@@ -53,6 +54,10 @@ pub async fn tick(
     let requests = store.carry_out_erasure_requests(&job(), policy, today).await?;
     if requests.erased_on_request > 0 {
         tracing::info!(erased = requests.erased_on_request, "retention: erasure requests carried out");
+    }
+    let expired = store.delete_expired_credentials().await?;
+    if expired > 0 {
+        tracing::info!(deleted = expired, "expired sessions, codes and failure counters deleted");
     }
     store.retention_schedule_from(today).await?;
     if let Some(owed) = policy.run_owed(today, store.retention_schedule().await?)? {

@@ -66,7 +66,7 @@ async fn only_the_owner_is_shown_an_activation_code_and_the_customer_sees_it_in_
         store.invite_customer(&staff(), id).await.unwrap();
         assert!(custodian_store::auth::may_disclose_code(&staff()).is_err(), "{name}");
         let refused = store.disclose_activation_code(&staff(), id).await.err();
-        assert!(matches!(refused, Some(StoreError::Forbidden(_))), "{name}: {refused:?}");
+        assert!(matches!(refused, Some(StoreError::Denied(_))), "{name}: {refused:?}");
         store.disclose_activation_code(&owner(), id).await.unwrap();
 
         let subject = Access::new(Actor::customer(id), AccessPurpose::DataSubjectRequest);

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use custodian_domain::inventory::Role;
 use custodian_domain::model::{Delivery, Fields, InvoiceLine, ServiceData, parse_date};
 use custodian_domain::retention::{HoldReason, RetentionPolicy};
+use custodian_domain::validate::Email;
 use custodian_store::registry::Target;
 use custodian_store::{Access, AccessPurpose, Actor, ErasureReason, Lookup, NewInvoice, Scope, Store, StoreError};
 use custodian_testkit::{contact, customer, databases};
@@ -152,6 +153,12 @@ async fn attempt(store: &Store, operation: &str, access: &Access, id: i64, n: u6
             store.create_api_token(access, &format!("golden-made-{n}"), Role::Staff, &Scope::ALL, None).await,
         ),
         "api_token.read" => verdict(&what, store.api_tokens(access).await),
+        "account.write" => {
+            let login = Email::parse(&format!("boekhouder{n}@hoster.nl")).unwrap();
+            verdict(&what, store.create_staff_account(access, Role::Bookkeeper, &login, "Boekhouder").await)
+        }
+        "invitation.write" => verdict(&what, store.invite_customer(access, id).await),
+        "activation_code.disclose" => verdict(&what, custodian_store::auth::may_disclose_code(access)),
         "customer.erase" => verdict(&what, store.erase_customer(access, id, ErasureReason::CustomerRequest).await),
         purpose if purpose.starts_with("purpose.") => {
             let why = AccessPurpose::parse(&purpose["purpose.".len()..]).expect("a purpose");
@@ -195,6 +202,24 @@ async fn the_store_answers_as_the_golden_table_says() {
             }
         }
         assert!(wrong.is_empty(), "{}: the store disagrees with golden/policy.txt:\n{}", db.name(), wrong.join("\n"));
+        store.close().await;
+        db.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn without_staff_accounts_no_staff_account_or_token_can_be_made() {
+    for db in databases().await {
+        let settings = custodian_domain::policy::Settings { staff_accounts: false };
+        let store = db.store().await.with_policy_settings(settings);
+        let login = Email::parse("medewerker@hoster.nl").unwrap();
+        let staff = store.create_staff_account(&operator(), Role::Staff, &login, "Medewerker").await;
+        assert!(matches!(staff, Err(StoreError::Conflict(_))), "{}: {staff:?}", db.name());
+        let token = store.create_api_token(&operator(), "crm", Role::Staff, &Scope::ALL, None).await;
+        assert!(matches!(token, Err(StoreError::Conflict(_))), "{token:?}");
+        let books = Email::parse("boekhouder@hoster.nl").unwrap();
+        store.create_staff_account(&operator(), Role::Bookkeeper, &books, "Boekhouder").await.unwrap();
+        store.create_api_token(&operator(), "boekhouding", Role::Bookkeeper, &Scope::ALL, None).await.unwrap();
         store.close().await;
         db.finish().await;
     }

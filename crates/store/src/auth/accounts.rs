@@ -4,16 +4,13 @@ use std::net::IpAddr;
 
 use super::limits::{Check, subject_of};
 use super::*;
+use custodian_domain::policy::{Action, Resource};
 
-/// Whether `access` may be shown an activation code: the owner only, since
-/// whoever holds a customer's login and code can take over their account.
-/// The one place this rule lives (to be answered by the central access policy).
+/// Whether `access` may be shown an activation code: whoever holds a
+/// customer's login and code can take over their account, so the policy gives
+/// this to the owner (and the operator) only.
 pub fn may_disclose_code(access: &Access) -> Result<(), StoreError> {
-    if access.actor.role == Role::Owner {
-        Ok(())
-    } else {
-        Err(StoreError::Forbidden("only the owner may be shown an activation code".into()))
-    }
+    crate::permit::require(access, Resource::ActivationCode, Action::DiscloseCredential)
 }
 
 impl Store {
@@ -58,8 +55,12 @@ impl Store {
         login: &Email,
         name: &str,
     ) -> Result<(Account, Zeroizing<String>), StoreError> {
-        if access.actor.role != Role::Owner || role == Role::Subject {
-            return Err(StoreError::Forbidden("only the owner creates staff accounts".into()));
+        crate::permit::require(access, Resource::Accounts, Action::Write)?;
+        if role == Role::Subject {
+            return Err(StoreError::Conflict("customers get their account through an invitation".into()));
+        }
+        if !self.settings.allows_role(role) {
+            return Err(crate::permit::no_staff());
         }
         let mut tx = crate::db::write_tx(&self.pool).await?;
         let id = self.insert_account(&mut tx, role, None, login, Some(name)).await?;
@@ -82,9 +83,7 @@ impl Store {
         access: &Access,
         customer_id: i64,
     ) -> Result<(Account, Email, Zeroizing<String>), StoreError> {
-        if !matches!(access.actor.role, Role::Owner | Role::Staff) {
-            return Err(StoreError::Forbidden("only the owner and staff invite customers".into()));
-        }
+        crate::permit::require_on(access, customer_id, Resource::Invitations, Action::Write)?;
         let mut tx = crate::db::write_tx(&self.pool).await?;
         let (head, row) = self.load_customer_row(&mut *tx, customer_id).await?;
         let key_id = head.live_key_id()?;
