@@ -2,6 +2,8 @@
 
 use std::net::IpAddr;
 
+use sqlx::any::AnyRow;
+
 use super::limits::{Check, subject_of};
 use super::*;
 use custodian_domain::policy::{Action, Resource};
@@ -14,6 +16,17 @@ pub fn may_disclose_code(access: &Access) -> Result<(), StoreError> {
 }
 
 impl Store {
+    /// The enabled account with this login, as a row and as an account.
+    async fn enabled_account(&self, login: &Email) -> Result<(Option<AnyRow>, Option<Account>), StoreError> {
+        let row =
+            sqlx::query(&format!("SELECT {ACCOUNT_COLUMNS} FROM users WHERE login_bidx = $1 AND disabled_at IS NULL"))
+                .bind(self.login_index(login))
+                .fetch_optional(&self.pool)
+                .await?;
+        let acc = row.as_ref().map(account).transpose()?;
+        Ok((row, acc))
+    }
+
     /// Whether nobody can log in yet: the owner account still has to be made.
     pub async fn needs_setup(&self) -> Result<bool, StoreError> {
         let owners: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'owner' AND disabled_at IS NULL")
@@ -139,12 +152,7 @@ impl Store {
     ) -> Result<Account, StoreError> {
         let key = self.failure_key(Check::Activation, login.as_str(), source);
         self.refuse_if_locked(&key).await?;
-        let row =
-            sqlx::query(&format!("SELECT {ACCOUNT_COLUMNS} FROM users WHERE login_bidx = $1 AND disabled_at IS NULL"))
-                .bind(self.login_index(login))
-                .fetch_optional(&self.pool)
-                .await?;
-        let acc = row.as_ref().map(account).transpose()?;
+        let (_, acc) = self.enabled_account(login).await?;
         // An unknown login or an active account looks for a code that cannot
         // exist, so each answer costs the same.
         let scope = match &acc {
@@ -190,12 +198,7 @@ impl Store {
     pub async fn login(&self, login: &Email, password: &str, source: Option<IpAddr>) -> Result<Account, StoreError> {
         let key = self.failure_key(Check::Password, login.as_str(), source);
         self.refuse_if_locked(&key).await?;
-        let row =
-            sqlx::query(&format!("SELECT {ACCOUNT_COLUMNS} FROM users WHERE login_bidx = $1 AND disabled_at IS NULL"))
-                .bind(self.login_index(login))
-                .fetch_optional(&self.pool)
-                .await?;
-        let acc = row.as_ref().map(account).transpose()?;
+        let (row, acc) = self.enabled_account(login).await?;
         let stored = match (&row, &acc) {
             (Some(r), Some(a)) => match r.try_get::<Option<Vec<u8>>, _>("password_hash")? {
                 Some(s) => {
