@@ -266,11 +266,16 @@ pub static FIELDS: &[Field] = fields![
 
 /// Keyed-hash columns derived from personal data, beyond the per-field blind
 /// indexes declared on [`Field::blind_index`].
-pub static DERIVED: &[DerivedIndex] = &[DerivedIndex {
-    table: "customer_name_words",
-    column: "word",
-    derived_from: &["company_name", "contact_name", "second_contact"],
-}];
+pub static DERIVED: &[DerivedIndex] = &[
+    DerivedIndex {
+        table: "customer_name_words",
+        column: "word",
+        derived_from: &["company_name", "contact_name", "second_contact"],
+    },
+    // A keyed hash of the login as typed (or the account) with the client
+    // address; deleted by the scheduler a day after it stops counting.
+    DerivedIndex { table: "auth_failures", column: "key_hash", derived_from: &["login"] },
+];
 
 /// Columns that hold no personal data, each with the reason.
 pub static NON_PERSONAL: &[(&str, &str, &str)] = &[
@@ -438,11 +443,6 @@ pub static NON_PERSONAL: &[(&str, &str, &str)] = &[
     ("registry_ops", "result_message", "the registry's result message"),
     ("registry_op_waits", "op_id", "operation number"),
     ("registry_op_waits", "waits_for", "operation number"),
-    (
-        "auth_failures",
-        "key_hash",
-        "keyed hash of what a failed credential check was against (login as typed, or account) with the client address",
-    ),
     ("auth_failures", "failures", "counter"),
     ("auth_failures", "locked_until", "timestamp"),
     ("auth_failures", "updated_at", "timestamp"),
