@@ -1349,9 +1349,8 @@ pub fn exit_code(e: &anyhow::Error) -> ExitCode {
             Some(
                 StoreError::Invalid(_)
                     | StoreError::NotFound { .. }
-                    | StoreError::Conflict(_)
+                    | StoreError::Refused(_)
                     | StoreError::Erased(_)
-                    | StoreError::Forbidden(_)
                     | StoreError::Denied(_)
             )
         );

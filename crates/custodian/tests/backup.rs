@@ -206,8 +206,8 @@ async fn killed_backups_and_restores_leave_nothing_half_done() {
         }
         match count(target, &key).await {
             Ok(n) => assert!(n == 25_000 || n == 0, "{target}: a usable database is whole (or empty): {n}"),
-            Err(StoreError::Conflict(m)) => {
-                assert!(m.contains("interrupted restore"), "{m}");
+            Err(StoreError::Refused(r)) => {
+                assert_eq!(r, custodian_store::Refusal::UnfinishedRestore);
                 refused += 1;
             }
             Err(e) => panic!("{target}: {e}"),

@@ -258,9 +258,10 @@ impl Worker {
         if let Some(h) = op.payload.get("handle") {
             return Ok(h.clone());
         }
-        let contact = op.contact_id.ok_or_else(|| StoreError::Conflict("operation without a handle".into()))?;
+        let contact = op.contact_id.ok_or_else(|| StoreError::Corrupt("operation without a handle".into()))?;
         let (_, handle) = self.store.handle_id(&job(), contact).await?;
-        Ok(handle.ok_or_else(|| StoreError::Conflict(format!("handle {contact} has no registry ID yet")))?)
+        Ok(handle
+            .ok_or_else(|| StoreError::Refused(custodian_store::Refusal::HandleNotRegistered { handle: contact }))?)
     }
 
     async fn execute(&self, reg: &Registry, op: &ClaimedOp) -> Result<(Applied, u16, String), WorkError> {
@@ -300,7 +301,7 @@ impl Worker {
                 }
             }
             OpKind::DomainCreate => {
-                let domain = op.domain_id.ok_or_else(|| StoreError::Conflict("operation without a domain".into()))?;
+                let domain = op.domain_id.ok_or_else(|| StoreError::Corrupt("operation without a domain".into()))?;
                 let ids = self.store.domain_handle_ids(domain).await?;
                 if retry && !reg.domain_available(&ids.name, id).await? {
                     let remote = reg.domain_info(&ids.name, id).await?;
@@ -317,7 +318,7 @@ impl Worker {
                 Ok((Applied::DomainCreated, r.code, r.message))
             }
             OpKind::DomainUpdate => {
-                let domain = op.domain_id.ok_or_else(|| StoreError::Conflict("operation without a domain".into()))?;
+                let domain = op.domain_id.ok_or_else(|| StoreError::Corrupt("operation without a domain".into()))?;
                 let ids = self.store.domain_handle_ids(domain).await?;
                 // The change is worked out from what the registry has now, so a
                 // repeat after a lost answer sends nothing twice.
@@ -438,7 +439,7 @@ fn field_differences(local: &Fields, remote: &Fields) -> Vec<String> {
 
 fn contact_data(payload: &Fields) -> Result<ContactData, WorkError> {
     ContactData::from_fields(payload)
-        .map_err(|_| StoreError::Conflict("the queued handle data does not validate".into()).into())
+        .map_err(|_| StoreError::Corrupt("the queued handle data does not validate".into()).into())
 }
 
 /// The registry's answer in words for staff; 2305 named plainly.

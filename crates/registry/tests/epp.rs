@@ -127,7 +127,7 @@ async fn a_handle_lives_registers_two_domains_changes_and_goes_when_unused() {
 
         // In use: refused here, nothing queued.
         let err = store.delete_handle(&own(id), handle).await.unwrap_err();
-        assert!(matches!(err, StoreError::Conflict(ref m) if m.contains("2 domain")), "{err}");
+        assert!(matches!(err, StoreError::Refused(custodian_store::Refusal::HandleInUse { domains: 2 })), "{err}");
 
         // Both domains move to another registrar (the registry tells us by poll):
         // the handle is unused and can go, at the registry first.

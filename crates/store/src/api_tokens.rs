@@ -90,7 +90,7 @@ fn token(r: &AnyRow) -> Result<ApiToken, StoreError> {
     Ok(ApiToken {
         id: r.try_get("id")?,
         name: r.try_get("name")?,
-        role: Role::parse(&role).ok_or_else(|| StoreError::Conflict(format!("unknown token role {role}")))?,
+        role: Role::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("unknown token role {role}")))?,
         scopes: scopes.split(' ').filter_map(Scope::parse).collect(),
         created_by: r.try_get("created_by")?,
         created_at: r.try_get("created_at")?,

@@ -20,13 +20,16 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::{StoreError, now_micros};
 
-/// Who did something.
+/// Who did something. Made only where someone is authenticated: a session's
+/// account ([`crate::Account::actor`]), an API token ([`crate::ApiToken::actor`]),
+/// the command line ([`Actor::operator`]) or a scheduled job ([`Actor::job`]);
+/// no other crate can make a person or a customer out of thin air.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Actor {
-    pub kind: ActorKind,
+    pub(crate) kind: ActorKind,
     /// Pseudonymous ID: staff user ID, customer number, job or token name.
-    pub id: String,
-    pub role: Role,
+    pub(crate) id: String,
+    pub(crate) role: Role,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -58,12 +61,40 @@ impl Actor {
         Actor { kind: ActorKind::Operator, id: "cli".into(), role: Role::Owner }
     }
 
-    pub fn customer(id: i64) -> Actor {
+    /// A signed-in customer; see [`crate::Account::actor`].
+    pub(crate) fn signed_in_customer(id: i64) -> Actor {
         Actor { kind: ActorKind::Customer, id: id.to_string(), role: Role::Subject }
     }
 
-    pub fn staff(user_id: impl Into<String>, role: Role) -> Actor {
+    /// A signed-in member of staff; see [`crate::Account::actor`].
+    pub(crate) fn signed_in_staff(user_id: impl Into<String>, role: Role) -> Actor {
         Actor { kind: ActorKind::Staff, id: user_id.into(), role }
+    }
+
+    /// A customer, without signing in: for tests and the benchmark only
+    /// (feature `test-actors`, never enabled by the server).
+    #[cfg(any(test, feature = "test-actors"))]
+    pub fn customer(id: i64) -> Actor {
+        Actor::signed_in_customer(id)
+    }
+
+    /// A member of staff, without signing in: for tests and the benchmark only.
+    #[cfg(any(test, feature = "test-actors"))]
+    pub fn staff(user_id: impl Into<String>, role: Role) -> Actor {
+        Actor::signed_in_staff(user_id, role)
+    }
+
+    pub fn kind(&self) -> ActorKind {
+        self.kind
+    }
+
+    /// The pseudonymous ID (account, customer number, job or token name).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn role(&self) -> Role {
+        self.role
     }
 
     pub fn job(name: &str) -> Actor {

@@ -34,7 +34,12 @@ impl CustomerRecord {
     /// The typed customer; only works when no field was withheld.
     pub fn data(&self) -> Result<CustomerData, StoreError> {
         if !self.withheld.is_empty() {
-            return Err(StoreError::Forbidden("some fields of this customer are not visible to this role".into()));
+            return Err(StoreError::Denied(crate::Denial {
+                resource: custodian_domain::policy::Resource::Customers,
+                action: custodian_domain::policy::Action::Read,
+                fields: self.withheld.clone(),
+                purpose: false,
+            }));
         }
         Ok(CustomerData::from_fields(self.kind, &self.fields)?)
     }
@@ -105,7 +110,8 @@ pub(crate) fn head(r: &impl Get) -> Result<Head, StoreError> {
     let kind: String = r.col("kind")?;
     Ok(Head {
         id: r.col("id")?,
-        kind: CustomerKind::parse(&kind).map_err(|e| StoreError::Conflict(e.to_string()))?,
+        kind: CustomerKind::parse(&kind)
+            .map_err(|e| StoreError::Corrupt(format!("stored customer kind: {}", e.rule)))?,
         status: r.col("status")?,
         key_id: r.col("key_id")?,
         entered_by: r.col("entered_by")?,

@@ -116,11 +116,10 @@ impl Store {
         let mut blockers = blockers_of(&mut *tx, &[id], "").await?.remove(&id).unwrap_or_default();
         blockers.retain(|b| !matches!(b, Blocker::UnpaidInvoices { .. }));
         if let Some(b) = blockers.first() {
-            let what = match b {
-                Blocker::RunningServices { count } => format!("still has {count} running service(s); end them"),
-                _ => "is under a legal hold; lift it".into(),
-            };
-            return Err(StoreError::Conflict(format!("customer {id} {what} before erasing")));
+            return Err(StoreError::Refused(match b {
+                Blocker::RunningServices { count } => crate::Refusal::RunningServices { count: *count },
+                _ => crate::Refusal::LegalHold,
+            }));
         }
         let keys = self.erase_rows(&mut tx, access, &[id], reason).await?;
         tx.commit().await?;
@@ -151,7 +150,7 @@ impl Store {
         .fetch_all(&mut **tx)
         .await?;
         if keys.len() != ids.len() {
-            return Err(StoreError::Conflict("a customer to erase is no longer active".into()));
+            return Err(StoreError::Refused(crate::Refusal::NoLongerActive));
         }
         let cols = records::columns("customers");
         let mut events = Vec::with_capacity(ids.len());

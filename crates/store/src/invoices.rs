@@ -80,7 +80,7 @@ impl Store {
             .fetch_optional(&mut *tx)
             .await?;
         if taken.is_some() {
-            return Err(StoreError::Conflict("this invoice number is already used".into()));
+            return Err(StoreError::Refused(crate::Refusal::InvoiceNumberTaken));
         }
         let totals = invoice.totals();
         let (key_id, key) = self.keys.new_data_key(&mut tx).await?;

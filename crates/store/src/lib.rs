@@ -18,6 +18,7 @@ mod keys;
 pub mod outbox;
 mod permit;
 mod records;
+mod refusal;
 pub mod registry;
 mod replay;
 mod retention;
@@ -43,6 +44,7 @@ pub use export::Export;
 pub use invoices::{InvoiceRecord, LineRecord, NewInvoice};
 pub use outbox::{Channel, EmailConsent, Outbox, OutboxCounts};
 pub use permit::Denial;
+pub use refusal::Refusal;
 pub use related::{ContactRecord, ServiceRecord, StatuteAcceptance};
 pub use replay::{RESTORE_MARKER, ReplayReport};
 pub use retention::{Cause, InvoiceYear, Plan, PlannedErasure, PlannedHandle, RequestOutcome, RunReport};
@@ -55,13 +57,16 @@ pub enum StoreError {
     NotFound { kind: &'static str, id: String },
     #[error("{0}")]
     Erased(String),
-    #[error("not allowed: {0}")]
-    Forbidden(String),
     /// The access policy refused: a coded refusal, shown in the user's language.
     #[error("not allowed: {0}")]
     Denied(Denial),
+    /// A valid request the state does not allow: coded, shown in the user's language.
     #[error("{0}")]
-    Conflict(String),
+    Refused(Refusal),
+    /// Stored data that does not decode or is inconsistent: internal, never
+    /// shown as the user's fault.
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
     #[error(
         "the master key (fingerprint {given}) does not open this database, which was set up with the key of fingerprint {expected}"
     )]
@@ -78,6 +83,12 @@ pub enum StoreError {
     Audit(String),
     #[error("{0}")]
     Auth(#[from] auth::AuthError),
+}
+
+impl From<Refusal> for StoreError {
+    fn from(r: Refusal) -> Self {
+        StoreError::Refused(r)
+    }
 }
 
 impl From<FieldErrors> for StoreError {

@@ -291,7 +291,7 @@ fn seal(store: &Store, id: i64, column: &str, value: &str) -> Vec<u8> {
 }
 
 fn open(store: &Store, id: i64, column: &str, sealed: Option<Vec<u8>>) -> Result<Zeroizing<String>, StoreError> {
-    let sealed = sealed.ok_or_else(|| StoreError::Conflict(format!("outbox message {id} has no {column}")))?;
+    let sealed = sealed.ok_or_else(|| StoreError::Corrupt(format!("outbox message {id} has no {column}")))?;
     let plain = store.keys.system.open(&field_aad(TABLE, id, column), &sealed)?;
     let text = std::str::from_utf8(&plain).map_err(|_| crate::CryptoError::Malformed)?;
     Ok(Zeroizing::new(text.to_string()))
@@ -449,7 +449,7 @@ impl Outbox<'_> {
                         Content::Email { to, subject: open(store, id, "subject", r.try_get(5)?)?, text }
                     }
                     Some(Channel::Sms) => Content::Sms { to, text },
-                    None => return Err(StoreError::Conflict(format!("unknown outbox channel {channel:?}"))),
+                    None => return Err(StoreError::Corrupt(format!("unknown outbox channel {channel:?}"))),
                 })
             })();
             let content = match opened {
@@ -627,11 +627,11 @@ impl Outbox<'_> {
         Ok(Some(MessageState {
             id: r.try_get(0)?,
             channel: Channel::parse(&channel)
-                .ok_or_else(|| StoreError::Conflict(format!("unknown outbox channel {channel:?}")))?,
+                .ok_or_else(|| StoreError::Corrupt(format!("unknown outbox channel {channel:?}")))?,
             kind: r.try_get(2)?,
             customer_id: r.try_get(3)?,
             status: MessageStatus::parse(&status)
-                .ok_or_else(|| StoreError::Conflict(format!("unknown outbox status {status:?}")))?,
+                .ok_or_else(|| StoreError::Corrupt(format!("unknown outbox status {status:?}")))?,
             attempts: r.try_get(5)?,
             retried_after_lease_expiry: r.try_get(6)?,
             created_at: r.try_get(7)?,

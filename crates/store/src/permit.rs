@@ -48,11 +48,11 @@ impl Denial {
                 .into();
         }
         if !self.fields.is_empty() {
-            return format!(
-                "{} {}",
-                lang.pick("U mag deze velden niet wijzigen:", "You may not change these fields:"),
-                self.fields.join(", ")
-            );
+            let lead = match self.action {
+                Action::Read => lang.pick("U mag deze velden niet inzien:", "You may not see these fields:"),
+                _ => lang.pick("U mag deze velden niet wijzigen:", "You may not change these fields:"),
+            };
+            return format!("{lead} {}", self.fields.join(", "));
         }
         lang.pick("Dit mag u met uw rol niet doen.", "Your role does not allow this.").into()
     }
@@ -70,9 +70,7 @@ pub(crate) fn denial(resource: Resource, action: Action) -> StoreError {
 
 /// The refusal of a staff account or token when the company has no staff (M6).
 pub(crate) fn no_staff() -> StoreError {
-    StoreError::Conflict(
-        "this administration has no staff accounts (staff_accounts = false): only the owner and the bookkeeper".into(),
-    )
+    StoreError::Refused(crate::Refusal::NoStaffAccounts)
 }
 
 /// Refuses unless the policy lets this actor take `action` on `resource` for

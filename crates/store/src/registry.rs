@@ -420,7 +420,7 @@ impl Store {
         let (customer, _) = self.load_customer_row(&mut *tx, head.customer_id).await?;
         let key = self.keys.data_key(&mut *tx, customer.live_key_id()?).await?;
         if head.status == "deleting" {
-            return Err(StoreError::Conflict("this handle is being deleted".into()));
+            return Err(StoreError::Refused(crate::Refusal::HandleBeingDeleted));
         }
         let mut fields = data.to_fields();
         match self.contact_handle(&mut tx, &key, contact_id).await? {
@@ -486,10 +486,7 @@ impl Store {
         check_may_change(access, head.customer_id)?;
         let users = domains_using(&mut *tx, contact_id).await?;
         if !users.is_empty() {
-            return Err(StoreError::Conflict(format!(
-                "this handle is still used by {} domain(s); change those domains first",
-                users.len()
-            )));
+            return Err(StoreError::Refused(crate::Refusal::HandleInUse { domains: users.len() }));
         }
         if head.status == "deleting" {
             return Ok(());
@@ -532,7 +529,7 @@ impl Store {
         let exists: Option<i64> =
             sqlx::query_scalar("SELECT id FROM domains WHERE name = $1").bind(&name).fetch_optional(&mut *tx).await?;
         if exists.is_some() {
-            return Err(StoreError::Conflict("this domain is already registered here".into()));
+            return Err(StoreError::Refused(crate::Refusal::DomainTaken));
         }
         let now = now_micros();
         let id: i64 = sqlx::query_scalar(
@@ -580,7 +577,7 @@ impl Store {
         };
         check_may_change(access, customer_id)?;
         if !matches!(status.as_str(), "pending" | "active") {
-            return Err(StoreError::Conflict(format!("this domain cannot be changed ({status})")));
+            return Err(StoreError::Refused(crate::Refusal::DomainLocked { status }));
         }
         let handles = usable_handles(&mut tx, customer_id, &registry, [Some(registrant_id), admin_id, tech_id]).await?;
         sqlx::query(
@@ -690,7 +687,7 @@ impl Store {
                 Some(c) => Some(
                     self.contact_handle(&mut tx, &key, c)
                         .await?
-                        .ok_or_else(|| StoreError::Conflict(format!("handle {c} has no registry ID yet")))?,
+                        .ok_or_else(|| StoreError::Refused(crate::Refusal::HandleNotRegistered { handle: c }))?,
                 ),
                 None => None,
             });
@@ -842,13 +839,16 @@ async fn usable_handles(
     for &c in &handles {
         let head = contact_head(&mut **tx, c).await?;
         if head.customer_id != customer_id {
-            return Err(StoreError::Forbidden("a domain can only use its own customer's handles".into()));
+            return Err(StoreError::Refused(crate::Refusal::ForeignHandle));
         }
         if head.registry.as_deref() != Some(registry) {
-            return Err(StoreError::Conflict(format!("handle {c} is not held at registry {registry}")));
+            return Err(StoreError::Refused(crate::Refusal::HandleAtOtherRegistry {
+                handle: c,
+                registry: registry.to_string(),
+            }));
         }
         if !matches!(head.status.as_str(), "pending" | "active") {
-            return Err(StoreError::Conflict(format!("handle {c} cannot be used ({})", head.status)));
+            return Err(StoreError::Refused(crate::Refusal::HandleUnusable { handle: c, status: head.status }));
         }
     }
     Ok(handles)
@@ -932,7 +932,8 @@ impl RegistryOps<'_> {
             let kind: String = r.try_get(1)?;
             out.push(ClaimedOp {
                 id,
-                kind: OpKind::parse(&kind).ok_or_else(|| StoreError::Conflict(format!("unknown operation {kind}")))?,
+                kind: OpKind::parse(&kind)
+                    .ok_or_else(|| StoreError::Corrupt(format!("unknown registry operation {kind}")))?,
                 registry: registry.to_string(),
                 cltrid: r.try_get(2)?,
                 attempts,
@@ -1019,9 +1020,7 @@ impl RegistryOps<'_> {
             return Err(StoreError::NotFound { kind: "registry operation", id: id.to_string() });
         };
         if status != "failed" {
-            return Err(StoreError::Conflict(format!(
-                "operation {id} is {status}; only failed operations are retried"
-            )));
+            return Err(StoreError::Refused(crate::Refusal::OnlyFailedRetried { status }));
         }
         sqlx::query(
             "UPDATE registry_ops SET status = 'pending', next_attempt_at = $1, finished_at = NULL, attempts = 0 WHERE id = $2",

@@ -16,9 +16,7 @@ pub(crate) async fn refuse_unfinished_restore(pool: &AnyPool) -> Result<(), Stor
     let marked: Option<String> =
         sqlx::query_scalar("SELECT value FROM meta WHERE name = $1").bind(RESTORE_MARKER).fetch_optional(pool).await?;
     match marked {
-        Some(_) => Err(StoreError::Conflict(
-            "this database is an interrupted restore and must not be used: restore again into an empty database".into(),
-        )),
+        Some(_) => Err(StoreError::Refused(crate::Refusal::UnfinishedRestore)),
         None => Ok(()),
     }
 }
@@ -46,7 +44,7 @@ impl Store {
                 .map(|e| {
                     e.subject_id
                         .parse::<i64>()
-                        .map_err(|_| StoreError::Conflict(format!("journal entry {} has no number", e.seq)))
+                        .map_err(|_| StoreError::Corrupt(format!("journal entry {} has no number", e.seq)))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             ids.sort_unstable();

@@ -203,7 +203,7 @@ fn micros_of(date: Date) -> i64 {
 }
 
 fn stored_date(text: &str) -> Result<Date, StoreError> {
-    parse_date(text).map_err(|_| StoreError::Conflict("a stored date is not YYYY-MM-DD".into()))
+    parse_date(text).map_err(|_| StoreError::Corrupt("a stored date is not YYYY-MM-DD".into()))
 }
 
 /// The active customers matching `filter` (SQL on `c`, with `limit`), and what

@@ -81,7 +81,7 @@ fn fields(pairs: &[(&str, &str)]) -> Fields {
 /// checked first; anything else is a broken test.
 fn verdict<T>(what: &str, r: Result<T, StoreError>) -> bool {
     match r {
-        Ok(_) | Err(StoreError::Conflict(_)) => true,
+        Ok(_) | Err(StoreError::Refused(_)) => true,
         Err(StoreError::Denied(_)) => false,
         Err(e) => panic!("{what}: {e:?}"),
     }
@@ -214,9 +214,13 @@ async fn without_staff_accounts_no_staff_account_or_token_can_be_made() {
         let store = db.store().await.with_policy_settings(settings);
         let login = Email::parse("medewerker@hoster.nl").unwrap();
         let staff = store.create_staff_account(&operator(), Role::Staff, &login, "Medewerker").await;
-        assert!(matches!(staff, Err(StoreError::Conflict(_))), "{}: {staff:?}", db.name());
+        assert!(
+            matches!(staff, Err(StoreError::Refused(custodian_store::Refusal::NoStaffAccounts))),
+            "{}: {staff:?}",
+            db.name()
+        );
         let token = store.create_api_token(&operator(), "crm", Role::Staff, &Scope::ALL, None).await;
-        assert!(matches!(token, Err(StoreError::Conflict(_))), "{token:?}");
+        assert!(matches!(token, Err(StoreError::Refused(custodian_store::Refusal::NoStaffAccounts))), "{token:?}");
         let books = Email::parse("boekhouder@hoster.nl").unwrap();
         store.create_staff_account(&operator(), Role::Bookkeeper, &books, "Boekhouder").await.unwrap();
         store.create_api_token(&operator(), "boekhouding", Role::Bookkeeper, &Scope::ALL, None).await.unwrap();

@@ -338,7 +338,7 @@ async fn a_legal_hold_blocks_every_erasure_until_the_owner_lifts_it() {
         assert_eq!(plan.blocked[0].blockers, [Blocker::LegalHold { reason: HoldReason::TaxAudit }], "{}", db.name());
         assert!(matches!(
             store.erase_customer(&owner(), id, ErasureReason::CustomerRequest).await,
-            Err(StoreError::Conflict(_))
+            Err(StoreError::Refused(custodian_store::Refusal::LegalHold))
         ));
         let staff_request = Access::new(Actor::staff("7", Role::Staff), AccessPurpose::DataSubjectRequest);
         let waiting = store.request_erasure(&staff_request, &policy, id, day("2026-01-02")).await.unwrap();

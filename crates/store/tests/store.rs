@@ -176,7 +176,7 @@ async fn roles_see_only_what_the_inventory_allows() {
         assert!(books.fields.contains_key("iban") && books.fields.contains_key("company_name"));
         assert!(!books.fields.contains_key("phone"), "{}: bookkeeper must not see the phone", db.name());
         assert!(books.withheld.contains(&"phone"));
-        assert!(matches!(books.data(), Err(StoreError::Forbidden(_))));
+        assert!(matches!(books.data(), Err(StoreError::Denied(_))));
 
         let staff_view = store.read_customer(&staff(), a).await.unwrap();
         assert!(!staff_view.fields.contains_key("iban"), "{}: IBAN is finance data", db.name());
@@ -367,7 +367,11 @@ async fn erasure_removes_the_person_keeps_invoices_and_is_journaled() {
         invoice(&store, id, "2026-0050").await;
 
         let refused = store.erase_customer(&owner(), id, ErasureReason::CustomerRequest).await;
-        assert!(matches!(refused, Err(StoreError::Conflict(_))), "{}: erased despite a running service", db.name());
+        assert!(
+            matches!(refused, Err(StoreError::Refused(custodian_store::Refusal::RunningServices { count: 1 }))),
+            "{}: erased despite a running service",
+            db.name()
+        );
         sqlx::query("UPDATE services SET status = 'ended', ended_on = '2026-06-30' WHERE customer_id = $1")
             .bind(id)
             .execute(store.pool())

@@ -18,59 +18,14 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::State;
-use crate::guard::Caller;
-
-fn respond(status: StatusCode, body: &Value) -> Response {
-    let mut r = (status, body.to_string()).into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    r
-}
+use crate::extract::Caller;
+use crate::refuse::json::{error, respond, server_error};
 
 fn ok(body: impl serde::Serialize) -> Response {
     match serde_json::to_value(body) {
         Ok(v) => respond(StatusCode::OK, &v),
         Err(e) => server_error(Lang::En, &e),
     }
-}
-
-pub(crate) fn error(status: StatusCode, code: &str, message: &str) -> Response {
-    respond(status, &json!({ "error": { "code": code, "message": message } }))
-}
-
-pub(crate) fn unauthorised(lang: Lang) -> Response {
-    let mut r = error(
-        StatusCode::UNAUTHORIZED,
-        "unauthorised",
-        lang.pick(
-            "Geef een geldig API-token mee: Authorization: Bearer cst_…",
-            "Send a valid API token: Authorization: Bearer cst_…",
-        ),
-    );
-    r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"custodian\""));
-    r
-}
-
-pub(crate) fn too_many(lang: Lang, retry_after: u64) -> Response {
-    let mut r = error(
-        StatusCode::TOO_MANY_REQUESTS,
-        "too_many_attempts",
-        lang.pick("Te veel ongeldige tokens; wacht even.", "Too many invalid tokens; wait a moment."),
-    );
-    if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
-        r.headers_mut().insert(header::RETRY_AFTER, v);
-    }
-    r
-}
-
-/// A failure we did not expect: logged (errors never hold personal data) and
-/// answered without details.
-pub(crate) fn server_error(lang: Lang, e: &dyn std::fmt::Display) -> Response {
-    tracing::error!(error = %e, "API request failed");
-    error(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal",
-        lang.pick("Er ging iets mis; probeer het later opnieuw.", "Something went wrong; try again later."),
-    )
 }
 
 /// A refusal before the store is reached (bad body, missing purpose).
@@ -105,7 +60,6 @@ fn invalid(lang: Lang, errors: &FieldErrors) -> Response {
 fn store_error(lang: Lang, e: StoreError) -> Response {
     match e {
         StoreError::Invalid(errors) => invalid(lang, &errors),
-        StoreError::Forbidden(msg) => error(StatusCode::FORBIDDEN, "forbidden", &msg),
         StoreError::Denied(denial) => respond(
             StatusCode::FORBIDDEN,
             &json!({ "error": { "code": denial.code(), "message": denial.message(lang), "fields": denial.fields } }),
@@ -115,7 +69,7 @@ fn store_error(lang: Lang, e: StoreError) -> Response {
             "not_found",
             lang.pick("Dit bestaat niet (meer).", "This does not exist (any more)."),
         ),
-        StoreError::Conflict(msg) => error(StatusCode::CONFLICT, "conflict", &msg),
+        StoreError::Refused(r) => error(StatusCode::CONFLICT, r.code(), &r.message(lang)),
         other => server_error(lang, &other),
     }
 }
@@ -191,7 +145,8 @@ fn reply<T: serde::Serialize>(lang: Lang, result: Result<T, StoreError>) -> Resp
 }
 
 pub(crate) async fn openapi(AxState(state): AxState<State>) -> Response {
-    let mut r = respond(StatusCode::OK, &crate::openapi::document(&state.config.public_url));
+    let mut r = (StatusCode::OK, state.openapi.clone()).into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
     r
 }

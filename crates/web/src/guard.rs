@@ -9,43 +9,13 @@ use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use custodian_domain::Lang;
-use custodian_store::Session;
 use subtle::ConstantTimeEq;
 
 use crate::State;
-use crate::routes::Access;
+use crate::access::{Access, Endpoint};
+use crate::extract::{Caller, Viewer};
+use crate::refuse::{json, page};
 use custodian_domain::policy;
-
-/// Who is asking, as established by the guard; handlers take it from the
-/// request extensions.
-#[derive(Clone)]
-pub(crate) struct Viewer {
-    pub lang: Lang,
-    pub ip: IpAddr,
-    /// Present on every route except public ones.
-    pub session: Option<(Session, String)>,
-    /// The path asked for: the menu marks its link as the current page.
-    pub path: String,
-}
-
-impl Viewer {
-    pub fn session(&self) -> &Session {
-        &self.session.as_ref().expect("the guard puts a session on non-public routes").0
-    }
-
-    pub fn token(&self) -> &str {
-        &self.session.as_ref().expect("the guard puts a session on non-public routes").1
-    }
-
-    pub fn csrf(&self) -> &str {
-        self.session.as_ref().map(|(s, _)| s.csrf.as_str()).unwrap_or("")
-    }
-
-    /// Who the signed-in person is to the access policy.
-    pub fn principal(&self) -> custodian_domain::policy::Principal {
-        self.session().account.actor().principal()
-    }
-}
 
 pub(crate) fn cookie_name(state: &State) -> &'static str {
     if state.config.tls { "__Host-custodian" } else { "custodian" }
@@ -135,35 +105,9 @@ fn same_origin(state: &State, headers: &HeaderMap) -> bool {
     }
 }
 
-pub(crate) fn forbidden(lang: Lang) -> Response {
-    (
-        StatusCode::FORBIDDEN,
-        crate::view::message(
-            lang,
-            lang.pick("Geen toegang", "Forbidden"),
-            lang.pick("U heeft geen toegang tot deze pagina.", "You do not have access to this page."),
-        ),
-    )
-        .into_response()
-}
-
-/// Answers 429 with the seconds to wait.
-pub(crate) fn too_many(lang: Lang, retry_after: u64) -> Response {
-    let mut r = crate::view::message(
-        lang,
-        lang.pick("Te veel pogingen", "Too many attempts"),
-        lang.pick("Wacht even en probeer het dan opnieuw.", "Please wait a moment and try again."),
-    );
-    *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-    if let Ok(v) = axum::http::HeaderValue::from_str(&retry_after.to_string()) {
-        r.headers_mut().insert(header::RETRY_AFTER, v);
-    }
-    r
-}
-
 pub(crate) async fn enforce(
     state: axum::extract::State<State>,
-    (access, limited): (Access, bool),
+    Endpoint { access, limited, .. }: Endpoint,
     req: Request<Body>,
     next: Next,
 ) -> Response {
@@ -175,14 +119,14 @@ pub(crate) async fn enforce(
     }
     let is_post = req.method() == Method::POST;
     if is_post && !same_origin(&state, req.headers()) {
-        return forbidden(lang);
+        return page::forbidden(lang);
     }
     // Every guess at a password, code or token counts against the address.
     if is_post
         && limited
         && let Err(wait) = state.limiter.attempt(ip)
     {
-        return too_many(lang, wait);
+        return page::too_many(lang, wait);
     }
     let session = match access {
         Access::Public => None,
@@ -209,7 +153,7 @@ pub(crate) async fn enforce(
             Access::Api(..) => false,
         };
         if !allowed {
-            return forbidden(lang);
+            return page::forbidden(lang);
         }
         if access != Access::Session && account.needs_second_factor() && !s.second_factor_done {
             return Redirect::to(if account.totp_enabled { "/second-factor" } else { "/second-factor/enrol" })
@@ -236,15 +180,6 @@ pub(crate) async fn enforce(
     resp
 }
 
-/// Who is calling the API, as established by the guard; API handlers take it
-/// from the request extensions.
-#[derive(Clone)]
-pub(crate) struct Caller {
-    pub lang: Lang,
-    pub ip: IpAddr,
-    pub token: custodian_store::ApiToken,
-}
-
 /// API routes: a live bearer token whose role the route allows and which holds
 /// the route's scope. Every unknown token counts against the client address.
 async fn enforce_api(
@@ -265,15 +200,15 @@ async fn enforce_api(
     let token = match secret {
         Some(s) => match state.store.api_token(s).await {
             Ok(t) => t,
-            Err(e) => return crate::api::server_error(lang, &e),
+            Err(e) => return json::server_error(lang, &e),
         },
         None => None,
     };
     let Some(token) = token else {
         if let Err(wait) = state.limiter.attempt(ip) {
-            return crate::api::too_many(lang, wait);
+            return json::too_many(lang, wait);
         }
-        return crate::api::unauthorised(lang);
+        return json::unauthorised(lang);
     };
     let refusal = if !policy::allows(token.actor().principal(), resource, action) {
         Some(format!(
@@ -291,7 +226,7 @@ async fn enforce_api(
         None
     };
     if let Some(message) = refusal {
-        return crate::api::error(StatusCode::FORBIDDEN, "forbidden", &message);
+        return json::error(StatusCode::FORBIDDEN, "forbidden", &message);
     }
     let changes = !req.method().is_safe();
     req.extensions_mut().insert(Caller { lang, ip, token });
@@ -316,7 +251,7 @@ async fn check_form_token(state: &State, viewer: &Viewer, req: Request<Body>) ->
         None => valid_public_token(state, &given),
     };
     if !ok {
-        return Err(forbidden(viewer.lang));
+        return Err(page::forbidden(viewer.lang));
     }
     Ok(Request::from_parts(parts, Body::from(bytes)))
 }

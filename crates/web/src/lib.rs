@@ -12,15 +12,19 @@ use std::sync::Arc;
 
 use custodian_store::Store;
 
+mod access;
 mod api;
+mod extract;
 mod guard;
-pub mod openapi;
+mod openapi;
 mod pages;
+mod refuse;
 pub mod routes;
 mod security;
 mod view;
 
-pub use routes::{Access as RouteAccess, ROUTES};
+pub use access::{Access as RouteAccess, Endpoint};
+pub use routes::ROUTES;
 
 /// Web settings (from the binary's configuration).
 #[derive(Debug, Clone)]
@@ -117,6 +121,8 @@ pub(crate) struct AppState {
     pub store: Store,
     pub config: WebConfig,
     pub limiter: security::RateLimiter,
+    /// The OpenAPI document of this server's API, made once.
+    pub openapi: String,
 }
 
 pub(crate) type State = Arc<AppState>;
@@ -125,7 +131,8 @@ pub(crate) type State = Arc<AppState>;
 pub fn app(store: Store, config: WebConfig) -> axum::Router {
     let limiter = security::RateLimiter::new(config.attempts_per_minute);
     let store = if config.read_cache { store.with_read_cache() } else { store };
-    let state = Arc::new(AppState { store, config, limiter });
+    let openapi = openapi::document(&config.public_url, &routes::endpoints()).to_string();
+    let state = Arc::new(AppState { store, config, limiter, openapi });
     routes::router(state)
 }
 

@@ -5,7 +5,7 @@
 use custodian_domain::inventory;
 use serde_json::{Map, Value, json};
 
-use crate::routes::{Access, ROUTES, Route};
+use crate::access::{Access, Endpoint};
 
 /// What the route table does not say about an API operation.
 struct Doc {
@@ -96,7 +96,7 @@ const DOCS: &[Doc] = &[
     },
 ];
 
-fn doc(route: &Route) -> Option<&'static Doc> {
+fn doc(route: &Endpoint) -> Option<&'static Doc> {
     DOCS.iter().find(|d| d.method == route.method && d.path == route.path)
 }
 
@@ -108,7 +108,7 @@ fn answer(description: &str, schema_name: &str) -> Value {
     json!({ "description": description, "content": { "application/json": { "schema": schema(schema_name) } } })
 }
 
-fn operation(route: &Route, doc: &Doc, scope: &str, roles: &[inventory::Role]) -> Value {
+fn operation(route: &Endpoint, doc: &Doc, scope: &str, roles: &[inventory::Role]) -> Value {
     let roles = roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ");
     let mut parameters = vec![];
     if route.path.contains("{id}") {
@@ -274,10 +274,10 @@ fn components() -> Value {
     })
 }
 
-/// The document, with `server` as the base address.
-pub(crate) fn document(server: &str) -> Value {
+/// The document of `routes`, with `server` as the base address.
+pub(crate) fn document(server: &str, routes: &[Endpoint]) -> Value {
     let mut paths: Map<String, Value> = Map::new();
-    for route in ROUTES {
+    for route in routes {
         let (Access::Api(scope, ..), Some(doc)) = (route.access, doc(route)) else { continue };
         let item = paths.entry(route.path.to_string()).or_insert_with(|| json!({}));
         item[route.method] = operation(route, doc, scope.as_str(), &route.access.roles());
@@ -295,9 +295,9 @@ pub(crate) fn document(server: &str) -> Value {
     })
 }
 
-/// API routes the document does not describe (must be none; checked by a test).
-pub fn undocumented_routes() -> Vec<String> {
-    ROUTES
+/// API routes of `routes` the document does not describe.
+pub(crate) fn undocumented(routes: &[Endpoint]) -> Vec<String> {
+    routes
         .iter()
         .filter(|r| matches!(r.access, Access::Api(..)) && doc(r).is_none())
         .map(|r| format!("{} {}", r.method, r.path))

@@ -4,43 +4,13 @@
 
 use axum::Router;
 use axum::routing::{MethodRouter, get, patch, post};
-use custodian_domain::inventory::Role;
-use custodian_domain::policy::{self, Action, Action::*, Resource, Resource::*};
+use custodian_domain::policy::{Action::*, Resource::*};
 use custodian_store::Scope;
 
 use crate::State;
+pub use crate::access::{Access, Endpoint};
 use crate::api;
 use crate::pages::{auth, handles, portal, public, staff};
-
-/// Who may use a route.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    /// Anyone; no cookie is read or set (A2).
-    Public,
-    /// Anyone with a session, also before the second factor (the 2FA pages).
-    Session,
-    /// A logged-in customer, second factor done when enrolled.
-    Customer,
-    /// Staff whose role the access policy lets take this action, with the
-    /// second factor done.
-    Staff(Resource, Action),
-    /// An API token (`Authorization: Bearer`) holding this scope, whose role
-    /// the access policy lets take this action. Cookies are ignored here, so
-    /// no CSRF token is needed.
-    Api(Scope, Resource, Action),
-}
-
-impl Access {
-    /// The signed-in staff roles that may use a `Staff` or `Api` route.
-    pub fn roles(self) -> Vec<Role> {
-        match self {
-            Access::Staff(resource, action) | Access::Api(_, resource, action) => {
-                policy::roles(resource, action).filter(|r| *r != Role::Subject).collect()
-            }
-            _ => vec![],
-        }
-    }
-}
 
 pub struct Route {
     pub method: &'static str,
@@ -50,6 +20,22 @@ pub struct Route {
     /// address, and answered alike whether or not the account exists.
     pub limited: bool,
     handler: fn() -> MethodRouter<State>,
+}
+
+impl Route {
+    pub fn endpoint(&self) -> Endpoint {
+        Endpoint { method: self.method, path: self.path, access: self.access, limited: self.limited }
+    }
+}
+
+/// Every route without its handler.
+pub fn endpoints() -> Vec<Endpoint> {
+    ROUTES.iter().map(Route::endpoint).collect()
+}
+
+/// API routes the OpenAPI document does not describe (must be none; checked by a test).
+pub fn undocumented_api_routes() -> Vec<String> {
+    crate::openapi::undocumented(&endpoints())
 }
 
 macro_rules! routes {
@@ -139,7 +125,7 @@ pub(crate) fn router(state: State) -> Router {
     for path in paths {
         let mut methods: Option<MethodRouter<State>> = None;
         for r in ROUTES.iter().filter(|r| r.path == path) {
-            let rule = (r.access, r.limited);
+            let rule = r.endpoint();
             let guarded = (r.handler)()
                 .route_layer(axum::middleware::from_fn_with_state(state.clone(), move |s, req, next| {
                     crate::guard::enforce(s, rule, req, next)

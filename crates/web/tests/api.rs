@@ -345,9 +345,9 @@ async fn the_openapi_document_describes_every_api_route() {
         assert!(!page.sets_cookie());
         let doc: openapiv3::OpenAPI = serde_json::from_str(&page.body).expect("a valid OpenAPI 3.0 document");
         assert!(
-            custodian_web::openapi::undocumented_routes().is_empty(),
+            custodian_web::routes::undocumented_api_routes().is_empty(),
             "{:?}",
-            custodian_web::openapi::undocumented_routes()
+            custodian_web::routes::undocumented_api_routes()
         );
         for route in custodian_web::ROUTES.iter().filter(|r| matches!(r.access, custodian_web::RouteAccess::Api(..))) {
             let item = doc

@@ -52,7 +52,7 @@ impl Store {
         self.consume_code(&mut tx, CodePurpose::Setup, "-", code).await?;
         let id = self.insert_account(&mut tx, Role::Owner, None, login, Some(name)).await?;
         self.set_password_in(&mut tx, id, password).await?;
-        let actor = Actor::staff(id.to_string(), Role::Owner);
+        let actor = Actor::signed_in_staff(id.to_string(), Role::Owner);
         let event = Event::new(&Access::new(actor, AccessPurpose::Administration), "account.setup", "account", id);
         crate::audit::append(&mut tx, &[event]).await?;
         tx.commit().await?;
@@ -70,7 +70,7 @@ impl Store {
     ) -> Result<(Account, Zeroizing<String>), StoreError> {
         crate::permit::require(access, Resource::Accounts, Action::Write)?;
         if role == Role::Subject {
-            return Err(StoreError::Conflict("customers get their account through an invitation".into()));
+            return Err(StoreError::Refused(crate::Refusal::CustomerAccountByInvitation));
         }
         if !self.settings.allows_role(role) {
             return Err(crate::permit::no_staff());

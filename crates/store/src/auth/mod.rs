@@ -130,8 +130,8 @@ impl Account {
     /// The actor this account acts as.
     pub fn actor(&self) -> Actor {
         match self.customer_id {
-            Some(c) if self.role == Role::Subject => Actor::customer(c),
-            _ => Actor::staff(self.id.to_string(), self.role),
+            Some(c) if self.role == Role::Subject => Actor::signed_in_customer(c),
+            _ => Actor::signed_in_staff(self.id.to_string(), self.role),
         }
     }
 
@@ -237,7 +237,7 @@ impl Store {
         .bind(now)
         .fetch_optional(&mut **tx)
         .await?;
-        let id = id.ok_or_else(|| StoreError::Conflict("an account with this login exists already".into()))?;
+        let id = id.ok_or_else(|| StoreError::Refused(crate::Refusal::LoginTaken))?;
         let system = &self.keys.system;
         sqlx::query("UPDATE users SET login = $1, display_name = $2 WHERE id = $3")
             .bind(system.seal(&field_aad("users", id, "login"), login.as_str().as_bytes()))
@@ -287,6 +287,7 @@ impl Store {
         let sealed: Vec<u8> =
             sqlx::query_scalar("SELECT login FROM users WHERE id = $1").bind(account.id).fetch_one(&self.pool).await?;
         let plain = self.keys.system.open(&field_aad("users", account.id, "login"), &sealed)?;
-        Email::parse(&String::from_utf8_lossy(&plain)).map_err(|e| StoreError::Conflict(e.to_string()))
+        Email::parse(&String::from_utf8_lossy(&plain))
+            .map_err(|e| StoreError::Corrupt(format!("a stored login does not parse: {}", e.rule)))
     }
 }

@@ -11,7 +11,8 @@ use custodian_domain::validate::Email;
 use custodian_store::{Access, AccessPurpose, Account, AuthError, StoreError};
 
 use crate::State;
-use crate::guard::{Viewer, public_form_token};
+use crate::extract::Viewer;
+use crate::guard::public_form_token;
 use crate::pages::{FormFields, page};
 use crate::view::{self, ErrorLink, Page};
 
@@ -74,7 +75,7 @@ pub(crate) async fn login(
     let error = match result {
         Ok(account) => return begin_session(&state, &viewer, &account).await,
         Err(StoreError::Auth(AuthError::Locked { retry_after_secs })) => {
-            return crate::guard::too_many(viewer.lang, retry_after_secs.max(1) as u64);
+            return crate::refuse::page::too_many(viewer.lang, retry_after_secs.max(1) as u64);
         }
         Err(StoreError::Auth(e)) => {
             tell_holder_later(&state, e, lang);
@@ -225,7 +226,9 @@ pub(crate) async fn setup(
         Err(StoreError::Auth(_)) => {
             setup_page(&state, &viewer, code, &form, vec![ErrorLink::form(code_refused(&viewer))])
         }
-        Err(StoreError::Conflict(m)) => setup_page(&state, &viewer, code, &form, vec![ErrorLink::form(m)]),
+        Err(StoreError::Refused(r)) => {
+            setup_page(&state, &viewer, code, &form, vec![ErrorLink::form(r.message(viewer.lang))])
+        }
         Err(e) => view::server_error(viewer.lang, &e),
     }
 }
@@ -275,7 +278,7 @@ pub(crate) async fn activate(
             begin_session(&state, &viewer, &account).await
         }
         Err(StoreError::Auth(AuthError::Locked { retry_after_secs })) => {
-            crate::guard::too_many(viewer.lang, retry_after_secs.max(1) as u64)
+            crate::refuse::page::too_many(viewer.lang, retry_after_secs.max(1) as u64)
         }
         Err(StoreError::Auth(e)) => {
             tell_holder_later(&state, e, viewer.lang);
@@ -320,7 +323,7 @@ async fn check_code(state: &State, viewer: &Viewer, form: &FormFields, action: &
             Err(e) => view::server_error(viewer.lang, &e),
         },
         Err(StoreError::Auth(AuthError::Locked { retry_after_secs })) => {
-            crate::guard::too_many(viewer.lang, retry_after_secs.max(1) as u64)
+            crate::refuse::page::too_many(viewer.lang, retry_after_secs.max(1) as u64)
         }
         Err(StoreError::Auth(e)) => {
             tell_holder_later(state, e, viewer.lang);

@@ -14,7 +14,7 @@ use custodian_store::registry::{HandleSummary, OpState, Target};
 use custodian_store::{Access, AccessPurpose, StoreError};
 
 use crate::State;
-use crate::guard::Viewer;
+use crate::extract::Viewer;
 use crate::pages::{FormFields, page, store_error, without_csrf};
 use crate::view::{self, ErrorLink, FieldView, field_views, when};
 
@@ -329,7 +329,7 @@ pub(crate) async fn delete(
     };
     match state.store.delete_handle(&access, id).await {
         Ok(()) => Redirect::to("/portal/handles?done=deleted").into_response(),
-        Err(StoreError::Conflict(_)) => {
+        Err(StoreError::Refused(custodian_store::Refusal::HandleInUse { .. })) => {
             let lang = viewer.lang;
             let mut r = view::message(
                 lang,
@@ -373,7 +373,13 @@ pub(crate) async fn register_domain(
         return invalid(&viewer, StoreError::Invalid(e));
     };
     let Some(registrant) = handle("registrant") else {
-        return invalid(&viewer, StoreError::Conflict("registrant".into()));
+        let e = custodian_domain::validate::Invalid::new(
+            "registrant",
+            "required",
+            "Kies de handle van de houder.",
+            "Choose the registrant's handle.",
+        );
+        return invalid(&viewer, StoreError::Invalid(FieldErrors::single("registrant", e)));
     };
     let (access, id) = own(&viewer);
     match state.store.register_domain(&access, id, &name, registry, registrant, handle("admin"), handle("tech")).await {
@@ -387,7 +393,8 @@ fn invalid(viewer: &Viewer, e: StoreError) -> Response {
     let lang = viewer.lang;
     let text = match &e {
         StoreError::Invalid(f) => f.0.iter().map(|x| x.error.message(lang).to_string()).collect::<Vec<_>>().join(" "),
-        StoreError::Conflict(_) | StoreError::Forbidden(_) | StoreError::Denied(_) | StoreError::NotFound { .. } => lang
+        StoreError::Refused(r) => r.message(lang),
+        StoreError::Denied(_) | StoreError::NotFound { .. } => lang
             .pick(
                 "Deze domeinnaam kan niet met deze handles worden geregistreerd: kies actieve handles van uzelf, of de naam is hier al geregistreerd.",
                 "This domain name cannot be registered with these handles: choose active handles of your own, or the name is already registered here.",

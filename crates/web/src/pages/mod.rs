@@ -13,7 +13,7 @@ use custodian_domain::Lang;
 use custodian_domain::inventory::Role;
 use custodian_store::{AccessPurpose, StoreError};
 
-use crate::guard::Viewer;
+use crate::extract::Viewer;
 use crate::view::{Nav, Page};
 use crate::{State, view};
 
@@ -104,7 +104,6 @@ pub(crate) fn without_csrf(mut form: FormFields) -> FormFields {
 pub(crate) fn store_error(viewer: &Viewer, e: StoreError) -> Response {
     let lang = viewer.lang;
     match e {
-        StoreError::Forbidden(_) => crate::guard::forbidden(lang),
         StoreError::Denied(denial) => {
             let mut r = view::message(lang, lang.pick("Niet toegestaan", "Not allowed"), &denial.message(lang));
             *r.status_mut() = axum::http::StatusCode::FORBIDDEN;
@@ -119,8 +118,8 @@ pub(crate) fn store_error(viewer: &Viewer, e: StoreError) -> Response {
             *r.status_mut() = axum::http::StatusCode::NOT_FOUND;
             r
         }
-        StoreError::Conflict(msg) => {
-            let mut r = view::message(lang, lang.pick("Niet mogelijk", "Not possible"), &msg);
+        StoreError::Refused(refusal) => {
+            let mut r = view::message(lang, lang.pick("Niet mogelijk", "Not possible"), &refusal.message(lang));
             *r.status_mut() = axum::http::StatusCode::CONFLICT;
             r
         }

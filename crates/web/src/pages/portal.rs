@@ -12,7 +12,7 @@ use custodian_domain::model::FieldErrors;
 use custodian_store::{Access, AccessPurpose, Entry, Export, RequestOutcome, StoreError};
 
 use crate::State;
-use crate::guard::Viewer;
+use crate::extract::Viewer;
 use crate::pages::{FormFields, page, store_error, without_csrf};
 use crate::view::{self, ErrorLink, FieldView, Page, euros, field_views, when};
 

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use custodian_domain::inventory::{self, Field};
 
 use crate::State;
-use crate::guard::Viewer;
+use crate::extract::Viewer;
 use crate::pages::page;
 use crate::view::{self, Nav, Page};
 
@@ -42,7 +42,7 @@ async fn sqlx_ping(state: &State) -> bool {
 /// personal data. Other addresses get 403.
 pub(crate) async fn metrics(AxState(state): AxState<State>, Extension(viewer): Extension<Viewer>) -> Response {
     if !viewer.ip.is_loopback() {
-        return crate::guard::forbidden(viewer.lang);
+        return crate::refuse::page::forbidden(viewer.lang);
     }
     let mut out =
         String::from("# HELP custodian_up 1 while the server answers.\n# TYPE custodian_up gauge\ncustodian_up 1\n");

@@ -13,7 +13,7 @@ use custodian_domain::validate::{Email, Kvk};
 use custodian_store::{Access, AccessPurpose, Lookup, StoreError};
 
 use crate::State;
-use crate::guard::Viewer;
+use crate::extract::Viewer;
 use crate::pages::portal::only_customer_fields;
 use crate::pages::{FormFields, page, store_error, without_csrf};
 use crate::view::{self, ErrorLink, FieldView, Page, field_views, when};

@@ -1,0 +1,198 @@
+//! Refusals a user can act on: each has a stable code (for the API and tests)
+//! and a message in Dutch and English that names no personal value.
+//!
+//! Everything else that goes wrong in the store is internal (a database that
+//! cannot be reached, stored data that does not decode): it is logged and
+//! answered as a server error, never shown as if the user's input were wrong.
+
+use custodian_domain::Lang;
+
+/// Why the store would not do what was asked, although the request was valid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// Another account already has this login.
+    LoginTaken,
+    /// Customers get their portal account through an invitation, not as staff.
+    CustomerAccountByInvitation,
+    /// The company's protocol has no staff with access (`staff_accounts = false`, M6).
+    NoStaffAccounts,
+    /// A handle that is being deleted at its registry cannot change.
+    HandleBeingDeleted,
+    /// A handle still named by domains cannot be deleted.
+    HandleInUse { domains: usize },
+    /// The handle has not been created at its registry yet.
+    HandleNotRegistered { handle: i64 },
+    /// The handle is held at another registry than the domain's.
+    HandleAtOtherRegistry { handle: i64, registry: String },
+    /// The handle is not pending or active.
+    HandleUnusable { handle: i64, status: String },
+    /// A domain can only name its own customer's handles.
+    ForeignHandle,
+    /// The domain is already in this administration.
+    DomainTaken,
+    /// The domain is not pending or active.
+    DomainLocked { status: String },
+    /// Only failed registry operations are retried.
+    OnlyFailedRetried { status: String },
+    /// Invoice numbers are unique.
+    InvoiceNumberTaken,
+    /// The customer still has running services.
+    RunningServices { count: u32 },
+    /// A legal hold stops the customer's erasure.
+    LegalHold,
+    /// The customer was erased or is being erased meanwhile.
+    NoLongerActive,
+    /// The database is a restore that did not finish.
+    UnfinishedRestore,
+    /// The last enabled owner cannot be disabled or removed.
+    LastOwner,
+}
+
+impl Refusal {
+    /// A stable, machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Refusal::LoginTaken => "login_taken",
+            Refusal::CustomerAccountByInvitation => "customer_account_by_invitation",
+            Refusal::NoStaffAccounts => "no_staff_accounts",
+            Refusal::HandleBeingDeleted => "handle_being_deleted",
+            Refusal::HandleInUse { .. } => "handle_in_use",
+            Refusal::HandleNotRegistered { .. } => "handle_not_registered",
+            Refusal::HandleAtOtherRegistry { .. } => "handle_at_other_registry",
+            Refusal::HandleUnusable { .. } => "handle_unusable",
+            Refusal::ForeignHandle => "foreign_handle",
+            Refusal::DomainTaken => "domain_taken",
+            Refusal::DomainLocked { .. } => "domain_locked",
+            Refusal::OnlyFailedRetried { .. } => "only_failed_retried",
+            Refusal::InvoiceNumberTaken => "invoice_number_taken",
+            Refusal::RunningServices { .. } => "running_services",
+            Refusal::LegalHold => "legal_hold",
+            Refusal::NoLongerActive => "no_longer_active",
+            Refusal::UnfinishedRestore => "unfinished_restore",
+            Refusal::LastOwner => "last_owner",
+        }
+    }
+
+    /// The message for the user, in `lang`.
+    pub fn message(&self, lang: Lang) -> String {
+        let nl = lang == Lang::Nl;
+        let text = |d: &str, e: &str| if nl { d.to_string() } else { e.to_string() };
+        match self {
+            Refusal::LoginTaken => {
+                text("Er is al een account met deze inlognaam.", "An account with this login exists already.")
+            }
+            Refusal::CustomerAccountByInvitation => text(
+                "Klanten krijgen hun account via een uitnodiging.",
+                "Customers get their account through an invitation.",
+            ),
+            Refusal::NoStaffAccounts => text(
+                "Deze administratie heeft geen medewerkers (staff_accounts = false): alleen de eigenaar en de boekhouder.",
+                "This administration has no staff accounts (staff_accounts = false): only the owner and the bookkeeper.",
+            ),
+            Refusal::HandleBeingDeleted => text("Deze handle wordt verwijderd.", "This handle is being deleted."),
+            Refusal::HandleInUse { domains } => {
+                if nl {
+                    format!("Deze handle wordt nog door {domains} domein(en) gebruikt; wijzig die domeinen eerst.")
+                } else {
+                    format!("This handle is still used by {domains} domain(s); change those domains first.")
+                }
+            }
+            Refusal::HandleNotRegistered { handle } => {
+                if nl {
+                    format!("Handle {handle} is nog niet bij het register aangemaakt.")
+                } else {
+                    format!("Handle {handle} has no registry ID yet.")
+                }
+            }
+            Refusal::HandleAtOtherRegistry { handle, registry } => {
+                if nl {
+                    format!("Handle {handle} staat niet bij register {registry}.")
+                } else {
+                    format!("Handle {handle} is not held at registry {registry}.")
+                }
+            }
+            Refusal::HandleUnusable { handle, status } => {
+                if nl {
+                    format!("Handle {handle} kan niet worden gebruikt ({status}).")
+                } else {
+                    format!("Handle {handle} cannot be used ({status}).")
+                }
+            }
+            Refusal::ForeignHandle => text(
+                "Een domein kan alleen handles van de eigen klant gebruiken.",
+                "A domain can only use its own customer's handles.",
+            ),
+            Refusal::DomainTaken => {
+                text("Dit domein is hier al geregistreerd.", "This domain is already registered here.")
+            }
+            Refusal::DomainLocked { status } => {
+                if nl {
+                    format!("Dit domein kan nu niet worden gewijzigd ({status}).")
+                } else {
+                    format!("This domain cannot be changed ({status}).")
+                }
+            }
+            Refusal::OnlyFailedRetried { status } => {
+                if nl {
+                    format!("Deze opdracht is {status}; alleen mislukte opdrachten worden opnieuw geprobeerd.")
+                } else {
+                    format!("This operation is {status}; only failed operations are retried.")
+                }
+            }
+            Refusal::InvoiceNumberTaken => {
+                text("Dit factuurnummer is al gebruikt.", "This invoice number is already used.")
+            }
+            Refusal::RunningServices { count } => {
+                if nl {
+                    format!("De klant heeft nog {count} lopende dienst(en); beëindig die eerst.")
+                } else {
+                    format!("The customer still has {count} running service(s); end them first.")
+                }
+            }
+            Refusal::LegalHold => text(
+                "Er ligt een wettelijke bewaarplicht op deze klant; hef die eerst op.",
+                "The customer is under a legal hold; lift it first.",
+            ),
+            Refusal::NoLongerActive => {
+                text("Deze klant is intussen gewist of wordt gewist.", "This customer is no longer active.")
+            }
+            Refusal::UnfinishedRestore => text(
+                "Deze database is een onderbroken herstel en mag niet worden gebruikt: herstel opnieuw in een lege database.",
+                "This database is an interrupted restore and must not be used: restore again into an empty database.",
+            ),
+            Refusal::LastOwner => text(
+                "De laatste eigenaar kan niet worden uitgeschakeld of verwijderd.",
+                "The last owner cannot be disabled or removed.",
+            ),
+        }
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message(Lang::En))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_snake_case_and_messages_differ_by_language() {
+        let all = [
+            Refusal::LoginTaken,
+            Refusal::HandleInUse { domains: 2 },
+            Refusal::RunningServices { count: 1 },
+            Refusal::LastOwner,
+        ];
+        for r in all {
+            assert!(r.code().bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "{}", r.code());
+            assert_ne!(r.message(Lang::Nl), r.message(Lang::En), "{}", r.code());
+        }
+        assert_eq!(
+            Refusal::HandleInUse { domains: 2 }.to_string(),
+            "This handle is still used by 2 domain(s); change those domains first."
+        );
+    }
+}

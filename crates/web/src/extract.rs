@@ -1,0 +1,73 @@
+//! Who is asking: what the guard established about a request, taken by the
+//! handlers as extractors. A leaf module: the guard fills these in, pages and
+//! the API read them.
+
+use std::net::IpAddr;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::response::Response;
+use custodian_domain::Lang;
+use custodian_store::Session;
+
+/// Who is asking, as established by the guard; handlers take it from the
+/// request extensions.
+#[derive(Clone)]
+pub(crate) struct Viewer {
+    pub lang: Lang,
+    pub ip: IpAddr,
+    /// Present on every route except public ones.
+    pub session: Option<(Session, String)>,
+    /// The path asked for: the menu marks its link as the current page.
+    pub path: String,
+}
+
+impl Viewer {
+    pub fn session(&self) -> &Session {
+        &self.session.as_ref().expect("the guard puts a session on non-public routes").0
+    }
+
+    pub fn token(&self) -> &str {
+        &self.session.as_ref().expect("the guard puts a session on non-public routes").1
+    }
+
+    pub fn csrf(&self) -> &str {
+        self.session.as_ref().map(|(s, _)| s.csrf.as_str()).unwrap_or("")
+    }
+
+    /// Who the signed-in person is to the access policy.
+    pub fn principal(&self) -> custodian_domain::policy::Principal {
+        self.session().account.actor().principal()
+    }
+}
+
+/// Who is calling the API, as established by the guard; API handlers take it
+/// from the request extensions.
+#[derive(Clone)]
+pub(crate) struct Caller {
+    pub lang: Lang,
+    pub ip: IpAddr,
+    pub token: custodian_store::ApiToken,
+}
+
+/// A handler that takes a [`Viewer`] or [`Caller`] on a route whose guard did
+/// not make one is a wiring fault: answered as a server error, never served.
+fn missing(what: &str) -> Response {
+    crate::view::server_error(Lang::default(), &format!("no {what} on this route"))
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Viewer {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts.extensions.get::<Viewer>().cloned().ok_or_else(|| missing("viewer"))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts.extensions.get::<Caller>().cloned().ok_or_else(|| missing("API caller"))
+    }
+}

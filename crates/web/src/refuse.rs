@@ -1,0 +1,89 @@
+//! Refusals, as pages and as JSON: a leaf module that the guard, the pages and
+//! the API all answer with.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use custodian_domain::Lang;
+
+/// Refusals of the pages.
+pub(crate) mod page {
+    use super::*;
+
+    pub(crate) fn forbidden(lang: Lang) -> Response {
+        (
+            StatusCode::FORBIDDEN,
+            crate::view::message(
+                lang,
+                lang.pick("Geen toegang", "Forbidden"),
+                lang.pick("U heeft geen toegang tot deze pagina.", "You do not have access to this page."),
+            ),
+        )
+            .into_response()
+    }
+
+    /// Answers 429 with the seconds to wait.
+    pub(crate) fn too_many(lang: Lang, retry_after: u64) -> Response {
+        let mut r = crate::view::message(
+            lang,
+            lang.pick("Te veel pogingen", "Too many attempts"),
+            lang.pick("Wacht even en probeer het dan opnieuw.", "Please wait a moment and try again."),
+        );
+        *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+        if let Ok(v) = axum::http::HeaderValue::from_str(&retry_after.to_string()) {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        r
+    }
+}
+
+/// Refusals of the JSON API: `{"error": {"code", "message"}}`.
+pub(crate) mod json {
+    use super::*;
+    use serde_json::{Value, json};
+
+    pub(crate) fn respond(status: StatusCode, body: &Value) -> Response {
+        let mut r = (status, body.to_string()).into_response();
+        r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        r
+    }
+
+    pub(crate) fn error(status: StatusCode, code: &str, message: &str) -> Response {
+        respond(status, &json!({ "error": { "code": code, "message": message } }))
+    }
+
+    pub(crate) fn unauthorised(lang: Lang) -> Response {
+        let mut r = error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorised",
+            lang.pick(
+                "Geef een geldig API-token mee: Authorization: Bearer cst_…",
+                "Send a valid API token: Authorization: Bearer cst_…",
+            ),
+        );
+        r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"custodian\""));
+        r
+    }
+
+    pub(crate) fn too_many(lang: Lang, retry_after: u64) -> Response {
+        let mut r = error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_attempts",
+            lang.pick("Te veel ongeldige tokens; wacht even.", "Too many invalid tokens; wait a moment."),
+        );
+        if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        r
+    }
+
+    /// A failure we did not expect: logged (errors never hold personal data) and
+    /// answered without details.
+    pub(crate) fn server_error(lang: Lang, e: &dyn std::fmt::Display) -> Response {
+        tracing::error!(error = %e, "API request failed");
+        error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            lang.pick("Er ging iets mis; probeer het later opnieuw.", "Something went wrong; try again later."),
+        )
+    }
+}
