@@ -8,7 +8,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::response::Response;
 use custodian_domain::Lang;
-use custodian_store::Session;
+use custodian_store::{Access, AccessPurpose, Session};
 
 /// Who is asking, as established by the guard; handlers take it from the
 /// request extensions.
@@ -69,5 +69,75 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         parts.extensions.get::<Caller>().cloned().ok_or_else(|| missing("API caller"))
+    }
+}
+
+/// A signed-in customer on their own record. The portal's handlers take this
+/// instead of a [`Viewer`], so none can run without knowing whose record it is;
+/// anyone else is refused (the guard already refuses them: this is the second lock).
+pub(crate) struct Customer {
+    viewer: Viewer,
+    id: i64,
+}
+
+impl Customer {
+    /// The customer acting on their own record, and its number.
+    pub fn own(&self) -> (Access, i64) {
+        let access = Access::new(self.viewer.session().account.actor(), AccessPurpose::DataSubjectRequest);
+        (access.from(self.viewer.ip), self.id)
+    }
+}
+
+impl std::ops::Deref for Customer {
+    type Target = Viewer;
+
+    fn deref(&self) -> &Viewer {
+        &self.viewer
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Customer {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let viewer = Viewer::from_request_parts(parts, state).await?;
+        let id = viewer.session.as_ref().map(|(s, _)| &s.account).filter(|a| !a.is_staff()).and_then(|a| a.customer_id);
+        match id {
+            Some(id) => Ok(Customer { viewer, id }),
+            None => Err(crate::refuse::page::forbidden(viewer.lang)),
+        }
+    }
+}
+
+/// A signed-in member of staff (owner, staff or bookkeeper). The back-office's
+/// handlers take this; the policy decides the rest, per route and per store call.
+pub(crate) struct Staff {
+    viewer: Viewer,
+}
+
+impl Staff {
+    /// This person acting for `purpose`, from the request's address.
+    pub fn access(&self, purpose: AccessPurpose) -> Access {
+        Access::new(self.viewer.session().account.actor(), purpose).from(self.viewer.ip)
+    }
+}
+
+impl std::ops::Deref for Staff {
+    type Target = Viewer;
+
+    fn deref(&self) -> &Viewer {
+        &self.viewer
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Staff {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let viewer = Viewer::from_request_parts(parts, state).await?;
+        match viewer.session.as_ref().is_some_and(|(s, _)| s.account.is_staff()) {
+            true => Ok(Staff { viewer }),
+            false => Err(crate::refuse::page::forbidden(viewer.lang)),
+        }
     }
 }

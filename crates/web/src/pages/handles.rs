@@ -4,7 +4,6 @@
 //! handles. Staff see the registry operations and retry failed ones.
 
 use askama::Template;
-use axum::Extension;
 use axum::extract::{Form, Path, Query, State as AxState};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -14,15 +13,9 @@ use custodian_store::registry::{HandleSummary, OpState, Target};
 use custodian_store::{Access, AccessPurpose, StoreError};
 
 use crate::State;
-use crate::extract::Viewer;
+use crate::extract::{Customer, Staff, Viewer};
 use crate::pages::{FormFields, page, store_error, without_csrf};
 use crate::view::{self, ErrorLink, FieldView, field_views, when};
-
-fn own(viewer: &Viewer) -> (Access, i64) {
-    let account = &viewer.session().account;
-    let access = Access::new(account.actor(), AccessPurpose::DataSubjectRequest).from(viewer.ip);
-    (access, account.customer_id.unwrap_or_default())
-}
 
 struct HandleRow {
     id: i64,
@@ -71,13 +64,13 @@ fn handle_label(h: &HandleSummary) -> String {
 
 async fn list_page(
     state: &State,
-    viewer: &Viewer,
+    viewer: &Customer,
     form: &Fields,
     errors: Option<&FieldErrors>,
     notice: String,
 ) -> Response {
     let lang = viewer.lang;
-    let (access, id) = own(viewer);
+    let (access, id) = viewer.own();
     let handles = match state.store.handles_of(&access, id).await {
         Ok(h) => h,
         Err(e) => return store_error(viewer, e),
@@ -144,11 +137,7 @@ fn notice(done: Option<&str>, lang: Lang) -> String {
     .to_string()
 }
 
-pub(crate) async fn list(
-    AxState(state): AxState<State>,
-    Extension(viewer): Extension<Viewer>,
-    Query(q): Query<Done>,
-) -> Response {
+pub(crate) async fn list(AxState(state): AxState<State>, viewer: Customer, Query(q): Query<Done>) -> Response {
     let notice = notice(q.done.as_deref(), viewer.lang);
     list_page(&state, &viewer, &Fields::new(), None, notice).await
 }
@@ -172,11 +161,7 @@ fn chosen_registry(state: &State, form: &FormFields) -> Option<(String, bool)> {
     Some((name.clone(), worker.config().passthrough(name)))
 }
 
-pub(crate) async fn create(
-    AxState(state): AxState<State>,
-    Extension(viewer): Extension<Viewer>,
-    Form(form): Form<FormFields>,
-) -> Response {
+pub(crate) async fn create(AxState(state): AxState<State>, viewer: Customer, Form(form): Form<FormFields>) -> Response {
     let lang = viewer.lang;
     let Some((registry, passthrough)) = chosen_registry(&state, &form) else {
         return unavailable(lang);
@@ -186,7 +171,7 @@ pub(crate) async fn create(
         Ok(d) => d,
         Err(e) => return list_page(&state, &viewer, &fields, Some(&e), String::new()).await,
     };
-    let (access, id) = own(&viewer);
+    let (access, id) = viewer.own();
     match state.store.create_handle(&access, id, Target { registry: &registry, passthrough }, &data).await {
         Ok(_) => Redirect::to("/portal/handles?done=created").into_response(),
         Err(e) => store_error(&viewer, e),
@@ -240,8 +225,8 @@ async fn holder_data(state: &State, viewer: &Viewer, access: &Access, h: &Handle
     }
 }
 
-async fn find(state: &State, viewer: &Viewer, contact: i64) -> Result<(Access, HandleSummary), Response> {
-    let (access, id) = own(viewer);
+async fn find(state: &State, viewer: &Customer, contact: i64) -> Result<(Access, HandleSummary), Response> {
+    let (access, id) = viewer.own();
     let handles = state.store.handles_of(&access, id).await.map_err(|e| store_error(viewer, e))?;
     match handles.into_iter().find(|h| h.contact_id == contact) {
         Some(h) => Ok((access, h)),
@@ -251,7 +236,7 @@ async fn find(state: &State, viewer: &Viewer, contact: i64) -> Result<(Access, H
 
 async fn detail_page(
     state: &State,
-    viewer: &Viewer,
+    viewer: &Customer,
     contact: i64,
     submitted: Option<(&Fields, &FieldErrors)>,
 ) -> Response {
@@ -289,17 +274,13 @@ async fn detail_page(
     r
 }
 
-pub(crate) async fn show(
-    AxState(state): AxState<State>,
-    Extension(viewer): Extension<Viewer>,
-    Path(id): Path<i64>,
-) -> Response {
+pub(crate) async fn show(AxState(state): AxState<State>, viewer: Customer, Path(id): Path<i64>) -> Response {
     detail_page(&state, &viewer, id, None).await
 }
 
 pub(crate) async fn update(
     AxState(state): AxState<State>,
-    Extension(viewer): Extension<Viewer>,
+    viewer: Customer,
     Path(id): Path<i64>,
     Form(form): Form<FormFields>,
 ) -> Response {
@@ -318,11 +299,7 @@ pub(crate) async fn update(
     }
 }
 
-pub(crate) async fn delete(
-    AxState(state): AxState<State>,
-    Extension(viewer): Extension<Viewer>,
-    Path(id): Path<i64>,
-) -> Response {
+pub(crate) async fn delete(AxState(state): AxState<State>, viewer: Customer, Path(id): Path<i64>) -> Response {
     let access = match find(&state, &viewer, id).await {
         Ok((a, _)) => a,
         Err(r) => return r,
@@ -349,7 +326,7 @@ pub(crate) async fn delete(
 /// Registers a domain with existing handles of the customer.
 pub(crate) async fn register_domain(
     AxState(state): AxState<State>,
-    Extension(viewer): Extension<Viewer>,
+    viewer: Customer,
     Form(form): Form<FormFields>,
 ) -> Response {
     let lang = viewer.lang;
@@ -381,7 +358,7 @@ pub(crate) async fn register_domain(
         );
         return invalid(&viewer, StoreError::Invalid(FieldErrors::single("registrant", e)));
     };
-    let (access, id) = own(&viewer);
+    let (access, id) = viewer.own();
     match state.store.register_domain(&access, id, &name, registry, registrant, handle("admin"), handle("tech")).await {
         Ok(_) => Redirect::to("/portal/handles?done=registered").into_response(),
         Err(e) => invalid(&viewer, e),
@@ -417,7 +394,7 @@ struct Operations {
 }
 
 /// Pending and failed registry operations first, then the latest done ones.
-pub(crate) async fn operations(AxState(state): AxState<State>, Extension(viewer): Extension<Viewer>) -> Response {
+pub(crate) async fn operations(AxState(state): AxState<State>, viewer: Staff) -> Response {
     let mut all = vec![];
     for status in ["failed", "pending", "sending", "done"] {
         match state.store.registry_ops().list(Some(status), 100).await {
@@ -432,11 +409,7 @@ pub(crate) async fn operations(AxState(state): AxState<State>, Extension(viewer)
     })
 }
 
-pub(crate) async fn retry(
-    AxState(state): AxState<State>,
-    Extension(viewer): Extension<Viewer>,
-    Path(id): Path<i64>,
-) -> Response {
+pub(crate) async fn retry(AxState(state): AxState<State>, viewer: Staff, Path(id): Path<i64>) -> Response {
     let account = &viewer.session().account;
     let access = Access::new(account.actor(), AccessPurpose::Registry).from(viewer.ip);
     let now = i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1000).unwrap_or(i64::MAX);

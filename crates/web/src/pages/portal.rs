@@ -2,25 +2,18 @@
 //! see who else looked at it (M3, GDPR art. 15–17 and 20).
 
 use askama::Template;
-use axum::Extension;
 use axum::extract::{Form, Query, State as AxState};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use custodian_domain::Lang;
 use custodian_domain::inventory;
 use custodian_domain::model::FieldErrors;
-use custodian_store::{Access, AccessPurpose, Entry, Export, RequestOutcome, StoreError};
+use custodian_store::{AccessPurpose, Entry, Export, RequestOutcome, StoreError};
 
 use crate::State;
-use crate::extract::Viewer;
+use crate::extract::{Customer, Viewer};
 use crate::pages::{FormFields, page, store_error, without_csrf};
 use crate::view::{self, ErrorLink, FieldView, Page, euros, field_views, when};
-
-fn own(viewer: &Viewer) -> (Access, i64) {
-    let account = &viewer.session().account;
-    let access = Access::new(account.actor(), AccessPurpose::DataSubjectRequest).from(viewer.ip);
-    (access, account.customer_id.unwrap_or_default())
-}
 
 #[derive(Template)]
 #[template(path = "portal/dashboard.html")]
@@ -123,20 +116,16 @@ fn access_rows(log: &[Entry], lang: Lang) -> Vec<AccessRow> {
         .collect()
 }
 
-pub(crate) async fn dashboard(
-    AxState(state): AxState<State>,
-    Extension(viewer): Extension<Viewer>,
-    Query(q): Query<Saved>,
-) -> Response {
-    let (access, id) = own(&viewer);
+pub(crate) async fn dashboard(AxState(state): AxState<State>, viewer: Customer, Query(q): Query<Saved>) -> Response {
+    let (access, id) = viewer.own();
     match state.store.customer_overview(&access, id).await {
         Ok(export) => dashboard_page(&state, &viewer, export, q.saved.is_some(), false),
         Err(e) => store_error(&viewer, e),
     }
 }
 
-pub(crate) async fn export_page(AxState(state): AxState<State>, Extension(viewer): Extension<Viewer>) -> Response {
-    let (access, id) = own(&viewer);
+pub(crate) async fn export_page(AxState(state): AxState<State>, viewer: Customer) -> Response {
+    let (access, id) = viewer.own();
     match state.store.export_customer(&access, id).await {
         Ok(export) => dashboard_page(&state, &viewer, export, false, true),
         Err(e) => store_error(&viewer, e),
@@ -144,8 +133,8 @@ pub(crate) async fn export_page(AxState(state): AxState<State>, Extension(viewer
 }
 
 /// The machine-readable export (portability), downloaded through the portal only.
-pub(crate) async fn export_json(AxState(state): AxState<State>, Extension(viewer): Extension<Viewer>) -> Response {
-    let (access, id) = own(&viewer);
+pub(crate) async fn export_json(AxState(state): AxState<State>, viewer: Customer) -> Response {
+    let (access, id) = viewer.own();
     let export = match state.store.export_customer(&access, id).await {
         Ok(e) => e,
         Err(e) => return store_error(&viewer, e),
@@ -173,8 +162,8 @@ pub(crate) struct Edit {
     pub errors: Vec<ErrorLink>,
 }
 
-pub(crate) async fn edit_form(AxState(state): AxState<State>, Extension(viewer): Extension<Viewer>) -> Response {
-    let (access, id) = own(&viewer);
+pub(crate) async fn edit_form(AxState(state): AxState<State>, viewer: Customer) -> Response {
+    let (access, id) = viewer.own();
     match state.store.read_customer(&access, id).await {
         Ok(record) => view::render(Edit {
             page: page(&state, &viewer, viewer.lang.pick("Gegevens wijzigen", "Edit your details")),
@@ -202,12 +191,8 @@ pub(crate) fn invalid_form(
     r
 }
 
-pub(crate) async fn edit(
-    AxState(state): AxState<State>,
-    Extension(viewer): Extension<Viewer>,
-    Form(form): Form<FormFields>,
-) -> Response {
-    let (access, id) = own(&viewer);
+pub(crate) async fn edit(AxState(state): AxState<State>, viewer: Customer, Form(form): Form<FormFields>) -> Response {
+    let (access, id) = viewer.own();
     let changes = only_customer_fields(without_csrf(form));
     match state.store.update_customer(&access, id, &changes).await {
         Ok(_) => Redirect::to("/portal?saved=1").into_response(),
@@ -243,8 +228,8 @@ fn actor_label(kind: &str, lang: Lang) -> String {
     .to_string()
 }
 
-pub(crate) async fn access_log(AxState(state): AxState<State>, Extension(viewer): Extension<Viewer>) -> Response {
-    let (access, id) = own(&viewer);
+pub(crate) async fn access_log(AxState(state): AxState<State>, viewer: Customer) -> Response {
+    let (access, id) = viewer.own();
     let lang = viewer.lang;
     match state.store.access_log(&access, id).await {
         Ok(log) => view::render(AccessLog {
@@ -272,8 +257,8 @@ fn today() -> time::Date {
 
 /// The deletion page: what goes, what stays, and what (if anything) stands in
 /// the way right now.
-pub(crate) async fn delete_form(AxState(state): AxState<State>, Extension(viewer): Extension<Viewer>) -> Response {
-    let (_, id) = own(&viewer);
+pub(crate) async fn delete_form(AxState(state): AxState<State>, viewer: Customer) -> Response {
+    let (_, id) = viewer.own();
     let blockers = match state.store.erasure_blockers(&state.config.retention, id, today()).await {
         Ok(b) => b.iter().map(|b| b.message(viewer.lang)).collect(),
         Err(e) => return store_error(&viewer, e),
@@ -289,11 +274,7 @@ pub(crate) async fn delete_form(AxState(state): AxState<State>, Extension(viewer
 /// Records the request and erases at once when nothing blocks it (M9: sooner
 /// when the customer asks); otherwise says what blocks it. The retention job
 /// carries the request out as soon as the blockers are gone.
-pub(crate) async fn delete(
-    AxState(state): AxState<State>,
-    Extension(viewer): Extension<Viewer>,
-    Form(form): Form<FormFields>,
-) -> Response {
+pub(crate) async fn delete(AxState(state): AxState<State>, viewer: Customer, Form(form): Form<FormFields>) -> Response {
     let lang = viewer.lang;
     let title = lang.pick("Mijn gegevens verwijderen", "Delete my data");
     if form.get("confirm").map(String::as_str) != Some("yes") {
@@ -303,7 +284,7 @@ pub(crate) async fn delete(
         *r.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
         return r;
     }
-    let (access, id) = own(&viewer);
+    let (access, id) = viewer.own();
     match state.store.request_erasure(&access, &state.config.retention, id, today()).await {
         Ok(RequestOutcome::Erased) => {
             let mut r = view::message(

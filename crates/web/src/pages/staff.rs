@@ -3,24 +3,19 @@
 //! check the audit trail.
 
 use askama::Template;
-use axum::Extension;
 use axum::extract::{Form, Path, State as AxState};
 use axum::response::{IntoResponse, Redirect, Response};
 use custodian_domain::inventory::Role;
 use custodian_domain::model::{CustomerData, CustomerKind, FieldErrors, format_date, parse_date};
 use custodian_domain::policy::{self, Action, Resource};
 use custodian_domain::validate::{Email, Kvk};
-use custodian_store::{Access, AccessPurpose, Lookup, StoreError};
+use custodian_store::{AccessPurpose, Lookup, StoreError};
 
 use crate::State;
-use crate::extract::Viewer;
+use crate::extract::{Staff, Viewer};
 use crate::pages::portal::only_customer_fields;
 use crate::pages::{FormFields, page, store_error, without_csrf};
 use crate::view::{self, ErrorLink, FieldView, Page, field_views, when};
-
-fn access(viewer: &Viewer, purpose: AccessPurpose) -> Access {
-    Access::new(viewer.session().account.actor(), purpose).from(viewer.ip)
-}
 
 #[derive(Template)]
 #[template(path = "staff/home.html")]
@@ -32,22 +27,18 @@ struct Home {
     purposes: Vec<(&'static str, &'static str)>,
 }
 
-pub(crate) async fn home(AxState(state): AxState<State>, Extension(viewer): Extension<Viewer>) -> Response {
+pub(crate) async fn home(AxState(state): AxState<State>, viewer: Staff) -> Response {
     let page = page(&state, &viewer, viewer.lang.pick("Klanten", "Customers"));
     view::render(Home { page, searched: false, results: vec![], error: String::new(), purposes: purposes(&viewer) })
 }
 
 /// Searches without decrypting any record: number, or a blind index.
-pub(crate) async fn search(
-    AxState(state): AxState<State>,
-    Extension(viewer): Extension<Viewer>,
-    Form(form): Form<FormFields>,
-) -> Response {
+pub(crate) async fn search(AxState(state): AxState<State>, viewer: Staff, Form(form): Form<FormFields>) -> Response {
     let lang = viewer.lang;
     let q = form.get("q").map(|s| s.trim().to_string()).unwrap_or_default();
     let purpose = form.get("purpose").and_then(|p| AccessPurpose::parse(p));
     let Some(access) =
-        purpose.filter(|p| purposes(&viewer).iter().any(|(k, _)| *k == p.as_str())).map(|p| access(&viewer, p))
+        purpose.filter(|p| purposes(&viewer).iter().any(|(k, _)| *k == p.as_str())).map(|p| viewer.access(p))
     else {
         let error = lang.pick("Kies waarom u zoekt.", "Choose why you are searching.").to_string();
         let page = page(&state, &viewer, lang.pick("Klanten", "Customers"));
@@ -99,11 +90,7 @@ fn purposes(viewer: &Viewer) -> Vec<(&'static str, &'static str)> {
         .collect()
 }
 
-pub(crate) async fn purpose_form(
-    AxState(state): AxState<State>,
-    Extension(viewer): Extension<Viewer>,
-    Path(id): Path<i64>,
-) -> Response {
+pub(crate) async fn purpose_form(AxState(state): AxState<State>, viewer: Staff, Path(id): Path<i64>) -> Response {
     let title = format!("{} {id}", viewer.lang.pick("Klant", "Customer"));
     view::render(Purpose { page: page(&state, &viewer, &title), id, purposes: purposes(&viewer) })
 }
@@ -123,16 +110,16 @@ struct CustomerPage {
     audit: Vec<(String, String, String, String)>,
 }
 
-async fn show(state: &State, viewer: &Viewer, id: i64, purpose: AccessPurpose, notice: String) -> Response {
+async fn show(state: &State, viewer: &Staff, id: i64, purpose: AccessPurpose, notice: String) -> Response {
     let lang = viewer.lang;
-    let record = match state.store.read_customer(&access(viewer, purpose), id).await {
+    let record = match state.store.read_customer(&viewer.access(purpose), id).await {
         Ok(r) => r,
         Err(e) => return store_error(viewer, e),
     };
     let who = viewer.principal();
     let can_edit = custodian_domain::inventory::fields_of("customers").any(|f| f.allows(who, Action::Write));
     let audit = match policy::allows(who, Resource::AccessLog, Action::Read) {
-        true => match state.store.access_log(&access(viewer, purpose), id).await {
+        true => match state.store.access_log(&viewer.access(purpose), id).await {
             Ok(log) => log
                 .into_iter()
                 .rev()
@@ -161,7 +148,7 @@ async fn show(state: &State, viewer: &Viewer, id: i64, purpose: AccessPurpose, n
 
 pub(crate) async fn view(
     AxState(state): AxState<State>,
-    Extension(viewer): Extension<Viewer>,
+    viewer: Staff,
     Path(id): Path<i64>,
     Form(form): Form<FormFields>,
 ) -> Response {
@@ -187,13 +174,13 @@ pub(crate) async fn view(
 
 pub(crate) async fn edit(
     AxState(state): AxState<State>,
-    Extension(viewer): Extension<Viewer>,
+    viewer: Staff,
     Path(id): Path<i64>,
     Form(form): Form<FormFields>,
 ) -> Response {
     let changes = only_customer_fields(without_csrf(form));
     let lang = viewer.lang;
-    match state.store.update_customer(&access(&viewer, AccessPurpose::Administration), id, &changes).await {
+    match state.store.update_customer(&viewer.access(AccessPurpose::Administration), id, &changes).await {
         Ok(changed) => {
             let notice = format!("{}: {}", lang.pick("Gewijzigd", "Changed"), changed.join(", "));
             show(&state, &viewer, id, AccessPurpose::Administration, notice).await
@@ -222,7 +209,7 @@ struct New {
     errors: Vec<ErrorLink>,
 }
 
-pub(crate) async fn new_form(AxState(state): AxState<State>, Extension(viewer): Extension<Viewer>) -> Response {
+pub(crate) async fn new_form(AxState(state): AxState<State>, viewer: Staff) -> Response {
     view::render(New {
         page: page(&state, &viewer, viewer.lang.pick("Nieuwe klant", "New customer")),
         kind: "business".into(),
@@ -231,11 +218,7 @@ pub(crate) async fn new_form(AxState(state): AxState<State>, Extension(viewer): 
     })
 }
 
-pub(crate) async fn create(
-    AxState(state): AxState<State>,
-    Extension(viewer): Extension<Viewer>,
-    Form(form): Form<FormFields>,
-) -> Response {
+pub(crate) async fn create(AxState(state): AxState<State>, viewer: Staff, Form(form): Form<FormFields>) -> Response {
     let lang = viewer.lang;
     let kind_raw = form.get("kind").cloned().unwrap_or_default();
     let on_behalf = form.get("on_behalf").map(String::as_str) == Some("yes");
@@ -261,7 +244,7 @@ pub(crate) async fn create(
             return r;
         }
     };
-    match state.store.create_customer(&access(&viewer, AccessPurpose::Administration), &data, on_behalf).await {
+    match state.store.create_customer(&viewer.access(AccessPurpose::Administration), &data, on_behalf).await {
         Ok(id) => Redirect::to(&format!("/staff/customers/{id}")).into_response(),
         Err(e) => store_error(&viewer, e),
     }
@@ -269,7 +252,7 @@ pub(crate) async fn create(
 
 pub(crate) async fn statute(
     AxState(state): AxState<State>,
-    Extension(viewer): Extension<Viewer>,
+    viewer: Staff,
     Path(id): Path<i64>,
     Form(form): Form<FormFields>,
 ) -> Response {
@@ -280,8 +263,7 @@ pub(crate) async fn statute(
     };
     let at = date.midnight().assume_utc().unix_timestamp() * 1_000_000;
     let version = form.get("version").cloned().unwrap_or_default();
-    match state.store.record_statute_acceptance(&access(&viewer, AccessPurpose::Administration), id, &version, at).await
-    {
+    match state.store.record_statute_acceptance(&viewer.access(AccessPurpose::Administration), id, &version, at).await {
         Ok(()) => {
             show(&state, &viewer, id, AccessPurpose::Administration, lang.pick("Vastgelegd.", "Recorded.").into()).await
         }
@@ -295,13 +277,9 @@ pub(crate) async fn statute(
 /// missing the page says what to do instead. Login and code together are the
 /// account, so the code is never shown when it can go by SMS, and otherwise
 /// only to the owner, audited, to read out by phone.
-pub(crate) async fn invite(
-    AxState(state): AxState<State>,
-    Extension(viewer): Extension<Viewer>,
-    Path(id): Path<i64>,
-) -> Response {
+pub(crate) async fn invite(AxState(state): AxState<State>, viewer: Staff, Path(id): Path<i64>) -> Response {
     let lang = viewer.lang;
-    let access = access(&viewer, AccessPurpose::Administration);
+    let access = viewer.access(AccessPurpose::Administration);
     // Staff may not see every field (not the IBAN), so read the few needed here.
     let fields = match state.store.read_customer(&access, id).await {
         Ok(r) => r.fields,
@@ -412,7 +390,7 @@ struct Audit {
     result: String,
 }
 
-pub(crate) async fn audit(AxState(state): AxState<State>, Extension(viewer): Extension<Viewer>) -> Response {
+pub(crate) async fn audit(AxState(state): AxState<State>, viewer: Staff) -> Response {
     let lang = viewer.lang;
     match state.store.audit_verify().await {
         Ok(v) => {
@@ -458,9 +436,9 @@ struct ApiTokens {
     error: String,
 }
 
-async fn api_tokens_page(state: &State, viewer: &Viewer, secret: String, error: String) -> Response {
+async fn api_tokens_page(state: &State, viewer: &Staff, secret: String, error: String) -> Response {
     let lang = viewer.lang;
-    let tokens = match state.store.api_tokens(&access(viewer, AccessPurpose::Administration)).await {
+    let tokens = match state.store.api_tokens(&viewer.access(AccessPurpose::Administration)).await {
         Ok(t) => t,
         Err(e) => return store_error(viewer, e),
     };
@@ -496,7 +474,7 @@ async fn api_tokens_page(state: &State, viewer: &Viewer, secret: String, error: 
     r
 }
 
-pub(crate) async fn api_tokens(AxState(state): AxState<State>, Extension(viewer): Extension<Viewer>) -> Response {
+pub(crate) async fn api_tokens(AxState(state): AxState<State>, viewer: Staff) -> Response {
     api_tokens_page(&state, &viewer, String::new(), String::new()).await
 }
 
@@ -504,7 +482,7 @@ pub(crate) async fn api_tokens(AxState(state): AxState<State>, Extension(viewer)
 /// pairs rather than a map) and shows its secret once.
 pub(crate) async fn create_api_token(
     AxState(state): AxState<State>,
-    Extension(viewer): Extension<Viewer>,
+    viewer: Staff,
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
     let lang = viewer.lang;
@@ -524,7 +502,7 @@ pub(crate) async fn create_api_token(
             }
         },
     };
-    let access = access(&viewer, AccessPurpose::Administration);
+    let access = viewer.access(AccessPurpose::Administration);
     match state.store.create_api_token(&access, value("name"), role, &scopes, expires_at).await {
         Ok((_, secret)) => api_tokens_page(&state, &viewer, secret.to_string(), String::new()).await,
         Err(StoreError::Invalid(errors)) => {
@@ -537,12 +515,8 @@ pub(crate) async fn create_api_token(
     }
 }
 
-pub(crate) async fn revoke_api_token(
-    AxState(state): AxState<State>,
-    Extension(viewer): Extension<Viewer>,
-    Path(id): Path<i64>,
-) -> Response {
-    match state.store.revoke_api_token(&access(&viewer, AccessPurpose::Administration), id).await {
+pub(crate) async fn revoke_api_token(AxState(state): AxState<State>, viewer: Staff, Path(id): Path<i64>) -> Response {
+    match state.store.revoke_api_token(&viewer.access(AccessPurpose::Administration), id).await {
         Ok(()) => Redirect::to("/staff/api-tokens").into_response(),
         Err(e) => store_error(&viewer, e),
     }
@@ -588,7 +562,7 @@ const SHOWN: usize = 1000;
 /// erases and deletes and why, the same plan `custodian retention plan` prints.
 pub(crate) async fn retention(
     AxState(state): AxState<State>,
-    Extension(viewer): Extension<Viewer>,
+    viewer: Staff,
     axum::extract::Query(q): axum::extract::Query<OnQuery>,
 ) -> Response {
     let lang = viewer.lang;
