@@ -94,6 +94,9 @@ enum Command {
     /// API tokens for automation (`/api/v1`).
     #[command(subcommand)]
     ApiToken(ApiTokenCmd),
+    /// Staff and bookkeeper accounts: add, list, disable, enable, remove, end sessions.
+    #[command(subcommand)]
+    Account(crate::cmd::account::AccountCmd),
     /// The Dutch working-day calendar.
     #[command(subcommand)]
     Calendar(CalendarCmd),
@@ -677,6 +680,7 @@ pub async fn run(args: Args, config: Config) -> anyhow::Result<ExitCode> {
             store.revoke_api_token(&operator(AccessPurpose::Administration), id).await?;
             writeln!(out, "token {id} revoked")?;
         }
+        Command::Account(cmd) => crate::cmd::account::run(&mut out, &config, cmd).await?,
         Command::Keys(KeysCmd::Rotate) => {
             let store = open(&config).await?;
             let (count, fingerprint) =

@@ -12,6 +12,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod backup_cmd;
 mod cli;
+mod cmd;
 mod config;
 mod keyfile;
 mod registry_cmd;

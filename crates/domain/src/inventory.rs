@@ -257,6 +257,8 @@ pub static FIELDS: &[Field] = fields![
     "users"."display_name", "Naam medewerker", "Staff member's name", Identity, Accountability, Contract, ACCOUNT, Account, [To::BackupStorage], K::System;
     "users"."password_hash", "Wachtwoord (argon2id-hash)", "Password (argon2id hash)", Credential, Accountability, LegitimateInterest, NOBODY, Account, [To::BackupStorage], K::System;
     "users"."totp_secret", "Geheim tweede factor", "Second-factor secret", Credential, Accountability, LegitimateInterest, NOBODY, Account, [To::BackupStorage], K::System;
+    "users"."phone", "Mobiel nummer medewerker (voor de activeringscode)", "Staff member's mobile number (for the activation code)", ContactDetails, Accountability, Contract, ACCOUNT, Account, [To::SmsGateway, To::BackupStorage], K::System;
+    "users"."dpa_reference", "Kenmerk verwerkersovereenkomst boekhouder", "Bookkeeper's DPA reference", Identity, Accountability, LegalObligation, ACCOUNT, Account, [To::BackupStorage], K::System;
 
     "outbox"."recipient", "Ontvanger bericht (e-mailadres of telefoonnummer)", "Message recipient (e-mail address or phone number)", ContactDetails, Communication, Contract, MESSAGE, UntilSent, [To::MailProvider, To::SmsGateway, To::BackupStorage], K::System;
     "outbox"."subject", "Onderwerp bericht", "Message subject", Identity, Communication, Contract, MESSAGE, UntilSent, [To::MailProvider, To::BackupStorage], K::System;
@@ -353,6 +355,14 @@ pub static NON_PERSONAL: &[(&str, &str, &str)] = &[
     ("users", "created_at", "timestamp"),
     ("users", "updated_at", "timestamp"),
     ("users", "disabled_at", "timestamp"),
+    (
+        "users",
+        "confidentiality_signed_on",
+        "date the confidentiality statement was signed (A14): the basis of a staff account",
+    ),
+    ("users", "dpa_signed_on", "date of the bookkeeper's DPA (M6): the basis of a bookkeeper account"),
+    ("users", "last_login_at", "timestamp"),
+    ("users", "removed_at", "timestamp; a removed account keeps only its ID and role"),
     ("sessions", "token_hash", "hash of a random session token"),
     ("sessions", "user_id", "pseudonymous account ID"),
     ("sessions", "csrf", "random anti-forgery token"),

@@ -46,6 +46,20 @@ pub enum Refusal {
     UnfinishedRestore,
     /// The last enabled owner cannot be disabled or removed.
     LastOwner,
+    /// The owner account is made once, at setup; invitations are for staff and the bookkeeper.
+    OwnerByInvitation,
+    /// A staff account needs the day its holder signed the confidentiality statement (A14).
+    ConfidentialityRequired,
+    /// The bookkeeper's account needs the reference and date of the DPA (M6).
+    DpaRequired,
+    /// The account has a password: it is never invited again (a password reset is the holder's).
+    AccountActivated,
+    /// A disabled account is enabled before it is invited again.
+    AccountDisabled,
+    /// A removed account keeps only its ID and role; nothing can be done with it.
+    AccountRemoved,
+    /// A customer's portal account is managed with the customer, not as staff.
+    CustomerAccount,
 }
 
 impl Refusal {
@@ -70,6 +84,13 @@ impl Refusal {
             Refusal::NoLongerActive => "no_longer_active",
             Refusal::UnfinishedRestore => "unfinished_restore",
             Refusal::LastOwner => "last_owner",
+            Refusal::OwnerByInvitation => "owner_by_invitation",
+            Refusal::ConfidentialityRequired => "confidentiality_required",
+            Refusal::DpaRequired => "dpa_required",
+            Refusal::AccountActivated => "account_activated",
+            Refusal::AccountDisabled => "account_disabled",
+            Refusal::AccountRemoved => "account_removed",
+            Refusal::CustomerAccount => "customer_account",
         }
     }
 
@@ -164,6 +185,34 @@ impl Refusal {
                 "De laatste eigenaar kan niet worden uitgeschakeld of verwijderd.",
                 "The last owner cannot be disabled or removed.",
             ),
+            Refusal::OwnerByInvitation => text(
+                "Het account van de eigenaar wordt eenmalig bij de installatie gemaakt; uitnodigen kan alleen medewerkers en de boekhouder.",
+                "The owner's account is made once, at setup; only staff and the bookkeeper are invited.",
+            ),
+            Refusal::ConfidentialityRequired => text(
+                "Een medewerker krijgt pas toegang als vastligt wanneer hij of zij de geheimhoudingsverklaring tekende (A14): vul die datum in.",
+                "A staff member gets access only once the day they signed the confidentiality statement is recorded (A14): give that date.",
+            ),
+            Refusal::DpaRequired => text(
+                "De boekhouder krijgt pas toegang als de verwerkersovereenkomst is vastgelegd (M6): vul het kenmerk en de datum in.",
+                "The bookkeeper gets access only once the data processing agreement is recorded (M6): give its reference and date.",
+            ),
+            Refusal::AccountActivated => text(
+                "Dit account is al in gebruik en wordt niet opnieuw uitgenodigd; de houder kan zelf een nieuw wachtwoord aanvragen via /reset.",
+                "This account is already in use and is never invited again; its holder can ask for a new password at /reset.",
+            ),
+            Refusal::AccountDisabled => text(
+                "Dit account is uitgeschakeld; schakel het eerst weer in.",
+                "This account is disabled; enable it first.",
+            ),
+            Refusal::AccountRemoved => text(
+                "Dit account is verwijderd; alleen het nummer en de rol zijn bewaard, voor het auditlog.",
+                "This account was removed; only its number and role are kept, for the audit trail.",
+            ),
+            Refusal::CustomerAccount => text(
+                "Dit is het portaalaccount van een klant; dat beheert u bij de klant.",
+                "This is a customer's portal account; it is managed with the customer.",
+            ),
         }
     }
 }
@@ -185,6 +234,13 @@ mod tests {
             Refusal::HandleInUse { domains: 2 },
             Refusal::RunningServices { count: 1 },
             Refusal::LastOwner,
+            Refusal::OwnerByInvitation,
+            Refusal::ConfidentialityRequired,
+            Refusal::DpaRequired,
+            Refusal::AccountActivated,
+            Refusal::AccountDisabled,
+            Refusal::AccountRemoved,
+            Refusal::CustomerAccount,
         ];
         for r in all {
             assert!(r.code().bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "{}", r.code());

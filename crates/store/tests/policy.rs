@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use custodian_domain::inventory::Role;
 use custodian_domain::model::{Delivery, Fields, InvoiceLine, ServiceData, parse_date};
 use custodian_domain::retention::{HoldReason, RetentionPolicy};
-use custodian_domain::validate::Email;
+use custodian_store::auth::{CodeDelivery, StaffInvitation};
 use custodian_store::registry::Target;
 use custodian_store::{Access, AccessPurpose, Actor, ErasureReason, Lookup, NewInvoice, Scope, Store, StoreError};
 use custodian_testkit::{contact, customer, databases};
@@ -87,6 +87,21 @@ fn verdict<T>(what: &str, r: Result<T, StoreError>) -> bool {
     }
 }
 
+/// The bookkeeper's invitation, with its DPA recorded.
+fn bookkeeper(login: &str) -> StaffInvitation {
+    let form: Fields = [
+        ("role", "bookkeeper"),
+        ("login", login),
+        ("name", "Boekhouder"),
+        ("dpa_reference", "VWO-1"),
+        ("dpa_date", "2026-01-02"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    StaffInvitation::parse(&form, parse_date("2026-03-01").unwrap()).unwrap()
+}
+
 fn new_invoice(number: &str) -> NewInvoice {
     NewInvoice {
         number: number.into(),
@@ -154,8 +169,21 @@ async fn attempt(store: &Store, operation: &str, access: &Access, id: i64, n: u6
         ),
         "api_token.read" => verdict(&what, store.api_tokens(access).await),
         "account.write" => {
-            let login = Email::parse(&format!("boekhouder{n}@hoster.nl")).unwrap();
-            verdict(&what, store.create_staff_account(access, Role::Bookkeeper, &login, "Boekhouder").await)
+            let invitation = bookkeeper(&format!("boekhouder{n}@hoster.nl"));
+            verdict(&what, store.invite_staff(access, &invitation, CodeDelivery::ReadOut).await)
+        }
+        "account.read" => verdict(&what, store.staff_accounts(access).await),
+        account @ ("account.disable" | "account.enable" | "account.remove" | "account.end_sessions") => {
+            // An account of its own to act on, invited by the operator.
+            let login = format!("{}{n}@hoster.nl", account.replace(['.', '_'], "-"));
+            let target = store.invite_staff(&operator(), &bookkeeper(&login), CodeDelivery::ReadOut).await.unwrap();
+            let id = target.account.id;
+            match account {
+                "account.disable" => verdict(&what, store.disable_account(access, id).await),
+                "account.enable" => verdict(&what, store.enable_account(access, id).await),
+                "account.remove" => verdict(&what, store.remove_account(access, id).await),
+                _ => verdict(&what, store.end_account_sessions(access, id).await),
+            }
         }
         "invitation.write" => verdict(&what, store.invite_customer(access, id).await),
         "activation_code.disclose" => verdict(&what, custodian_store::auth::may_disclose_code(access)),
@@ -212,8 +240,11 @@ async fn without_staff_accounts_no_staff_account_or_token_can_be_made() {
     for db in databases().await {
         let settings = custodian_domain::policy::Settings { staff_accounts: false };
         let store = db.store().await.with_policy_settings(settings);
-        let login = Email::parse("medewerker@hoster.nl").unwrap();
-        let staff = store.create_staff_account(&operator(), Role::Staff, &login, "Medewerker").await;
+        let mut invitation = bookkeeper("medewerker@hoster.nl");
+        invitation.role = Role::Staff;
+        invitation.basis =
+            Some(custodian_store::auth::Basis::Confidentiality { signed_on: parse_date("2026-01-02").unwrap() });
+        let staff = store.invite_staff(&operator(), &invitation, CodeDelivery::ReadOut).await;
         assert!(
             matches!(staff, Err(StoreError::Refused(custodian_store::Refusal::NoStaffAccounts))),
             "{}: {staff:?}",
@@ -221,8 +252,7 @@ async fn without_staff_accounts_no_staff_account_or_token_can_be_made() {
         );
         let token = store.create_api_token(&operator(), "crm", Role::Staff, &Scope::ALL, None).await;
         assert!(matches!(token, Err(StoreError::Refused(custodian_store::Refusal::NoStaffAccounts))), "{token:?}");
-        let books = Email::parse("boekhouder@hoster.nl").unwrap();
-        store.create_staff_account(&operator(), Role::Bookkeeper, &books, "Boekhouder").await.unwrap();
+        store.invite_staff(&operator(), &bookkeeper("boekhouder@hoster.nl"), CodeDelivery::ReadOut).await.unwrap();
         store.create_api_token(&operator(), "boekhouding", Role::Bookkeeper, &Scope::ALL, None).await.unwrap();
         store.close().await;
         db.finish().await;

@@ -10,7 +10,7 @@ use custodian_store::Scope;
 use crate::State;
 pub use crate::access::{Access, Endpoint};
 use crate::api;
-use crate::pages::{auth, handles, portal, public, staff};
+use crate::pages::{accounts, auth, handles, portal, public, staff};
 
 pub struct Route {
     pub method: &'static str,
@@ -105,6 +105,12 @@ pub static ROUTES: &[Route] = routes! {
     get "/staff/api-tokens" Access::Staff(ApiTokens, Read) => staff::api_tokens;
     post "/staff/api-tokens" Access::Staff(ApiTokens, Write) => staff::create_api_token;
     post "/staff/api-tokens/{id}/revoke" Access::Staff(ApiTokens, Write) => staff::revoke_api_token;
+    get "/staff/accounts" Access::Staff(Accounts, Read) => accounts::list;
+    post "/staff/accounts" Access::Staff(Accounts, Write) => accounts::invite;
+    post "/staff/accounts/{id}/disable" Access::Staff(Accounts, Write) => accounts::disable;
+    post "/staff/accounts/{id}/enable" Access::Staff(Accounts, Write) => accounts::enable;
+    post "/staff/accounts/{id}/remove" Access::Staff(Accounts, Write) => accounts::remove;
+    post "/staff/accounts/{id}/end-sessions" Access::Staff(Accounts, Write) => accounts::end_sessions;
 
     get "/api/v1/openapi.json" Access::Public => api::openapi;
     post "/api/v1/customers" Access::Api(Scope::CustomersWrite, Customers, Write) => api::create_customer;

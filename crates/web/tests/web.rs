@@ -78,6 +78,13 @@ async fn authorisation_matrix_matches_the_golden_table() {
             .await
             .unwrap();
         let op = server.store.registry_ops().list(None, 1).await.unwrap()[0].id;
+        // An account of its own for the account routes to act on.
+        let spare_login = custodian_domain::validate::Email::parse("matrix-reserve@hoster.nl").unwrap();
+        let (spare_account, _) = server
+            .store
+            .create_staff_account(&common::operator(), Role::Bookkeeper, &spare_login, "Reserve")
+            .await
+            .unwrap();
         // Logging out ends the session, so that route comes last.
         let mut routes: Vec<_> = ROUTES.iter().collect();
         routes.sort_by_key(|r| r.path == "/logout");
@@ -89,6 +96,7 @@ async fn authorisation_matrix_matches_the_golden_table() {
                     p if p.starts_with("/staff/api-tokens/") => spare.id,
                     p if p.starts_with("/portal/handles/") => handle,
                     p if p.starts_with("/staff/registry/") => op,
+                    p if p.starts_with("/staff/accounts/") => spare_account.id,
                     _ => customer_id,
                 };
                 let path = route.path.replace("{id}", &id.to_string());

@@ -59,32 +59,6 @@ impl Store {
         Ok(self.account_by_id(&self.pool, id).await?.0)
     }
 
-    /// Creates a staff account (owner only) and returns it with its activation
-    /// code; the login goes by e-mail, the code separately (A11).
-    pub async fn create_staff_account(
-        &self,
-        access: &Access,
-        role: Role,
-        login: &Email,
-        name: &str,
-    ) -> Result<(Account, Zeroizing<String>), StoreError> {
-        crate::permit::require(access, Resource::Accounts, Action::Write)?;
-        if role == Role::Subject {
-            return Err(StoreError::Refused(crate::Refusal::CustomerAccountByInvitation));
-        }
-        if !self.settings.allows_role(role) {
-            return Err(crate::permit::no_staff());
-        }
-        let mut tx = crate::db::write_tx(&self.pool).await?;
-        let id = self.insert_account(&mut tx, role, None, login, Some(name)).await?;
-        let event = Event::new(access, "account.create", "account", id).fields(["login", "display_name"]);
-        crate::audit::append(&mut tx, &[event]).await?;
-        tx.commit().await?;
-        let code = random_digits();
-        self.store_code(&self.pool, CodePurpose::Activation, Some(id), &id.to_string(), &code, ACTIVATION_TTL).await?;
-        Ok((self.account_by_id(&self.pool, id).await?.0, code))
-    }
-
     /// Creates the portal account of a customer, with their e-mail address as
     /// login, and returns the activation code (valid 72 h, single use) for the
     /// SMS to the customer. Whoever knows login and code owns the account, so

@@ -1,8 +1,9 @@
 //! Accounts, passwords, second factor, sessions and one-time codes.
 //!
 //! `accounts` makes and checks accounts, `codes` the one-time codes (setup,
-//! activation, reset), `sessions` the logged-in sessions and `second_factor`
-//! TOTP enrolment and checks.
+//! activation, reset), `sessions` the logged-in sessions, `second_factor`
+//! TOTP enrolment and checks, and `staff` the owner's management of staff and
+//! bookkeeper accounts.
 //!
 //! Passwords are argon2id hashes (OWASP parameters: 19 MiB, 2 passes, 1 lane),
 //! sealed under the system key. One-time codes and session tokens are stored as
@@ -14,6 +15,8 @@ mod codes;
 pub mod limits;
 mod second_factor;
 pub mod sessions;
+mod staff;
+pub use staff::{Basis, CodeDelivery, INVITATION_FIELDS, Invited, StaffAccount, StaffInvitation};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};

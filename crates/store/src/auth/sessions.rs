@@ -33,6 +33,12 @@ impl Store {
         .bind(MAX_SESSIONS)
         .execute(&self.pool)
         .await?;
+        // The owner's account list shows when each account last logged in.
+        sqlx::query("UPDATE users SET last_login_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(account.id)
+            .execute(&self.pool)
+            .await?;
         Ok(NewSession { token, csrf })
     }
 

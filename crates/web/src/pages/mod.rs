@@ -1,5 +1,6 @@
 //! Request handlers, one module per area.
 
+pub(crate) mod accounts;
 pub(crate) mod auth;
 pub(crate) mod handles;
 pub(crate) mod portal;

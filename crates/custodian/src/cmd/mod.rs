@@ -1,0 +1,3 @@
+//! Command groups with a module of their own.
+
+pub(crate) mod account;
