@@ -46,6 +46,11 @@ pub enum Refusal {
     UnfinishedRestore,
     /// The last enabled owner cannot be disabled or removed.
     LastOwner,
+    /// The account's second factor is set up already.
+    SecondFactorOn,
+    /// This session is setting up no second-factor key (it was never shown,
+    /// or the session was renewed).
+    NoPendingSecondFactor,
 }
 
 impl Refusal {
@@ -70,6 +75,8 @@ impl Refusal {
             Refusal::NoLongerActive => "no_longer_active",
             Refusal::UnfinishedRestore => "unfinished_restore",
             Refusal::LastOwner => "last_owner",
+            Refusal::SecondFactorOn => "second_factor_on",
+            Refusal::NoPendingSecondFactor => "no_pending_second_factor",
         }
     }
 
@@ -163,6 +170,14 @@ impl Refusal {
             Refusal::LastOwner => text(
                 "De laatste eigenaar kan niet worden uitgeschakeld of verwijderd.",
                 "The last owner cannot be disabled or removed.",
+            ),
+            Refusal::SecondFactorOn => text(
+                "De tweede factor van dit account is al ingesteld.",
+                "The second factor of this account is set up already.",
+            ),
+            Refusal::NoPendingSecondFactor => text(
+                "Er wordt in deze sessie geen sleutel ingesteld. Open de pagina opnieuw en scan de sleutel die dan verschijnt.",
+                "No key is being set up in this session. Open the page again and scan the key it shows.",
             ),
         }
     }

@@ -1,8 +1,8 @@
 //! Accounts, passwords, second factor, sessions and one-time codes.
 //!
 //! `accounts` makes and checks accounts, `codes` the one-time codes (setup,
-//! activation, reset), `sessions` the logged-in sessions and `second_factor`
-//! TOTP enrolment and checks.
+//! activation, reset), `sessions` the logged-in sessions, `second_factor`
+//! TOTP enrolment, checks and reset, and `recovery` the recovery codes.
 //!
 //! Passwords are argon2id hashes (OWASP parameters: 19 MiB, 2 passes, 1 lane),
 //! sealed under the system key. One-time codes and session tokens are stored as
@@ -12,7 +12,10 @@ mod accounts;
 pub use accounts::may_disclose_code;
 mod codes;
 pub mod limits;
+mod recovery;
+pub use recovery::{RECOVERY_CODES, RecoveryCodes};
 mod second_factor;
+pub use second_factor::PendingTotp;
 pub mod sessions;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};

@@ -362,11 +362,11 @@ pub(crate) async fn enrol_form(AxState(state): AxState<State>, Extension(viewer)
         Ok(l) => l.to_string(),
         Err(e) => return view::server_error(viewer.lang, &e),
     };
-    let url = match state.store.begin_totp(account, &state.config.company, &label).await {
-        Ok(u) => u,
+    let key = match state.store.begin_totp(viewer.token(), account, &state.config.company, &label).await {
+        Ok(k) => k,
         Err(e) => return view::server_error(viewer.lang, &e),
     };
-    let secret = url.split("secret=").nth(1).and_then(|s| s.split('&').next()).unwrap_or_default().to_string();
+    let (url, secret) = (key.url.clone(), key.grouped().to_string());
     let page = page(&state, &viewer, viewer.lang.pick("Tweede factor instellen", "Set up the second factor"));
     view::render(SecondFactor {
         page,
@@ -382,7 +382,12 @@ pub(crate) async fn enrol(
     Extension(viewer): Extension<Viewer>,
     Form(form): Form<FormFields>,
 ) -> Response {
-    check_code(&state, &viewer, &form, "/second-factor/enrol").await
+    let account = &viewer.session().account;
+    let code = form.get("code").cloned().unwrap_or_default();
+    match state.store.confirm_totp(viewer.token(), account, &code, Some(viewer.ip)).await {
+        Ok(_) => Redirect::to(if account.is_staff() { "/staff" } else { "/portal" }).into_response(),
+        Err(_) => check_code(&state, &viewer, &form, "/second-factor/enrol").await,
+    }
 }
 
 #[derive(Template)]
