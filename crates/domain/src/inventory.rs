@@ -259,6 +259,7 @@ pub static FIELDS: &[Field] = fields![
     "users"."totp_secret", "Geheim tweede factor", "Second-factor secret", Credential, Accountability, LegitimateInterest, NOBODY, Account, [To::BackupStorage], K::System;
     "users"."phone", "Mobiel nummer medewerker (voor de activeringscode)", "Staff member's mobile number (for the activation code)", ContactDetails, Accountability, Contract, ACCOUNT, Account, [To::SmsGateway, To::BackupStorage], K::System;
     "users"."dpa_reference", "Kenmerk verwerkersovereenkomst boekhouder", "Bookkeeper's DPA reference", Identity, Accountability, LegalObligation, ACCOUNT, Account, [To::BackupStorage], K::System;
+    "sessions"."totp_pending", "Geheim tweede factor in aanmaak", "Second-factor secret being set up", Credential, Accountability, LegitimateInterest, NOBODY, Account, [To::BackupStorage], K::System;
 
     "outbox"."recipient", "Ontvanger bericht (e-mailadres of telefoonnummer)", "Message recipient (e-mail address or phone number)", ContactDetails, Communication, Contract, MESSAGE, UntilSent, [To::MailProvider, To::SmsGateway, To::BackupStorage], K::System;
     "outbox"."subject", "Onderwerp bericht", "Message subject", Identity, Communication, Contract, MESSAGE, UntilSent, [To::MailProvider, To::BackupStorage], K::System;
@@ -376,6 +377,9 @@ pub static NON_PERSONAL: &[(&str, &str, &str)] = &[
     ("one_time_codes", "created_at", "timestamp"),
     ("one_time_codes", "expires_at", "timestamp"),
     ("one_time_codes", "used_at", "timestamp"),
+    ("recovery_codes", "code_hash", "keyed hash of a random recovery code"),
+    ("recovery_codes", "user_id", "pseudonymous account ID"),
+    ("recovery_codes", "created_at", "timestamp"),
     ("erasure_journal", "seq", "position"),
     ("erasure_journal", "subject_kind", "kind of record erased"),
     ("erasure_journal", "subject_id", "pseudonymous ID of what was erased"),

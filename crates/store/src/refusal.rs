@@ -60,6 +60,11 @@ pub enum Refusal {
     AccountRemoved,
     /// A customer's portal account is managed with the customer, not as staff.
     CustomerAccount,
+    /// The account's second factor is set up already.
+    SecondFactorOn,
+    /// This session is setting up no second-factor key (it was never shown,
+    /// or the session was renewed).
+    NoPendingSecondFactor,
 }
 
 impl Refusal {
@@ -91,6 +96,8 @@ impl Refusal {
             Refusal::AccountDisabled => "account_disabled",
             Refusal::AccountRemoved => "account_removed",
             Refusal::CustomerAccount => "customer_account",
+            Refusal::SecondFactorOn => "second_factor_on",
+            Refusal::NoPendingSecondFactor => "no_pending_second_factor",
         }
     }
 
@@ -212,6 +219,14 @@ impl Refusal {
             Refusal::CustomerAccount => text(
                 "Dit is het portaalaccount van een klant; dat beheert u bij de klant.",
                 "This is a customer's portal account; it is managed with the customer.",
+            ),
+            Refusal::SecondFactorOn => text(
+                "De tweede factor van dit account is al ingesteld.",
+                "The second factor of this account is set up already.",
+            ),
+            Refusal::NoPendingSecondFactor => text(
+                "Er wordt in deze sessie geen sleutel ingesteld. Open de pagina opnieuw en scan de sleutel die dan verschijnt.",
+                "No key is being set up in this session. Open the page again and scan the key it shows.",
             ),
         }
     }

@@ -10,7 +10,7 @@ use custodian_store::Scope;
 use crate::State;
 pub use crate::access::{Access, Endpoint};
 use crate::api;
-use crate::pages::{accounts, auth, handles, portal, public, staff};
+use crate::pages::{accounts, auth, handles, portal, public, second_factor, staff};
 
 pub struct Route {
     pub method: &'static str,
@@ -69,10 +69,11 @@ pub static ROUTES: &[Route] = routes! {
     get "/reset/new" Access::Public => auth::reset_form;
     post "/reset/new" Access::Public, limited => auth::reset;
     post "/logout" Access::Session => auth::logout;
-    get "/second-factor" Access::Session => auth::second_factor_form;
-    post "/second-factor" Access::Session, limited => auth::second_factor;
-    get "/second-factor/enrol" Access::Session => auth::enrol_form;
-    post "/second-factor/enrol" Access::Session, limited => auth::enrol;
+    get "/second-factor" Access::Session => second_factor::second_factor_form;
+    post "/second-factor" Access::Session, limited => second_factor::second_factor;
+    get "/second-factor/enrol" Access::Session => second_factor::enrol_form;
+    post "/second-factor/enrol" Access::Session, limited => second_factor::enrol;
+    post "/second-factor/enrol/new-key" Access::Session => second_factor::new_key;
 
     get "/portal" Access::Customer => portal::dashboard;
     get "/portal/edit" Access::Customer => portal::edit_form;

@@ -1,5 +1,5 @@
-//! Failure counters of the credential checks: passwords, activation codes and
-//! second-factor codes.
+//! Failure counters of the credential checks: passwords, activation codes,
+//! second-factor codes and recovery codes.
 //!
 //! A counter is keyed by a keyed hash of what was tried against (the login as
 //! typed, or the account) and the client's address, and kept whether or not
@@ -27,6 +27,7 @@ pub(super) enum Check {
     Password,
     Activation,
     SecondFactor,
+    RecoveryCode,
 }
 
 impl Check {
@@ -35,6 +36,7 @@ impl Check {
             Check::Password => "password",
             Check::Activation => "activation",
             Check::SecondFactor => "second_factor",
+            Check::RecoveryCode => "recovery_code",
         }
     }
 }
@@ -136,7 +138,7 @@ impl Store {
         let access = anonymous(source);
         let action = match check {
             Check::Password => "auth.login_failed",
-            Check::Activation | Check::SecondFactor => "auth.code_failed",
+            Check::Activation | Check::SecondFactor | Check::RecoveryCode => "auth.code_failed",
         };
         self.audit_event(&access, action, kind, &id, &[check.as_str()]).await?;
         if lock.is_some() {

@@ -2,8 +2,8 @@
 //!
 //! `accounts` makes and checks accounts, `codes` the one-time codes (setup,
 //! activation, reset), `sessions` the logged-in sessions, `second_factor`
-//! TOTP enrolment and checks, and `staff` the owner's management of staff and
-//! bookkeeper accounts.
+//! TOTP enrolment, checks and reset, `recovery` the recovery codes, and `staff`
+//! the owner's management of staff and bookkeeper accounts.
 //!
 //! Passwords are argon2id hashes (OWASP parameters: 19 MiB, 2 passes, 1 lane),
 //! sealed under the system key. One-time codes and session tokens are stored as
@@ -13,7 +13,10 @@ mod accounts;
 pub use accounts::may_disclose_code;
 mod codes;
 pub mod limits;
+mod recovery;
+pub use recovery::{RECOVERY_CODES, RecoveryCodes};
 mod second_factor;
+pub use second_factor::PendingTotp;
 pub mod sessions;
 mod staff;
 pub use staff::{Basis, CodeDelivery, INVITATION_FIELDS, Invited, StaffAccount, StaffInvitation};

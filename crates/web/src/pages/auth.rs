@@ -1,5 +1,6 @@
-//! Logging in and out, the owner's first setup, account activation and the
-//! second factor.
+//! Logging in and out, the owner's first setup, account activation, password
+//! resets and telling an account's holder what happened to it. The second
+//! factor has its own module (`second_factor`).
 
 use askama::Template;
 use axum::Extension;
@@ -291,101 +292,6 @@ pub(crate) async fn activate(
 }
 
 #[derive(Template)]
-#[template(path = "second_factor.html")]
-struct SecondFactor {
-    page: Page,
-    action: &'static str,
-    otpauth: String,
-    secret: String,
-    error: String,
-}
-
-pub(crate) async fn second_factor_form(
-    AxState(state): AxState<State>,
-    Extension(viewer): Extension<Viewer>,
-) -> Response {
-    let page = page(&state, &viewer, viewer.lang.pick("Tweede factor", "Second factor"));
-    view::render(SecondFactor {
-        page,
-        action: "/second-factor",
-        otpauth: String::new(),
-        secret: String::new(),
-        error: String::new(),
-    })
-}
-
-async fn check_code(state: &State, viewer: &Viewer, form: &FormFields, action: &'static str) -> Response {
-    let account = &viewer.session().account;
-    let code = form.get("code").cloned().unwrap_or_default();
-    match state.store.verify_totp(account, &code, Some(viewer.ip)).await {
-        Ok(()) => match state.store.complete_second_factor(viewer.token()).await {
-            Ok(()) => Redirect::to(if account.is_staff() { "/staff" } else { "/portal" }).into_response(),
-            Err(e) => view::server_error(viewer.lang, &e),
-        },
-        Err(StoreError::Auth(AuthError::Locked { retry_after_secs })) => {
-            crate::refuse::page::too_many(viewer.lang, retry_after_secs.max(1) as u64)
-        }
-        Err(StoreError::Auth(e)) => {
-            tell_holder_later(state, e, viewer.lang);
-            let lang = viewer.lang;
-            let page = page(state, viewer, lang.pick("Tweede factor", "Second factor"));
-            let error = lang
-                .pick("Deze code klopt niet. Probeer de volgende code.", "This code is not right. Try the next code.");
-            let mut r = view::render(SecondFactor {
-                page,
-                action,
-                otpauth: String::new(),
-                secret: String::new(),
-                error: error.into(),
-            });
-            *r.status_mut() = StatusCode::UNAUTHORIZED;
-            r
-        }
-        Err(e) => view::server_error(viewer.lang, &e),
-    }
-}
-
-pub(crate) async fn second_factor(
-    AxState(state): AxState<State>,
-    Extension(viewer): Extension<Viewer>,
-    Form(form): Form<FormFields>,
-) -> Response {
-    check_code(&state, &viewer, &form, "/second-factor").await
-}
-
-pub(crate) async fn enrol_form(AxState(state): AxState<State>, Extension(viewer): Extension<Viewer>) -> Response {
-    let account = &viewer.session().account;
-    if account.totp_enabled {
-        return Redirect::to("/second-factor").into_response();
-    }
-    let label = match state.store.account_login(account).await {
-        Ok(l) => l.to_string(),
-        Err(e) => return view::server_error(viewer.lang, &e),
-    };
-    let url = match state.store.begin_totp(account, &state.config.company, &label).await {
-        Ok(u) => u,
-        Err(e) => return view::server_error(viewer.lang, &e),
-    };
-    let secret = url.split("secret=").nth(1).and_then(|s| s.split('&').next()).unwrap_or_default().to_string();
-    let page = page(&state, &viewer, viewer.lang.pick("Tweede factor instellen", "Set up the second factor"));
-    view::render(SecondFactor {
-        page,
-        action: "/second-factor/enrol",
-        otpauth: url.to_string(),
-        secret,
-        error: String::new(),
-    })
-}
-
-pub(crate) async fn enrol(
-    AxState(state): AxState<State>,
-    Extension(viewer): Extension<Viewer>,
-    Form(form): Form<FormFields>,
-) -> Response {
-    check_code(&state, &viewer, &form, "/second-factor/enrol").await
-}
-
-#[derive(Template)]
 #[template(path = "reset.html")]
 struct Reset {
     page: Page,
@@ -514,7 +420,7 @@ async fn mail_basis(
 
 /// When `refusal` locked a check of an existing account, tells its holder,
 /// in the background: the answer must take no longer than for an unknown login.
-fn tell_holder_later(state: &State, refusal: AuthError, lang: custodian_domain::Lang) {
+pub(crate) fn tell_holder_later(state: &State, refusal: AuthError, lang: custodian_domain::Lang) {
     let AuthError::NowLocked { account: Some(account), .. } = refusal else { return };
     let state = state.clone();
     tokio::spawn(async move {
@@ -527,7 +433,11 @@ fn tell_holder_later(state: &State, refusal: AuthError, lang: custodian_domain::
 /// Tells the account holder by e-mail that something happened to their
 /// account (activated, locked, a recovery code used); the details are in the
 /// portal's access log. Without a notifier or consent nothing goes.
-async fn tell_holder(state: &State, account: &Account, lang: custodian_domain::Lang) -> Result<(), StoreError> {
+pub(crate) async fn tell_holder(
+    state: &State,
+    account: &Account,
+    lang: custodian_domain::Lang,
+) -> Result<(), StoreError> {
     let Some(notifier) = &state.config.notifier else { return Ok(()) };
     let Some(to) = mail_basis(state, account, lang).await? else { return Ok(()) };
     let topic = custodian_notify::NoticeTopic::Account;

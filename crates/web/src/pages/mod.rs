@@ -5,6 +5,7 @@ pub(crate) mod auth;
 pub(crate) mod handles;
 pub(crate) mod portal;
 pub(crate) mod public;
+pub(crate) mod second_factor;
 pub(crate) mod staff;
 
 use std::collections::BTreeMap;
@@ -75,6 +76,9 @@ pub(crate) fn action_label(action: &str, lang: Lang) -> &str {
         "auth.login_failed" => lang.pick("inlogpoging met onjuist wachtwoord", "login attempt with a wrong password"),
         "auth.code_failed" => lang.pick("onjuiste code geprobeerd", "tried a wrong code"),
         "auth.locked" => lang.pick("inloggen tijdelijk geblokkeerd", "login temporarily blocked"),
+        "auth.recovery_code_used" => lang.pick("ingelogd met een herstelcode", "logged in with a recovery code"),
+        "account.second_factor_enrolled" => lang.pick("tweede factor ingesteld", "set up the second factor"),
+        "account.second_factor_reset" => lang.pick("tweede factor teruggezet", "reset the second factor"),
         "invoice.create" => lang.pick("factuur gemaakt", "issued an invoice"),
         "invoice.read" => lang.pick("facturen ingezien", "viewed invoices"),
         "contact.create" | "handle.create" => lang.pick("domeincontact aangemaakt", "created a domain contact"),
