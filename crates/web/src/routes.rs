@@ -112,6 +112,7 @@ pub static ROUTES: &[Route] = routes! {
     post "/staff/accounts/{id}/enable" Access::Staff(Accounts, Write) => accounts::enable;
     post "/staff/accounts/{id}/remove" Access::Staff(Accounts, Write) => accounts::remove;
     post "/staff/accounts/{id}/end-sessions" Access::Staff(Accounts, Write) => accounts::end_sessions;
+    post "/staff/accounts/{id}/reset-second-factor" Access::Staff(Accounts, Write) => accounts::reset_second_factor;
 
     get "/api/v1/openapi.json" Access::Public => api::openapi;
     post "/api/v1/customers" Access::Api(Scope::CustomersWrite, Customers, Write) => api::create_customer;

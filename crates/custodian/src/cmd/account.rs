@@ -64,6 +64,9 @@ pub(crate) enum AccountCmd {
     Remove { id: i64 },
     /// End every session of an account.
     EndSessions { id: i64 },
+    /// Erase an account's second factor and recovery codes (a lost phone, also
+    /// the owner's own); its sessions end and it enrols again at its next login.
+    ResetSecondFactor { id: i64 },
 }
 
 /// The option each invitation field comes from, for error messages.
@@ -157,6 +160,11 @@ pub(crate) async fn run(out: &mut impl Write, config: &Config, cmd: AccountCmd) 
             let store = open(config).await?;
             let ended = store.end_account_sessions(&access, id).await.map_err(|e| refused(e, lang))?;
             writeln!(out, "account {id}: {ended} session(s) ended")?;
+        }
+        AccountCmd::ResetSecondFactor { id } => {
+            let store = open(config).await?;
+            store.reset_second_factor(&access, id).await.map_err(|e| refused(e, lang))?;
+            writeln!(out, "account {id}: second factor and recovery codes erased; it enrols again at its next login")?;
         }
     }
     Ok(())

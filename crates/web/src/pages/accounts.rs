@@ -39,6 +39,8 @@ struct Row {
     created: String,
     last_login: String,
     second_factor: &'static str,
+    /// A second factor is enrolled, so the owner can reset it.
+    has_second_factor: bool,
     status: String,
     basis: String,
     enabled: bool,
@@ -106,6 +108,7 @@ fn row(a: &StaffAccount, lang: Lang) -> Row {
         } else {
             lang.pick("niet ingesteld", "not enrolled")
         },
+        has_second_factor: a.second_factor,
         status,
         basis,
         enabled: a.disabled_at.is_none(),
@@ -229,6 +232,10 @@ fn done_notice(done: Option<&str>, lang: Lang) -> Vec<String> {
         Some("sessions") => lang.pick(
             "Alle sessies van het account zijn beëindigd.",
             "All sessions of the account have ended.",
+        ),
+        Some("second-factor") => lang.pick(
+            "De tweede factor en de herstelcodes van het account zijn gewist en de sessies beëindigd. Bij de volgende keer inloggen stelt de houder een nieuwe tweede factor in.",
+            "The account's second factor and recovery codes are erased and its sessions ended. At the next login its holder sets up a new second factor.",
         ),
         _ => return vec![],
     };
@@ -413,6 +420,16 @@ pub(crate) async fn end_sessions(
 ) -> Response {
     let result = state.store.end_account_sessions(&access(&viewer), id).await.map(|_| ());
     after_action(&state, &viewer, "sessions", result).await
+}
+
+/// Erases an account's second factor (a lost phone): it enrols again at its next login.
+pub(crate) async fn reset_second_factor(
+    AxState(state): AxState<State>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<i64>,
+) -> Response {
+    let result = state.store.reset_second_factor(&access(&viewer), id).await;
+    after_action(&state, &viewer, "second-factor", result).await
 }
 
 /// Removes an account once the owner ticked the confirmation on its row.
