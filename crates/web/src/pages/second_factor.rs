@@ -156,8 +156,8 @@ async fn with_recovery_code(state: &State, viewer: &Viewer, code: &str) -> Respo
     let text = format!(
         "{} {remaining} {advice}",
         lang.pick(
-            "U bent ingelogd met een herstelcode; die code werkt niet nog eens. U krijgt hierover een e-mail.",
-            "You logged in with a recovery code; that code will not work again. You will get an e-mail about it.",
+            "U bent ingelogd met een herstelcode; die code werkt niet nog eens.",
+            "You logged in with a recovery code; that code will not work again.",
         )
     );
     view::render(view::MessagePage {
