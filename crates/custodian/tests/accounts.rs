@@ -169,6 +169,24 @@ async fn accounts_are_added_with_their_basis_listed_and_managed_from_the_command
         let ended = cli.ok(&["account", "end-sessions", &id]);
         assert!(ended.contains("1 session(s) ended"), "{name}: {ended}");
 
+        // A lost phone: the operator erases the second factor (as if enrolled here).
+        sqlx::query("UPDATE users SET totp_secret = $1 WHERE id = $2")
+            .bind(vec![1u8; 40])
+            .bind(piet.id)
+            .execute(store.pool())
+            .await
+            .unwrap();
+        store.start_session(&piet, true).await.unwrap();
+        let reset = cli.ok(&["account", "reset-second-factor", &id]);
+        assert!(reset.contains("second factor and recovery codes erased"), "{name}: {reset}");
+        let sql = format!("SELECT COUNT(*) FROM users WHERE id = {id} AND totp_secret IS NULL");
+        assert_eq!(count(&store, &sql).await, 1, "{name}: the secret is gone");
+        let sql = format!("SELECT COUNT(*) FROM sessions WHERE user_id = {id}");
+        assert_eq!(count(&store, &sql).await, 0, "{name}: and its sessions");
+        let sql = "SELECT COUNT(*) FROM audit_log WHERE action = 'account.second_factor_reset'";
+        assert_eq!(count(&store, sql).await, 1, "{name}: recorded");
+        cli.fails(&["account", "reset-second-factor", "999"], 2);
+
         assert!(cli.ok(&["account", "remove", &id]).contains("removed"), "{name}");
         let listed = json(&cli.ok(&["account", "list", "--format", "json"]));
         assert_eq!(listed[0]["id"], piet.id, "{name}: the ID stays");

@@ -252,3 +252,39 @@ async fn the_owner_disables_logs_out_and_removes_accounts_but_never_the_last_own
         db.finish().await;
     }
 }
+
+#[tokio::test]
+async fn the_owner_resets_a_lost_second_factor_and_the_holder_enrols_again() {
+    for db in databases().await {
+        let name = db.name();
+        let server = Server::start(&db).await;
+        let owner = server.owner().await;
+        let staff = server.staff(Role::Staff, "telefoon-kwijt@hoster.nl").await;
+        let id = account_id(&server, "telefoon-kwijt@hoster.nl").await;
+
+        let page = owner.get("/staff/accounts").await;
+        let action = format!("action=\"/staff/accounts/{id}/reset-second-factor\"");
+        assert!(row_with(&page, "telefoon-kwijt@hoster.nl").contains(&action), "{name}: offered for an enrolled account");
+        // Staff may not reset anyone's factor, not even their own.
+        let own_page = staff.get("/staff").await;
+        let refused = staff.post_form(&format!("/staff/accounts/{id}/reset-second-factor"), &own_page, &[]).await;
+        assert!(refused.denied(), "{name}: staff reset a second factor: {}", refused.status);
+
+        let reset = owner.post_form(&format!("/staff/accounts/{id}/reset-second-factor"), &page, &[]).await;
+        assert_eq!(reset.location(), "/staff/accounts?done=second-factor", "{name}: {}", reset.body);
+        assert!(staff.get("/staff").await.denied(), "{name}: the holder's sessions ended");
+        let after = owner.get("/staff/accounts?done=second-factor").await;
+        let row = row_with(&after, "telefoon-kwijt@hoster.nl");
+        assert!(row.contains("niet ingesteld") && !row.contains(&action), "{name}: {row}");
+
+        // The password still works; the next step is a new enrolment.
+        let c = server.client();
+        let login = c.get("/login").await;
+        let r = c.post_form("/login", &login, &[("login", "telefoon-kwijt@hoster.nl"), ("password", PASSWORD)]).await;
+        assert_eq!(r.location(), "/second-factor/enrol", "{name}");
+        c.enrol().await;
+        assert_eq!(c.get("/staff").await.status, StatusCode::OK, "{name}: enrolled again");
+        server.stop().await;
+        db.finish().await;
+    }
+}
