@@ -57,6 +57,9 @@ fn bookkeeper(login: &str) -> StaffInvitation {
     .unwrap()
 }
 
+/// A sealed column as stored, or `NULL`.
+type Sealed = Option<Vec<u8>>;
+
 async fn count(store: &Store, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(store.pool()).await.unwrap()
 }
@@ -207,7 +210,7 @@ async fn no_account_is_made_before_its_basis_is_recorded() {
         assert_eq!(list[1].confidentiality_signed_on, None);
 
         // The number and the DPA reference are sealed like the login.
-        let raw: Vec<(Option<Vec<u8>>, Option<Vec<u8>>)> =
+        let raw: Vec<(Sealed, Sealed)> =
             sqlx::query_as("SELECT phone, dpa_reference FROM users ORDER BY id").fetch_all(store.pool()).await.unwrap();
         let phone = raw[0].0.as_ref().expect("the staff member's number is kept");
         assert!(!String::from_utf8_lossy(phone).contains("612345678"), "{name}: the number is sealed");
@@ -420,20 +423,14 @@ async fn removing_keeps_the_trail_attributable_and_frees_the_login() {
         // The entries stay, and their actor is still an account of a known role.
         let kept = count(&store, &format!("SELECT COUNT(*) FROM audit_log WHERE actor_id = '{}'", acc.id)).await;
         assert_eq!(kept, made, "{name}");
-        let (role, login, display, phone, hash, removed): (
-            String,
-            Vec<u8>,
-            Option<Vec<u8>>,
-            Option<Vec<u8>>,
-            Option<Vec<u8>>,
-            Option<i64>,
-        ) = sqlx::query_as(
-            "SELECT role, login, display_name, phone, password_hash, removed_at FROM users WHERE id = $1",
-        )
-        .bind(acc.id)
-        .fetch_one(store.pool())
-        .await
-        .unwrap();
+        let (role, login, display, phone, hash, removed): (String, Vec<u8>, Sealed, Sealed, Sealed, Option<i64>) =
+            sqlx::query_as(
+                "SELECT role, login, display_name, phone, password_hash, removed_at FROM users WHERE id = $1",
+            )
+            .bind(acc.id)
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
         assert_eq!(role, "bookkeeper", "{name}");
         assert!(login.is_empty() && display.is_none() && phone.is_none() && hash.is_none(), "{name}: wiped");
         assert!(removed.is_some(), "{name}");
