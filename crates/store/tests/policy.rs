@@ -188,10 +188,9 @@ async fn attempt(store: &Store, operation: &str, access: &Access, id: i64, n: u6
         "invitation.write" => verdict(&what, store.invite_customer(access, id).await),
         "activation_code.disclose" => verdict(&what, custodian_store::auth::may_disclose_code(access)),
         "account.reset_second_factor" => {
-            let login = Email::parse(&format!("tweedefactor{n}@hoster.nl")).unwrap();
-            let (account, _) =
-                store.create_staff_account(&operator(), Role::Staff, &login, "Medewerker").await.unwrap();
-            verdict(&what, store.reset_second_factor(access, account.id).await)
+            let login = format!("tweedefactor{n}@hoster.nl");
+            let target = store.invite_staff(&operator(), &bookkeeper(&login), CodeDelivery::ReadOut).await.unwrap();
+            verdict(&what, store.reset_second_factor(access, target.account.id).await)
         }
         "customer.erase" => verdict(&what, store.erase_customer(access, id, ErasureReason::CustomerRequest).await),
         purpose if purpose.starts_with("purpose.") => {

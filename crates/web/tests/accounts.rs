@@ -264,7 +264,10 @@ async fn the_owner_resets_a_lost_second_factor_and_the_holder_enrols_again() {
 
         let page = owner.get("/staff/accounts").await;
         let action = format!("action=\"/staff/accounts/{id}/reset-second-factor\"");
-        assert!(row_with(&page, "telefoon-kwijt@hoster.nl").contains(&action), "{name}: offered for an enrolled account");
+        assert!(
+            row_with(&page, "telefoon-kwijt@hoster.nl").contains(&action),
+            "{name}: offered for an enrolled account"
+        );
         // Staff may not reset anyone's factor, not even their own.
         let own_page = staff.get("/staff").await;
         let refused = staff.post_form(&format!("/staff/accounts/{id}/reset-second-factor"), &own_page, &[]).await;

@@ -13,9 +13,9 @@
 //!   department (M6, A4), and is offered billing as the only purpose;
 //! - the bookkeeper's page shows no Staff page and no audit trail.
 
-mod common;
 #[path = "common/browser.rs"]
 mod chrome;
+mod common;
 
 use chrome::{Browser, Driver, Scratch};
 use common::{PASSWORD, Server};
@@ -152,7 +152,8 @@ async fn enrol_from_qr_code(b: &Browser, who: &str) {
 fn decode_qr(png: &[u8]) -> String {
     let pixmap = resvg::tiny_skia::Pixmap::decode_png(png).expect("the screenshot is a PNG");
     let (w, h) = (pixmap.width() as usize, pixmap.height() as usize);
-    let grey: Vec<u8> = pixmap.pixels().iter().map(|p| ((p.red() as u32 + p.green() as u32 + p.blue() as u32) / 3) as u8).collect();
+    let grey: Vec<u8> =
+        pixmap.pixels().iter().map(|p| ((p.red() as u32 + p.green() as u32 + p.blue() as u32) / 3) as u8).collect();
     let mut image = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| grey[y * w + x]);
     let grids = image.detect_grids();
     assert_eq!(grids.len(), 1, "one QR code in the screenshot");
