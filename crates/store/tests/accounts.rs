@@ -419,7 +419,16 @@ async fn removing_keeps_the_trail_attributable_and_frees_the_login() {
         let made = count(&store, &format!("SELECT COUNT(*) FROM audit_log WHERE actor_id = '{}'", acc.id)).await;
         assert!(made >= 2, "{name}: the activation and the read are the bookkeeper's");
 
+        // Recovery codes as an enrolment leaves them (hashes only).
+        sqlx::query("INSERT INTO recovery_codes (code_hash, user_id, created_at) VALUES ($1, $2, 0)")
+            .bind(vec![7u8; 32])
+            .bind(acc.id)
+            .execute(store.pool())
+            .await
+            .unwrap();
         store.remove_account(&operator(), acc.id).await.unwrap();
+        let codes = count(&store, &format!("SELECT COUNT(*) FROM recovery_codes WHERE user_id = {}", acc.id)).await;
+        assert_eq!(codes, 0, "{name}: the recovery codes go with the account");
         // The entries stay, and their actor is still an account of a known role.
         let kept = count(&store, &format!("SELECT COUNT(*) FROM audit_log WHERE actor_id = '{}'", acc.id)).await;
         assert_eq!(kept, made, "{name}");

@@ -503,6 +503,7 @@ impl Store {
         .await?;
         Self::end_sessions_in(&mut tx, id).await?;
         sqlx::query("DELETE FROM one_time_codes WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
         self.append_one(&mut tx, access, "account.remove", id, &WIPED).await?;
         tx.commit().await?;
         Ok(())
