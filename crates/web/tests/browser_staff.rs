@@ -56,7 +56,9 @@ async fn the_owner_brings_in_a_bookkeeper_who_sees_billing_data_only() {
         owner.fill("#f-name", "Bea Boekhouder").await;
         owner.fill("#f-phone", BOOKKEEPER_PHONE).await;
         owner.fill("#f-dpa_reference", "VWO-2026-07").await;
-        owner.fill("#f-dpa_date", "2026-11-30").await;
+        // A date input takes what its picker gives, not typed keys.
+        let set = "document.querySelector('#f-dpa_date').value = arguments[0]";
+        owner.client.execute(set, vec![serde_json::json!("2026-11-30")]).await.unwrap();
         owner.click("form[action=\"/staff/accounts\"] button[type=submit]").await;
         owner.wait_for("the invitation's notice", ".notice").await;
         let listed = owner.text().await;
