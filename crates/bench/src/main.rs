@@ -24,6 +24,10 @@
 //!    after 1% of the customers changed <= 5% of the full one, peak memory
 //!    < 256 MB (not part of `all`)
 //!
+//! 9. `policy`: the access policy costs < 2% on the uncached customer dashboard
+//!    and on the owner's view of a customer, against a previous build given
+//!    with `--baseline PATH`, in the same run (not part of `all`)
+//!
 //! `explain` is no target: it runs experiments on where the audit time goes.
 //!
 //! Targets 1, 2 and 5 also run on PostgreSQL with `--postgres URL`. The exit code is
@@ -34,8 +38,10 @@ mod audit;
 mod backup;
 mod crud;
 mod explain;
+mod http;
 mod import;
 mod lookup;
+mod policy;
 mod registry;
 mod report;
 mod retention;
@@ -65,6 +71,8 @@ enum Which {
     Registry,
     /// Backups of a large generated administration against restic.
     Backup,
+    /// The uncached dashboard and the staff view against a previous build (`--baseline`).
+    Policy,
     /// Not a target: experiments on where the audit target's time goes.
     Explain,
 }
@@ -93,6 +101,12 @@ struct Args {
     /// --retention-customers and kept (key in PATH.key); each run measures a copy.
     #[arg(long, value_name = "PATH")]
     backup_db: Option<PathBuf>,
+    /// The policy target's previous build: a `custodian` binary from before the access policy.
+    #[arg(long, value_name = "PATH")]
+    baseline: Option<PathBuf>,
+    /// Rounds of the policy target; each loads both builds once.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    rounds: usize,
 }
 
 /// A fresh database of each engine asked for.
@@ -220,6 +234,23 @@ async fn main() -> anyhow::Result<()> {
         let (table, mut o) = backup::run(&settings).await?;
         table.print();
         outcomes.append(&mut o);
+    }
+    if args.target == Which::Policy {
+        let Some(baseline) = args.baseline.clone() else {
+            anyhow::bail!("the policy target compares with a previous build: give its binary with --baseline PATH");
+        };
+        let settings = policy::Settings {
+            baseline,
+            rounds: args.rounds.max(1),
+            load: http::Settings { connections: 64, warmup: Duration::from_secs(2), window: Duration::from_secs(8) },
+        };
+        for db in databases(pg).await {
+            let result = policy::run(&db, &settings).await;
+            db.finish().await;
+            let (tables, mut o) = result?;
+            tables.iter().for_each(Table::print);
+            outcomes.append(&mut o);
+        }
     }
     if args.target == Which::Explain {
         on_each_engine(pg, &mut outcomes, |store, engine, url| async move { explain::run(&store, engine, &url).await })

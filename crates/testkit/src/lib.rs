@@ -108,6 +108,38 @@ impl TestDb {
         self.postgres.as_ref().map(|(_, n)| n.as_str())
     }
 
+    /// A second database holding what this one holds now, under the same key.
+    /// Nothing may have this one open: SQLite's files are copied as they are,
+    /// and PostgreSQL refuses a template that is in use.
+    pub async fn duplicate(&self) -> TestDb {
+        match (&self.postgres, &self.dir) {
+            (Some((admin_url, name)), _) => {
+                let copy = postgres(admin_url).await;
+                let new = copy.postgres_database().expect("a PostgreSQL copy has a name").to_string();
+                let mut admin = sqlx::AnyConnection::connect(admin_url).await.expect("connect to PostgreSQL");
+                admin.execute(format!("DROP DATABASE {new}").as_str()).await.expect("drop the empty copy");
+                admin
+                    .execute(format!("CREATE DATABASE {new} TEMPLATE {name}").as_str())
+                    .await
+                    .expect("copy the database");
+                admin.close().await.ok();
+                TestDb { key: self.key.clone(), ..copy }
+            }
+            (None, dir) => {
+                let dir = dir.as_ref().expect("a SQLite test database has a directory");
+                let copy = sqlite();
+                let to = copy.dir.as_ref().expect("a SQLite copy has a directory").path();
+                for suffix in ["", "-wal", "-shm"] {
+                    let from = dir.path().join(format!("custodian.db{suffix}"));
+                    if from.exists() {
+                        std::fs::copy(&from, to.join(format!("custodian.db{suffix}"))).expect("copy the database file");
+                    }
+                }
+                TestDb { key: self.key.clone(), ..copy }
+            }
+        }
+    }
+
     /// Drops the PostgreSQL database; SQLite files go with the temp dir.
     pub async fn finish(self) {
         if let Some((admin_url, name)) = &self.postgres
