@@ -134,6 +134,8 @@ impl Connection {
 
 /// What one phase measured.
 pub(crate) struct Load {
+    /// Correct answers over the whole phase, warm-up included.
+    pub(crate) answered: u64,
     pub(crate) stats: Stats,
     pub(crate) window: Duration,
     pub(crate) wrong: u64,
@@ -155,6 +157,8 @@ impl Load {
 #[derive(Default)]
 pub(crate) struct Tally {
     pub(crate) latencies: Vec<Duration>,
+    /// Correct answers over the whole phase, warm-up included.
+    pub(crate) answered: u64,
     pub(crate) wrong: u64,
     pub(crate) errors: u64,
     pub(crate) problem: Option<String>,
@@ -193,8 +197,11 @@ pub(crate) async fn client(addr: SocketAddr, probe: Arc<Probe>, from: Instant, u
                 if !probe.accepts(&answer) {
                     t.wrong += 1;
                     t.note(|| answer.describe());
-                } else if sent >= from && received <= until {
-                    t.latencies.push(received - sent);
+                } else {
+                    t.answered += 1;
+                    if sent >= from && received <= until {
+                        t.latencies.push(received - sent);
+                    }
                 }
             }
             Err(e) => {
@@ -220,6 +227,7 @@ pub(crate) async fn load(addr: SocketAddr, probes: &[Probe], s: &Settings) -> an
     while let Some(done) = set.join_next().await {
         let t = done.context("a load client panicked")?;
         all.latencies.extend(t.latencies);
+        all.answered += t.answered;
         all.wrong += t.wrong;
         all.errors += t.errors;
         if let Some(p) = t.problem {
@@ -227,6 +235,7 @@ pub(crate) async fn load(addr: SocketAddr, probes: &[Probe], s: &Settings) -> an
         }
     }
     Ok(Load {
+        answered: all.answered,
         stats: Stats::of(&mut all.latencies),
         window: s.window,
         wrong: all.wrong,
@@ -307,6 +316,18 @@ impl Server {
 
     pub(crate) fn stderr(&self) -> String {
         self.stderr.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// CPU time the server has used so far, user and system, all threads.
+    pub(crate) fn cpu(&self) -> anyhow::Result<Duration> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
+        // The fields after the command name, which is in parentheses and may hold spaces.
+        let after = stat.rsplit_once(')').map(|(_, rest)| rest).context("unreadable /proc stat")?;
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        let ticks = |i: usize| -> anyhow::Result<u64> { Ok(fields.get(i).context("short /proc stat")?.parse()?) };
+        // utime and stime are fields 14 and 15 of the whole line, 11 and 12 here,
+        // in clock ticks of 1/100 s (USER_HZ on Linux).
+        Ok(Duration::from_millis((ticks(11)? + ticks(12)?) * 10))
     }
 
     pub(crate) fn peak_rss(&mut self) -> anyhow::Result<u64> {

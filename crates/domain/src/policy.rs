@@ -293,7 +293,7 @@ use Principal::*;
 use Resource::*;
 
 /// Every permission there is. Anything not listed is refused.
-pub static RULES: &[Rule] = &[
+pub const RULES: &[Rule] = &[
     // Customer fields, by class. Staff never see or change bank details (A4);
     // the bookkeeper sees what an invoice needs and changes nothing (M6).
     rule(Fields(F::Profile), Read, &[Owner, OwnerToken, Operator, Staff, StaffToken, Subject, Job]),
@@ -389,7 +389,58 @@ const STAFF_PURPOSES: &[AccessPurpose] = &[
 
 /// Whether `who` may take `action` on `resource`.
 pub fn allows(who: Principal, resource: Resource, action: Action) -> bool {
-    RULES.iter().any(|r| r.resource == resource && r.action == action && r.who.contains(&who))
+    TABLE[resource.slot()][action as usize] & (1 << who as u16) != 0
+}
+
+/// [`RULES`] as a lookup table, made by the compiler: per resource and action,
+/// one bit per principal. Every read checks each field against the policy,
+/// so a decision must cost a load, not a search.
+static TABLE: [[u16; ACTIONS]; RESOURCES] = table(RULES);
+
+const ACTIONS: usize = 5;
+const RESOURCES: usize = FieldClass::ALL.len() + 18;
+
+const fn table(rules: &[Rule]) -> [[u16; ACTIONS]; RESOURCES] {
+    let mut t = [[0u16; ACTIONS]; RESOURCES];
+    let mut i = 0;
+    while i < rules.len() {
+        let r = &rules[i];
+        let mut j = 0;
+        while j < r.who.len() {
+            t[r.resource.slot()][r.action as usize] |= 1 << r.who[j] as u16;
+            j += 1;
+        }
+        i += 1;
+    }
+    t
+}
+
+impl Resource {
+    /// Its row in [`TABLE`].
+    const fn slot(self) -> usize {
+        const N: usize = FieldClass::ALL.len();
+        match self {
+            Fields(class) => class as usize,
+            Customers => N,
+            Import => N + 1,
+            Invoices => N + 2,
+            Services => N + 3,
+            Handles => N + 4,
+            RegistryQueue => N + 5,
+            Statute => N + 6,
+            ErasureRequests => N + 7,
+            Retention => N + 8,
+            LegalHolds => N + 9,
+            AuditTrail => N + 10,
+            AccessLog => N + 11,
+            Invitations => N + 12,
+            Accounts => N + 13,
+            ActivationCode => N + 14,
+            ApiTokens => N + 15,
+            Backups => N + 16,
+            Messages => N + 17,
+        }
+    }
 }
 
 /// The reasons `who` may give for an access.
@@ -440,6 +491,46 @@ mod tests {
             assert!(!purposes(p).is_empty(), "{p:?} can give no purpose");
         }
         assert!(RULES.iter().all(|r| r.resource != Fields(F::Credential)));
+    }
+
+    /// The table answers what a plain reading of the rules answers, for every
+    /// principal, resource and action.
+    #[test]
+    fn the_table_says_what_the_rules_say() {
+        let classes = FieldClass::ALL.into_iter().map(Fields);
+        let others = [
+            Customers,
+            Import,
+            Invoices,
+            Services,
+            Handles,
+            RegistryQueue,
+            Statute,
+            ErasureRequests,
+            Retention,
+            LegalHolds,
+            AuditTrail,
+            AccessLog,
+            Invitations,
+            Accounts,
+            ActivationCode,
+            ApiTokens,
+            Backups,
+            Messages,
+        ];
+        let resources: Vec<Resource> = classes.chain(others).collect();
+        assert_eq!(resources.len(), RESOURCES);
+        let slots: std::collections::BTreeSet<usize> = resources.iter().map(|r| r.slot()).collect();
+        assert_eq!(slots.len(), RESOURCES, "every resource has a row of its own");
+        for resource in resources {
+            for action in [Read, Write, Erase, Export, DiscloseCredential] {
+                for who in Principal::ALL {
+                    let declared =
+                        RULES.iter().any(|r| r.resource == resource && r.action == action && r.who.contains(&who));
+                    assert_eq!(allows(who, resource, action), declared, "{who:?} {action:?} {resource:?}");
+                }
+            }
+        }
     }
 
     #[test]

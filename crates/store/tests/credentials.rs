@@ -28,6 +28,27 @@ async fn count(store: &Store, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(store.pool()).await.unwrap()
 }
 
+/// Codes are read out by phone in groups of four; the customer types what
+/// they heard.
+#[tokio::test]
+async fn an_activation_code_typed_in_groups_is_accepted() {
+    for db in databases().await {
+        let store = db.store().await;
+        let name = db.name();
+        let id = store.create_customer(&owner(), &customer(1), false).await.unwrap();
+        let (_, login, code) = store.invite_customer(&staff(), id).await.unwrap();
+        assert_eq!(code.len(), 8, "{name}: eight digits");
+        let wrong = format!("{} {}", &code[..4], "0000".replace('0', if &code[4..] == "1111" { "2" } else { "1" }));
+        let refused = store.activate(&login, &wrong, &password(), None).await;
+        assert!(matches!(refused, Err(StoreError::Auth(AuthError::BadCode))), "{name}: other digits still fail");
+        let typed = format!(" {} {}-{} ", &code[..2], &code[2..4], &code[4..]);
+        store.activate(&login, &typed, &password(), None).await.unwrap();
+        store.login(&login, PASSWORD, None).await.unwrap();
+        store.close().await;
+        db.finish().await;
+    }
+}
+
 #[tokio::test]
 async fn an_invitation_never_replaces_a_password_and_cancels_earlier_codes() {
     for db in databases().await {

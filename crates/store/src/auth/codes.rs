@@ -48,7 +48,7 @@ impl Store {
             "UPDATE one_time_codes SET used_at = $1 WHERE code_hash = $2 AND purpose = $3 AND used_at IS NULL AND expires_at > $1 RETURNING user_id",
         )
         .bind(now)
-        .bind(self.code_hash(purpose, scope, code.trim()))
+        .bind(self.code_hash(purpose, scope, &purpose.normalise(code)))
         .bind(purpose.as_str())
         .fetch_optional(&mut **tx)
         .await?

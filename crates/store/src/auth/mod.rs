@@ -119,6 +119,15 @@ impl CodePurpose {
             CodePurpose::Reset => "reset",
         }
     }
+
+    /// The code as it was issued. Activation codes are read out by phone in
+    /// groups, so spaces and dashes typed between the digits do not count.
+    fn normalise(self, typed: &str) -> String {
+        match self {
+            CodePurpose::Activation => typed.chars().filter(|c| !c.is_whitespace() && *c != '-').collect(),
+            CodePurpose::Setup | CodePurpose::Reset => typed.trim().to_string(),
+        }
+    }
 }
 
 /// A login account: a staff member (owner, staff, bookkeeper) or a customer.
