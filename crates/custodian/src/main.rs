@@ -10,16 +10,13 @@ use clap::Parser;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-mod backup_cmd;
-mod cli;
 mod cmd;
 mod config;
 mod keyfile;
-mod registry_cmd;
 mod scheduler;
 
 fn main() -> ExitCode {
-    let args = cli::Args::parse();
+    let args = cmd::Args::parse();
     let config = match config::load(|k| std::env::var(k).ok(), args.data_dir.clone(), args.config.clone()) {
         Ok(c) => c,
         Err(e) => {
@@ -36,11 +33,11 @@ fn main() -> ExitCode {
         }
     };
     let lang = config.language;
-    match runtime.block_on(cli::run(args, config)) {
+    match runtime.block_on(cmd::run(args, config)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {}", cli::describe(&e, lang));
-            cli::exit_code(&e)
+            eprintln!("error: {}", cmd::describe(&e, lang));
+            cmd::exit_code(&e)
         }
     }
 }

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use custodian_store::Store;
+use custodian_store::lease::retry_delay_secs;
 use custodian_store::outbox::{Channel, ClaimRequest, Claimed, Content, OutboxCounts};
 use serde::Deserialize;
 use tokio::sync::OnceCell;
@@ -64,9 +65,7 @@ impl WorkerConfig {
     /// The wait after failed attempt number `attempt` (1-based): the first delay,
     /// doubled per further attempt, capped at the maximum.
     pub fn retry_delay(&self, attempt: i64) -> Duration {
-        let doublings = u32::try_from(attempt.saturating_sub(1).clamp(0, 32)).unwrap_or(32);
-        let secs = self.retry_first_delay_secs.saturating_mul(1u64 << doublings);
-        Duration::from_secs(secs.min(self.retry_max_delay_secs))
+        Duration::from_secs(retry_delay_secs(self.retry_first_delay_secs, self.retry_max_delay_secs, attempt))
     }
 
     fn validate(&self) -> Result<(), NotifyError> {

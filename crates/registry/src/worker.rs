@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use custodian_domain::model::{ContactData, Fields};
+use custodian_store::lease::retry_delay_secs;
 use custodian_store::registry::{Applied, ClaimedOp, OpKind, Outcome};
 use custodian_store::{Access, AccessPurpose, Actor, Store, StoreError};
 use serde::{Deserialize, Serialize};
@@ -57,8 +58,7 @@ impl Default for WorkerSettings {
 
 impl WorkerSettings {
     fn retry_delay_micros(&self, attempt: i64) -> i64 {
-        let doublings = u32::try_from(attempt.saturating_sub(1).clamp(0, 30)).unwrap_or(30);
-        let secs = self.retry_first_delay_secs.saturating_mul(1u64 << doublings).min(self.retry_max_delay_secs);
+        let secs = retry_delay_secs(self.retry_first_delay_secs, self.retry_max_delay_secs, attempt);
         i64::try_from(secs).unwrap_or(i64::MAX / 1_000_000) * 1_000_000
     }
 }

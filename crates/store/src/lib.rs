@@ -15,6 +15,7 @@ pub mod crypto;
 pub mod db;
 mod erasure;
 mod keys;
+pub mod lease;
 pub mod outbox;
 mod permit;
 mod records;

@@ -20,7 +20,7 @@ use custodian_notify::{
 use custodian_store::auth::{CodeDelivery, StaffAccount, StaffInvitation};
 use custodian_store::{AccessPurpose, Store, StoreError};
 
-use crate::cli::{Format, Usage, open, operator};
+use super::shared::{Format, Usage, format_micros, open, operator, print, today};
 use crate::config::Config;
 
 #[derive(Subcommand, Debug)]
@@ -121,8 +121,7 @@ pub(crate) async fn run(out: &mut impl Write, config: &Config, cmd: AccountCmd) 
                     input.insert(field.to_string(), v);
                 }
             }
-            let today = time::OffsetDateTime::now_utc().date();
-            let invitation = StaffInvitation::parse(&input, today).map_err(|mut e| {
+            let invitation = StaffInvitation::parse(&input, today()).map_err(|mut e| {
                 rename(&mut e);
                 e
             })?;
@@ -132,14 +131,7 @@ pub(crate) async fn run(out: &mut impl Write, config: &Config, cmd: AccountCmd) 
         AccountCmd::List { format } => {
             let store = open(config).await?;
             let accounts = store.staff_accounts(&access).await.map_err(|e| refused(e, lang))?;
-            if format == Format::Json {
-                serde_json::to_writer_pretty(&mut *out, &accounts)?;
-                writeln!(out)?;
-            } else {
-                for a in &accounts {
-                    writeln!(out, "{}", line(a))?;
-                }
-            }
+            print(out, format, &accounts, |out, a| writeln!(out, "{}", line(a)))?;
         }
         AccountCmd::Disable { id } => {
             let store = open(config).await?;
@@ -220,18 +212,11 @@ async fn add(out: &mut impl Write, config: &Config, store: &Store, invitation: &
     Ok(())
 }
 
-fn date(us: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(us / 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_else(|| us.to_string())
-}
-
 /// One account on one line.
 fn line(a: &StaffAccount) -> String {
     let state = match (a.removed_at, a.disabled_at, a.activated) {
-        (Some(at), _, _) => format!("removed {}", date(at)),
-        (None, Some(at), _) => format!("disabled {}", date(at)),
+        (Some(at), _, _) => format!("removed {}", format_micros(at)),
+        (None, Some(at), _) => format!("disabled {}", format_micros(at)),
         (None, None, false) => "invited".to_string(),
         (None, None, true) => "active".to_string(),
     };
@@ -247,8 +232,8 @@ fn line(a: &StaffAccount) -> String {
         a.role.as_str(),
         a.login.as_deref().unwrap_or("-"),
         a.name.as_deref().unwrap_or("-"),
-        date(a.created_at),
-        a.last_login_at.map(date).unwrap_or_else(|| "never".into()),
+        format_micros(a.created_at),
+        a.last_login_at.map(format_micros).unwrap_or_else(|| "never".into()),
         if a.second_factor { "enrolled" } else { "not enrolled" },
     )
 }

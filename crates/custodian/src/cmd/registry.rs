@@ -3,13 +3,13 @@
 
 use std::io::Write;
 
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use custodian_domain::model::ContactData;
 use custodian_registry::Worker;
 use custodian_store::registry::Target;
 use custodian_store::{AccessPurpose, Store};
 
-use crate::cli::{Format, Usage, fields, open, operator};
+use super::shared::{Format, Usage, fields, open, operator, print};
 use crate::config::Config;
 
 #[derive(Subcommand, Debug)]
@@ -47,22 +47,14 @@ pub(crate) enum DomainCmd {
     Register {
         customer: i64,
         name: String,
-        #[arg(long)]
-        registrant: i64,
-        #[arg(long)]
-        admin: Option<i64>,
-        #[arg(long)]
-        tech: Option<i64>,
+        #[command(flatten)]
+        handles: DomainHandles,
     },
     /// Point a domain at other handles of its customer (queued for the registry).
     Change {
         id: i64,
-        #[arg(long)]
-        registrant: i64,
-        #[arg(long)]
-        admin: Option<i64>,
-        #[arg(long)]
-        tech: Option<i64>,
+        #[command(flatten)]
+        handles: DomainHandles,
     },
     /// A customer's domains.
     List {
@@ -70,6 +62,18 @@ pub(crate) enum DomainCmd {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+}
+
+// A domain's handles, by contact number (no doc comment: clap would take it
+// for the subcommand's description).
+#[derive(Args, Debug)]
+pub(crate) struct DomainHandles {
+    #[arg(long)]
+    registrant: i64,
+    #[arg(long)]
+    admin: Option<i64>,
+    #[arg(long)]
+    tech: Option<i64>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -90,24 +94,6 @@ pub(crate) enum RegistryCmd {
     Sync,
     /// Compare local handles and domains with the registry's (info commands); changes nothing.
     Reconcile { registry: String },
-}
-
-/// `items` as pretty JSON, or one table line each.
-fn print<W: Write, T: serde::Serialize>(
-    out: &mut W,
-    format: Format,
-    items: &[T],
-    line: impl Fn(&mut W, &T) -> std::io::Result<()>,
-) -> anyhow::Result<()> {
-    if format == Format::Json {
-        serde_json::to_writer_pretty(&mut *out, items)?;
-        writeln!(out)?;
-    } else {
-        for item in items {
-            line(out, item)?;
-        }
-    }
-    Ok(())
 }
 
 fn worker(config: &Config, store: &Store) -> anyhow::Result<Worker> {
@@ -199,7 +185,7 @@ pub(crate) async fn handle(out: &mut impl Write, config: &Config, cmd: HandleCmd
 pub(crate) async fn domain(out: &mut impl Write, config: &Config, cmd: DomainCmd) -> anyhow::Result<()> {
     let access = operator(AccessPurpose::Registry);
     match cmd {
-        DomainCmd::Register { customer, name, registrant, admin, tech } => {
+        DomainCmd::Register { customer, name, handles: DomainHandles { registrant, admin, tech } } => {
             let name = custodian_store::registry::parse_domain_name(&name)?;
             let registry = config
                 .registries
@@ -210,7 +196,7 @@ pub(crate) async fn domain(out: &mut impl Write, config: &Config, cmd: DomainCmd
             let id = store.register_domain(&access, customer, &name, &registry, registrant, admin, tech).await?;
             writeln!(out, "{id}")?;
         }
-        DomainCmd::Change { id, registrant, admin, tech } => {
+        DomainCmd::Change { id, handles: DomainHandles { registrant, admin, tech } } => {
             let store = open(config).await?;
             store.change_domain(&access, id, registrant, admin, tech).await?;
             writeln!(out, "domain {id} changed; queued for the registry")?;

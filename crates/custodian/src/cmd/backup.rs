@@ -1,0 +1,115 @@
+//! `custodian backup …`. The work is in `custodian-backup`; this prints the
+//! outcome (the settings come from [`backup_settings`], shared with `serve`).
+
+use std::io::Write;
+
+use clap::Subcommand;
+use custodian_backup::SnapshotInfo;
+use custodian_domain::Lang;
+
+use super::shared::{Usage, backup_settings};
+use crate::config::Config;
+use crate::keyfile;
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum BackupCmd {
+    /// Back up the database now (the server may keep running); `serve` does this nightly.
+    Run,
+    /// The restore points, oldest first.
+    List,
+    /// Download, decrypt and check a restore point, and open it with the master key.
+    Verify {
+        /// The restore point at or before this time (RFC 3339, or YYYY-MM-DD for the end of that day); default the newest.
+        #[arg(long, value_name = "TIME")]
+        at: Option<String>,
+    },
+    /// Restore into an empty database, erasing again everyone erased since.
+    Restore {
+        /// The restore point at or before this time (RFC 3339, or YYYY-MM-DD); default the newest.
+        #[arg(long, value_name = "TIME")]
+        at: Option<String>,
+        /// The new database: sqlite://PATH (a file that does not exist yet) or postgres://… (an empty database).
+        #[arg(long, value_name = "DATABASE_URL")]
+        into: String,
+        /// Also replay the erasure journal of this database (the old one, when it still exists).
+        #[arg(long, value_name = "DATABASE_URL")]
+        journal_from: Option<String>,
+    },
+}
+
+fn at(lang: Lang, at: Option<&str>) -> anyhow::Result<Option<i64>> {
+    at.map(|s| {
+        custodian_backup::parse_time(s).ok_or_else(|| {
+            Usage(
+                lang.pick(
+                    "--at: verwacht een tijd als 2026-03-01T02:00:00Z of een datum als 2026-03-01",
+                    "--at: expected a time like 2026-03-01T02:00:00Z or a date like 2026-03-01",
+                )
+                .into(),
+            )
+            .into()
+        })
+    })
+    .transpose()
+}
+
+fn line(s: &SnapshotInfo) -> String {
+    format!("{}  {}  {} bytes", s.id, s.time_text(), s.size)
+}
+
+pub(crate) async fn run(out: &mut impl Write, config: &Config, cmd: BackupCmd) -> anyhow::Result<()> {
+    let lang = config.language;
+    // Bad --at is reported before anything is read or written.
+    let when = match &cmd {
+        BackupCmd::Verify { at: a } | BackupCmd::Restore { at: a, .. } => at(lang, a.as_deref())?,
+        _ => None,
+    };
+    let settings = backup_settings(config)?;
+    match cmd {
+        BackupCmd::Run => {
+            let r = custodian_backup::run(&settings, &config.database_url).await?;
+            writeln!(out, "{}", line(&r.snapshot))?;
+            writeln!(out, "{} {} bytes", lang.pick("geüpload:", "uploaded:"), r.uploaded_bytes)?;
+            if r.forgotten > 0 {
+                writeln!(out, "{} {}", lang.pick("vergeten snapshots:", "snapshots forgotten:"), r.forgotten)?;
+            }
+        }
+        BackupCmd::List => {
+            for s in custodian_backup::list(&settings).await? {
+                writeln!(out, "{}", line(&s))?;
+            }
+        }
+        BackupCmd::Verify { .. } => {
+            let r = custodian_backup::verify(&settings, when, keyfile::master_key(config)?).await?;
+            writeln!(out, "{} {}", line(&r.snapshot), lang.pick("in orde", "ok"))?;
+            writeln!(
+                out,
+                "{} {}, {} {}, {} {}",
+                lang.pick("klanten", "customers"),
+                r.customers,
+                lang.pick("auditregels", "audit entries"),
+                r.audit_entries,
+                lang.pick("wisjournaal", "erasure journal"),
+                r.journal_entries
+            )?;
+        }
+        BackupCmd::Restore { into, journal_from, .. } => {
+            let master = keyfile::master_key(config)?;
+            let r = custodian_backup::restore(&settings, when, &into, journal_from.as_deref(), master).await?;
+            writeln!(out, "{} {}", lang.pick("teruggezet:", "restored:"), line(&r.snapshot))?;
+            writeln!(
+                out,
+                "{} {} ({} {}, {} {}, {} {})",
+                lang.pick("opnieuw gewist volgens het wisjournaal:", "erased again from the erasure journal:"),
+                r.journal_entries,
+                lang.pick("klanten", "customers"),
+                r.replayed.customers,
+                lang.pick("handles", "handles"),
+                r.replayed.handles,
+                lang.pick("facturen", "invoices"),
+                r.replayed.invoices
+            )?;
+        }
+    }
+    Ok(())
+}

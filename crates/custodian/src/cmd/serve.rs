@@ -1,0 +1,193 @@
+//! `custodian serve`: the web server with the workers and jobs that run
+//! beside it (messages, registry operations, retention, backups).
+
+use std::time::Duration;
+
+use anyhow::Context;
+
+use super::shared::{backup_settings, open};
+use crate::config::Config;
+
+/// Opens the store, offers the owner setup link when nobody can log in yet, and
+/// serves until Ctrl-C or SIGTERM.
+pub(crate) async fn run(config: &Config, listen: Option<std::net::SocketAddr>) -> anyhow::Result<()> {
+    let store = open(config).await?;
+    let addr = listen.unwrap_or(config.listen);
+    let listener = std::net::TcpListener::bind(addr).with_context(|| format!("listening on {addr}"))?;
+    let bound = listener.local_addr()?;
+    // Unless it was set, the public URL follows the address actually bound.
+    let scheme = if config.tls_cert.is_some() { "https" } else { "http" };
+    let public_url = if config.public_url == format!("{scheme}://{}", config.listen) {
+        format!("{scheme}://{bound}")
+    } else {
+        config.public_url.clone()
+    };
+    let tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => Some(custodian_web::TlsFiles { cert: cert.clone(), key: key.clone() }),
+        _ => None,
+    };
+    // Messages: queued by the web pages, sent by the worker, both only when a
+    // channel is configured.
+    let clock: std::sync::Arc<dyn custodian_notify::Clock> = std::sync::Arc::new(custodian_notify::SystemClock);
+    let mailer = config.smtp.as_ref().map(custodian_notify::Mailer::new).transpose()?;
+    let mailer_configured = mailer.is_some();
+    let sms = config.sms.as_ref().map(custodian_notify::SmsGateway::new).transpose()?;
+    let notifier = if mailer.is_some() || sms.is_some() {
+        let branding =
+            custodian_notify::Branding { company: config.company_name.clone(), portal_url: public_url.clone() };
+        Some(custodian_notify::Notifier::new(store.clone(), branding, clock.clone())?)
+    } else {
+        None
+    };
+    // One set of registry sessions for the worker and the pages.
+    let registry = if config.registries.0.is_empty() {
+        None
+    } else {
+        let worker =
+            custodian_registry::Worker::new(store.clone(), &config.registries, config.registry_worker.clone())?;
+        Some(std::sync::Arc::new(worker))
+    };
+    let web = custodian_web::WebConfig {
+        public_url: public_url.clone(),
+        tls: tls.is_some() || config.behind_tls_proxy,
+        trusted_proxy: config.trusted_proxy,
+        company: config.company_name.clone(),
+        attempts_per_minute: config.login_attempts_per_minute,
+        sms: sms.is_some(),
+        notifier: notifier.clone(),
+        retention: config.retention.clone(),
+        registry: registry.clone(),
+        read_cache: config.read_cache,
+        limits: config.http,
+    };
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let worker = if mailer.is_some() || sms.is_some() {
+        let worker = custodian_notify::Worker::new(store.clone(), config.outbox.clone(), clock, mailer, sms)?;
+        let mut stopped = stopped.clone();
+        Some(tokio::spawn(async move {
+            worker
+                .run(async move {
+                    let _ = stopped.changed().await;
+                })
+                .await
+        }))
+    } else {
+        None
+    };
+    // Registry operations: sent by their worker when a registry is configured.
+    let registry_worker = registry.clone().map(|worker| {
+        let mut stopped = stopped.clone();
+        tokio::spawn(async move {
+            worker
+                .run(async move {
+                    let _ = stopped.changed().await;
+                })
+                .await
+        })
+    });
+    // Notices of coming erasures go by e-mail only (A10).
+    let retention = tokio::spawn(crate::scheduler::run(
+        store.clone(),
+        config.retention.clone(),
+        notifier.filter(|_| mailer_configured),
+        stopped.clone(),
+    ));
+    let backups =
+        config.backup.service.is_some().then(|| tokio::spawn(scheduled_backups(config.clone(), stopped.clone())));
+    println!("custodian listening on {bound} ({}), database {}", public_url, store.engine().name());
+    if store.needs_setup().await? {
+        let code = store.issue_setup_code().await?;
+        println!(
+            "No owner account yet. Create it within 24 hours, once, at:\n  {public_url}/setup?code={}",
+            code.as_str()
+        );
+    }
+    let shutdown = async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            let term = async {
+                match term.as_mut() {
+                    Some(t) => {
+                        t.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        tracing::info!("shutting down");
+        let _ = stop.send(true);
+    };
+    custodian_web::serve(listener, tls, store, web, shutdown).await?;
+    if let Some(w) = worker {
+        let _ = w.await;
+    }
+    if let Some(w) = registry_worker {
+        let _ = w.await;
+    }
+    let _ = retention.await;
+    if let Some(b) = backups {
+        let _ = b.await;
+    }
+    drop(stopped);
+    Ok(())
+}
+
+/// How often `serve` looks whether a backup or a journal push is due: an
+/// erasure reaches the storage within about this long (looking is one
+/// `MAX(seq)` read).
+const TICK: Duration = Duration::from_secs(15);
+/// The pause after a failed backup or push before the next attempt, so a
+/// storage that is down is not hammered (nor the log filled).
+const RETRY: Duration = Duration::from_secs(300);
+
+/// The backups of `serve`: the nightly snapshot once the configured hour has
+/// passed, and between those the erasure journal on its own whenever it grew,
+/// so an erasure made today survives the loss of the database.
+async fn scheduled_backups(config: Config, mut stopped: tokio::sync::watch::Receiver<bool>) {
+    let Ok(settings) = backup_settings(&config) else { return };
+    let url = config.database_url.clone();
+    let mut last_day = custodian_backup::list(&settings)
+        .await
+        .ok()
+        .and_then(|s| s.last().map(|s| s.time))
+        .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
+        .map(|t| t.date());
+    // What the storage already has: erasures made while no server ran are pushed now.
+    let mut pushed = custodian_backup::stored_journal_position(&settings).await.unwrap_or(0);
+    loop {
+        let now = time::OffsetDateTime::now_utc();
+        let mut pause = TICK;
+        if now.hour() >= config.backup.hour && last_day != Some(now.date()) {
+            match custodian_backup::run(&settings, &url).await {
+                Ok(r) => {
+                    tracing::info!(snapshot = %r.snapshot.id, uploaded = r.uploaded_bytes, "backup: done");
+                    last_day = Some(now.date());
+                    pushed = custodian_backup::journal_position(&url).await.unwrap_or(pushed);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "backup: failed; will try again");
+                    pause = RETRY;
+                }
+            }
+        } else if let Ok(position) = custodian_backup::journal_position(&url).await
+            && position > pushed
+        {
+            match custodian_backup::push_journal(&settings, &url).await {
+                Ok(p) => pushed = p,
+                Err(e) => {
+                    tracing::warn!(error = %e, "backup: erasure journal push failed; will try again");
+                    pause = RETRY;
+                }
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            _ = stopped.changed() => return,
+        }
+    }
+}
