@@ -345,7 +345,6 @@ impl Drop for Server {
     }
 }
 
-
 /// The value of the hidden form field `name` on a page.
 pub(crate) fn hidden(body: &[u8], name: &str) -> Option<String> {
     let body = std::str::from_utf8(body).ok()?;
@@ -361,7 +360,6 @@ pub(crate) async fn form_token(conn: &mut Connection, path: &str) -> anyhow::Res
     hidden(&page.body, "csrf").with_context(|| format!("no csrf field on {path}: {}", page.describe()))
 }
 
-
 /// Sends `probe` once and insists on a correct answer, so a broken setup stops
 /// the bench instead of showing up as a table full of errors.
 pub(crate) async fn check_once(addr: SocketAddr, probe: &Probe) -> anyhow::Result<()> {
@@ -371,4 +369,3 @@ pub(crate) async fn check_once(addr: SocketAddr, probe: &Probe) -> anyhow::Resul
     }
     Ok(())
 }
-

@@ -70,6 +70,9 @@ impl Phase {
     }
 }
 
+/// Picks one phase's rounds out of what a build measured.
+type PhasesOf = fn(&Measured) -> &[Phase];
+
 /// What one build measured over all rounds, per phase.
 #[derive(Default)]
 struct Measured {
@@ -81,8 +84,7 @@ struct Measured {
 /// the form offers it, else its first choice.
 fn purpose(form: &[u8]) -> Option<String> {
     let page = std::str::from_utf8(form).ok()?;
-    let values: Vec<&str> =
-        page.split("<option value=\"").skip(1).filter_map(|rest| rest.split('"').next()).collect();
+    let values: Vec<&str> = page.split("<option value=\"").skip(1).filter_map(|rest| rest.split('"').next()).collect();
     values.iter().find(|v| **v == "administration").or(values.first()).map(|v| v.to_string())
 }
 
@@ -254,7 +256,7 @@ fn report(engine: &str, s: &Settings, measured: &[Measured; 2]) -> (Vec<Table>, 
         ),
         &["round", "request", "previous /s", "this /s", "ratio", "CPU/answer previous", "CPU/answer this", "ratio"],
     );
-    let phases: [(&str, fn(&Measured) -> &[Phase]); 2] =
+    let phases: [(&str, PhasesOf); 2] =
         [("GET /portal (dashboard)", |m| &m.dashboard), ("POST /staff/customers/ID (staff view)", |m| &m.staff)];
     for round in 0..s.rounds {
         for (label, of) in phases {

@@ -170,7 +170,8 @@ async fn owner(server: &Server) -> anyhow::Result<HeaderValue> {
         ("name", "Eigenaar Zilvermeeuw"),
         ("password", PASSWORD),
     ];
-    let set_up = expect(&mut conn, &Probe::post_form("/setup", &fields, Expect::SeeOther("/second-factor/enrol"))).await?;
+    let set_up =
+        expect(&mut conn, &Probe::post_form("/setup", &fields, Expect::SeeOther("/second-factor/enrol"))).await?;
     let cookie = cookie(&set_up)?;
     let enrol = conn.send(&with_cookie(Probe::get("/second-factor/enrol"), &cookie)).await?;
     let page = String::from_utf8_lossy(&enrol.body);
@@ -184,8 +185,11 @@ async fn owner(server: &Server) -> anyhow::Result<HeaderValue> {
     let csrf = hidden(&enrol.body, "csrf").context("no csrf field on the enrolment page")?;
     let code = totp(&secret)?;
     let fields = [("csrf", csrf.as_str()), ("code", code.as_str())];
-    expect(&mut conn, &with_cookie(Probe::post_form("/second-factor/enrol", &fields, Expect::SeeOther("/staff")), &cookie))
-        .await?;
+    expect(
+        &mut conn,
+        &with_cookie(Probe::post_form("/second-factor/enrol", &fields, Expect::SeeOther("/staff")), &cookie),
+    )
+    .await?;
     Ok(cookie)
 }
 
