@@ -416,6 +416,32 @@ const fn table(rules: &[Rule]) -> [[u16; ACTIONS]; RESOURCES] {
 }
 
 impl Resource {
+    /// Every resource, each field class as one.
+    pub fn all() -> Vec<Resource> {
+        let classes = FieldClass::ALL.into_iter().map(Fields);
+        let others = [
+            Customers,
+            Import,
+            Invoices,
+            Services,
+            Handles,
+            RegistryQueue,
+            Statute,
+            ErasureRequests,
+            Retention,
+            LegalHolds,
+            AuditTrail,
+            AccessLog,
+            Invitations,
+            Accounts,
+            ActivationCode,
+            ApiTokens,
+            Backups,
+            Messages,
+        ];
+        classes.chain(others).collect()
+    }
+
     /// Its row in [`TABLE`].
     const fn slot(self) -> usize {
         const N: usize = FieldClass::ALL.len();
@@ -497,31 +523,9 @@ mod tests {
     /// principal, resource and action.
     #[test]
     fn the_table_says_what_the_rules_say() {
-        let classes = FieldClass::ALL.into_iter().map(Fields);
-        let others = [
-            Customers,
-            Import,
-            Invoices,
-            Services,
-            Handles,
-            RegistryQueue,
-            Statute,
-            ErasureRequests,
-            Retention,
-            LegalHolds,
-            AuditTrail,
-            AccessLog,
-            Invitations,
-            Accounts,
-            ActivationCode,
-            ApiTokens,
-            Backups,
-            Messages,
-        ];
-        let resources: Vec<Resource> = classes.chain(others).collect();
-        assert_eq!(resources.len(), RESOURCES);
+        let resources = Resource::all();
         let slots: std::collections::BTreeSet<usize> = resources.iter().map(|r| r.slot()).collect();
-        assert_eq!(slots.len(), RESOURCES, "every resource has a row of its own");
+        assert_eq!((resources.len(), slots.len()), (RESOURCES, RESOURCES), "every resource has a row of its own");
         for resource in resources {
             for action in [Read, Write, Erase, Export, DiscloseCredential] {
                 for who in Principal::ALL {
