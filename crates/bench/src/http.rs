@@ -267,7 +267,27 @@ impl Server {
         data_dir: &Path,
         env: &[(&str, &str)],
     ) -> anyhow::Result<Server> {
-        let mut cmd = clean_command(bin);
+        Server::start_under(&[], bin, url, key_hex, data_dir, env).await
+    }
+
+    /// As [`Server::start`], run by the program and arguments of `wrapper`
+    /// (a profiler) when it is not empty.
+    pub(crate) async fn start_under(
+        wrapper: &[&str],
+        bin: &Path,
+        url: &str,
+        key_hex: &str,
+        data_dir: &Path,
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Server> {
+        let mut cmd = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut cmd = clean_command(Path::new(program));
+                cmd.args(args).arg(bin);
+                cmd
+            }
+            None => clean_command(bin),
+        };
         cmd.arg("--data-dir")
             .arg(data_dir)
             .args(["serve", "--listen", "127.0.0.1:0"])
@@ -302,7 +322,9 @@ impl Server {
             }
         });
         let mut server = Server { child, addr: SocketAddr::from(([127, 0, 0, 1], 0)), stderr, stdout: said };
-        match tokio::time::timeout(Duration::from_secs(60), listening).await {
+        // A profiler slows start-up (migrations, key derivation) fifty-fold.
+        let patience = Duration::from_secs(if wrapper.is_empty() { 60 } else { 600 });
+        match tokio::time::timeout(patience, listening).await {
             Ok(Ok(addr)) => server.addr = addr.parse().with_context(|| format!("server address {addr:?}"))?,
             _ => bail!("the server did not start:\n{}", server.stderr()),
         }

@@ -132,7 +132,7 @@ impl Store {
         Ok(out)
     }
 
-    async fn open_source(
+    pub(crate) async fn open_source(
         &self,
         conn: &mut sqlx::AnyConnection,
         access: &Access,

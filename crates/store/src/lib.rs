@@ -11,6 +11,7 @@ pub mod api_tokens;
 pub mod audit;
 pub mod auth;
 mod cache;
+mod care;
 pub mod crypto;
 pub mod db;
 mod erasure;
@@ -34,9 +35,12 @@ use custodian_domain::model::FieldErrors;
 use sqlx::AnyPool;
 
 pub use api_tokens::{ApiToken, Scope};
-pub use audit::{Access, AccessPurpose, Actor, ActorKind, Entry, Problem, ProblemKind, Verification};
+pub use audit::{
+    Access, AccessPurpose, Actor, ActorKind, AuditFilter, AuditPage, Entry, Problem, ProblemKind, Verification,
+};
 pub use auth::{Account, AuthError, NewSession, Session};
 pub use cache::CacheStats;
+pub use care::{ErasureStanding, ServiceLine};
 pub use crypto::{CryptoError, Key};
 pub use customers::{CustomerRecord, CustomerSummary, Lookup, StoreCounts};
 pub use db::Engine;

@@ -40,6 +40,8 @@ const HANDLE_IN_USE: &str = "(EXISTS (SELECT 1 FROM domains d WHERE d.status <> 
 
 const LAST_RUN: &str = "retention_last_run";
 const SCHEDULE_FROM: &str = "retention_schedule_from";
+/// The last run's day and report, as JSON that sorts by day (`{"on":"YYYY-MM-DD",…`).
+const LAST_REPORT: &str = "retention_last_report";
 
 /// Why a customer is erased.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -138,7 +140,7 @@ impl Plan {
 
 /// What a run did. `skipped` counts planned items that changed in between (a
 /// new invoice, a service, a hold, or another instance got there first).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct RunReport {
     pub erased_on_request: u64,
     pub erased_retention_expired: u64,
@@ -465,6 +467,16 @@ impl Store {
         .bind(format_date(on))
         .execute(&mut *tx)
         .await?;
+        // What the run did, for the owner's pages; the newest run's report wins.
+        let summary = serde_json::json!({ "on": format_date(on), "report": &report }).to_string();
+        sqlx::query(
+            "INSERT INTO meta (name, value) VALUES ($1, $2)
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value WHERE meta.value < excluded.value",
+        )
+        .bind(LAST_REPORT)
+        .bind(summary)
+        .execute(&mut *tx)
+        .await?;
         let event = Event::new(access, "retention.run", "retention", format_date(on));
         crate::audit::append(&mut tx, &[event]).await?;
         tx.commit().await?;
@@ -726,6 +738,22 @@ impl Store {
             v.as_deref().map(stored_date).transpose()
         };
         Ok(ScheduleState { last_run: date(LAST_RUN).await?, since: date(SCHEDULE_FROM).await? })
+    }
+
+    /// The newest completed run: its day and what it did.
+    pub async fn retention_last_report(&self) -> Result<Option<(Date, RunReport)>, StoreError> {
+        #[derive(serde::Deserialize)]
+        struct Stored {
+            on: String,
+            report: RunReport,
+        }
+        let v: Option<String> = sqlx::query_scalar("SELECT value FROM meta WHERE name = $1")
+            .bind(LAST_REPORT)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(v) = v else { return Ok(None) };
+        let stored: Stored = serde_json::from_str(&v).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        Ok(Some((stored_date(&stored.on)?, stored.report)))
     }
 
     /// The day the scheduler first ran on this database (set to `today` the

@@ -14,6 +14,7 @@ use custodian_store::Store;
 
 mod access;
 mod api;
+mod edge;
 mod extract;
 mod guard;
 mod openapi;
@@ -160,10 +161,8 @@ pub async fn serve(
     let request_timeout = Duration::from_secs(limits.request_timeout_secs);
     let public = security::PublicOrigin::parse(&config.public_url)
         .ok_or_else(|| std::io::Error::other("public_url must be http:// or https:// with a host"))?;
-    let public = Arc::new(public);
     let app = app(store, config)
-        .layer(axum::middleware::from_fn(move |req, next| security::host_check(public.clone(), req, next)))
-        .layer(axum::middleware::from_fn(move |req, next| security::request_timeout(request_timeout, req, next)))
+        .layer(edge::EdgeLayer::new(public, request_timeout))
         .into_make_service_with_connect_info::<SocketAddr>();
     let app = security::ConnectionLimit::new(app, limits.max_connections);
     let idle = security::IdleAcceptor { idle: Duration::from_secs(limits.idle_timeout_secs) };

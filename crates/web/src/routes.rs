@@ -10,7 +10,7 @@ use custodian_store::Scope;
 use crate::State;
 pub use crate::access::{Access, Endpoint};
 use crate::api;
-use crate::pages::{accounts, auth, handles, portal, public, second_factor, staff};
+use crate::pages::{accounts, audit, auth, erasure, handles, portal, public, second_factor, staff};
 
 pub struct Route {
     pub method: &'static str,
@@ -99,9 +99,17 @@ pub static ROUTES: &[Route] = routes! {
     post "/staff/customers/{id}/edit" Access::Staff(Customers, Write) => staff::edit;
     post "/staff/customers/{id}/statute" Access::Staff(Statute, Write) => staff::statute;
     post "/staff/customers/{id}/invite" Access::Staff(Invitations, Write) => staff::invite;
+    get "/staff/customers/{id}/erasure" Access::Staff(Retention, Read) => erasure::standing;
+    post "/staff/customers/{id}/hold" Access::Staff(LegalHolds, Write) => erasure::place_hold;
+    post "/staff/customers/{id}/hold/lift" Access::Staff(LegalHolds, Write) => erasure::lift_hold;
+    post "/staff/customers/{id}/erasure-request" Access::Staff(Retention, Write) => erasure::record_request;
+    post "/staff/customers/{id}/erasure-request/withdraw" Access::Staff(Retention, Write) => erasure::withdraw_request;
+    post "/staff/customers/{id}/erase" Access::Staff(Customers, Erase) => erasure::erase;
+    post "/staff/customers/{id}/services/{service}/end" Access::Staff(Retention, Write) => erasure::end_service;
     get "/staff/registry" Access::Staff(RegistryQueue, Write) => handles::operations;
     post "/staff/registry/{id}/retry" Access::Staff(RegistryQueue, Write) => handles::retry;
-    get "/staff/audit" Access::Staff(AuditTrail, Read) => staff::audit;
+    get "/staff/audit" Access::Staff(AuditTrail, Read) => audit::browse;
+    get "/staff/audit.csv" Access::Staff(AuditTrail, Read) => audit::export;
     get "/staff/retention" Access::Staff(Retention, Read) => staff::retention;
     get "/staff/api-tokens" Access::Staff(ApiTokens, Read) => staff::api_tokens;
     post "/staff/api-tokens" Access::Staff(ApiTokens, Write) => staff::create_api_token;

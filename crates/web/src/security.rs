@@ -115,13 +115,14 @@ impl PublicOrigin {
         };
         let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
         let (host, port) = split_authority(authority, default)?;
-        Some(PublicOrigin { scheme, host, port })
+        Some(PublicOrigin { scheme, host: host.to_ascii_lowercase(), port })
     }
 
     /// Whether a request's `Host` (or HTTP/2 `:authority`) names us.
     pub fn is_host(&self, authority: &str) -> bool {
         let default = if self.scheme == "https" { 443 } else { 80 };
-        split_authority(authority, default).is_some_and(|(host, port)| host == self.host && port == self.port)
+        split_authority(authority, default)
+            .is_some_and(|(host, port)| port == self.port && host.eq_ignore_ascii_case(&self.host))
     }
 
     /// Whether `url` (an `Origin`, or a `Referer`) is of this origin.
@@ -130,8 +131,9 @@ impl PublicOrigin {
     }
 }
 
-/// `host[:port]` → (lower-case host, port); `None` when it is not one.
-fn split_authority(authority: &str, default_port: u16) -> Option<(String, u16)> {
+/// `host[:port]` → (the host as written, without a trailing dot; the port);
+/// `None` when it is not one. Hosts compare case-insensitively.
+pub(crate) fn split_authority(authority: &str, default_port: u16) -> Option<(&str, u16)> {
     if authority.is_empty() || authority.contains('@') {
         return None;
     }
@@ -150,57 +152,9 @@ fn split_authority(authority: &str, default_port: u16) -> Option<(String, u16)> 
         Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => p.parse().ok()?,
         Some(_) => return None,
     };
-    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let host = host.trim_end_matches('.');
     let fine = |b: u8| b.is_ascii_alphanumeric() || b"-._[]:".contains(&b);
     (!host.is_empty() && host.bytes().all(fine)).then_some((host, port))
-}
-
-/// A loopback address as a host name: what a monitoring probe or a proxy on
-/// this machine sends. A rebinding attacker's page cannot: its Host is its
-/// own domain name.
-fn is_loopback_host(authority: &str) -> bool {
-    let Some((host, _)) = split_authority(authority, 0) else { return false };
-    host == "localhost"
-        || host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
-}
-
-/// Answers `421 Misdirected Request` unless the request is for the public
-/// URL's host and port: a Host header is the client's claim, never a source
-/// for our links or origin checks, and a stranger's name (DNS rebinding, a
-/// wrong virtual host) gets nothing. Loopback clients may also name a
-/// loopback address (monitoring, a proxy on this machine).
-pub(crate) async fn host_check(public: std::sync::Arc<PublicOrigin>, req: Request<Body>, next: Next) -> Response {
-    let authority = match req.uri().authority() {
-        Some(a) => Some(a.as_str()),
-        None => req.headers().get(header::HOST).map(|v| v.to_str().unwrap_or("")),
-    };
-    let peer_loopback = req
-        .extensions()
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .is_some_and(|c| c.0.ip().is_loopback());
-    let ours = authority.is_some_and(|a| public.is_host(a) || (peer_loopback && is_loopback_host(a)));
-    if !ours {
-        return plain(axum::http::StatusCode::MISDIRECTED_REQUEST, "Misdirected Request\n");
-    }
-    next.run(req).await
-}
-
-/// Answers `408 Request Timeout` when the handler has not answered within
-/// `limit` (reading the request body counts: handlers read it).
-pub(crate) async fn request_timeout(limit: Duration, req: Request<Body>, next: Next) -> Response {
-    match tokio::time::timeout(limit, next.run(req)).await {
-        Ok(resp) => resp,
-        Err(_) => plain(axum::http::StatusCode::REQUEST_TIMEOUT, "Request Timeout\n"),
-    }
-}
-
-/// A short plain-text answer for the edges, where no page applies.
-fn plain(status: axum::http::StatusCode, text: &'static str) -> Response {
-    let mut resp = Response::new(Body::from(text));
-    *resp.status_mut() = status;
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
-    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
 }
 
 /// A connection's socket that fails with `TimedOut` once no byte has moved in
@@ -431,8 +385,6 @@ mod tests {
         assert!(local.is_host("127.0.0.1:8080") && !local.is_host("127.0.0.1") && !local.is_host("127.0.0.1:8081"));
         let v6 = PublicOrigin::parse("http://[::1]:8080").unwrap();
         assert!(v6.is_host("[::1]:8080") && !v6.is_host("[::2]:8080"));
-        assert!(is_loopback_host("127.0.0.1:9") && is_loopback_host("[::1]") && is_loopback_host("localhost:80"));
-        assert!(!is_loopback_host("127.0.0.1.evil.example") && !is_loopback_host("10.0.0.1:80"));
         assert_eq!(PublicOrigin::parse("ftp://x.example"), None);
     }
 
@@ -484,25 +436,5 @@ mod tests {
             assert_eq!(quick.attempt(IpAddr::V6(v6)), Ok(()));
         }
         assert!(quick.remembered() < RateLimiter::SWEEP_EVERY as usize, "{}", quick.remembered());
-    }
-
-    #[tokio::test]
-    async fn a_request_not_answered_in_time_gets_408() {
-        use tower::Service;
-        let limit = Duration::from_millis(200);
-        let mut app = axum::Router::new()
-            .route(
-                "/slow",
-                axum::routing::get(|| async {
-                    tokio::time::sleep(Duration::from_secs(3600)).await;
-                    "late"
-                }),
-            )
-            .route("/quick", axum::routing::get(|| async { "quick" }))
-            .layer(axum::middleware::from_fn(move |req, next| request_timeout(limit, req, next)));
-        let slow = app.call(Request::get("/slow").body(Body::empty()).unwrap()).await.unwrap();
-        assert_eq!(slow.status(), axum::http::StatusCode::REQUEST_TIMEOUT);
-        let quick = app.call(Request::get("/quick").body(Body::empty()).unwrap()).await.unwrap();
-        assert_eq!(quick.status(), axum::http::StatusCode::OK);
     }
 }

@@ -21,12 +21,14 @@ use sqlx::Row;
 use crate::StoreError;
 
 mod append;
+mod browse;
 mod chain;
 mod pg_copy;
 mod verify;
 mod writer;
 
 pub(crate) use append::append;
+pub use browse::{AuditFilter, AuditPage};
 pub use chain::{Problem, ProblemKind, Verification};
 pub(crate) use verify::{sqlite_file, verify};
 pub(crate) use writer::Writer;
@@ -205,22 +207,24 @@ pub(crate) async fn about(
     .bind(subject_id)
     .fetch_all(conn)
     .await?;
-    rows.into_iter()
-        .map(|r| {
-            let fields: String = r.try_get(7)?;
-            let entry = Entry {
-                seq: r.try_get(0)?,
-                at: r.try_get(1)?,
-                actor_kind: r.try_get(2)?,
-                actor_id: r.try_get(3)?,
-                action: r.try_get(4)?,
-                subject_kind: r.try_get(5)?,
-                subject_id: r.try_get(6)?,
-                fields: fields.split(',').filter(|s| !s.is_empty()).map(String::from).collect(),
-                purpose: r.try_get(8)?,
-                source: None,
-            };
-            Ok((entry, r.try_get(9)?, r.try_get(10)?))
-        })
-        .collect()
+    rows.iter().map(entry_of).collect()
+}
+
+/// An entry from a row of `seq, at, actor_kind, actor_id, action, subject_kind,
+/// subject_id, fields, purpose, source_key, source`, with its sealed source.
+pub(crate) fn entry_of(r: &sqlx::any::AnyRow) -> Result<(Entry, String, Option<Vec<u8>>), StoreError> {
+    let fields: String = r.try_get(7)?;
+    let entry = Entry {
+        seq: r.try_get(0)?,
+        at: r.try_get(1)?,
+        actor_kind: r.try_get(2)?,
+        actor_id: r.try_get(3)?,
+        action: r.try_get(4)?,
+        subject_kind: r.try_get(5)?,
+        subject_id: r.try_get(6)?,
+        fields: fields.split(',').filter(|s| !s.is_empty()).map(String::from).collect(),
+        purpose: r.try_get(8)?,
+        source: None,
+    };
+    Ok((entry, r.try_get(9)?, r.try_get(10)?))
 }

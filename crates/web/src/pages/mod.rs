@@ -1,7 +1,9 @@
 //! Request handlers, one module per area.
 
 pub(crate) mod accounts;
+pub(crate) mod audit;
 pub(crate) mod auth;
+pub(crate) mod erasure;
 pub(crate) mod handles;
 pub(crate) mod portal;
 pub(crate) mod public;

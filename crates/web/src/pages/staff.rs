@@ -1,6 +1,5 @@
 //! The back-office: find, view (audited, with a purpose), create on a customer's
-//! behalf (M2), correct, record statute acceptance, give portal access, and
-//! check the audit trail.
+//! behalf (M2), correct, record statute acceptance, and give portal access.
 
 use askama::Template;
 use axum::extract::{Form, Path, State as AxState};
@@ -108,6 +107,8 @@ struct CustomerPage {
     can_edit: bool,
     notice: String,
     audit: Vec<(String, String, String, String)>,
+    /// The viewer oversees retention: link to keeping and erasing.
+    can_care: bool,
 }
 
 async fn show(state: &State, viewer: &Staff, id: i64, purpose: AccessPurpose, notice: String) -> Response {
@@ -143,6 +144,7 @@ async fn show(state: &State, viewer: &Staff, id: i64, purpose: AccessPurpose, no
         can_edit,
         notice,
         audit,
+        can_care: policy::allows(who, Resource::Retention, Action::Read),
     })
 }
 
@@ -380,39 +382,6 @@ pub(crate) async fn invite(AxState(state): AxState<State>, viewer: Staff, Path(i
     let mut r = view::message(lang, lang.pick("Portaaltoegang", "Portal access"), &lines.join(" "));
     r.headers_mut().insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
     r
-}
-
-#[derive(Template)]
-#[template(path = "staff/audit.html")]
-struct Audit {
-    page: Page,
-    intact: bool,
-    result: String,
-}
-
-pub(crate) async fn audit(AxState(state): AxState<State>, viewer: Staff) -> Response {
-    let lang = viewer.lang;
-    match state.store.audit_verify().await {
-        Ok(v) => {
-            let result = match &v.problem {
-                None => format!(
-                    "{} {} {}",
-                    lang.pick("Het auditlog is intact:", "The audit trail is intact:"),
-                    v.entries,
-                    lang.pick("regels.", "entries.")
-                ),
-                Some(p) => {
-                    format!("{} {p}", lang.pick("Het auditlog is aangetast:", "The audit trail was tampered with:"))
-                }
-            };
-            view::render(Audit {
-                page: page(&state, &viewer, lang.pick("Auditlog", "Audit trail")),
-                intact: v.problem.is_none(),
-                result,
-            })
-        }
-        Err(e) => view::server_error(lang, &e),
-    }
 }
 
 /// A token as listed on the page.

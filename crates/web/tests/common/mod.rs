@@ -172,9 +172,14 @@ impl Server {
 
     /// A staff account of `role`, activated and logged in with its second factor.
     pub async fn staff(&self, role: Role, login: &str) -> Client {
+        self.staff_named(role, login, "Medewerker").await
+    }
+
+    /// As [`Server::staff`], for a person called `name`.
+    pub async fn staff_named(&self, role: Role, login: &str, name: &str) -> Client {
         let owner = Access::new(Actor::staff("1", Role::Owner), AccessPurpose::Administration);
         let email = Email::parse(login).unwrap();
-        let (_, code) = self.store.create_staff_account(&owner, role, &email, "Medewerker").await.unwrap();
+        let (_, code) = self.store.create_staff_account(&owner, role, &email, name).await.unwrap();
         let c = self.client();
         let page = c.get("/activate").await;
         let r =
