@@ -1,0 +1,26 @@
+//! The back-office: find, view (audited, with a purpose), create on a customer's
+//! behalf (M2), correct, record statute acceptance, give portal access, and
+//! check the audit trail; the owner's API tokens and retention plan.
+
+mod api_tokens;
+mod audit;
+mod customers;
+mod invite;
+mod retention;
+
+pub(crate) use api_tokens::{api_tokens, create_api_token, revoke_api_token};
+pub(crate) use audit::audit;
+pub(crate) use customers::{create, edit, home, new_form, purpose_form, search, statute, view};
+pub(crate) use invite::invite;
+pub(crate) use retention::retention;
+
+use crate::extract::Viewer;
+
+/// The purposes the viewer's role may give for viewing, labelled in their language.
+fn purposes(viewer: &Viewer) -> Vec<(&'static str, &'static str)> {
+    let lang = viewer.lang;
+    custodian_domain::policy::purposes(viewer.session().account.actor().principal())
+        .iter()
+        .map(|p| (p.as_str(), crate::pages::purpose_label(*p, lang)))
+        .collect()
+}
