@@ -13,6 +13,7 @@ use std::sync::Arc;
 use custodian_store::Store;
 
 mod access;
+mod amsterdam;
 mod api;
 mod extract;
 mod guard;
@@ -38,6 +39,8 @@ pub struct WebConfig {
     pub trusted_proxy: Option<std::net::IpAddr>,
     /// Company name shown on pages.
     pub company: String,
+    /// How people reach the company, shown on pages.
+    pub contact: CompanyContact,
     /// Login attempts per minute per client address before 429.
     pub attempts_per_minute: u32,
     /// Queues e-mail and SMS; without it, staff are told to use post or phone.
@@ -54,6 +57,21 @@ pub struct WebConfig {
     pub read_cache: bool,
     /// Timeouts and the connection limit of [`serve`].
     pub limits: Limits,
+}
+
+/// How people reach the company (`[company]` in the configuration file):
+/// the footer of every page, and wherever a page tells people to call or write.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CompanyContact {
+    /// Postal address, one line.
+    pub address: String,
+    pub phone: String,
+    pub email: String,
+    /// The version of the privacy statute / data processing agreement that
+    /// customers accept now; the portal offers it to those who have not (A1).
+    /// Empty: the portal offers none.
+    pub statute_version: String,
 }
 
 /// How long a client may take and how many may be connected at once
@@ -106,6 +124,7 @@ impl Default for WebConfig {
             tls: false,
             trusted_proxy: None,
             company: "custodian".into(),
+            contact: CompanyContact::default(),
             attempts_per_minute: 10,
             notifier: None,
             sms: false,

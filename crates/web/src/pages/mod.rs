@@ -7,6 +7,7 @@ pub(crate) mod portal;
 pub(crate) mod public;
 pub(crate) mod second_factor;
 pub(crate) mod staff;
+pub(crate) mod who;
 
 use std::collections::BTreeMap;
 
@@ -34,7 +35,18 @@ pub(crate) fn page(state: &State, viewer: &Viewer, title: &str) -> Page {
         csrf: viewer.csrf().to_string(),
         nav,
         path: viewer.path.clone(),
+        lang_in_url: viewer.lang_in_url,
+        contact: state.config.contact.clone(),
     }
+}
+
+/// A page of one sentence (and a link) that keeps the viewer's menu.
+pub(crate) fn message(state: &State, viewer: &Viewer, title: &str, text: &str, link: Option<(&str, &str)>) -> Response {
+    view::render(view::MessagePage {
+        page: page(state, viewer, title),
+        text: text.into(),
+        link: link.map(|(href, label)| (href.into(), label.into())),
+    })
 }
 
 /// A purpose as people read it.

@@ -51,7 +51,7 @@ async fn api_tokens_page(state: &State, viewer: &Staff, secret: String, error: S
             TokenRow {
                 id: t.id,
                 name: t.name.clone(),
-                role: t.role.as_str(),
+                role: t.role.label(lang),
                 scopes: t.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "),
                 last_used: t.last_used_at.map(when).unwrap_or_else(|| "—".into()),
                 live: t.is_live(now),
@@ -111,7 +111,23 @@ pub(crate) async fn create_api_token(
     }
 }
 
-pub(crate) async fn revoke_api_token(AxState(state): AxState<State>, viewer: Staff, Path(id): Path<i64>) -> Response {
+/// Revokes a token for good, once the box confirming it is ticked.
+pub(crate) async fn revoke_api_token(
+    AxState(state): AxState<State>,
+    viewer: Staff,
+    Path(id): Path<i64>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    if !form.iter().any(|(k, v)| k == "confirm" && v == "yes") {
+        let lang = viewer.lang;
+        let error = lang.pick(
+            "Vink de bevestiging aan om het token in te trekken; dat kan niet ongedaan worden gemaakt.",
+            "Tick the confirmation to revoke the token; this cannot be undone.",
+        );
+        let mut r = api_tokens_page(&state, &viewer, String::new(), error.into()).await;
+        *r.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+        return r;
+    }
     match state.store.revoke_api_token(&viewer.access(AccessPurpose::Administration), id).await {
         Ok(()) => Redirect::to("/staff/api-tokens").into_response(),
         Err(e) => store_error(&viewer, e),

@@ -105,7 +105,7 @@ pub(crate) async fn retention(
         },
         ended: day(e.relationship_ended_on),
         due: format_date(e.due_on),
-        blockers: e.blockers.iter().map(|b| b.message(lang)).collect::<Vec<_>>().join(" "),
+        blockers: e.blockers.iter().map(|b| b.summary(lang)).collect::<Vec<_>>().join("; "),
     };
     let cutoffs = format!("{}.", plan.cutoffs(lang));
     view::render(RetentionPlan {
