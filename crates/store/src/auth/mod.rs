@@ -169,6 +169,8 @@ pub struct Session {
     pub second_factor_done: bool,
     /// The language chosen for this session; `None` until one is.
     pub language: Option<custodian_domain::Lang>,
+    /// A notice for the next page to show once (a code such as `saved`).
+    pub notice: Option<String>,
 }
 
 /// What the browser gets: the session token (for the cookie) and the CSRF token.

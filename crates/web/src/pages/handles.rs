@@ -186,9 +186,9 @@ fn chosen_registry(state: &State, form: &FormFields) -> Option<(String, bool)> {
 }
 
 pub(crate) async fn create(AxState(state): AxState<State>, viewer: Customer, Form(form): Form<FormFields>) -> Response {
-    let lang = viewer.lang;
-    let Some((registry, passthrough)) = chosen_registry(&state, &form) else {
-        return unavailable(lang);
+    let target = match (state.config.registry.is_some(), chosen_registry(&state, &form)) {
+        (true, None) => return unavailable(&state, &viewer),
+        (_, target) => target,
     };
     let fields = contact_fields(form);
     let data = match ContactData::from_fields(&fields) {
@@ -196,21 +196,32 @@ pub(crate) async fn create(AxState(state): AxState<State>, viewer: Customer, For
         Err(e) => return list_page(&state, &viewer, &fields, Some(&e), String::new()).await,
     };
     let (access, id) = viewer.own();
-    match state.store.create_handle(&access, id, Target { registry: &registry, passthrough }, &data).await {
+    // Without a registry the contact is kept here only, until one is set up.
+    let made = match &target {
+        Some((registry, passthrough)) => {
+            let target = Target { registry, passthrough: *passthrough };
+            state.store.create_handle(&access, id, target, &data).await.map(|_| ())
+        }
+        None => state.store.add_contact(&access, id, None, &data).await.map(|_| ()),
+    };
+    match made {
         Ok(_) => Redirect::to("/portal/handles?done=created").into_response(),
         Err(e) => store_error(&viewer, e),
     }
 }
 
-fn unavailable(lang: Lang) -> Response {
-    let mut r = view::message(
-        lang,
-        lang.pick("Niet beschikbaar", "Not available"),
+fn unavailable(state: &State, viewer: &Viewer) -> Response {
+    let lang = viewer.lang;
+    let page = page(state, viewer, lang.pick("Niet beschikbaar", "Not available"));
+    let text = format!(
+        "{} {}",
         lang.pick(
-            "Er is geen registry ingesteld; neem contact met ons op.",
-            "No registry is set up; please contact us.",
+            "Handles kunnen hier nu niet worden aangemaakt; neem contact met ons op.",
+            "Handles cannot be made here at the moment; please contact us.",
         ),
+        page.reach_us()
     );
+    let mut r = view::render(view::MessagePage { page, text, link: None });
     *r.status_mut() = StatusCode::CONFLICT;
     r
 }
@@ -374,7 +385,7 @@ pub(crate) async fn register_domain(
     Form(form): Form<FormFields>,
 ) -> Response {
     let lang = viewer.lang;
-    let Some(worker) = state.config.registry.as_ref() else { return unavailable(lang) };
+    let Some(worker) = state.config.registry.as_ref() else { return unavailable(&state, &viewer) };
     let handle = |k: &str| form.get(k).and_then(|v| v.parse::<i64>().ok());
     let name = match custodian_store::registry::parse_domain_name(form.get("domain").map(String::as_str).unwrap_or(""))
     {

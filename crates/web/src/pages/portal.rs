@@ -2,7 +2,7 @@
 //! see who else looked at it (M3, GDPR art. 15–17 and 20).
 
 use askama::Template;
-use axum::extract::{Form, Query, State as AxState};
+use axum::extract::{Form, State as AxState};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use custodian_domain::Lang;
@@ -51,11 +51,6 @@ struct InvoiceView {
 
 /// One access-log row: when, who, what, why, which data.
 type AccessRow = (String, String, String, String, String);
-
-#[derive(serde::Deserialize)]
-pub(crate) struct Saved {
-    saved: Option<String>,
-}
 
 async fn dashboard_page(state: &State, viewer: &Viewer, export: Export, saved: bool, printable: bool) -> Response {
     let lang = viewer.lang;
@@ -152,13 +147,22 @@ async fn access_rows(state: &State, log: &[Entry], lang: Lang) -> Vec<AccessRow>
         .collect()
 }
 
-pub(crate) async fn dashboard(AxState(state): AxState<State>, viewer: Customer, Query(q): Query<Saved>) -> Response {
+/// The dashboard; "saved" shows once after a change (kept with the session,
+/// so a reload does not show it again).
+pub(crate) async fn dashboard(AxState(state): AxState<State>, viewer: Customer) -> Response {
     let (access, id) = viewer.own();
+    let saved = viewer.session().notice.as_deref() == Some(SAVED);
+    if saved && let Err(e) = state.store.set_session_notice(viewer.token(), None).await {
+        return store_error(&viewer, e);
+    }
     match state.store.customer_overview(&access, id).await {
-        Ok(export) => dashboard_page(&state, &viewer, export, q.saved.is_some(), false).await,
+        Ok(export) => dashboard_page(&state, &viewer, export, saved, false).await,
         Err(e) => store_error(&viewer, e),
     }
 }
+
+/// The session notice that says the customer's changes were saved.
+const SAVED: &str = "saved";
 
 pub(crate) async fn export_page(AxState(state): AxState<State>, viewer: Customer) -> Response {
     let (access, id) = viewer.own();
@@ -260,7 +264,10 @@ pub(crate) async fn edit(AxState(state): AxState<State>, viewer: Customer, Form(
     let (access, id) = viewer.own();
     let changes = only_customer_fields(without_csrf(form));
     match state.store.update_customer(&access, id, &changes).await {
-        Ok(_) => Redirect::to("/portal?saved=1").into_response(),
+        Ok(_) => match state.store.set_session_notice(viewer.token(), Some(SAVED)).await {
+            Ok(()) => Redirect::to("/portal").into_response(),
+            Err(e) => store_error(&viewer, e),
+        },
         Err(StoreError::Invalid(errors)) => {
             let title = viewer.lang.pick("Gegevens wijzigen", "Edit your details");
             invalid_form(&state, &viewer, title, "/portal/edit".into(), &changes, &errors)
@@ -286,7 +293,7 @@ pub(crate) async fn access_log(AxState(state): AxState<State>, viewer: Customer)
     let lang = viewer.lang;
     match state.store.access_log(&access, id).await {
         Ok(log) => view::render(AccessLog {
-            page: page(&state, &viewer, lang.pick("Wie keek mee", "Who looked at my data")),
+            page: page(&state, &viewer, lang.pick("Wie keek mee", "Who viewed my data")),
             entries: access_rows(&state, &log, lang).await,
         }),
         Err(e) => store_error(&viewer, e),
