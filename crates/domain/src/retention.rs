@@ -284,7 +284,12 @@ impl Blocker {
     pub fn message(self, lang: Lang) -> String {
         match self {
             Blocker::RunningServices { count } => {
-                let services = plural(count, lang, ("lopende dienst", "lopende diensten"), ("running service", "running services"));
+                let services = plural(
+                    count,
+                    lang,
+                    ("lopende dienst", "lopende diensten"),
+                    ("running service", "running services"),
+                );
                 match lang {
                     Lang::Nl => format!(
                         "U heeft nog {services}. Zolang wij diensten voor u leveren, hebben wij uw gegevens nodig; zeg ze eerst op."
@@ -295,9 +300,16 @@ impl Blocker {
                 }
             }
             Blocker::UnpaidInvoices { count } => {
-                let invoices = plural(count, lang, ("onbetaalde factuur", "onbetaalde facturen"), ("unpaid invoice", "unpaid invoices"));
+                let invoices = plural(
+                    count,
+                    lang,
+                    ("onbetaalde factuur", "onbetaalde facturen"),
+                    ("unpaid invoice", "unpaid invoices"),
+                );
                 match lang {
-                    Lang::Nl => format!("Er staan nog {invoices} open. Zodra die betaald zijn, kunnen wij uw gegevens verwijderen."),
+                    Lang::Nl => format!(
+                        "Er staan nog {invoices} open. Zodra die betaald zijn, kunnen wij uw gegevens verwijderen."
+                    ),
                     Lang::En => format!("You still have {invoices}. Once they are paid, we can delete your data."),
                 }
             }
@@ -321,9 +333,12 @@ impl Blocker {
             Blocker::RunningServices { count } => {
                 plural(count, lang, ("lopende dienst", "lopende diensten"), ("running service", "running services"))
             }
-            Blocker::UnpaidInvoices { count } => {
-                plural(count, lang, ("onbetaalde factuur", "onbetaalde facturen"), ("unpaid invoice", "unpaid invoices"))
-            }
+            Blocker::UnpaidInvoices { count } => plural(
+                count,
+                lang,
+                ("onbetaalde factuur", "onbetaalde facturen"),
+                ("unpaid invoice", "unpaid invoices"),
+            ),
             Blocker::LegalHold { reason } => {
                 format!("{}: {}", lang.pick("wettelijke bewaarplicht", "legal hold"), reason.describe(lang))
             }

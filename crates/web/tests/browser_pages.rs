@@ -68,8 +68,7 @@ async fn every_page_fits_a_phone_and_the_language_choice_is_remembered() {
 async fn phone(driver: &Driver, scratch: &Scratch, server: &Server, dir: &str, engine: &'static str) -> Browser {
     let b = Browser::open(driver, &scratch.0.join(dir), &server.url, engine).await;
     let metrics = json!({ "width": WIDTH, "height": 844, "deviceScaleFactor": 1, "mobile": true });
-    b.session_post("goog/cdp/execute", json!({ "cmd": "Emulation.setDeviceMetricsOverride", "params": metrics }))
-        .await;
+    b.session_post("goog/cdp/execute", json!({ "cmd": "Emulation.setDeviceMetricsOverride", "params": metrics })).await;
     b
 }
 

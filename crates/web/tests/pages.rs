@@ -69,7 +69,8 @@ async fn the_staff_customer_page_shows_names_and_no_internal_codes() {
         assert!(view.body.contains("name=\"edit\""), "{name}: there is an edit button");
         assert_no_codes(&view.body, name);
 
-        let form = owner.post_form(&format!("/staff/customers/{id}"), &view, &[("purpose", "support"), ("edit", "yes")]).await;
+        let form =
+            owner.post_form(&format!("/staff/customers/{id}"), &view, &[("purpose", "support"), ("edit", "yes")]).await;
         assert!(form.body.contains("id=\"f-phone\"") && form.body.contains("id=\"f-kvk\""), "{name}: {}", form.body);
 
         // A private customer is not asked for company details.
@@ -115,8 +116,13 @@ async fn creating_and_erased_customers_say_so() {
         let confirmed = owner.get(made.location()).await;
         assert!(confirmed.body.contains("De klant is aangemaakt."), "{name}: {}", confirmed.body);
 
-        let id: i64 = made.location().trim_start_matches("/staff/customers/").trim_end_matches("?created=1").parse().unwrap();
-        server.store.erase_customer(&common::operator(), id, custodian_store::ErasureReason::CustomerRequest).await.unwrap();
+        let id: i64 =
+            made.location().trim_start_matches("/staff/customers/").trim_end_matches("?created=1").parse().unwrap();
+        server
+            .store
+            .erase_customer(&common::operator(), id, custodian_store::ErasureReason::CustomerRequest)
+            .await
+            .unwrap();
         let erased = owner.get(&format!("/staff/customers/{id}")).await;
         assert!(erased.body.contains("Deze klant is verwijderd"), "{name}: {}", erased.body);
         assert!(!erased.body.contains("name=\"purpose\""), "{name}: no purpose asked for an erased customer");

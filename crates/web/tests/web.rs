@@ -284,7 +284,8 @@ async fn a_customer_sees_corrects_exports_and_deletes_their_data() {
         assert_eq!(unconfirmed.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", unconfirmed.body);
         assert!(server.store.erasure_request(id).await.unwrap().is_none(), "{}: nothing recorded", db.name());
         // Deletion: while a service runs the request is recorded and the blocker shown.
-        let waiting = c.post_form("/portal/delete", &delete, &[("confirm", "yes"), ("password", common::PASSWORD)]).await;
+        let waiting =
+            c.post_form("/portal/delete", &delete, &[("confirm", "yes"), ("password", common::PASSWORD)]).await;
         assert_eq!(waiting.status, StatusCode::ACCEPTED, "{}", waiting.body);
         assert!(waiting.body.contains("1 lopende dienst"), "{}", waiting.body);
         assert!(server.store.erasure_request(id).await.unwrap().is_some());

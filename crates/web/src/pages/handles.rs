@@ -293,7 +293,11 @@ async fn detail_page(
             .collect();
     let errors = view::error_summary(&fields);
     let invalid = !errors.is_empty();
-    let title = format!("{} {}", viewer.lang.pick("Handle", "Handle"), handle_label(&h, values.get("name").map(String::as_str), viewer.lang));
+    let title = format!(
+        "{} {}",
+        viewer.lang.pick("Handle", "Handle"),
+        handle_label(&h, values.get("name").map(String::as_str), viewer.lang)
+    );
     let mut r = view::render(HandlePage {
         page: page(state, viewer, &title),
         id: h.contact_id,
@@ -384,7 +388,6 @@ pub(crate) async fn register_domain(
     viewer: Customer,
     Form(form): Form<FormFields>,
 ) -> Response {
-    let lang = viewer.lang;
     let Some(worker) = state.config.registry.as_ref() else { return unavailable(&state, &viewer) };
     let handle = |k: &str| form.get(k).and_then(|v| v.parse::<i64>().ok());
     let name = match custodian_store::registry::parse_domain_name(form.get("domain").map(String::as_str).unwrap_or(""))

@@ -390,8 +390,9 @@ pub(crate) async fn delete(AxState(state): AxState<State>, viewer: Customer, For
 /// agreement, with its version and the time (A1).
 pub(crate) async fn accept_statute(AxState(state): AxState<State>, viewer: Customer) -> Response {
     let version = &state.config.contact.statute_version;
+    // No version is offered: nothing to accept, back to the dashboard.
     if version.is_empty() {
-        return store_error(&viewer, StoreError::NotFound { kind: "statute", id: String::new() });
+        return Redirect::to("/portal").into_response();
     }
     let (access, id) = viewer.own();
     let now = time::OffsetDateTime::now_utc();

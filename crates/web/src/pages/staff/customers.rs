@@ -48,7 +48,7 @@ pub(crate) struct After {
 /// no personal data, so nothing is decrypted and no purpose is asked).
 async fn home_page(state: &State, viewer: &Staff, after: i64, mut home: Home) -> Response {
     let lang = viewer.lang;
-    let list = match state.store.list_customers(&viewer.access(AccessPurpose::Administration), after, PAGE + 1).await {
+    let list = match state.store.list_customers(&super::listing_access(viewer), after, PAGE + 1).await {
         Ok(l) => l,
         Err(e) => return store_error(viewer, e),
     };
@@ -153,7 +153,11 @@ pub(crate) async fn purpose_form(
 ) -> Response {
     let lang = viewer.lang;
     let title = format!("{} {id}", lang.pick("Klant", "Customer"));
-    let summary = match state.store.list_customers(&viewer.access(AccessPurpose::Administration), id.saturating_sub(1), 1).await {
+    let summary = match state
+        .store
+        .list_customers(&super::listing_access(&viewer), id.saturating_sub(1), 1)
+        .await
+    {
         Ok(list) => list.into_iter().find(|c| c.id == id),
         Err(e) => return store_error(&viewer, e),
     };
@@ -198,7 +202,14 @@ struct CustomerPage {
 /// Fields that only a business has: a private customer is not asked for them.
 const BUSINESS_ONLY: &[&str] = &["company_name", "department", "btw", "kvk"];
 
-async fn show(state: &State, viewer: &Staff, id: i64, purpose: AccessPurpose, notice: String, editing: bool) -> Response {
+async fn show(
+    state: &State,
+    viewer: &Staff,
+    id: i64,
+    purpose: AccessPurpose,
+    notice: String,
+    editing: bool,
+) -> Response {
     let lang = viewer.lang;
     let record = match state.store.read_customer(&viewer.access(purpose), id).await {
         Ok(r) => r,

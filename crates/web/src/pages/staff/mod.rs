@@ -14,7 +14,21 @@ pub(crate) use customers::{create, edit, home, new_form, purpose_form, search, s
 pub(crate) use invite::invite;
 pub(crate) use retention::retention;
 
-use crate::extract::Viewer;
+use custodian_store::{Access, AccessPurpose};
+
+use crate::extract::{Staff, Viewer};
+
+/// Access for reading what holds no personal data (numbers, kinds, states):
+/// as records keeping when the role may give that purpose, else with the
+/// role's own first purpose (the bookkeeper's is invoicing).
+fn listing_access(viewer: &Staff) -> Access {
+    let allowed = custodian_domain::policy::purposes(viewer.principal());
+    let purpose = match allowed.contains(&AccessPurpose::Administration) {
+        true => AccessPurpose::Administration,
+        false => allowed.first().copied().unwrap_or(AccessPurpose::Administration),
+    };
+    viewer.access(purpose)
+}
 
 /// The purposes the viewer's role may give for viewing, labelled in their language.
 fn purposes(viewer: &Viewer) -> Vec<(&'static str, &'static str)> {
