@@ -98,7 +98,9 @@ async fn check_width(b: &Browser, what: &str) {
     assert_eq!(client as i64, WIDTH, "{}: {what}: the viewport is a phone's", b.engine);
     assert!(scroll as i64 <= WIDTH, "{}: {what} is {scroll} px wide on a {WIDTH} px screen", b.engine);
     assert!(nav < 3.0 * link, "{}: {what}: the menu takes three rows or more ({nav} px, a link {link} px)", b.engine);
-    b.screenshot(&format!("phone{}", what.replace(['/', '?', '='], "-"))).await;
+    let png = b.client.screenshot().await.unwrap();
+    let name = format!("phone{}", what.replace(['/', '?', '=', ' ', '\''], "-"));
+    b.keep_png(&name, &png, (WIDTH as u32, 400));
 }
 
 async fn html_lang(b: &Browser) -> String {
