@@ -371,6 +371,8 @@ pub static NON_PERSONAL: &[(&str, &str, &str)] = &[
     ("sessions", "created_at", "timestamp"),
     ("sessions", "last_seen_at", "timestamp"),
     ("sessions", "expires_at", "timestamp"),
+    ("sessions", "language", "the language chosen for the session: nl or en"),
+    ("sessions", "notice", "a fixed code of a notice to show once, such as saved"),
     ("one_time_codes", "code_hash", "keyed hash of a random one-time code"),
     ("one_time_codes", "purpose", "setup, activation or reset"),
     ("one_time_codes", "user_id", "pseudonymous account ID"),

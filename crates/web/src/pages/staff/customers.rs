@@ -153,11 +153,7 @@ pub(crate) async fn purpose_form(
 ) -> Response {
     let lang = viewer.lang;
     let title = format!("{} {id}", lang.pick("Klant", "Customer"));
-    let summary = match state
-        .store
-        .list_customers(&super::listing_access(&viewer), id.saturating_sub(1), 1)
-        .await
-    {
+    let summary = match state.store.list_customers(&super::listing_access(&viewer), id.saturating_sub(1), 1).await {
         Ok(list) => list.into_iter().find(|c| c.id == id),
         Err(e) => return store_error(&viewer, e),
     };
