@@ -156,7 +156,7 @@ async fn customer_pages(b: &Browser, server: &Server) -> i64 {
     // The statute offered on the dashboard is accepted there.
     b.goto("/portal").await;
     b.click("main form[action=\"/portal/statute\"] button").await;
-    b.wait_path("/portal").await;
+    b.wait_for("the recorded acceptance", "section[aria-labelledby=h-statute] li").await;
     let text = b.text().await;
     assert!(text.contains("versie 2026-1"), "{}: the acceptance is listed: {text}", b.engine);
     assert!(b.client.find(fantoccini::Locator::Css("form[action=\"/portal/statute\"]")).await.is_err());
