@@ -24,9 +24,10 @@
 //!    after 1% of the customers changed <= 5% of the full one, peak memory
 //!    < 256 MB (not part of `all`)
 //!
-//! 9. `policy`: the access policy costs < 2% (server CPU per answer) on the
-//!    uncached customer dashboard and on the owner's view of a customer, against
-//!    a previous build given with `--baseline PATH`, in the same run; answers/s
+//! 9. `policy`: the access policy costs < 2% (instructions per answer, under
+//!    valgrind's callgrind) on the uncached customer dashboard and on the
+//!    owner's view of a customer, against a previous build given with
+//!    `--baseline PATH`, in the same run; server CPU per answer and answers/s
 //!    alongside (not part of `all`)
 //!
 //! `explain` is no target: it runs experiments on where the audit time goes.

@@ -82,6 +82,12 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
     ),
     ("company_name", "CUSTODIAN_COMPANY_NAME", "custodian", "Shown on pages, in messages and in authenticator apps."),
     (
+        "[company]",
+        "-",
+        "none",
+        "address, phone, email: shown in the footer of every page and wherever a page says to call or write us.",
+    ),
+    (
         "[http]",
         "-",
         "see right",
@@ -170,6 +176,7 @@ struct FileConfig {
     staff_accounts: Option<bool>,
     trusted_proxy: Option<String>,
     company_name: Option<String>,
+    company: Option<custodian_web::CompanyContact>,
     http: Option<custodian_web::Limits>,
     smtp: Option<custodian_notify::SmtpConfig>,
     sms: Option<custodian_notify::SmsConfig>,
@@ -205,6 +212,8 @@ pub struct Config {
     pub staff_accounts: bool,
     pub trusted_proxy: Option<std::net::IpAddr>,
     pub company_name: String,
+    /// How people reach the company (`[company]`), shown on the pages.
+    pub company: custodian_web::CompanyContact,
     /// Timeouts and the connection limit of `serve` (`[http]`).
     pub http: custodian_web::Limits,
     /// E-mail relay; `None`: no e-mail is sent (staff use post or phone).
@@ -388,6 +397,7 @@ pub fn load(
         trusted_proxy,
         http,
         company_name: env("CUSTODIAN_COMPANY_NAME").or(file.company_name).unwrap_or_else(|| "custodian".into()),
+        company: file.company.unwrap_or_default(),
         data_dir,
         database_url,
         master_key_file,

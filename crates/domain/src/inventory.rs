@@ -6,6 +6,8 @@
 //! A test compares the live database schema with this file: a column that is
 //! neither declared here nor listed in [`NON_PERSONAL`] fails the build.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 
 use crate::Lang;
@@ -371,6 +373,8 @@ pub static NON_PERSONAL: &[(&str, &str, &str)] = &[
     ("sessions", "created_at", "timestamp"),
     ("sessions", "last_seen_at", "timestamp"),
     ("sessions", "expires_at", "timestamp"),
+    ("sessions", "language", "the language chosen for the session: nl or en"),
+    ("sessions", "notice", "a fixed code of a notice to show once, such as saved"),
     ("one_time_codes", "code_hash", "keyed hash of a random one-time code"),
     ("one_time_codes", "purpose", "setup, activation or reset"),
     ("one_time_codes", "user_id", "pseudonymous account ID"),
@@ -468,7 +472,18 @@ pub fn fields_of(table: &str) -> impl Iterator<Item = &'static Field> + '_ {
 }
 
 pub fn field(table: &str, column: &str) -> Option<&'static Field> {
-    FIELDS.iter().find(|f| f.table == table && f.column == column)
+    // Pages label every audited field by name: index them once rather than
+    // scanning the whole inventory per label.
+    type Index = HashMap<&'static str, HashMap<&'static str, &'static Field>>;
+    static BY_NAME: std::sync::OnceLock<Index> = std::sync::OnceLock::new();
+    let index = BY_NAME.get_or_init(|| {
+        let mut index = Index::new();
+        for f in FIELDS {
+            index.entry(f.table).or_default().insert(f.column, f);
+        }
+        index
+    });
+    index.get(table)?.get(column).copied()
 }
 
 /// Whether `column` of `table` is accounted for: personal, derived or declared

@@ -283,22 +283,36 @@ impl Blocker {
     /// What blocks and why, as the customer reads it.
     pub fn message(self, lang: Lang) -> String {
         match self {
-            Blocker::RunningServices { count } => match lang {
-                Lang::Nl => format!(
-                    "U heeft nog {count} lopende dienst(en). Zolang wij diensten voor u leveren, hebben wij uw gegevens nodig; zeg ze eerst op."
-                ),
-                Lang::En => format!(
-                    "You still have {count} running service(s). While we deliver services to you we need your data; cancel them first."
-                ),
-            },
-            Blocker::UnpaidInvoices { count } => match lang {
-                Lang::Nl => format!(
-                    "Er staan nog {count} onbetaalde factuur/facturen open. Zodra die betaald zijn, kunnen wij uw gegevens verwijderen."
-                ),
-                Lang::En => {
-                    format!("{count} invoice(s) are still unpaid. Once they are paid, we can delete your data.")
+            Blocker::RunningServices { count } => {
+                let services = plural(
+                    count,
+                    lang,
+                    ("lopende dienst", "lopende diensten"),
+                    ("running service", "running services"),
+                );
+                match lang {
+                    Lang::Nl => format!(
+                        "U heeft nog {services}. Zolang wij diensten voor u leveren, hebben wij uw gegevens nodig; zeg ze eerst op."
+                    ),
+                    Lang::En => format!(
+                        "You still have {services}. While we deliver services to you we need your data; cancel them first."
+                    ),
                 }
-            },
+            }
+            Blocker::UnpaidInvoices { count } => {
+                let invoices = plural(
+                    count,
+                    lang,
+                    ("onbetaalde factuur", "onbetaalde facturen"),
+                    ("unpaid invoice", "unpaid invoices"),
+                );
+                match lang {
+                    Lang::Nl => format!(
+                        "Er staan nog {invoices} open. Zodra die betaald zijn, kunnen wij uw gegevens verwijderen."
+                    ),
+                    Lang::En => format!("You still have {invoices}. Once they are paid, we can delete your data."),
+                }
+            }
             Blocker::LegalHold { reason } => format!(
                 "{} {}.",
                 lang.pick(
@@ -309,6 +323,37 @@ impl Blocker {
             ),
         }
     }
+}
+
+impl Blocker {
+    /// What blocks, as the owner reads it on the retention plan: about the
+    /// customer, not addressed to them.
+    pub fn summary(self, lang: Lang) -> String {
+        match self {
+            Blocker::RunningServices { count } => {
+                plural(count, lang, ("lopende dienst", "lopende diensten"), ("running service", "running services"))
+            }
+            Blocker::UnpaidInvoices { count } => plural(
+                count,
+                lang,
+                ("onbetaalde factuur", "onbetaalde facturen"),
+                ("unpaid invoice", "unpaid invoices"),
+            ),
+            Blocker::LegalHold { reason } => {
+                format!("{}: {}", lang.pick("wettelijke bewaarplicht", "legal hold"), reason.describe(lang))
+            }
+        }
+    }
+}
+
+/// `count` with the singular or plural noun of `lang`: "1 factuur", "2 facturen".
+pub fn plural(count: impl Into<u64>, lang: Lang, nl: (&str, &str), en: (&str, &str)) -> String {
+    let count = count.into();
+    let (one, many) = match lang {
+        Lang::Nl => nl,
+        Lang::En => en,
+    };
+    format!("{count} {}", if count == 1 { one } else { many })
 }
 
 #[cfg(test)]
@@ -439,6 +484,10 @@ mod tests {
             assert_ne!(b.message(Lang::Nl), b.message(Lang::En));
         }
         assert!(Blocker::LegalHold { reason: HoldReason::TaxAudit }.message(Lang::Nl).contains("Belastingdienst"));
+        assert!(Blocker::UnpaidInvoices { count: 1 }.message(Lang::Nl).contains("1 onbetaalde factuur open"));
+        assert!(Blocker::RunningServices { count: 2 }.message(Lang::Nl).contains("2 lopende diensten."));
+        assert_eq!(Blocker::UnpaidInvoices { count: 3 }.summary(Lang::En), "3 unpaid invoices");
+        assert!(!Blocker::RunningServices { count: 1 }.summary(Lang::Nl).contains("U "));
         assert_eq!(HoldReason::parse("legal_dispute"), Some(HoldReason::LegalDispute));
         assert_eq!(HoldReason::parse("because"), None);
     }

@@ -171,10 +171,16 @@ impl Refusal {
                 text("Dit factuurnummer is al gebruikt.", "This invoice number is already used.")
             }
             Refusal::RunningServices { count } => {
+                let services = custodian_domain::retention::plural(
+                    *count,
+                    lang,
+                    ("lopende dienst", "lopende diensten"),
+                    ("running service", "running services"),
+                );
                 if nl {
-                    format!("De klant heeft nog {count} lopende dienst(en); beëindig die eerst.")
+                    format!("De klant heeft nog {services}; beëindig die eerst.")
                 } else {
-                    format!("The customer still has {count} running service(s); end them first.")
+                    format!("The customer still has {services}; end them first.")
                 }
             }
             Refusal::LegalHold => text(

@@ -15,6 +15,8 @@ use custodian_store::{Access, AccessPurpose, Session};
 #[derive(Clone)]
 pub(crate) struct Viewer {
     pub lang: Lang,
+    /// The language was chosen in the URL: public pages keep it on their links.
+    pub lang_in_url: bool,
     pub ip: IpAddr,
     /// Present on every route except public ones.
     pub session: Option<(Session, String)>,

@@ -49,14 +49,18 @@ fn session_token(state: &State, headers: &HeaderMap) -> Option<String> {
         .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-/// The language: `?lang=` first, then the browser's preference, then Dutch.
-fn language(req: &Request<Body>) -> Lang {
-    let from_query = req.uri().query().and_then(|q| {
-        form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "lang").and_then(|(_, v)| Lang::parse(&v))
-    });
-    from_query
-        .or_else(|| {
-            let accept = req.headers().get(header::ACCEPT_LANGUAGE)?.to_str().ok()?;
+/// The language named in the URL (`?lang=`): the switch in the page header.
+fn url_language(req: &Request<Body>) -> Option<Lang> {
+    let q = req.uri().query()?;
+    form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "lang").and_then(|(_, v)| Lang::parse(&v))
+}
+
+/// The browser's preferred language of ours, else Dutch.
+fn browser_language(req: &Request<Body>) -> Lang {
+    req.headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|accept| {
             accept.split(',').map(|p| p.split(';').next().unwrap_or("").trim()).find_map(|tag| {
                 let primary = tag.split('-').next().unwrap_or("");
                 Lang::parse(primary)
@@ -88,7 +92,7 @@ fn same_origin(state: &State, headers: &HeaderMap) -> bool {
     if fetch_site.is_some_and(|site| site != "same-origin" && site != "none") {
         return false;
     }
-    let Some(public) = crate::security::PublicOrigin::parse(&state.config.public_url) else {
+    let Some(public) = &state.public else {
         return false;
     };
     match headers.get(header::ORIGIN).map(|v| v.to_str().unwrap_or("")) {
@@ -112,7 +116,9 @@ pub(crate) async fn enforce(
     next: Next,
 ) -> Response {
     let state = state.0;
-    let lang = language(&req);
+    // The URL wins, then (below) the session's choice, then the browser's.
+    let in_url = url_language(&req);
+    let lang = in_url.unwrap_or_else(|| browser_language(&req));
     let ip = client_ip(&state, &req);
     if let Access::Api(scope, resource, action) = access {
         return enforce_api(&state, scope, (resource, action), lang, ip, req, next).await;
@@ -161,7 +167,8 @@ pub(crate) async fn enforce(
         }
     }
     let signed_in = session.is_some();
-    let viewer = Viewer { lang, ip, session, path: req.uri().path().to_string() };
+    let lang = in_url.or_else(|| session.as_ref().and_then(|(s, _)| s.language)).unwrap_or(lang);
+    let viewer = Viewer { lang, lang_in_url: in_url.is_some(), ip, session, path: req.uri().path().to_string() };
     let req = if is_post {
         match check_form_token(&state, &viewer, req).await {
             Ok(req) => req,

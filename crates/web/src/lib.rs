@@ -13,6 +13,7 @@ use std::sync::Arc;
 use custodian_store::Store;
 
 mod access;
+mod amsterdam;
 mod api;
 mod edge;
 mod extract;
@@ -39,6 +40,8 @@ pub struct WebConfig {
     pub trusted_proxy: Option<std::net::IpAddr>,
     /// Company name shown on pages.
     pub company: String,
+    /// How people reach the company, shown on pages.
+    pub contact: CompanyContact,
     /// Login attempts per minute per client address before 429.
     pub attempts_per_minute: u32,
     /// Queues e-mail and SMS; without it, staff are told to use post or phone.
@@ -55,6 +58,21 @@ pub struct WebConfig {
     pub read_cache: bool,
     /// Timeouts and the connection limit of [`serve`].
     pub limits: Limits,
+}
+
+/// How people reach the company (`[company]` in the configuration file):
+/// the footer of every page, and wherever a page tells people to call or write.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CompanyContact {
+    /// Postal address, one line.
+    pub address: String,
+    pub phone: String,
+    pub email: String,
+    /// The version of the privacy statute / data processing agreement that
+    /// customers accept now; the portal offers it to those who have not (A1).
+    /// Empty: the portal offers none.
+    pub statute_version: String,
 }
 
 /// How long a client may take and how many may be connected at once
@@ -107,6 +125,7 @@ impl Default for WebConfig {
             tls: false,
             trusted_proxy: None,
             company: "custodian".into(),
+            contact: CompanyContact::default(),
             attempts_per_minute: 10,
             notifier: None,
             sms: false,
@@ -124,6 +143,9 @@ pub(crate) struct AppState {
     pub limiter: security::RateLimiter,
     /// The OpenAPI document of this server's API, made once.
     pub openapi: String,
+    /// The origin of `config.public_url`, read once; `None` when it is not
+    /// one (then no form is accepted).
+    pub public: Option<security::PublicOrigin>,
 }
 
 pub(crate) type State = Arc<AppState>;
@@ -133,7 +155,8 @@ pub fn app(store: Store, config: WebConfig) -> axum::Router {
     let limiter = security::RateLimiter::new(config.attempts_per_minute);
     let store = if config.read_cache { store.with_read_cache() } else { store };
     let openapi = openapi::document(&config.public_url, &routes::endpoints()).to_string();
-    let state = Arc::new(AppState { store, config, limiter, openapi });
+    let public = security::PublicOrigin::parse(&config.public_url);
+    let state = Arc::new(AppState { store, config, limiter, openapi, public });
     routes::router(state)
 }
 

@@ -18,6 +18,10 @@ pub(crate) struct Page {
     pub nav: Nav,
     /// The request's path; empty on pages made without a request.
     pub path: String,
+    /// The language was chosen in the URL: links and forms keep `?lang=`.
+    pub lang_in_url: bool,
+    /// How people reach the company: the footer, and "call us" sentences.
+    pub contact: crate::CompanyContact,
 }
 
 #[derive(PartialEq, Eq)]
@@ -49,6 +53,50 @@ impl Page {
     /// Whether `href` is the page being shown (`aria-current="page"` in the menu).
     pub fn is_current(&self, href: &str) -> bool {
         self.path == href
+    }
+
+    /// What public links and forms append so a language chosen in the URL
+    /// stays chosen without a cookie: `?lang=en`, or nothing.
+    pub fn q(&self) -> String {
+        match self.lang_in_url {
+            true => format!("?lang={}", self.lang.code()),
+            false => String::new(),
+        }
+    }
+
+    /// The language the header's switch offers: its code and its own name.
+    pub fn other_lang(&self) -> (&'static str, &'static str) {
+        match self.lang {
+            Lang::Nl => ("en", "English"),
+            Lang::En => ("nl", "Nederlands"),
+        }
+    }
+
+    /// The page's own path, for the language switch to come back to.
+    pub fn here(&self) -> &str {
+        if self.path.is_empty() { "/" } else { &self.path }
+    }
+
+    /// The phone number for a `tel:` link: digits and a leading plus only.
+    pub fn tel(&self) -> String {
+        self.contact.phone.chars().filter(|c| c.is_ascii_digit() || *c == '+').collect()
+    }
+
+    /// "Call or write us" with the configured phone and e-mail, when there are any.
+    pub fn reach_us(&self) -> String {
+        let c = &self.contact;
+        match (c.phone.is_empty(), c.email.is_empty()) {
+            (true, true) => String::new(),
+            (false, true) => format!("{} {}.", self.t("Bel ons op", "Call us on"), c.phone),
+            (true, false) => format!("{} {}.", self.t("Mail ons op", "E-mail us at"), c.email),
+            (false, false) => format!(
+                "{} {} {} {}.",
+                self.t("Bel ons op", "Call us on"),
+                c.phone,
+                self.t("of mail naar", "or e-mail"),
+                c.email
+            ),
+        }
     }
 }
 
@@ -201,6 +249,8 @@ pub(crate) fn message(lang: Lang, title: &str, text: &str) -> Response {
             csrf: String::new(),
             nav: Nav::Public,
             path: String::new(),
+            lang_in_url: false,
+            contact: crate::CompanyContact::default(),
         },
         text: text.into(),
         link: None,
@@ -220,11 +270,12 @@ pub(crate) fn server_error(lang: Lang, e: &dyn std::fmt::Display) -> Response {
     resp
 }
 
-/// Formats microseconds since the epoch as a date and time (UTC).
+/// Formats microseconds since the epoch as a date and time in Amsterdam.
 pub(crate) fn when(us: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(us / 1_000_000)
+    time::OffsetDateTime::from_unix_timestamp(us.div_euclid(1_000_000))
         .ok()
-        .map(|t| format!("{} {:02}:{:02} UTC", custodian_domain::model::format_date(t.date()), t.hour(), t.minute()))
+        .map(crate::amsterdam::local)
+        .map(|t| format!("{} {:02}:{:02}", custodian_domain::model::format_date(t.date()), t.hour(), t.minute()))
         .unwrap_or_default()
 }
 

@@ -235,7 +235,7 @@ async fn the_owner_disables_logs_out_and_removes_accounts_but_never_the_last_own
         assert_eq!(removed.location(), "/staff/accounts?done=removed", "{name}");
         let after_removal = owner.get("/staff/accounts?done=removed").await;
         assert!(!after_removal.body.contains("tweede@hoster.nl"), "{name}: the login is wiped");
-        let row = row_with(&after_removal, &format!("<td>{second_id}</td>"));
+        let row = row_with(&after_removal, &format!("\">{second_id}</td>"));
         assert!(row.contains("medewerker") && row.contains("verwijderd op"), "{name}: {row}");
         assert!(!row.contains("<form"), "{name}: nothing more to do with a removed account");
 

@@ -322,7 +322,10 @@ async fn the_owner_manages_tokens_in_the_back_office() {
         let staff_role = api.api("get", "/api/v1/audit/verify", Some(&secret), None).await;
         assert_eq!(staff_role.status, StatusCode::FORBIDDEN, "a staff token cannot verify, scope or not");
 
-        let revoke = owner.post_form(&format!("/staff/api-tokens/{}/revoke", listed[0].id), &page, &[]).await;
+        let path = format!("/staff/api-tokens/{}/revoke", listed[0].id);
+        let unconfirmed = owner.post_form(&path, &page, &[]).await;
+        assert_eq!(unconfirmed.status, StatusCode::UNPROCESSABLE_ENTITY, "revoking asks for a confirmation first");
+        let revoke = owner.post_form(&path, &page, &[("confirm", "yes")]).await;
         assert_eq!(revoke.location(), "/staff/api-tokens");
         let after = api
             .api("post", "/api/v1/customers/search?purpose=support", Some(&secret), Some(r#"{"name": "niemand"}"#))

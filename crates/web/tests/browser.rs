@@ -122,7 +122,7 @@ async fn customer_journey(b: &mut Browser, server: &Server, engine: &str) {
     assert_eq!(stored_phone(server, id).await, phone_before, "{engine}: the invalid phone number was saved");
     b.click_link("/portal").await;
     b.wait_path("/portal").await;
-    b.wait_for("the dashboard", "main table").await;
+    b.wait_for("the dashboard", "main .cards").await;
     let page = b.text().await;
     assert!(page.contains(&phone_before), "{engine}: after the refusal the old number is still shown: {page}");
 
@@ -151,7 +151,7 @@ async fn customer_journey(b: &mut Browser, server: &Server, engine: &str) {
     // The printable export, then the JSON download from the dashboard's link.
     b.click_link("/portal/export").await;
     b.wait_path("/portal/export").await;
-    b.wait_for("the export", "main table").await;
+    b.wait_for("the export", "main .cards").await;
     let page = b.text().await;
     for shown in [company.as_str(), login.as_str(), "+31612345678", &id.to_string()] {
         assert!(page.contains(shown), "{engine}: the printable export lacks {shown}: {page}");

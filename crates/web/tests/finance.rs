@@ -64,7 +64,8 @@ async fn saving_the_staff_form_unchanged_keeps_the_bank_details() {
         let staff = server.staff(Role::Staff, "medewerker@hoster.nl").await;
         let id = customer_with_iban(&server, 1).await;
         let purpose = staff.get(&format!("/staff/customers/{id}")).await;
-        let page = staff.post_form(&format!("/staff/customers/{id}"), &purpose, &[("purpose", "support")]).await;
+        let edit = [("purpose", "support"), ("edit", "yes")];
+        let page = staff.post_form(&format!("/staff/customers/{id}"), &purpose, &edit).await;
         assert_eq!(page.status, StatusCode::OK, "{}", page.body);
         assert!(page.body.contains("name=\"phone\""), "staff edit the profile");
         assert!(!page.body.contains("name=\"iban"), "{}: the form offers no field staff may not read", db.name());

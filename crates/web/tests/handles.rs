@@ -83,6 +83,8 @@ async fn a_customer_manages_handles_and_domains_in_the_portal() {
         assert_eq!(registry.state().domains.len(), 2, "{}", db.name());
         let list = c.get("/portal/handles").await;
         assert!(list.body.contains("tureluur.eu, tureluur.nl"), "{}", list.body);
+        // Listed by the holder's name, with the registry's ID.
+        assert!(list.body.contains(&format!("Tureluur Beheer ({at_registry})")), "{}", list.body);
 
         // A change in the portal arrives at the registry.
         let path = format!("/portal/handles/{contact}");
@@ -106,7 +108,12 @@ async fn a_customer_manages_handles_and_domains_in_the_portal() {
         registry.transfer_away("tureluur.eu", "elders");
         registry.state().domains.clear();
         assert_eq!(worker.poll().await.unwrap(), 2);
-        let gone = c.post_form(&format!("{path}/delete"), &detail, &[]).await;
+        // Deleting asks first, on a page of its own.
+        let ask = c.get(&format!("{path}/delete")).await;
+        assert_eq!(ask.status, StatusCode::OK, "{}", ask.body);
+        assert!(ask.body.contains("Weet u zeker") && ask.body.contains("Tureluur Beheer"), "{}", ask.body);
+        assert!(ask.body.contains(&format!("action=\"{path}/delete\"")), "{}", ask.body);
+        let gone = c.post_form(&format!("{path}/delete"), &ask, &[]).await;
         assert_eq!(gone.location(), "/portal/handles?done=deleted", "{}", gone.body);
         worker.drain().await.unwrap();
         assert!(registry.state().contacts.is_empty());

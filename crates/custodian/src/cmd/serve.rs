@@ -52,6 +52,7 @@ pub(crate) async fn run(config: &Config, listen: Option<std::net::SocketAddr>) -
         tls: tls.is_some() || config.behind_tls_proxy,
         trusted_proxy: config.trusted_proxy,
         company: config.company_name.clone(),
+        contact: config.company.clone(),
         attempts_per_minute: config.login_attempts_per_minute,
         sms: sms.is_some(),
         notifier: notifier.clone(),

@@ -52,20 +52,6 @@ choice_enum!(ServiceStatus, "service_status", {
     Ended => "ended",
 });
 
-impl ServiceKind {
-    /// The kind as people read it.
-    pub fn label(self, lang: crate::Lang) -> &'static str {
-        match self {
-            ServiceKind::Domain => lang.pick("domeinnaam", "domain name"),
-            ServiceKind::Hosting => lang.pick("webhosting", "web hosting"),
-            ServiceKind::Email => lang.pick("e-mail", "e-mail"),
-            ServiceKind::Website => lang.pick("website", "website"),
-            ServiceKind::ManagedServer => lang.pick("beheerde server", "managed server"),
-            ServiceKind::Vps => lang.pick("VPS", "VPS"),
-        }
-    }
-}
-
 impl ServiceStatus {
     /// Whether the service still runs for the customer (and so blocks erasure).
     pub fn is_live(self) -> bool {

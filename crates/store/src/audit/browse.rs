@@ -112,10 +112,11 @@ impl Store {
         let rows = query.fetch_all(&mut *conn).await?;
         let more = rows.len() > limit as usize;
         let mut entries = Vec::with_capacity(rows.len().min(limit as usize));
+        let all_sources = crate::export::reads_sources(access);
         for row in rows.iter().take(limit as usize) {
             let (mut entry, key_name, sealed) = super::entry_of(row)?;
             if let Some(sealed) = sealed {
-                entry.source = self.open_source(&mut conn, access, &entry, &key_name, &sealed).await;
+                entry.source = self.open_source(&mut conn, access, all_sources, &entry, &key_name, &sealed).await;
             }
             entries.push(entry);
         }

@@ -15,6 +15,7 @@ mod codes;
 pub mod limits;
 mod recovery;
 pub use recovery::{RECOVERY_CODES, RecoveryCodes};
+mod names;
 mod second_factor;
 pub use second_factor::PendingTotp;
 pub mod sessions;
@@ -166,6 +167,10 @@ pub struct Session {
     pub account: Account,
     pub csrf: String,
     pub second_factor_done: bool,
+    /// The language chosen for this session; `None` until one is.
+    pub language: Option<custodian_domain::Lang>,
+    /// A notice for the next page to show once (a code such as `saved`).
+    pub notice: Option<String>,
 }
 
 /// What the browser gets: the session token (for the cookie) and the CSRF token.

@@ -65,7 +65,7 @@ impl Store {
         // The session and its (enabled) account in one statement.
         static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
             format!(
-                "SELECT s.csrf, s.second_factor, s.last_seen_at, s.expires_at, {} FROM sessions s JOIN users u ON u.id = s.user_id
+                "SELECT s.csrf, s.second_factor, s.language, s.notice, s.last_seen_at, s.expires_at, {} FROM sessions s JOIN users u ON u.id = s.user_id
                  WHERE s.token_hash = $1 AND s.expires_at > $2 AND s.last_seen_at > $3 AND u.disabled_at IS NULL",
                 ACCOUNT_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ")
             )
@@ -74,6 +74,8 @@ impl Store {
         let Some(row) = self.read_one(&SQL, &binds).await? else { return Ok(None) };
         let csrf: Vec<u8> = row.col("csrf")?;
         let second: i64 = row.col("second_factor")?;
+        let language: Option<String> = row.col("language")?;
+        let notice: Option<String> = row.col("notice")?;
         let mut last_seen_at: i64 = row.col("last_seen_at")?;
         if now - last_seen_at >= SESSION_TOUCH {
             // Never moves the time back when requests race.
@@ -88,6 +90,8 @@ impl Store {
             account: account(&row)?,
             csrf: String::from_utf8_lossy(&csrf).into_owned(),
             second_factor_done: second == 1,
+            language: language.as_deref().and_then(custodian_domain::Lang::parse),
+            notice,
         };
         if let (Some(cache), Some(ticket)) = (&self.cache, ticket) {
             let expires_at: i64 = row.col("expires_at")?;
@@ -99,6 +103,27 @@ impl Store {
 
     pub async fn end_session(&self, token: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(session_hash(token)).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Remembers the language the session's holder chose (or, for a customer,
+    /// their preference at login).
+    pub async fn set_session_language(&self, token: &str, lang: custodian_domain::Lang) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET language = $1 WHERE token_hash = $2")
+            .bind(lang.code())
+            .bind(session_hash(token))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Sets (or with `None` clears) the notice the session's next page shows once.
+    pub async fn set_session_notice(&self, token: &str, notice: Option<&str>) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET notice = $1 WHERE token_hash = $2")
+            .bind(notice)
+            .bind(session_hash(token))
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 

@@ -2,6 +2,8 @@
 //! actor, customer, action, purpose and period, a page at a time or as CSV.
 //! Looking is recorded like any other access.
 
+use std::collections::HashMap;
+
 use askama::Template;
 use axum::extract::{Query, State as AxState};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -12,7 +14,7 @@ use custodian_store::{AccessPurpose, AuditFilter, Entry};
 
 use crate::State;
 use crate::extract::Staff;
-use crate::pages::{FormFields, action_label, page, purpose_label, store_error};
+use crate::pages::{FormFields, action_label, page, purpose_label, store_error, who};
 use crate::view::{self, Page, when};
 
 /// Entries per page on screen.
@@ -114,13 +116,14 @@ fn read(q: &FormFields, lang: Lang, purposes: &[AccessPurpose]) -> (Asked, Optio
             ));
         }
     }
-    let day = |text: &str| parse_date(text).ok().map(|d| d.midnight().assume_utc().unix_timestamp() * 1_000_000);
+    // Days as they are in Amsterdam; "until" includes its whole day.
     let mut days = |field: &'static str, text: &str, next: bool| -> Option<i64> {
         if text.is_empty() {
             return None;
         }
-        match day(text) {
-            Some(us) => Some(if next { us + 86_400_000_000 } else { us }),
+        let day = parse_date(text).ok().and_then(|d| if next { d.next_day() } else { Some(d) });
+        match day {
+            Some(d) => Some(crate::amsterdam::midnight(d).unix_timestamp() * 1_000_000),
             None => {
                 asked.errors.push((field, lang.pick("Een datum als 2026-03-31.", "A date like 2026-03-31.").into()));
                 None
@@ -153,25 +156,12 @@ struct Row {
     source: String,
 }
 
-/// Names of the company's people, by account id, for "who".
-async fn staff_names(state: &State, viewer: &Staff, purpose: AccessPurpose) -> Vec<(String, String)> {
-    match state.store.staff_accounts(&viewer.access(purpose)).await {
-        Ok(accounts) => accounts.into_iter().filter_map(|a| Some((a.id.to_string(), a.name?))).collect(),
-        Err(_) => vec![],
-    }
-}
-
-fn actor_label(kind: &str, id: &str, names: &[(String, String)], lang: Lang) -> String {
+/// The actor of an entry in words; a customer by number (the owner reads
+/// everyone's entries, so "you" would be wrong).
+fn actor_label(kind: &str, id: &str, names: &HashMap<i64, String>, lang: Lang) -> String {
     match kind {
-        "staff" => match names.iter().find(|(i, _)| i == id) {
-            Some((_, name)) => format!("{} {name}", lang.pick("medewerker", "staff member")),
-            None => format!("{} #{id}", lang.pick("medewerker", "staff member")),
-        },
         "customer" => format!("{} {id}", lang.pick("klant", "customer")),
-        "operator" => lang.pick("beheerder (opdrachtregel)", "administrator (command line)").into(),
-        "job" => format!("{} ({id})", lang.pick("automatische taak", "scheduled task")),
-        "api" => format!("{} #{id}", lang.pick("API-sleutel", "API key")),
-        other => format!("{other} {id}"),
+        _ => who::actor_label(kind, id, names, lang),
     }
 }
 
@@ -190,21 +180,13 @@ fn subject_label(kind: &str, id: &str, lang: Lang) -> String {
     }
 }
 
-fn row(e: &Entry, names: &[(String, String)], lang: Lang) -> Row {
-    let fields = e
-        .fields
-        .iter()
-        .map(|f| custodian_domain::inventory::field("customers", f).map(|d| d.label(lang)).unwrap_or(f.as_str()))
-        .collect::<Vec<_>>()
-        .join(", ");
+fn row(e: &Entry, names: &HashMap<i64, String>, lang: Lang) -> Row {
+    let fields = who::fields_label(&e.fields, lang);
     Row {
         seq: e.seq,
         at: when(e.at),
         who: actor_label(&e.actor_kind, &e.actor_id, names, lang),
-        what: match e.action.as_str() {
-            "audit.browse" => lang.pick("auditlog ingezien", "looked at the audit trail").into(),
-            a => action_label(a, lang).into(),
-        },
+        what: action_label(&e.action, lang).into(),
         about: subject_label(&e.subject_kind, &e.subject_id, lang),
         fields,
         purpose: AccessPurpose::parse(&e.purpose)
@@ -253,7 +235,11 @@ pub(crate) async fn browse(AxState(state): AxState<State>, viewer: Staff, Query(
     };
     let before = q.get("before").and_then(|b| b.parse::<i64>().ok());
     let lookup = purpose.unwrap_or(AccessPurpose::Administration);
-    let names = staff_names(&state, &viewer, lookup).await;
+    let people = match state.store.all_staff_names(&viewer.access(lookup)).await {
+        Ok(people) => people,
+        Err(e) => return store_error(&viewer, e),
+    };
+    let names: HashMap<i64, String> = people.iter().cloned().collect();
     let (rows, older) = match purpose.filter(|_| asked.errors.is_empty()) {
         Some(purpose) => match state.store.audit_browse(&viewer.access(purpose), &filter, before, PAGE).await {
             Ok(found) => {
@@ -268,10 +254,7 @@ pub(crate) async fn browse(AxState(state): AxState<State>, viewer: Staff, Query(
         Ok(actions) => actions
             .into_iter()
             .map(|a| {
-                let label = match a.as_str() {
-                    "audit.browse" => lang.pick("auditlog ingezien", "looked at the audit trail").to_string(),
-                    other => action_label(other, lang).to_string(),
-                };
+                let label = action_label(&a, lang).to_string();
                 (a, label)
             })
             .collect(),
@@ -281,7 +264,9 @@ pub(crate) async fn browse(AxState(state): AxState<State>, viewer: Staff, Query(
         ("customer".to_string(), lang.pick("klanten", "customers").to_string()),
         ("staff".to_string(), lang.pick("alle medewerkers", "all staff").to_string()),
     ];
-    actors.extend(names.iter().map(|(id, _)| (format!("staff:{id}"), actor_label("staff", id, &names, lang))));
+    actors.extend(
+        people.iter().map(|(id, _)| (format!("staff:{id}"), actor_label("staff", &id.to_string(), &names, lang))),
+    );
     actors.push(("operator".into(), actor_label("operator", "", &names, lang)));
     actors.push(("job".into(), lang.pick("automatische taken", "scheduled tasks").into()));
     actors.push(("api".into(), lang.pick("API-sleutels", "API keys").into()));
@@ -322,7 +307,10 @@ pub(crate) async fn export(AxState(state): AxState<State>, viewer: Staff, Query(
         return r;
     };
     let access = viewer.access(purpose);
-    let names = staff_names(&state, &viewer, purpose).await;
+    let names: HashMap<i64, String> = match state.store.all_staff_names(&access).await {
+        Ok(people) => people.into_iter().collect(),
+        Err(e) => return store_error(&viewer, e),
+    };
     let mut out = String::from("seq,time,who,actor_kind,actor_id,action,what,about,fields,purpose,source\r\n");
     let (mut before, mut count) = (None, 0usize);
     loop {
@@ -412,9 +400,9 @@ mod tests {
         assert_eq!(filter.actor, Some(("staff".into(), Some("7".into()))));
         assert_eq!(filter.customer, Some(12));
         assert_eq!(filter.action.as_deref(), Some("customer."));
-        // 2026-12-01T00:00Z, and the whole of that day.
-        assert_eq!(filter.from, Some(1_796_083_200_000_000));
-        assert_eq!(filter.until, Some(1_796_169_600_000_000));
+        // 2026-12-01 00:00 in Amsterdam (23:00 UTC the day before), and the whole of that day.
+        assert_eq!(filter.from, Some(1_796_079_600_000_000));
+        assert_eq!(filter.until, Some(1_796_166_000_000_000));
 
         let bad: FormFields = [("purpose", "billing"), ("actor", "root"), ("customer", "x"), ("from", "1-2-2026")]
             .into_iter()

@@ -55,10 +55,25 @@ async fn begin_session(state: &State, viewer: &Viewer, account: &Account) -> Res
         Ok(_) => state.store.start_session(account, !account.needs_second_factor()).await,
         Err(e) => Err(e),
     };
-    match session {
-        Ok(s) => with_session_cookie(state, &s.token, after_password(account)),
-        Err(e) => view::server_error(viewer.lang, &e),
+    let session = match session {
+        Ok(s) => s,
+        Err(e) => return view::server_error(viewer.lang, &e),
+    };
+    // A customer's own language preference wins; else a choice made in the URL.
+    let preferred = match account.customer_id {
+        Some(id) => {
+            let own = Access::new(account.actor(), AccessPurpose::DataSubjectRequest).from(viewer.ip);
+            let record = state.store.read_customer(&own, id).await;
+            record.ok().and_then(|r| r.fields.get("language").and_then(|l| custodian_domain::Lang::parse(l)))
+        }
+        None => None,
+    };
+    if let Some(lang) = preferred.or(viewer.lang_in_url.then_some(viewer.lang))
+        && let Err(e) = state.store.set_session_language(&session.token, lang).await
+    {
+        return view::server_error(viewer.lang, &e);
     }
+    with_session_cookie(state, &session.token, after_password(account))
 }
 
 pub(crate) async fn login(
@@ -89,6 +104,22 @@ pub(crate) async fn login(
     let mut r = view::render(Login { page, form_token: public_form_token(&state), login, error: error.into() });
     *r.status_mut() = StatusCode::UNAUTHORIZED;
     r
+}
+
+/// The language switch of the page header once logged in: remembered with
+/// the session, then back to the page it was pressed on.
+pub(crate) async fn set_language(
+    AxState(state): AxState<State>,
+    Extension(viewer): Extension<Viewer>,
+    Form(form): Form<FormFields>,
+) -> Response {
+    let lang = form.get("lang").and_then(|l| custodian_domain::Lang::parse(l)).unwrap_or(viewer.lang);
+    if let Err(e) = state.store.set_session_language(viewer.token(), lang).await {
+        return view::server_error(viewer.lang, &e);
+    }
+    // Only a path of our own: never a redirect to another site.
+    let back = form.get("back").filter(|b| b.starts_with('/') && !b.starts_with("//") && !b.contains('\\'));
+    Redirect::to(back.map(String::as_str).unwrap_or("/")).into_response()
 }
 
 pub(crate) async fn logout(AxState(state): AxState<State>, Extension(viewer): Extension<Viewer>) -> Response {

@@ -7,13 +7,13 @@ use axum::extract::{Form, Path, State as AxState};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use custodian_domain::Lang;
-use custodian_domain::model::{ServiceKind, format_date, parse_date};
+use custodian_domain::model::{format_date, parse_date};
 use custodian_domain::retention::{Blocker, HoldReason};
 use custodian_store::{AccessPurpose, ErasureReason, ErasureStanding, RequestOutcome, StoreError};
 
 use crate::State;
 use crate::extract::Staff;
-use crate::pages::{FormFields, page, store_error};
+use crate::pages::{FormFields, page, store_error, who};
 use crate::view::{self, Page, when};
 
 fn today() -> time::Date {
@@ -120,7 +120,7 @@ async fn show(state: &State, viewer: &Staff, id: i64, notice: String, error: Str
         .iter()
         .map(|s| ServiceRow {
             id: s.id,
-            kind: ServiceKind::parse(&s.kind).map(|k| k.label(lang).to_string()).unwrap_or_else(|_| s.kind.clone()),
+            kind: who::service_label(&s.kind, lang).into(),
             started: s.started_on.clone(),
             ended: s.ended_on.clone().unwrap_or_default(),
             running: s.status != "ended",

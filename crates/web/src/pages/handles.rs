@@ -58,8 +58,29 @@ fn status_label(status: &str, lang: Lang) -> String {
     .to_string()
 }
 
-fn handle_label(h: &HandleSummary) -> String {
-    h.handle.clone().unwrap_or_else(|| format!("#{}", h.contact_id))
+/// A handle as people know it: the holder's name, with the registry's ID once
+/// it has one.
+fn handle_label(h: &HandleSummary, name: Option<&str>, lang: Lang) -> String {
+    match (name.filter(|n| !n.is_empty()), &h.handle) {
+        (Some(name), Some(id)) => format!("{name} ({id})"),
+        (Some(name), None) => name.to_string(),
+        (None, Some(id)) => id.clone(),
+        (None, None) => lang.pick("nieuwe handle", "new handle").to_string(),
+    }
+}
+
+/// The holder's name of each handle kept here (passthrough handles keep no
+/// name here: they show the registry's ID).
+async fn holder_names(state: &State, access: &Access, handles: &[HandleSummary]) -> Vec<Option<String>> {
+    let mut names = Vec::with_capacity(handles.len());
+    for h in handles {
+        let name = match h.passthrough {
+            true => None,
+            false => state.store.contact_fields(access, h.contact_id).await.ok().and_then(|f| f.get("name").cloned()),
+        };
+        names.push(name);
+    }
+    names
 }
 
 async fn list_page(
@@ -79,16 +100,19 @@ async fn list_page(
         Ok(d) => d.into_iter().map(|d| (d.name, status_label(&d.status, lang))).collect(),
         Err(e) => return store_error(viewer, e),
     };
+    let names = holder_names(state, &access, &handles).await;
     let usable = handles
         .iter()
-        .filter(|h| matches!(h.status.as_str(), "pending" | "active"))
-        .map(|h| (h.contact_id, handle_label(h)))
+        .zip(&names)
+        .filter(|(h, _)| matches!(h.status.as_str(), "pending" | "active"))
+        .map(|(h, name)| (h.contact_id, handle_label(h, name.as_deref(), lang)))
         .collect();
     let rows = handles
         .iter()
-        .map(|h| HandleRow {
+        .zip(&names)
+        .map(|(h, name)| HandleRow {
             id: h.contact_id,
-            handle: handle_label(h),
+            handle: handle_label(h, name.as_deref(), lang),
             status: status_label(&h.status, lang),
             domains: h.domains.join(", "),
             unused: h.domains.is_empty() && h.status != "deleting",
@@ -162,9 +186,9 @@ fn chosen_registry(state: &State, form: &FormFields) -> Option<(String, bool)> {
 }
 
 pub(crate) async fn create(AxState(state): AxState<State>, viewer: Customer, Form(form): Form<FormFields>) -> Response {
-    let lang = viewer.lang;
-    let Some((registry, passthrough)) = chosen_registry(&state, &form) else {
-        return unavailable(lang);
+    let target = match (state.config.registry.is_some(), chosen_registry(&state, &form)) {
+        (true, None) => return unavailable(&state, &viewer),
+        (_, target) => target,
     };
     let fields = contact_fields(form);
     let data = match ContactData::from_fields(&fields) {
@@ -172,21 +196,32 @@ pub(crate) async fn create(AxState(state): AxState<State>, viewer: Customer, For
         Err(e) => return list_page(&state, &viewer, &fields, Some(&e), String::new()).await,
     };
     let (access, id) = viewer.own();
-    match state.store.create_handle(&access, id, Target { registry: &registry, passthrough }, &data).await {
+    // Without a registry the contact is kept here only, until one is set up.
+    let made = match &target {
+        Some((registry, passthrough)) => {
+            let target = Target { registry, passthrough: *passthrough };
+            state.store.create_handle(&access, id, target, &data).await.map(|_| ())
+        }
+        None => state.store.add_contact(&access, id, None, &data).await.map(|_| ()),
+    };
+    match made {
         Ok(_) => Redirect::to("/portal/handles?done=created").into_response(),
         Err(e) => store_error(&viewer, e),
     }
 }
 
-fn unavailable(lang: Lang) -> Response {
-    let mut r = view::message(
-        lang,
-        lang.pick("Niet beschikbaar", "Not available"),
+fn unavailable(state: &State, viewer: &Viewer) -> Response {
+    let lang = viewer.lang;
+    let page = page(state, viewer, lang.pick("Niet beschikbaar", "Not available"));
+    let text = format!(
+        "{} {}",
         lang.pick(
-            "Er is geen registry ingesteld; neem contact met ons op.",
-            "No registry is set up; please contact us.",
+            "Handles kunnen hier nu niet worden aangemaakt; neem contact met ons op.",
+            "Handles cannot be made here at the moment; please contact us.",
         ),
+        page.reach_us()
     );
+    let mut r = view::render(view::MessagePage { page, text, link: None });
     *r.status_mut() = StatusCode::CONFLICT;
     r
 }
@@ -258,7 +293,11 @@ async fn detail_page(
             .collect();
     let errors = view::error_summary(&fields);
     let invalid = !errors.is_empty();
-    let title = format!("{} {}", viewer.lang.pick("Handle", "Handle"), handle_label(&h));
+    let title = format!(
+        "{} {}",
+        viewer.lang.pick("Handle", "Handle"),
+        handle_label(&h, values.get("name").map(String::as_str), viewer.lang)
+    );
     let mut r = view::render(HandlePage {
         page: page(state, viewer, &title),
         id: h.contact_id,
@@ -276,6 +315,26 @@ async fn detail_page(
 
 pub(crate) async fn show(AxState(state): AxState<State>, viewer: Customer, Path(id): Path<i64>) -> Response {
     detail_page(&state, &viewer, id, None).await
+}
+
+#[derive(Template)]
+#[template(path = "portal/handle_delete.html")]
+struct ConfirmDelete {
+    page: crate::view::Page,
+    id: i64,
+    label: String,
+}
+
+/// Asks before a handle is deleted: deleting cannot be undone.
+pub(crate) async fn confirm_delete(AxState(state): AxState<State>, viewer: Customer, Path(id): Path<i64>) -> Response {
+    let (access, h) = match find(&state, &viewer, id).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let name = holder_names(&state, &access, std::slice::from_ref(&h)).await.pop().flatten();
+    let label = handle_label(&h, name.as_deref(), viewer.lang);
+    let title = viewer.lang.pick("Handle verwijderen", "Delete handle");
+    view::render(ConfirmDelete { page: page(&state, &viewer, title), id, label })
 }
 
 pub(crate) async fn update(
@@ -329,8 +388,7 @@ pub(crate) async fn register_domain(
     viewer: Customer,
     Form(form): Form<FormFields>,
 ) -> Response {
-    let lang = viewer.lang;
-    let Some(worker) = state.config.registry.as_ref() else { return unavailable(lang) };
+    let Some(worker) = state.config.registry.as_ref() else { return unavailable(&state, &viewer) };
     let handle = |k: &str| form.get(k).and_then(|v| v.parse::<i64>().ok());
     let name = match custodian_store::registry::parse_domain_name(form.get("domain").map(String::as_str).unwrap_or(""))
     {

@@ -9,6 +9,7 @@ pub(crate) mod portal;
 pub(crate) mod public;
 pub(crate) mod second_factor;
 pub(crate) mod staff;
+pub(crate) mod who;
 
 use std::collections::BTreeMap;
 
@@ -36,7 +37,18 @@ pub(crate) fn page(state: &State, viewer: &Viewer, title: &str) -> Page {
         csrf: viewer.csrf().to_string(),
         nav,
         path: viewer.path.clone(),
+        lang_in_url: viewer.lang_in_url,
+        contact: state.config.contact.clone(),
     }
+}
+
+/// A page of one sentence (and a link) that keeps the viewer's menu.
+pub(crate) fn message(state: &State, viewer: &Viewer, title: &str, text: &str, link: Option<(&str, &str)>) -> Response {
+    view::render(view::MessagePage {
+        page: page(state, viewer, title),
+        text: text.into(),
+        link: link.map(|(href, label)| (href.into(), label.into())),
+    })
 }
 
 /// A purpose as people read it.
@@ -93,6 +105,7 @@ pub(crate) fn action_label(action: &str, lang: Lang) -> &str {
         "statute.accept" => lang.pick("acceptatie voorwaarden vastgelegd", "recorded acceptance of the terms"),
         "outbox.enqueue" | "outbox.sent" => lang.pick("bericht verstuurd", "sent a message"),
         "outbox.failed" => lang.pick("bericht niet bezorgd", "message not delivered"),
+        "audit.browse" => lang.pick("auditlog ingezien", "looked at the audit trail"),
         "outbox.cancel" => lang.pick("bericht geannuleerd", "cancelled a message"),
         other => other,
     }

@@ -2,7 +2,7 @@
 //! see who else looked at it (M3, GDPR art. 15–17 and 20).
 
 use askama::Template;
-use axum::extract::{Form, Query, State as AxState};
+use axum::extract::{Form, State as AxState};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use custodian_domain::Lang;
@@ -12,7 +12,7 @@ use custodian_store::{AccessPurpose, Entry, Export, RequestOutcome, StoreError};
 
 use crate::State;
 use crate::extract::{Customer, Viewer};
-use crate::pages::{FormFields, page, store_error, without_csrf};
+use crate::pages::{FormFields, page, store_error, who, without_csrf};
 use crate::view::{self, ErrorLink, FieldView, Page, euros, field_views, when};
 
 #[derive(Template)]
@@ -20,7 +20,15 @@ use crate::view::{self, ErrorLink, FieldView, Page, euros, field_views, when};
 struct Dashboard {
     page: Page,
     export: Export,
+    /// The customer's name for the printout's heading.
+    name: String,
     profile: Vec<FieldView>,
+    /// Each handle's details, labelled.
+    contacts: Vec<Vec<FieldView>>,
+    /// Kind, description, state, since: in words.
+    services: Vec<[String; 4]>,
+    /// The statute version customers accept now, when not yet accepted by this one.
+    statute_offer: String,
     invoices: Vec<InvoiceView>,
     statutes: Vec<String>,
     /// The printable page's access log (the dashboard links to it instead).
@@ -44,12 +52,7 @@ struct InvoiceView {
 /// One access-log row: when, who, what, why, which data.
 type AccessRow = (String, String, String, String, String);
 
-#[derive(serde::Deserialize)]
-pub(crate) struct Saved {
-    saved: Option<String>,
-}
-
-fn dashboard_page(state: &State, viewer: &Viewer, export: Export, saved: bool, printable: bool) -> Response {
+async fn dashboard_page(state: &State, viewer: &Viewer, export: Export, saved: bool, printable: bool) -> Response {
     let lang = viewer.lang;
     let profile = view::shown_fields("customers", lang, &export.customer.fields);
     let invoices = export
@@ -60,7 +63,7 @@ fn dashboard_page(state: &State, viewer: &Viewer, export: Export, saved: bool, p
             number: i.number.clone(),
             date: i.issued_on.clone(),
             amount: euros(i.total_cents, lang),
-            delivery: i.delivery.clone(),
+            delivery: who::delivery_label(&i.delivery, lang).into(),
             billing: view::shown_fields("invoices", lang, &i.billing),
             lines: i
                 .lines
@@ -79,12 +82,35 @@ fn dashboard_page(state: &State, viewer: &Viewer, export: Export, saved: bool, p
         .collect();
     let title =
         if printable { lang.pick("Al mijn gegevens", "All my data") } else { lang.pick("Mijn gegevens", "My data") };
+    let contacts = export.contacts.iter().map(|c| view::shown_fields("contacts", lang, &c.fields)).collect();
+    let services = export
+        .services
+        .iter()
+        .map(|s| {
+            [
+                who::service_label(&s.kind, lang).to_string(),
+                s.description.clone().unwrap_or_default(),
+                who::status_label(&s.status, lang).to_string(),
+                s.started_on.clone(),
+            ]
+        })
+        .collect();
+    let current = &state.config.contact.statute_version;
+    let statute_offer = match current.is_empty() || export.statute_acceptances.iter().any(|s| &s.version == current) {
+        true => String::new(),
+        false => current.clone(),
+    };
+    let name = customer_name(&export.customer.fields);
     let generated = when(export.generated_at);
-    let entries = access_rows(export.access_log.as_deref().unwrap_or_default(), lang);
+    let entries = access_rows(state, export.access_log.as_deref().unwrap_or_default(), lang).await;
     view::render(Dashboard {
         page: page(state, viewer, title),
         export,
+        name,
         profile,
+        contacts,
+        services,
+        statute_offer,
         invoices,
         statutes,
         entries,
@@ -94,40 +120,54 @@ fn dashboard_page(state: &State, viewer: &Viewer, export: Export, saved: bool, p
     })
 }
 
+/// The name a customer goes by: the company's, else the contact's.
+pub(crate) fn customer_name(fields: &custodian_domain::model::Fields) -> String {
+    ["company_name", "contact_name"]
+        .iter()
+        .find_map(|k| fields.get(*k).filter(|v| !v.trim().is_empty()))
+        .cloned()
+        .unwrap_or_default()
+}
+
 /// The entries a customer sees under "who looked at my data": everyone's but
 /// their own, newest first, with actions, purposes and fields in words.
-fn access_rows(log: &[Entry], lang: Lang) -> Vec<AccessRow> {
+async fn access_rows(state: &State, log: &[Entry], lang: Lang) -> Vec<AccessRow> {
+    let names = who::staff_names(state, log).await;
     log.iter()
         .rev()
         .filter(|e| e.actor_kind != "customer")
         .map(|e| {
-            let fields = e
-                .fields
-                .iter()
-                .map(|f| inventory::field("customers", f).map(|d| d.label(lang)).unwrap_or(f.as_str()).to_string())
-                .collect::<Vec<_>>()
-                .join(", ");
             let action = crate::pages::action_label(&e.action, lang).to_string();
             let purpose = AccessPurpose::parse(&e.purpose)
                 .map(|p| crate::pages::purpose_label(p, lang).to_string())
-                .unwrap_or_else(|| e.purpose.clone());
-            (when(e.at), actor_label(&e.actor_kind, lang), action, purpose, fields)
+                .unwrap_or_default();
+            let actor = who::actor_label(&e.actor_kind, &e.actor_id, &names, lang);
+            (when(e.at), actor, action, purpose, who::fields_label(&e.fields, lang))
         })
         .collect()
 }
 
-pub(crate) async fn dashboard(AxState(state): AxState<State>, viewer: Customer, Query(q): Query<Saved>) -> Response {
+/// The dashboard; "saved" shows once after a change (kept with the session,
+/// so a reload does not show it again).
+pub(crate) async fn dashboard(AxState(state): AxState<State>, viewer: Customer) -> Response {
     let (access, id) = viewer.own();
+    let saved = viewer.session().notice.as_deref() == Some(SAVED);
+    if saved && let Err(e) = state.store.set_session_notice(viewer.token(), None).await {
+        return store_error(&viewer, e);
+    }
     match state.store.customer_overview(&access, id).await {
-        Ok(export) => dashboard_page(&state, &viewer, export, q.saved.is_some(), false),
+        Ok(export) => dashboard_page(&state, &viewer, export, saved, false).await,
         Err(e) => store_error(&viewer, e),
     }
 }
 
+/// The session notice that says the customer's changes were saved.
+const SAVED: &str = "saved";
+
 pub(crate) async fn export_page(AxState(state): AxState<State>, viewer: Customer) -> Response {
     let (access, id) = viewer.own();
     match state.store.export_customer(&access, id).await {
-        Ok(export) => dashboard_page(&state, &viewer, export, false, true),
+        Ok(export) => dashboard_page(&state, &viewer, export, false, true).await,
         Err(e) => store_error(&viewer, e),
     }
 }
@@ -139,6 +179,11 @@ pub(crate) async fn export_json(AxState(state): AxState<State>, viewer: Customer
         Ok(e) => e,
         Err(e) => return store_error(&viewer, e),
     };
+    let mut export = match serde_json::to_value(&export) {
+        Ok(v) => v,
+        Err(e) => return view::server_error(viewer.lang, &e),
+    };
+    rfc3339_times(&mut export);
     match serde_json::to_vec_pretty(&export) {
         Ok(body) => {
             let mut r = body.into_response();
@@ -151,6 +196,30 @@ pub(crate) async fn export_json(AxState(state): AxState<State>, viewer: Customer
         }
         Err(e) => view::server_error(viewer.lang, &e),
     }
+}
+
+/// Turns the export's times (`at` and `…_at`, microseconds since 1970) into
+/// RFC 3339 text, which people and programs read without knowing our unit.
+fn rfc3339_times(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            for (key, v) in map.iter_mut() {
+                let is_time = key == "at" || key.ends_with("_at");
+                match v.as_i64().filter(|_| is_time).and_then(rfc3339) {
+                    Some(text) => *v = Value::String(text),
+                    None => rfc3339_times(v),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(rfc3339_times),
+        _ => {}
+    }
+}
+
+fn rfc3339(micros: i64) -> Option<String> {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1000).ok()?;
+    t.format(&time::format_description::well_known::Rfc3339).ok()
 }
 
 #[derive(Template)]
@@ -195,7 +264,10 @@ pub(crate) async fn edit(AxState(state): AxState<State>, viewer: Customer, Form(
     let (access, id) = viewer.own();
     let changes = only_customer_fields(without_csrf(form));
     match state.store.update_customer(&access, id, &changes).await {
-        Ok(_) => Redirect::to("/portal?saved=1").into_response(),
+        Ok(_) => match state.store.set_session_notice(viewer.token(), Some(SAVED)).await {
+            Ok(()) => Redirect::to("/portal").into_response(),
+            Err(e) => store_error(&viewer, e),
+        },
         Err(StoreError::Invalid(errors)) => {
             let title = viewer.lang.pick("Gegevens wijzigen", "Edit your details");
             invalid_form(&state, &viewer, title, "/portal/edit".into(), &changes, &errors)
@@ -216,25 +288,13 @@ struct AccessLog {
     entries: Vec<AccessRow>,
 }
 
-fn actor_label(kind: &str, lang: Lang) -> String {
-    match kind {
-        "staff" => lang.pick("medewerker", "staff member"),
-        "operator" => lang.pick("beheerder", "administrator"),
-        "job" => lang.pick("automatische taak", "scheduled job"),
-        "api" => lang.pick("koppeling (API)", "integration (API)"),
-        "customer" => lang.pick("uzelf", "you"),
-        other => other,
-    }
-    .to_string()
-}
-
 pub(crate) async fn access_log(AxState(state): AxState<State>, viewer: Customer) -> Response {
     let (access, id) = viewer.own();
     let lang = viewer.lang;
     match state.store.access_log(&access, id).await {
         Ok(log) => view::render(AccessLog {
-            page: page(&state, &viewer, lang.pick("Wie keek mee", "Who looked at my data")),
-            entries: access_rows(&log, lang),
+            page: page(&state, &viewer, lang.pick("Wie keek mee", "Who viewed my data")),
+            entries: access_rows(&state, &log, lang).await,
         }),
         Err(e) => store_error(&viewer, e),
     }
@@ -277,12 +337,29 @@ pub(crate) async fn delete_form(AxState(state): AxState<State>, viewer: Customer
 pub(crate) async fn delete(AxState(state): AxState<State>, viewer: Customer, Form(form): Form<FormFields>) -> Response {
     let lang = viewer.lang;
     let title = lang.pick("Mijn gegevens verwijderen", "Delete my data");
-    if form.get("confirm").map(String::as_str) != Some("yes") {
-        let error = lang.pick("Vink de bevestiging aan.", "Tick the confirmation box.").into();
+    let refuse = |error: &str| {
+        let error = error.into();
         let mut r =
             view::render(Delete { page: page(&state, &viewer, title), error, requested: false, blockers: vec![] });
         *r.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
-        return r;
+        r
+    };
+    if form.get("confirm").map(String::as_str) != Some("yes") {
+        return refuse(lang.pick("Vink de bevestiging aan.", "Tick the confirmation box."));
+    }
+    // Whoever finds a logged-in browser must not be able to erase its owner.
+    let password = form.get("password").map(String::as_str).unwrap_or_default();
+    let account = &viewer.session().account;
+    let login = match state.store.account_login(account).await {
+        Ok(login) => login,
+        Err(e) => return store_error(&viewer, e),
+    };
+    match state.store.login(&login, password, Some(viewer.ip)).await {
+        Ok(checked) if checked.id == account.id => {}
+        Ok(_) | Err(StoreError::Auth(_)) => {
+            return refuse(lang.pick("Het wachtwoord klopt niet.", "The password is not correct."));
+        }
+        Err(e) => return store_error(&viewer, e),
     }
     let (access, id) = viewer.own();
     match state.store.request_erasure(&access, &state.config.retention, id, today()).await {
@@ -305,6 +382,23 @@ pub(crate) async fn delete(AxState(state): AxState<State>, viewer: Customer, For
             *r.status_mut() = axum::http::StatusCode::ACCEPTED;
             r
         }
+        Err(e) => store_error(&viewer, e),
+    }
+}
+
+/// Records that the customer accepted the current statute / data processing
+/// agreement, with its version and the time (A1).
+pub(crate) async fn accept_statute(AxState(state): AxState<State>, viewer: Customer) -> Response {
+    let version = &state.config.contact.statute_version;
+    // No version is offered: nothing to accept, back to the dashboard.
+    if version.is_empty() {
+        return Redirect::to("/portal").into_response();
+    }
+    let (access, id) = viewer.own();
+    let now = time::OffsetDateTime::now_utc();
+    let at = i64::try_from(now.unix_timestamp_nanos() / 1000).unwrap_or(i64::MAX);
+    match state.store.record_statute_acceptance(&access, id, version, at).await {
+        Ok(()) => Redirect::to("/portal").into_response(),
         Err(e) => store_error(&viewer, e),
     }
 }

@@ -15,15 +15,17 @@ use crate::view::{self, Nav, Page};
 /// The front page: where to log in and where the privacy statement is.
 pub(crate) async fn home(AxState(state): AxState<State>, Extension(viewer): Extension<Viewer>) -> Response {
     let lang = viewer.lang;
+    let page = page(&state, &viewer, lang.pick("Klantportaal", "Customer portal"));
+    let login = format!("/login{}", page.q());
     view::render(view::MessagePage {
-        page: page(&state, &viewer, lang.pick("Klantportaal", "Customer portal")),
+        page,
         text: lang
             .pick(
                 "Hier bekijkt, verbetert, downloadt en verwijdert u de gegevens die wij over u bewaren.",
                 "Here you view, correct, download and delete the data we keep about you.",
             )
             .into(),
-        link: Some(("/login".into(), lang.pick("Inloggen", "Log in").into())),
+        link: Some((login, lang.pick("Inloggen", "Log in").into())),
     })
 }
 

@@ -153,15 +153,17 @@ async fn with_recovery_code(state: &State, viewer: &Viewer, code: &str) -> Respo
             "Is your authenticator app lost for good? Contact us and we will reset your second factor.",
         )
     };
+    let page = page(state, viewer, lang.pick("Ingelogd met een herstelcode", "Logged in with a recovery code"));
+    let reach = if account.is_staff() { String::new() } else { page.reach_us() };
     let text = format!(
-        "{} {remaining} {advice}",
+        "{} {remaining} {advice} {reach}",
         lang.pick(
             "U bent ingelogd met een herstelcode; die code werkt niet nog eens.",
             "You logged in with a recovery code; that code will not work again.",
         )
     );
     view::render(view::MessagePage {
-        page: page(state, viewer, lang.pick("Ingelogd met een herstelcode", "Logged in with a recovery code")),
+        page,
         text,
         link: Some((home(account).into(), lang.pick("Verder", "Continue").into())),
     })
