@@ -121,7 +121,8 @@ struct Draft {
     due_on: Option<Date>,
     delivery: Delivery,
     lines: Vec<InvoiceLine>,
-    payments: Vec<(u64, Payment)>,
+    /// Each with its line and the prefix of its fields' names (`payments[0].` in JSON).
+    payments: Vec<(u64, String, Payment)>,
     problems: Vec<ImportProblem>,
 }
 
@@ -169,30 +170,34 @@ impl Draft {
             return Err(Rejected { line: self.line, number: self.number, problems: self.problems });
         };
         let due_on = self.due_on.unwrap_or(issued_on + time::Duration::days(30));
+        // Lines refused one by one are not also "no lines at all".
+        let lines_refused = self.lines.is_empty() && !self.problems.is_empty();
         if let Err(errors) = check_invoice(&number, issued_on, due_on, &self.lines) {
-            for e in errors.0 {
+            for e in errors.0.into_iter().filter(|e| !(lines_refused && e.field == "lines")) {
                 self.problems.push(ImportProblem { line: self.line, field: e.field, error: e.error });
             }
         }
         let total = InvoiceTotals::of(&self.lines).total_cents;
+        let lines_fine = self.problems.is_empty();
         let mut paid = 0;
-        for (line, p) in &self.payments {
+        for (line, prefix, p) in &self.payments {
             paid += p.amount_cents;
             if p.paid_on < issued_on {
                 self.problems.push(problem(
                     *line,
-                    "paid_on",
+                    format!("{prefix}paid_on"),
                     "before_issue",
                     "De betaaldatum ligt voor de factuurdatum.",
                     "The payment date is before the invoice date.",
                 ));
             }
         }
-        if paid > total.max(0) {
-            let line = self.payments.last().map(|(l, _)| *l).unwrap_or(self.line);
+        // Against a total that is known only when every line was read.
+        if lines_fine && paid > total.max(0) {
+            let (line, prefix) = self.payments.last().map(|(l, p, _)| (*l, p.as_str())).unwrap_or((self.line, ""));
             self.problems.push(problem(
                 line,
-                "amount_cents",
+                format!("{prefix}amount_cents"),
                 "more_than_total",
                 "De betalingen zijn samen hoger dan het factuurtotaal.",
                 "The payments add up to more than the invoice total.",
@@ -209,7 +214,7 @@ impl Draft {
             due_on,
             delivery: self.delivery,
             lines: self.lines,
-            payments: self.payments.into_iter().map(|(_, p)| p).collect(),
+            payments: self.payments.into_iter().map(|(_, _, p)| p).collect(),
         })
     }
 }
@@ -343,7 +348,7 @@ pub fn invoice_from_json(line: u64, object: &Map<String, Value>) -> Item {
         let cents = item.get("amount_cents").and_then(scalar).ok_or_else(not_text).and_then(|s| amount(&s));
         let cents = d.keep(line, &format!("payments[{i}].amount_cents"), cents);
         if let (Some(paid_on), Some(amount_cents)) = (on, cents) {
-            d.payments.push((line, Payment { paid_on, amount_cents }));
+            d.payments.push((line, format!("payments[{i}]."), Payment { paid_on, amount_cents }));
         }
     }
     d.finish()
@@ -575,7 +580,7 @@ impl<R: BufRead> CsvInvoices<R> {
             let paid_on = d.keep(line, "paid_on", parse_date(on));
             let amount_cents = d.keep(line, "amount_cents", amount(cents));
             if let (Some(paid_on), Some(amount_cents)) = (paid_on, amount_cents) {
-                d.payments.push((line, Payment { paid_on, amount_cents }));
+                d.payments.push((line, String::new(), Payment { paid_on, amount_cents }));
             }
         }
     }
