@@ -168,7 +168,11 @@ async fn credit_notes_are_numbered_invoices_with_negative_totals() {
         let paid = store.record_payment(&billing(), "2026-0011", 8639, today()).await.unwrap();
         assert_eq!(paid.state, InvoiceState::Paid);
         // A credit note's number is an invoice number like any other.
-        let taken = NewCreditNote { number: Some("2026-0010".into()), issued_on: today(), lines: None };
+        let taken = NewCreditNote {
+            number: Some("2026-0010".into()),
+            issued_on: today(),
+            lines: Some(vec![line("Korting;1;100;21")]),
+        };
         assert_eq!(refusal(store.credit_invoice(&billing(), "2026-0011", taken).await), Refusal::InvoiceNumberTaken);
 
         let list = store.read_invoices(&billing(), id).await.unwrap();

@@ -262,7 +262,7 @@ fn search_variants() -> Vec<Value> {
 fn components() -> Value {
     let list = |items: Value| json!({ "type": "array", "items": items });
     let object = json!({ "type": "object" });
-    json!({
+    let mut components = json!({
         "securitySchemes": {
             "bearer": { "type": "http", "scheme": "bearer", "description": "An API token (`cst_…`) made by the owner in the back-office or with `custodian api-token create`." }
         },
@@ -311,122 +311,6 @@ fn components() -> Value {
                 }
             },
             "Invoices": { "type": "object", "properties": { "invoices": list(object.clone()) } },
-            "InvoiceLine": {
-                "type": "object", "required": ["description", "quantity", "unit_price_cents", "vat_rate"], "additionalProperties": false,
-                "properties": {
-                    "description": { "type": "string" },
-                    "quantity": { "type": "integer", "minimum": 1, "maximum": 1000000 },
-                    "unit_price_cents": { "type": "integer" },
-                    "vat_rate": { "description": "VAT percentage: 21, 9, 10.5 or \"21%\"", "oneOf": [{ "type": "number" }, { "type": "string" }] },
-                }
-            },
-            "NewInvoice": {
-                "type": "object", "required": ["number", "issued_on", "lines"], "additionalProperties": false,
-                "properties": {
-                    "number": { "type": "string", "description": "at most 32 letters, digits, - or /; unique" },
-                    "issued_on": { "type": "string", "format": "date" },
-                    "due_on": { "type": "string", "format": "date", "description": "default 30 days after issued_on" },
-                    "delivery": { "type": "string", "enum": ["post", "email"], "default": "post" },
-                    "lines": list(schema("InvoiceLine")),
-                }
-            },
-            "ImportInvoice": {
-                "description": "One line of the body: an invoice as in NewInvoice, with the customer number and any payments already received.",
-                "type": "object", "required": ["customer", "number", "issued_on", "lines"], "additionalProperties": false,
-                "properties": {
-                    "customer": { "type": "integer", "format": "int64" },
-                    "number": { "type": "string" },
-                    "issued_on": { "type": "string", "format": "date" },
-                    "due_on": { "type": "string", "format": "date" },
-                    "delivery": { "type": "string", "enum": ["post", "email"] },
-                    "lines": list(schema("InvoiceLine")),
-                    "payments": list(json!({
-                        "type": "object", "required": ["paid_on", "amount_cents"], "additionalProperties": false,
-                        "properties": { "paid_on": { "type": "string", "format": "date" }, "amount_cents": { "type": "integer", "minimum": 1 } }
-                    })),
-                }
-            },
-            "ImportResult": {
-                "type": "object",
-                "properties": {
-                    "dry_run": { "type": "boolean" },
-                    "summary": {
-                        "type": "object",
-                        "properties": {
-                            "created": { "type": "integer" }, "unchanged": { "type": "integer" },
-                            "errors": { "type": "integer" }, "written": { "type": "boolean" },
-                        }
-                    },
-                    "lines": list(json!({
-                        "type": "object",
-                        "description": "every invoice in a dry run, else the ones in error",
-                        "properties": {
-                            "line": { "type": "integer" },
-                            "number": { "type": "string", "nullable": true },
-                            "outcome": { "type": "string", "enum": ["created", "unchanged", "error"] },
-                            "problems": list(json!({
-                                "type": "object",
-                                "properties": { "line": { "type": "integer" }, "field": { "type": "string" }, "rule": { "type": "string" }, "message": { "type": "string" } }
-                            })),
-                        }
-                    })),
-                }
-            },
-            "CreatedInvoice": { "type": "object", "properties": { "id": { "type": "integer", "format": "int64" }, "number": { "type": "string" } } },
-            "NewService": {
-                "type": "object", "required": ["fields"], "additionalProperties": false,
-                "properties": { "fields": {
-                    "type": "object", "required": ["kind", "description", "started_on"], "additionalProperties": false,
-                    "properties": {
-                        "kind": { "type": "string", "enum": ["domain", "hosting", "email", "website", "managed_server", "vps"] },
-                        "status": { "type": "string", "enum": ["pending", "active", "suspended", "ended"], "default": "active" },
-                        "description": { "type": "string" },
-                        "started_on": { "type": "string", "format": "date" },
-                        "ended_on": { "type": "string", "format": "date" },
-                    }
-                } }
-            },
-            "EndService": {
-                "type": "object", "required": ["service"], "additionalProperties": false,
-                "properties": { "service": { "type": "integer", "format": "int64" }, "on": { "type": "string", "format": "date", "description": "the last day; default today" } }
-            },
-            "Ended": { "type": "object", "properties": { "ended": { "type": "boolean" } } },
-            "NewPayment": {
-                "type": "object", "required": ["invoice", "amount_cents"], "additionalProperties": false,
-                "properties": {
-                    "invoice": { "type": "string", "description": "invoice number" },
-                    "amount_cents": { "type": "integer", "minimum": 1 },
-                    "paid_on": { "type": "string", "format": "date", "description": "default today" },
-                }
-            },
-            "Settlement": {
-                "type": "object",
-                "properties": {
-                    "number": { "type": "string" },
-                    "state": { "type": "string", "enum": ["open", "overdue", "paid", "credited", "credit_note"] },
-                    "total_cents": { "type": "integer" }, "paid_cents": { "type": "integer" },
-                    "credited_cents": { "type": "integer" }, "outstanding_cents": { "type": "integer" },
-                    "paid_on": { "type": "string", "format": "date", "nullable": true, "description": "the day nothing was due any more" },
-                }
-            },
-            "NewCreditNote": {
-                "type": "object", "required": ["invoice"], "additionalProperties": false,
-                "properties": {
-                    "invoice": { "type": "string", "description": "number of the invoice credited" },
-                    "number": { "type": "string", "description": "default the next CN-<year>-NNNN" },
-                    "issued_on": { "type": "string", "format": "date", "description": "default today" },
-                    "lines": list(schema("InvoiceLine")),
-                }
-            },
-            "CreditNote": {
-                "type": "object",
-                "properties": {
-                    "id": { "type": "integer", "format": "int64" },
-                    "number": { "type": "string" },
-                    "total_cents": { "type": "integer", "description": "negative" },
-                    "invoice": schema("Settlement"),
-                }
-            },
             "AuditEntry": {
                 "type": "object",
                 "properties": {
@@ -468,7 +352,134 @@ fn components() -> Value {
                 }
             },
         }
-    })
+    });
+    for (name, schema) in write_schemas(list) {
+        components["schemas"][name] = schema;
+    }
+    components
+}
+
+/// The schemas of the service and invoice writes, one `json!` each (a single
+/// one would exceed the macro's recursion limit).
+fn write_schemas(list: impl Fn(Value) -> Value) -> Vec<(&'static str, Value)> {
+    vec![
+        ("InvoiceLine", json!({
+                "type": "object", "required": ["description", "quantity", "unit_price_cents", "vat_rate"], "additionalProperties": false,
+                "properties": {
+                    "description": { "type": "string" },
+                    "quantity": { "type": "integer", "minimum": 1, "maximum": 1000000 },
+                    "unit_price_cents": { "type": "integer" },
+                    "vat_rate": { "description": "VAT percentage: 21, 9, 10.5 or \"21%\"", "oneOf": [{ "type": "number" }, { "type": "string" }] },
+                }
+            })),
+        ("NewInvoice", json!({
+                "type": "object", "required": ["number", "issued_on", "lines"], "additionalProperties": false,
+                "properties": {
+                    "number": { "type": "string", "description": "at most 32 letters, digits, - or /; unique" },
+                    "issued_on": { "type": "string", "format": "date" },
+                    "due_on": { "type": "string", "format": "date", "description": "default 30 days after issued_on" },
+                    "delivery": { "type": "string", "enum": ["post", "email"], "default": "post" },
+                    "lines": list(schema("InvoiceLine")),
+                }
+            })),
+        ("ImportInvoice", json!({
+                "description": "One line of the body: an invoice as in NewInvoice, with the customer number and any payments already received.",
+                "type": "object", "required": ["customer", "number", "issued_on", "lines"], "additionalProperties": false,
+                "properties": {
+                    "customer": { "type": "integer", "format": "int64" },
+                    "number": { "type": "string" },
+                    "issued_on": { "type": "string", "format": "date" },
+                    "due_on": { "type": "string", "format": "date" },
+                    "delivery": { "type": "string", "enum": ["post", "email"] },
+                    "lines": list(schema("InvoiceLine")),
+                    "payments": list(json!({
+                        "type": "object", "required": ["paid_on", "amount_cents"], "additionalProperties": false,
+                        "properties": { "paid_on": { "type": "string", "format": "date" }, "amount_cents": { "type": "integer", "minimum": 1 } }
+                    })),
+                }
+            })),
+        ("ImportResult", json!({
+                "type": "object",
+                "properties": {
+                    "dry_run": { "type": "boolean" },
+                    "summary": {
+                        "type": "object",
+                        "properties": {
+                            "created": { "type": "integer" }, "unchanged": { "type": "integer" },
+                            "errors": { "type": "integer" }, "written": { "type": "boolean" },
+                        }
+                    },
+                    "lines": list(json!({
+                        "type": "object",
+                        "description": "every invoice in a dry run, else the ones in error",
+                        "properties": {
+                            "line": { "type": "integer" },
+                            "number": { "type": "string", "nullable": true },
+                            "outcome": { "type": "string", "enum": ["created", "unchanged", "error"] },
+                            "problems": list(json!({
+                                "type": "object",
+                                "properties": { "line": { "type": "integer" }, "field": { "type": "string" }, "rule": { "type": "string" }, "message": { "type": "string" } }
+                            })),
+                        }
+                    })),
+                }
+            })),
+        ("CreatedInvoice", json!({ "type": "object", "properties": { "id": { "type": "integer", "format": "int64" }, "number": { "type": "string" } } })),
+        ("NewService", json!({
+                "type": "object", "required": ["fields"], "additionalProperties": false,
+                "properties": { "fields": {
+                    "type": "object", "required": ["kind", "description", "started_on"], "additionalProperties": false,
+                    "properties": {
+                        "kind": { "type": "string", "enum": ["domain", "hosting", "email", "website", "managed_server", "vps"] },
+                        "status": { "type": "string", "enum": ["pending", "active", "suspended", "ended"], "default": "active" },
+                        "description": { "type": "string" },
+                        "started_on": { "type": "string", "format": "date" },
+                        "ended_on": { "type": "string", "format": "date" },
+                    }
+                } }
+            })),
+        ("EndService", json!({
+                "type": "object", "required": ["service"], "additionalProperties": false,
+                "properties": { "service": { "type": "integer", "format": "int64" }, "on": { "type": "string", "format": "date", "description": "the last day; default today" } }
+            })),
+        ("Ended", json!({ "type": "object", "properties": { "ended": { "type": "boolean" } } })),
+        ("NewPayment", json!({
+                "type": "object", "required": ["invoice", "amount_cents"], "additionalProperties": false,
+                "properties": {
+                    "invoice": { "type": "string", "description": "invoice number" },
+                    "amount_cents": { "type": "integer", "minimum": 1 },
+                    "paid_on": { "type": "string", "format": "date", "description": "default today" },
+                }
+            })),
+        ("Settlement", json!({
+                "type": "object",
+                "properties": {
+                    "number": { "type": "string" },
+                    "state": { "type": "string", "enum": ["open", "overdue", "paid", "credited", "credit_note"] },
+                    "total_cents": { "type": "integer" }, "paid_cents": { "type": "integer" },
+                    "credited_cents": { "type": "integer" }, "outstanding_cents": { "type": "integer" },
+                    "paid_on": { "type": "string", "format": "date", "nullable": true, "description": "the day nothing was due any more" },
+                }
+            })),
+        ("NewCreditNote", json!({
+                "type": "object", "required": ["invoice"], "additionalProperties": false,
+                "properties": {
+                    "invoice": { "type": "string", "description": "number of the invoice credited" },
+                    "number": { "type": "string", "description": "default the next CN-<year>-NNNN" },
+                    "issued_on": { "type": "string", "format": "date", "description": "default today" },
+                    "lines": list(schema("InvoiceLine")),
+                }
+            })),
+        ("CreditNote", json!({
+                "type": "object",
+                "properties": {
+                    "id": { "type": "integer", "format": "int64" },
+                    "number": { "type": "string" },
+                    "total_cents": { "type": "integer", "description": "negative" },
+                    "invoice": schema("Settlement"),
+                }
+            })),
+    ]
 }
 
 /// The document of `routes`, with `server` as the base address.

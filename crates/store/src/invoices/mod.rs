@@ -24,7 +24,7 @@ mod source;
 
 pub use import::{ImportProblem, ImportSummary, LineReport, Outcome};
 pub use payments::{CreditNote, NewCreditNote, Payment, PaymentRecord, Settlement};
-pub use source::{CSV_COLUMNS, ImportInvoice, Rejected, SourceFormat, invoice_from_json, json_lines, read_source};
+pub use source::{ImportInvoice, Rejected, SourceFormat, invoice_from_json, json_lines, read_source};
 
 const TABLE: &str = "invoices";
 

@@ -149,7 +149,7 @@ async fn settle(tx: &mut Transaction<'static, Any>, head: &Head) -> Result<Settl
         events.push((day(head.id, &r.try_get::<String, _>(0)?)?, amount));
     }
     let rows = sqlx::query("SELECT issued_on, total_cents FROM invoices WHERE credit_for = $1")
-        .bind(&head.number)
+        .bind(head.number.as_str())
         .fetch_all(&mut **tx)
         .await?;
     for r in rows {
@@ -161,7 +161,7 @@ async fn settle(tx: &mut Transaction<'static, Any>, head: &Head) -> Result<Settl
     sqlx::query("UPDATE invoices SET paid_cents = $1, credited_cents = $2, paid_on = $3 WHERE id = $4")
         .bind(paid)
         .bind(credited)
-        .bind(&paid_on)
+        .bind(paid_on.clone())
         .bind(head.id)
         .execute(&mut **tx)
         .await?;
