@@ -101,7 +101,11 @@ async fn one_by_one(dir: &Path, settings: &Settings) -> anyhow::Result<f64> {
 pub async fn run(settings: &Settings) -> anyhow::Result<(Table, Vec<Outcome>)> {
     let bin = custodian_binary()?;
     let dir = tempfile::tempdir()?;
-    eprintln!("invoices: writing {} customers and {} invoices ...", thousands(settings.customers), thousands(settings.invoices));
+    eprintln!(
+        "invoices: writing {} customers and {} invoices ...",
+        thousands(settings.customers),
+        thousands(settings.invoices)
+    );
     write_inputs(dir.path(), settings)?;
     let data_dir = dir.path().join("data");
     let mut customers = clean_command(&bin);
@@ -127,14 +131,30 @@ pub async fn run(settings: &Settings) -> anyhow::Result<(Table, Vec<Outcome>)> {
         thousands(settings.invoices),
         thousands(settings.customers)
     ));
-    t.row(["import".to_string(), per_sec(rate), per_sec(baseline), ratio(rate, baseline), String::new(), String::new()]);
-    t.row(["peak RSS (VmHWM)".to_string(), megabytes(run.peak), String::new(), String::new(), "< 200 MB".into(), verdict(pass)]);
+    t.row([
+        "import".to_string(),
+        per_sec(rate),
+        per_sec(baseline),
+        ratio(rate, baseline),
+        String::new(),
+        String::new(),
+    ]);
+    t.row([
+        "peak RSS (VmHWM)".to_string(),
+        megabytes(run.peak),
+        String::new(),
+        String::new(),
+        "< 200 MB".into(),
+        verdict(pass),
+    ]);
     t.row(["wall time".to_string(), format!("{:.2} s", run.wall.as_secs_f64())]);
     t.note(format!(
         "baseline: the first {} invoices issued one by one with Store::add_invoice (and record_payment), one transaction each",
         thousands(settings.baseline)
     ));
-    t.note("every invoice: two lines, its own data key and sealed billing snapshot; every other one a payment".to_string());
+    t.note(
+        "every invoice: two lines, its own data key and sealed billing snapshot; every other one a payment".to_string(),
+    );
     let outcome = Outcome::new(
         &format!("10 invoice import {} peak RSS", thousands(settings.invoices)),
         "sqlite",

@@ -15,7 +15,8 @@ fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
 }
 
-const HEADER: &str = "customer,number,issued_on,due_on,description,quantity,unit_price_cents,vat_rate,paid_on,amount_cents";
+const HEADER: &str =
+    "customer,number,issued_on,due_on,description,quantity,unit_price_cents,vat_rate,paid_on,amount_cents";
 
 #[tokio::test]
 async fn invoices_are_imported_paid_in_parts_and_credited_from_the_command_line() {
@@ -38,7 +39,10 @@ async fn invoices_are_imported_paid_in_parts_and_credited_from_the_command_line(
         .unwrap();
 
         let dry = cli.ok(&["invoice", "import", path, "--dry-run"]);
-        assert!(dry.contains("line 2\tF-1\twould be created") && dry.contains("line 3\tF-2\twould be created"), "{name}: {dry}");
+        assert!(
+            dry.contains("line 2\tF-1\twould be created") && dry.contains("line 3\tF-2\twould be created"),
+            "{name}: {dry}"
+        );
         assert!(dry.contains("dry run: nothing written"), "{dry}");
         assert!(cli.ok(&["invoice", "list", &id]).trim().is_empty(), "{name}: the dry run wrote");
 
@@ -68,7 +72,10 @@ async fn invoices_are_imported_paid_in_parts_and_credited_from_the_command_line(
         let list = json(&list);
         let states: Vec<&str> = list.as_array().unwrap().iter().map(|i| i["state"].as_str().unwrap()).collect();
         assert_eq!(states, ["paid", "credited", "credit_note"], "{list}");
-        assert!(cli.fails(&["invoice", "credit", "F-1", "--line", "Hosting S;1;5000;21"], 2).contains("more than can still be credited"));
+        assert!(
+            cli.fails(&["invoice", "credit", "F-1", "--line", "Hosting S;1;5000;21"], 2)
+                .contains("more than can still be credited")
+        );
 
         // A bad file: every problem named by line and field, nothing written.
         std::fs::write(
@@ -110,7 +117,17 @@ async fn services_are_listed_per_customer() {
         let store = db.store().await;
         let id = store.create_customer(&operator(), &customer(1), false).await.unwrap().to_string();
         let cli = Cli::new(&db);
-        let add = ["service", "add", &id, "--set", "kind=vps", "--set", "description=VPS 4 GB", "--set", "started_on=2026-01-01"];
+        let add = [
+            "service",
+            "add",
+            &id,
+            "--set",
+            "kind=vps",
+            "--set",
+            "description=VPS 4 GB",
+            "--set",
+            "started_on=2026-01-01",
+        ];
         let service = cli.ok(&add).trim().to_string();
         cli.ok(&["service", "end", &service, "--on", "2026-06-30"]);
         let table = cli.ok(&["service", "list", &id]);

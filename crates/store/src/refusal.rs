@@ -243,9 +243,7 @@ impl Refusal {
                 "Er wordt in deze sessie geen sleutel ingesteld. Open de pagina opnieuw en scan de sleutel die dan verschijnt.",
                 "No key is being set up in this session. Open the page again and scan the key it shows.",
             ),
-            Refusal::CreditNoteNotPayable => {
-                text("Een creditnota wordt niet betaald.", "A credit note is not paid.")
-            }
+            Refusal::CreditNoteNotPayable => text("Een creditnota wordt niet betaald.", "A credit note is not paid."),
             Refusal::NothingDue => text(
                 "Op deze factuur staat niets meer open: ze is betaald of gecrediteerd.",
                 "Nothing is due on this invoice: it is paid or credited.",

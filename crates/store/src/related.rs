@@ -229,8 +229,8 @@ impl Store {
         drop(reader);
         if !access.actor.is_subject(customer_id) && !services.is_empty() {
             let shown = services.iter().any(|s| s.description.is_some());
-            let mut event = Event::new(access, "service.read", "customer", customer_id)
-                .fields(shown.then_some("description"));
+            let mut event =
+                Event::new(access, "service.read", "customer", customer_id).fields(shown.then_some("description"));
             self.keys.seal_source(&mut event, Some(&key));
             self.record(event).await?;
         }

@@ -139,7 +139,10 @@ async fn credit_notes_are_numbered_invoices_with_negative_totals() {
             Refusal::CreditExceedsInvoice { creditable_cents: 0 }
         );
         assert_eq!(refusal(store.record_payment(&billing(), "2026-0010", 1, today()).await), Refusal::NothingDue);
-        assert_eq!(refusal(store.record_payment(&billing(), &note.number, 1, today()).await), Refusal::CreditNoteNotPayable);
+        assert_eq!(
+            refusal(store.record_payment(&billing(), &note.number, 1, today()).await),
+            Refusal::CreditNoteNotPayable
+        );
         let of_note = NewCreditNote { number: Some("X-1".into()), issued_on: today(), lines: None };
         assert_eq!(refusal(store.credit_invoice(&billing(), &note.number, of_note).await), Refusal::CreditOfCreditNote);
 
@@ -229,7 +232,10 @@ async fn an_import_creates_invoices_with_lines_and_payments_and_a_rerun_changes_
         // paid 50.00 and 48.49: paid on the second payment's day.
         let imp1 = &store.read_invoices(&billing(), a).await.unwrap()[0];
         assert_eq!((imp1.net_cents, imp1.vat_cents, imp1.total_cents), (8140, 1709, 9849));
-        assert_eq!((imp1.paid_cents, imp1.state, imp1.paid_on.as_deref()), (9849, InvoiceState::Paid, Some("2026-02-20")));
+        assert_eq!(
+            (imp1.paid_cents, imp1.state, imp1.paid_on.as_deref()),
+            (9849, InvoiceState::Paid, Some("2026-02-20"))
+        );
         assert_eq!(imp1.lines.len(), 2);
         assert_eq!(imp1.billing.get("billing_name").map(String::as_str), Some("Bedrijf 1 B.V."));
         // IMP-2: 9.99 at 9% = 0.8991 → 0.90; due 30 days after 1 February.

@@ -350,7 +350,10 @@ pub(crate) async fn end_service(
         Err(errors) => return invalid(lang, &errors),
     };
     let access = access(&caller, AccessPurpose::Administration);
-    reply(lang, state.store.end_customer_service(&access, id, end.service, on).await.map(|ended| json!({ "ended": ended })))
+    reply(
+        lang,
+        state.store.end_customer_service(&access, id, end.service, on).await.map(|ended| json!({ "ended": ended })),
+    )
 }
 
 /// A new invoice: the JSON form of the import, without `customer` (the
@@ -372,7 +375,12 @@ pub(crate) async fn create_invoice(
         .map(|k| ImportProblem {
             line: 1,
             field: k.to_string(),
-            error: custodian_domain::validate::Invalid::new("import", "unknown_field", "Onbekend veld.", "Unknown field."),
+            error: custodian_domain::validate::Invalid::new(
+                "import",
+                "unknown_field",
+                "Onbekend veld.",
+                "Unknown field.",
+            ),
         })
         .collect();
     object.insert("customer".into(), json!(id));
@@ -392,9 +400,10 @@ pub(crate) async fn create_invoice(
         lines: invoice.lines,
     };
     match state.store.add_invoice(&access(&caller, AccessPurpose::Billing), id, new).await {
-        Ok(created_id) => {
-            created(json!({ "id": created_id, "number": invoice.number }), Some(format!("/api/v1/customers/{id}/invoices")))
-        }
+        Ok(created_id) => created(
+            json!({ "id": created_id, "number": invoice.number }),
+            Some(format!("/api/v1/customers/{id}/invoices")),
+        ),
         Err(e) => store_error(lang, e),
     }
 }

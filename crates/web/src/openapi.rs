@@ -363,7 +363,9 @@ fn components() -> Value {
 /// one would exceed the macro's recursion limit).
 fn write_schemas(list: impl Fn(Value) -> Value) -> Vec<(&'static str, Value)> {
     vec![
-        ("InvoiceLine", json!({
+        (
+            "InvoiceLine",
+            json!({
                 "type": "object", "required": ["description", "quantity", "unit_price_cents", "vat_rate"], "additionalProperties": false,
                 "properties": {
                     "description": { "type": "string" },
@@ -371,8 +373,11 @@ fn write_schemas(list: impl Fn(Value) -> Value) -> Vec<(&'static str, Value)> {
                     "unit_price_cents": { "type": "integer" },
                     "vat_rate": { "description": "VAT percentage: 21, 9, 10.5 or \"21%\"", "oneOf": [{ "type": "number" }, { "type": "string" }] },
                 }
-            })),
-        ("NewInvoice", json!({
+            }),
+        ),
+        (
+            "NewInvoice",
+            json!({
                 "type": "object", "required": ["number", "issued_on", "lines"], "additionalProperties": false,
                 "properties": {
                     "number": { "type": "string", "description": "at most 32 letters, digits, - or /; unique" },
@@ -381,8 +386,11 @@ fn write_schemas(list: impl Fn(Value) -> Value) -> Vec<(&'static str, Value)> {
                     "delivery": { "type": "string", "enum": ["post", "email"], "default": "post" },
                     "lines": list(schema("InvoiceLine")),
                 }
-            })),
-        ("ImportInvoice", json!({
+            }),
+        ),
+        (
+            "ImportInvoice",
+            json!({
                 "description": "One line of the body: an invoice as in NewInvoice, with the customer number and any payments already received.",
                 "type": "object", "required": ["customer", "number", "issued_on", "lines"], "additionalProperties": false,
                 "properties": {
@@ -397,8 +405,11 @@ fn write_schemas(list: impl Fn(Value) -> Value) -> Vec<(&'static str, Value)> {
                         "properties": { "paid_on": { "type": "string", "format": "date" }, "amount_cents": { "type": "integer", "minimum": 1 } }
                     })),
                 }
-            })),
-        ("ImportResult", json!({
+            }),
+        ),
+        (
+            "ImportResult",
+            json!({
                 "type": "object",
                 "properties": {
                     "dry_run": { "type": "boolean" },
@@ -423,9 +434,15 @@ fn write_schemas(list: impl Fn(Value) -> Value) -> Vec<(&'static str, Value)> {
                         }
                     })),
                 }
-            })),
-        ("CreatedInvoice", json!({ "type": "object", "properties": { "id": { "type": "integer", "format": "int64" }, "number": { "type": "string" } } })),
-        ("NewService", json!({
+            }),
+        ),
+        (
+            "CreatedInvoice",
+            json!({ "type": "object", "properties": { "id": { "type": "integer", "format": "int64" }, "number": { "type": "string" } } }),
+        ),
+        (
+            "NewService",
+            json!({
                 "type": "object", "required": ["fields"], "additionalProperties": false,
                 "properties": { "fields": {
                     "type": "object", "required": ["kind", "description", "started_on"], "additionalProperties": false,
@@ -437,21 +454,30 @@ fn write_schemas(list: impl Fn(Value) -> Value) -> Vec<(&'static str, Value)> {
                         "ended_on": { "type": "string", "format": "date" },
                     }
                 } }
-            })),
-        ("EndService", json!({
+            }),
+        ),
+        (
+            "EndService",
+            json!({
                 "type": "object", "required": ["service"], "additionalProperties": false,
                 "properties": { "service": { "type": "integer", "format": "int64" }, "on": { "type": "string", "format": "date", "description": "the last day; default today" } }
-            })),
+            }),
+        ),
         ("Ended", json!({ "type": "object", "properties": { "ended": { "type": "boolean" } } })),
-        ("NewPayment", json!({
+        (
+            "NewPayment",
+            json!({
                 "type": "object", "required": ["invoice", "amount_cents"], "additionalProperties": false,
                 "properties": {
                     "invoice": { "type": "string", "description": "invoice number" },
                     "amount_cents": { "type": "integer", "minimum": 1 },
                     "paid_on": { "type": "string", "format": "date", "description": "default today" },
                 }
-            })),
-        ("Settlement", json!({
+            }),
+        ),
+        (
+            "Settlement",
+            json!({
                 "type": "object",
                 "properties": {
                     "number": { "type": "string" },
@@ -460,8 +486,11 @@ fn write_schemas(list: impl Fn(Value) -> Value) -> Vec<(&'static str, Value)> {
                     "credited_cents": { "type": "integer" }, "outstanding_cents": { "type": "integer" },
                     "paid_on": { "type": "string", "format": "date", "nullable": true, "description": "the day nothing was due any more" },
                 }
-            })),
-        ("NewCreditNote", json!({
+            }),
+        ),
+        (
+            "NewCreditNote",
+            json!({
                 "type": "object", "required": ["invoice"], "additionalProperties": false,
                 "properties": {
                     "invoice": { "type": "string", "description": "number of the invoice credited" },
@@ -469,8 +498,11 @@ fn write_schemas(list: impl Fn(Value) -> Value) -> Vec<(&'static str, Value)> {
                     "issued_on": { "type": "string", "format": "date", "description": "default today" },
                     "lines": list(schema("InvoiceLine")),
                 }
-            })),
-        ("CreditNote", json!({
+            }),
+        ),
+        (
+            "CreditNote",
+            json!({
                 "type": "object",
                 "properties": {
                     "id": { "type": "integer", "format": "int64" },
@@ -478,7 +510,8 @@ fn write_schemas(list: impl Fn(Value) -> Value) -> Vec<(&'static str, Value)> {
                     "total_cents": { "type": "integer", "description": "negative" },
                     "invoice": schema("Settlement"),
                 }
-            })),
+            }),
+        ),
     ]
 }
 

@@ -203,7 +203,9 @@ async fn import(
         })
         .await?;
     match format {
-        Format::Json => write_json(out, &serde_json::json!({ "dry_run": dry_run, "summary": summary, "lines": lines }))?,
+        Format::Json => {
+            write_json(out, &serde_json::json!({ "dry_run": dry_run, "summary": summary, "lines": lines }))?
+        }
         Format::Table => {
             out.write_all(text.as_bytes())?;
             let done = if summary.written {

@@ -111,7 +111,12 @@ impl InvoiceLine {
     }
 
     /// A line from its parts, with the limits every line keeps.
-    pub fn new(description: &str, quantity: i64, unit_price_cents: i64, vat_rate_bp: i64) -> Result<InvoiceLine, Invalid> {
+    pub fn new(
+        description: &str,
+        quantity: i64,
+        unit_price_cents: i64,
+        vat_rate_bp: i64,
+    ) -> Result<InvoiceLine, Invalid> {
         let description = Text::parse(description)?;
         if !(1..=1_000_000).contains(&quantity) || !(-100_000_000..=100_000_000).contains(&unit_price_cents) {
             return Err(Invalid::new(
@@ -204,7 +209,12 @@ pub fn check_invoice(
     if lines.is_empty() {
         errs.push((
             "lines",
-            Invalid::new("invoice", "no_lines", "Een factuur heeft minstens één regel.", "An invoice needs at least one line."),
+            Invalid::new(
+                "invoice",
+                "no_lines",
+                "Een factuur heeft minstens één regel.",
+                "An invoice needs at least one line.",
+            ),
         ));
     }
     if due_on < issued_on {

@@ -208,12 +208,17 @@ impl Store {
                 return Ok(Err(errors
                     .0
                     .into_iter()
-                    .map(|e| ImportProblem { line: invoice.line, field: format!("customer.{}", e.field), error: e.error })
+                    .map(|e| ImportProblem {
+                        line: invoice.line,
+                        field: format!("customer.{}", e.field),
+                        error: e.error,
+                    })
                     .collect()));
             }
         };
         let data = InvoiceData {
-            number: Text::parse(&invoice.number).map_err(|e| custodian_domain::model::FieldErrors::single("number", e))?,
+            number: Text::parse(&invoice.number)
+                .map_err(|e| custodian_domain::model::FieldErrors::single("number", e))?,
             issued_on: invoice.issued_on,
             due_on: invoice.due_on,
             delivery: invoice.delivery,

@@ -299,7 +299,9 @@ impl Store {
                 }
                 invoice.billing = records::open(&key, TABLE, key_id, r, permit::readable_by(who))?;
                 for p in payment_rows.iter().filter(|p| p.col::<i64>("invoice_id").is_ok_and(|i| i == id)) {
-                    invoice.payments.push(PaymentRecord { paid_on: p.col("paid_on")?, amount_cents: p.col("amount_cents")? });
+                    invoice
+                        .payments
+                        .push(PaymentRecord { paid_on: p.col("paid_on")?, amount_cents: p.col("amount_cents")? });
                 }
             }
             out.push(invoice);
@@ -319,10 +321,8 @@ pub(crate) enum Detail {
 
 /// Refuses an invoice number that is taken (by an invoice or a credit note).
 pub(crate) async fn refuse_taken(tx: &mut Transaction<'static, Any>, number: &str) -> Result<(), StoreError> {
-    let taken: Option<i64> = sqlx::query_scalar("SELECT id FROM invoices WHERE number = $1")
-        .bind(number)
-        .fetch_optional(&mut **tx)
-        .await?;
+    let taken: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM invoices WHERE number = $1").bind(number).fetch_optional(&mut **tx).await?;
     match taken {
         Some(_) => Err(StoreError::Refused(crate::Refusal::InvoiceNumberTaken)),
         None => Ok(()),

@@ -199,7 +199,12 @@ impl Store {
     }
 
     /// Records the payment of what is still due on invoice `number`.
-    pub async fn mark_invoice_paid(&self, access: &Access, number: &str, paid_on: Date) -> Result<Settlement, StoreError> {
+    pub async fn mark_invoice_paid(
+        &self,
+        access: &Access,
+        number: &str,
+        paid_on: Date,
+    ) -> Result<Settlement, StoreError> {
         permit::require(access, Resource::Invoices, Action::Write)?;
         let mut tx = crate::db::write_tx(&self.pool).await?;
         let head = head(&mut tx, number).await?;
@@ -255,7 +260,8 @@ impl Store {
         if original.amounts.credit_note {
             return Err(Refusal::CreditOfCreditNote.into());
         }
-        let key_id = original.key_id.ok_or_else(|| StoreError::Corrupt(format!("invoice {} has no key", original.id)))?;
+        let key_id =
+            original.key_id.ok_or_else(|| StoreError::Corrupt(format!("invoice {} has no key", original.id)))?;
         let key = self.keys.data_key(&mut *tx, key_id).await?;
         let row = sqlx::query(&format!("SELECT {} FROM invoices WHERE id = $1", records::columns(TABLE).join(", ")))
             .bind(original.id)

@@ -17,9 +17,7 @@
 
 use std::io::BufRead;
 
-use custodian_domain::model::{
-    Delivery, InvoiceLine, InvoiceTotals, check_invoice, parse_date, parse_vat_rate,
-};
+use custodian_domain::model::{Delivery, InvoiceLine, InvoiceTotals, check_invoice, parse_date, parse_vat_rate};
 use custodian_domain::validate::Invalid;
 use serde_json::{Map, Value};
 use time::Date;
@@ -90,7 +88,9 @@ pub fn read_source<R: BufRead + Send + 'static>(
 ) -> Box<dyn Iterator<Item = Item> + Send> {
     match format {
         SourceFormat::JsonLines => Box::new(JsonLines { reader, line: 0, failed: false }),
-        SourceFormat::Csv => Box::new(CsvInvoices { rows: CsvRows { reader, line: 0 }, header: None, pending: None, done: false }),
+        SourceFormat::Csv => {
+            Box::new(CsvInvoices { rows: CsvRows { reader, line: 0 }, header: None, pending: None, done: false })
+        }
     }
 }
 
@@ -147,15 +147,19 @@ impl Draft {
 
     fn customer(&mut self, line: u64, field: &str, raw: &str) {
         let parsed = raw.trim().parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
-            Invalid::new("import", "customer", "Een klantnummer is een positief geheel getal.", "A customer number is a positive whole number.")
+            Invalid::new(
+                "import",
+                "customer",
+                "Een klantnummer is een positief geheel getal.",
+                "A customer number is a positive whole number.",
+            )
         });
         self.customer_id = self.keep(line, field, parsed);
     }
 
     fn finish(mut self) -> Item {
-        let missing = |field: &str| {
-            problem(self.line, field, "required", "Dit veld ontbreekt.", "This field is missing.")
-        };
+        let missing =
+            |field: &str| problem(self.line, field, "required", "Dit veld ontbreekt.", "This field is missing.");
         if self.number.is_none() {
             self.problems.push(missing("number"));
         }
@@ -165,7 +169,8 @@ impl Draft {
         if self.issued_on.is_none() && !self.problems.iter().any(|p| p.field == "issued_on") {
             self.problems.push(missing("issued_on"));
         }
-        let (Some(number), Some(customer_id), Some(issued_on)) = (self.number.clone(), self.customer_id, self.issued_on)
+        let (Some(number), Some(customer_id), Some(issued_on)) =
+            (self.number.clone(), self.customer_id, self.issued_on)
         else {
             return Err(Rejected { line: self.line, number: self.number, problems: self.problems });
         };
@@ -295,7 +300,13 @@ fn json_invoice(line: u64, text: &str) -> Item {
         Ok(_) | Err(_) => Err(Rejected {
             line,
             number: None,
-            problems: vec![problem(line, "line", "json", "Deze regel is geen JSON-object.", "This line is not a JSON object.")],
+            problems: vec![problem(
+                line,
+                "line",
+                "json",
+                "Deze regel is geen JSON-object.",
+                "This line is not a JSON object.",
+            )],
         }),
     }
 }
@@ -369,7 +380,13 @@ fn json_objects(
             .filter_map(|(i, item)| match item {
                 Value::Object(o) => Some(o.clone()),
                 _ => {
-                    problems.push(problem(line, format!("{key}[{i}]"), "type", "Hier hoort een object.", "An object belongs here."));
+                    problems.push(problem(
+                        line,
+                        format!("{key}[{i}]"),
+                        "type",
+                        "Hier hoort een object.",
+                        "An object belongs here.",
+                    ));
                     None
                 }
             })
@@ -397,7 +414,13 @@ pub fn json_lines(problems: &mut Vec<ImportProblem>, line: u64, value: Option<&V
         let price = get("unit_price_cents", whole);
         let rate = get("vat_rate", vat);
         let Some(description) = item.get("description").and_then(scalar) else {
-            problems.push(problem(line, field("description"), "required", "Dit veld ontbreekt.", "This field is missing."));
+            problems.push(problem(
+                line,
+                field("description"),
+                "required",
+                "Dit veld ontbreekt.",
+                "This field is missing.",
+            ));
             continue;
         };
         if let (Some(q), Some(p), Some(r)) = (quantity, price, rate) {
@@ -487,7 +510,13 @@ struct CsvInvoices<R> {
 impl<R: BufRead> CsvInvoices<R> {
     fn read_header(&mut self) -> Result<(), Rejected> {
         let (line, names) = match self.rows.next_row() {
-            None => return Err(Rejected { line: 1, number: None, problems: vec![problem(1, "header", "empty", "Het bestand is leeg.", "The file is empty.")] }),
+            None => {
+                return Err(Rejected {
+                    line: 1,
+                    number: None,
+                    problems: vec![problem(1, "header", "empty", "Het bestand is leeg.", "The file is empty.")],
+                });
+            }
             Some(Err(line)) => return Err(unreadable(line)),
             Some(Ok(row)) => row,
         };
@@ -498,7 +527,10 @@ impl<R: BufRead> CsvInvoices<R> {
         }
         let index: Vec<Option<usize>> = CSV_COLUMNS.iter().map(|c| names.iter().position(|n| n == c)).collect();
         for (c, i) in CSV_COLUMNS.iter().zip(&index) {
-            let required = matches!(*c, "customer" | "number" | "issued_on" | "description" | "quantity" | "unit_price_cents" | "vat_rate");
+            let required = matches!(
+                *c,
+                "customer" | "number" | "issued_on" | "description" | "quantity" | "unit_price_cents" | "vat_rate"
+            );
             if required && i.is_none() {
                 problems.push(problem(line, *c, "missing_column", "Deze kolom ontbreekt.", "This column is missing."));
             }
