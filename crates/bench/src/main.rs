@@ -30,6 +30,10 @@
 //!    `--baseline PATH`, in the same run; server CPU per answer and answers/s
 //!    alongside (not part of `all`)
 //!
+//! 10. `invoices`: 100,000 invoices imported through the CLI in one
+//!     transaction: invoices/s against issuing them one by one in the same
+//!     run, peak memory < 200 MB (not part of `all`)
+//!
 //! `explain` is no target: it runs experiments on where the audit time goes.
 //!
 //! Targets 1, 2 and 5 also run on PostgreSQL with `--postgres URL`. The exit code is
@@ -42,6 +46,7 @@ mod crud;
 mod explain;
 mod http;
 mod import;
+mod invoices;
 mod lookup;
 mod policy;
 mod registry;
@@ -75,6 +80,8 @@ enum Which {
     Backup,
     /// The uncached dashboard and the staff view against a previous build (`--baseline`).
     Policy,
+    /// The bulk import of invoices against issuing them one by one.
+    Invoices,
     /// Not a target: experiments on where the audit target's time goes.
     Explain,
 }
@@ -92,6 +99,9 @@ struct Args {
     /// Customers for the lookup target.
     #[arg(long, value_name = "N", default_value_t = 1_000_000)]
     customers: u64,
+    /// Invoices for the invoices target.
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    invoices: u64,
     /// Customers for the retention target on SQLite (a tenth of them on PostgreSQL) and the backup target.
     #[arg(long, value_name = "N", default_value_t = 1_000_000)]
     retention_customers: i64,
@@ -234,6 +244,12 @@ async fn main() -> anyhow::Result<()> {
             table.print();
             outcomes.append(&mut o);
         }
+    }
+    if args.target == Which::Invoices {
+        let settings = invoices::Settings { invoices: args.invoices.max(1), customers: 1_000, baseline: 5_000 };
+        let (table, mut o) = invoices::run(&settings).await?;
+        table.print();
+        outcomes.append(&mut o);
     }
     if args.target == Which::Backup {
         let settings = backup::Settings { customers: args.retention_customers.max(100), db: args.backup_db.clone() };

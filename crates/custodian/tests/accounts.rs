@@ -2,73 +2,15 @@
 //! engine under test; the test reads the same database through the store to
 //! activate accounts and to check the outbox and the audit trail.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
-
 use custodian_domain::password::NewPassword;
 use custodian_domain::validate::Email;
-use custodian_store::{AuthError, Engine, Store, StoreError};
-use custodian_testkit::{TestDb, databases};
+use custodian_store::{AuthError, Store, StoreError};
+use custodian_testkit::databases;
 
-const BIN: &str = env!("CARGO_BIN_EXE_custodian");
+mod common;
+use common::Cli;
+
 const PASSWORD: &str = "paarse olifant fietst naar Zwolle";
-
-/// Runs the binary on the test database, with its key in the environment.
-struct Cli {
-    url: String,
-    key: String,
-    config: Option<PathBuf>,
-    tmp: tempfile::TempDir,
-}
-
-impl Cli {
-    fn new(db: &TestDb) -> Cli {
-        let url = match db.engine {
-            Engine::Postgres => db.url.clone(),
-            Engine::Sqlite => format!("sqlite://{}", db.dir.as_ref().unwrap().path().join("custodian.db").display()),
-        };
-        Cli { url, key: db.key.to_hex().to_string(), config: None, tmp: tempfile::tempdir().unwrap() }
-    }
-
-    /// With a configuration file holding `toml`.
-    fn configured(mut self, toml: &str) -> Cli {
-        let path = self.tmp.path().join("custodian.toml");
-        std::fs::write(&path, toml).unwrap();
-        self.config = Some(path);
-        self
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        let mut cmd = Command::new(BIN);
-        cmd.arg("--data-dir").arg(self.tmp.path().join("data"));
-        if let Some(c) = &self.config {
-            cmd.arg("--config").arg(c);
-        }
-        cmd.args(args)
-            .env("CUSTODIAN_LANGUAGE", "en")
-            .env("CUSTODIAN_DATABASE_URL", &self.url)
-            .env("CUSTODIAN_MASTER_KEY", &self.key)
-            .env_remove("CUSTODIAN_CONFIG")
-            .env_remove("CUSTODIAN_DATA_DIR")
-            .env_remove("CUSTODIAN_SMTP_PASSWORD")
-            .env_remove("CUSTODIAN_SMS_TOKEN")
-            .env_remove("CUSTODIAN_STAFF_ACCOUNTS");
-        cmd.output().unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    /// Runs and expects exit code `code`; returns standard error.
-    fn fails(&self, args: &[&str], code: i32) -> String {
-        let out = self.run(args);
-        assert_eq!(out.status.code(), Some(code), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stderr).unwrap()
-    }
-}
 
 async fn count(store: &Store, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(store.pool()).await.unwrap()

@@ -25,18 +25,31 @@ pub enum Scope {
     CustomersWrite,
     #[serde(rename = "invoices:read")]
     InvoicesRead,
+    #[serde(rename = "invoices:write")]
+    InvoicesWrite,
+    #[serde(rename = "services:write")]
+    ServicesWrite,
     #[serde(rename = "audit:read")]
     AuditRead,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 4] = [Scope::CustomersRead, Scope::CustomersWrite, Scope::InvoicesRead, Scope::AuditRead];
+    pub const ALL: [Scope; 6] = [
+        Scope::CustomersRead,
+        Scope::CustomersWrite,
+        Scope::InvoicesRead,
+        Scope::InvoicesWrite,
+        Scope::ServicesWrite,
+        Scope::AuditRead,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Scope::CustomersRead => "customers:read",
             Scope::CustomersWrite => "customers:write",
             Scope::InvoicesRead => "invoices:read",
+            Scope::InvoicesWrite => "invoices:write",
+            Scope::ServicesWrite => "services:write",
             Scope::AuditRead => "audit:read",
         }
     }

@@ -46,7 +46,11 @@ pub use customers::{CustomerRecord, CustomerSummary, Lookup, StoreCounts};
 pub use db::Engine;
 pub use erasure::{ErasureReason, JournalEntry};
 pub use export::Export;
-pub use invoices::{InvoiceRecord, LineRecord, NewInvoice};
+pub use invoices::{
+    CreditNote, ImportInvoice, ImportProblem, ImportSummary, InvoiceRecord, LineRecord, LineReport, NewCreditNote,
+    NewInvoice, Outcome, Payment, PaymentRecord, Rejected, Settlement, SourceFormat, invoice_from_json, json_lines,
+    read_source,
+};
 pub use outbox::{Channel, EmailConsent, Outbox, OutboxCounts};
 pub use permit::Denial;
 pub use refusal::Refusal;

@@ -36,6 +36,16 @@ pub enum Refusal {
     OnlyFailedRetried { status: String },
     /// Invoice numbers are unique.
     InvoiceNumberTaken,
+    /// A credit note is not paid.
+    CreditNoteNotPayable,
+    /// The invoice is paid or credited: nothing is due.
+    NothingDue,
+    /// A payment larger than what is still due.
+    MoreThanDue { due_cents: i64 },
+    /// A credit note credits an invoice, not another credit note.
+    CreditOfCreditNote,
+    /// A credit note for more than the invoice less earlier credit notes.
+    CreditExceedsInvoice { creditable_cents: i64 },
     /// The customer still has running services.
     RunningServices { count: u32 },
     /// A legal hold stops the customer's erasure.
@@ -84,6 +94,11 @@ impl Refusal {
             Refusal::DomainLocked { .. } => "domain_locked",
             Refusal::OnlyFailedRetried { .. } => "only_failed_retried",
             Refusal::InvoiceNumberTaken => "invoice_number_taken",
+            Refusal::CreditNoteNotPayable => "credit_note_not_payable",
+            Refusal::NothingDue => "nothing_due",
+            Refusal::MoreThanDue { .. } => "more_than_due",
+            Refusal::CreditOfCreditNote => "credit_of_credit_note",
+            Refusal::CreditExceedsInvoice { .. } => "credit_exceeds_invoice",
             Refusal::RunningServices { .. } => "running_services",
             Refusal::LegalHold => "legal_hold",
             Refusal::NoLongerActive => "no_longer_active",
@@ -234,6 +249,31 @@ impl Refusal {
                 "Er wordt in deze sessie geen sleutel ingesteld. Open de pagina opnieuw en scan de sleutel die dan verschijnt.",
                 "No key is being set up in this session. Open the page again and scan the key it shows.",
             ),
+            Refusal::CreditNoteNotPayable => text("Een creditnota wordt niet betaald.", "A credit note is not paid."),
+            Refusal::NothingDue => text(
+                "Op deze factuur staat niets meer open: ze is betaald of gecrediteerd.",
+                "Nothing is due on this invoice: it is paid or credited.",
+            ),
+            Refusal::MoreThanDue { due_cents } => {
+                let due = custodian_domain::model::format_cents(*due_cents);
+                if nl {
+                    format!("De betaling is hoger dan wat nog openstaat ({due} euro).")
+                } else {
+                    format!("The payment is more than is still due ({due} euro).")
+                }
+            }
+            Refusal::CreditOfCreditNote => text(
+                "Een creditnota crediteert een factuur, geen andere creditnota.",
+                "A credit note credits an invoice, not another credit note.",
+            ),
+            Refusal::CreditExceedsInvoice { creditable_cents } => {
+                let left = custodian_domain::model::format_cents(*creditable_cents);
+                if nl {
+                    format!("De creditnota is hoger dan wat van de factuur nog te crediteren is ({left} euro).")
+                } else {
+                    format!("The credit note is more than can still be credited on the invoice ({left} euro).")
+                }
+            }
         }
     }
 }
@@ -262,6 +302,11 @@ mod tests {
             Refusal::AccountDisabled,
             Refusal::AccountRemoved,
             Refusal::CustomerAccount,
+            Refusal::CreditNoteNotPayable,
+            Refusal::NothingDue,
+            Refusal::MoreThanDue { due_cents: 1210 },
+            Refusal::CreditOfCreditNote,
+            Refusal::CreditExceedsInvoice { creditable_cents: 0 },
         ];
         for r in all {
             assert!(r.code().bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "{}", r.code());
@@ -270,6 +315,10 @@ mod tests {
         assert_eq!(
             Refusal::HandleInUse { domains: 2 }.to_string(),
             "This handle is still used by 2 domain(s); change those domains first."
+        );
+        assert_eq!(
+            Refusal::MoreThanDue { due_cents: 1205 }.to_string(),
+            "The payment is more than is still due (12.05 euro)."
         );
     }
 }

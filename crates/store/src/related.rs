@@ -173,21 +173,7 @@ impl Store {
                 fields: records::open(key, "contacts", id, r, permit::readable_by(who))?,
             });
         }
-        let sql = "SELECT id, kind, status, started_on, ended_on, description FROM services WHERE customer_id = $1 ORDER BY id";
-        let mut services = vec![];
-        for r in &reader.all(sql, &id).await? {
-            let id: i64 = r.col("id")?;
-            let description = records::open(key, "services", id, r, permit::readable_by(who))?.remove("description");
-            services.push(ServiceRecord {
-                id,
-                customer_id,
-                kind: r.col("kind")?,
-                status: r.col("status")?,
-                started_on: r.col("started_on")?,
-                ended_on: r.col("ended_on")?,
-                description,
-            });
-        }
+        let services = self.services_of(reader, customer_id, key, who).await?;
         let sql = "SELECT version, accepted_at, recorded_by FROM statute_acceptances WHERE customer_id = $1 ORDER BY accepted_at";
         let statutes = reader
             .all(sql, &id)
@@ -202,5 +188,52 @@ impl Store {
             })
             .collect::<Result<_, StoreError>>()?;
         Ok((contacts, services, statutes))
+    }
+
+    /// The services of a customer, opened with `key` for `who`.
+    async fn services_of(
+        &self,
+        reader: &mut Reader,
+        customer_id: i64,
+        key: &crate::Key,
+        who: Principal,
+    ) -> Result<Vec<ServiceRecord>, StoreError> {
+        let sql = "SELECT id, kind, status, started_on, ended_on, description FROM services WHERE customer_id = $1 ORDER BY id";
+        let mut services = vec![];
+        for r in &reader.all(sql, &[Bind::Int(customer_id)]).await? {
+            let id: i64 = r.col("id")?;
+            let description = records::open(key, "services", id, r, permit::readable_by(who))?.remove("description");
+            services.push(ServiceRecord {
+                id,
+                customer_id,
+                kind: r.col("kind")?,
+                status: r.col("status")?,
+                started_on: r.col("started_on")?,
+                ended_on: r.col("ended_on")?,
+                description,
+            });
+        }
+        Ok(services)
+    }
+
+    /// A customer's services, the description only for roles that may read
+    /// it. Audited unless the customer reads their own.
+    pub async fn read_services(&self, access: &Access, customer_id: i64) -> Result<Vec<ServiceRecord>, StoreError> {
+        permit::require_record(access, customer_id, "services")?;
+        let (head, _) = self.load_customer_row(&self.pool, customer_id).await?;
+        let key_id = head.live_key_id()?;
+        let key = self.keys.data_key(&self.pool, key_id).await?;
+        let mut reader = self.reader().await?;
+        let services = self.services_of(&mut reader, customer_id, &key, access.actor.principal()).await?;
+        // The audit writer needs a connection of its own.
+        drop(reader);
+        if !access.actor.is_subject(customer_id) && !services.is_empty() {
+            let shown = services.iter().any(|s| s.description.is_some());
+            let mut event =
+                Event::new(access, "service.read", "customer", customer_id).fields(shown.then_some("description"));
+            self.keys.seal_source(&mut event, Some(&key));
+            self.record(event).await?;
+        }
+        Ok(services)
     }
 }

@@ -300,6 +300,7 @@ pub(crate) async fn delete_invoices(
     let list = id_list(&gone);
     for sql in [
         format!("DELETE FROM invoice_lines WHERE invoice_id IN ({list})"),
+        format!("DELETE FROM invoice_payments WHERE invoice_id IN ({list})"),
         format!("DELETE FROM invoices WHERE id IN ({list})"),
         format!("DELETE FROM data_keys WHERE id IN ({})", id_list(&keys)),
     ] {
@@ -773,6 +774,25 @@ impl Store {
         stored_date(&v)
     }
 
+    /// As [`Store::end_service`], for a service that must be `customer_id`'s
+    /// (another customer's is not found).
+    pub async fn end_customer_service(
+        &self,
+        access: &Access,
+        customer_id: i64,
+        service_id: i64,
+        ended_on: Date,
+    ) -> Result<bool, StoreError> {
+        let owner: Option<i64> = sqlx::query_scalar("SELECT customer_id FROM services WHERE id = $1")
+            .bind(service_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        if owner != Some(customer_id) {
+            return Err(StoreError::NotFound { kind: "service", id: service_id.to_string() });
+        }
+        self.end_service(access, service_id, ended_on).await
+    }
+
     /// Ends a running service (it then no longer keeps the customer from
     /// being erased). Returns `false` when it had already ended.
     pub async fn end_service(&self, access: &Access, service_id: i64, ended_on: Date) -> Result<bool, StoreError> {
@@ -798,23 +818,5 @@ impl Store {
         }
         tx.commit().await?;
         Ok(changed)
-    }
-
-    /// Records the payment of invoice `number` on `paid_on`. Finance roles only (A4).
-    pub async fn mark_invoice_paid(&self, access: &Access, number: &str, paid_on: Date) -> Result<(), StoreError> {
-        permit::require(access, Resource::Invoices, Action::Write)?;
-        let mut tx = crate::db::write_tx(&self.pool).await?;
-        let customer: i64 =
-            sqlx::query_scalar("UPDATE invoices SET paid_on = $1 WHERE number = $2 RETURNING customer_id")
-                .bind(format_date(paid_on))
-                .bind(number.trim())
-                .fetch_optional(&mut *tx)
-                .await?
-                .ok_or(StoreError::NotFound { kind: "invoice", id: number.trim().to_string() })?;
-        let mut event = Event::new(access, "invoice.paid", "customer", customer).fields(["paid_on"]);
-        self.keys.seal_source(&mut event, None);
-        crate::audit::append(&mut tx, &[event]).await?;
-        tx.commit().await?;
-        Ok(())
     }
 }

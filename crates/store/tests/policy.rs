@@ -8,7 +8,10 @@ use custodian_domain::model::{Delivery, Fields, InvoiceLine, ServiceData, parse_
 use custodian_domain::retention::{HoldReason, RetentionPolicy};
 use custodian_store::auth::{CodeDelivery, StaffInvitation};
 use custodian_store::registry::Target;
-use custodian_store::{Access, AccessPurpose, Actor, ErasureReason, Lookup, NewInvoice, Scope, Store, StoreError};
+use custodian_store::{
+    Access, AccessPurpose, Actor, ErasureReason, Lookup, NewCreditNote, NewInvoice, Scope, SourceFormat, Store,
+    StoreError, read_source,
+};
 use custodian_testkit::{contact, customer, databases};
 
 const PRINCIPALS: [&str; 9] =
@@ -37,6 +40,10 @@ fn golden() -> BTreeMap<String, BTreeMap<&'static str, bool>> {
 
 fn operator() -> Access {
     Access::new(Actor::operator(), AccessPurpose::Administration)
+}
+
+fn billing() -> Access {
+    Access::new(Actor::operator(), AccessPurpose::Billing)
 }
 
 /// The usual reason of each principal for the operations (purposes are tried separately).
@@ -140,6 +147,25 @@ async fn attempt(store: &Store, operation: &str, access: &Access, id: i64, n: u6
         "customer.access_log" => verdict(&what, store.access_log(access, id).await),
         "invoice.read" => verdict(&what, store.read_invoices(access, id).await),
         "invoice.write" => verdict(&what, store.add_invoice(access, id, new_invoice(&format!("G{n}"))).await),
+        "invoice.pay" => {
+            let number = format!("P{n}");
+            store.add_invoice(&billing(), id, new_invoice(&number)).await.unwrap();
+            verdict(&what, store.record_payment(access, &number, 100, parse_date("2026-03-02").unwrap()).await)
+        }
+        "invoice.credit" => {
+            let number = format!("C{n}");
+            store.add_invoice(&billing(), id, new_invoice(&number)).await.unwrap();
+            let note = NewCreditNote { number: None, issued_on: parse_date("2026-03-02").unwrap(), lines: None };
+            verdict(&what, store.credit_invoice(access, &number, note).await)
+        }
+        "invoice.import" => {
+            let line = format!(
+                r#"{{"customer": {id}, "number": "I{n}", "issued_on": "2026-03-01", "lines": [{{"description": "VPS", "quantity": 1, "unit_price_cents": 1500, "vat_rate": 21}}]}}"#
+            );
+            let source = read_source(SourceFormat::JsonLines, std::io::Cursor::new(line));
+            verdict(&what, store.import_invoices(access, source, false, |_| {}).await)
+        }
+        "service.read" => verdict(&what, store.read_services(access, id).await),
         "service.write" => {
             let service = ServiceData::from_fields(&fields(&[
                 ("kind", "hosting"),

@@ -10,9 +10,11 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use custodian_domain::Lang;
-use custodian_domain::model::{CustomerData, CustomerKind, FieldErrors, Fields};
+use custodian_domain::model::{CustomerData, CustomerKind, FieldError, FieldErrors, Fields, ServiceData, parse_date};
 use custodian_domain::validate::{Email, Kvk};
-use custodian_store::{Access, AccessPurpose, Lookup, StoreError};
+use custodian_store::{
+    Access, AccessPurpose, ImportProblem, Lookup, NewCreditNote, NewInvoice, Outcome, SourceFormat, StoreError,
+};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -279,5 +281,247 @@ pub(crate) async fn verify_audit(AxState(state): AxState<State>, Extension(calle
     match state.store.audit_verify().await {
         Ok(v) => ok(json!({ "intact": v.problem.is_none(), "entries": v.entries, "problem": v.problem })),
         Err(e) => server_error(caller.lang, &e),
+    }
+}
+
+/// Problems found in a body's invoice data, as the 422 of [`invalid`].
+fn problems(lang: Lang, problems: Vec<ImportProblem>) -> Response {
+    invalid(lang, &FieldErrors(problems.into_iter().map(|p| FieldError { field: p.field, error: p.error }).collect()))
+}
+
+/// A 201 with the new row's number and where to find it.
+fn created(body: Value, location: Option<String>) -> Response {
+    let mut r = respond(StatusCode::CREATED, &body);
+    if let Some(v) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    r
+}
+
+/// A date field of a body, or today when absent.
+fn day_or_today(field: &str, value: Option<&str>) -> Result<time::Date, FieldErrors> {
+    match value {
+        Some(d) => parse_date(d).map_err(|e| FieldErrors::single(field, e)),
+        None => Ok(time::OffsetDateTime::now_utc().date()),
+    }
+}
+
+pub(crate) async fn create_service(
+    AxState(state): AxState<State>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<i64>,
+    bytes: Bytes,
+) -> Response {
+    let lang = caller.lang;
+    let changes: Changes = match body(lang, &bytes) {
+        Ok(c) => c,
+        Err(r) => return r.into_response(),
+    };
+    let data = match ServiceData::from_fields(&changes.fields) {
+        Ok(d) => d,
+        Err(errors) => return invalid(lang, &errors),
+    };
+    match state.store.add_service(&access(&caller, AccessPurpose::Administration), id, &data).await {
+        Ok(service) => created(json!({ "id": service }), None),
+        Err(e) => store_error(lang, e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EndService {
+    service: i64,
+    on: Option<String>,
+}
+
+pub(crate) async fn end_service(
+    AxState(state): AxState<State>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<i64>,
+    bytes: Bytes,
+) -> Response {
+    let lang = caller.lang;
+    let end: EndService = match body(lang, &bytes) {
+        Ok(e) => e,
+        Err(r) => return r.into_response(),
+    };
+    let on = match day_or_today("on", end.on.as_deref()) {
+        Ok(d) => d,
+        Err(errors) => return invalid(lang, &errors),
+    };
+    let access = access(&caller, AccessPurpose::Administration);
+    reply(
+        lang,
+        state.store.end_customer_service(&access, id, end.service, on).await.map(|ended| json!({ "ended": ended })),
+    )
+}
+
+/// A new invoice: the JSON form of the import, without `customer` (the
+/// path's) and `payments` (recorded afterwards).
+pub(crate) async fn create_invoice(
+    AxState(state): AxState<State>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<i64>,
+    bytes: Bytes,
+) -> Response {
+    let lang = caller.lang;
+    let mut object: serde_json::Map<String, Value> = match body(lang, &bytes) {
+        Ok(o) => o,
+        Err(r) => return r.into_response(),
+    };
+    let mut refused: Vec<ImportProblem> = ["customer", "payments"]
+        .into_iter()
+        .filter(|k| object.contains_key(*k))
+        .map(|k| ImportProblem {
+            line: 1,
+            field: k.to_string(),
+            error: custodian_domain::validate::Invalid::new(
+                "import",
+                "unknown_field",
+                "Onbekend veld.",
+                "Unknown field.",
+            ),
+        })
+        .collect();
+    object.insert("customer".into(), json!(id));
+    let invoice = match custodian_store::invoice_from_json(1, &object) {
+        Ok(i) if refused.is_empty() => i,
+        Ok(_) => return problems(lang, refused),
+        Err(rejected) => {
+            refused.extend(rejected.problems);
+            return problems(lang, refused);
+        }
+    };
+    let new = NewInvoice {
+        number: invoice.number.clone(),
+        issued_on: invoice.issued_on,
+        due_on: invoice.due_on,
+        delivery: invoice.delivery,
+        lines: invoice.lines,
+    };
+    match state.store.add_invoice(&access(&caller, AccessPurpose::Billing), id, new).await {
+        Ok(created_id) => created(
+            json!({ "id": created_id, "number": invoice.number }),
+            Some(format!("/api/v1/customers/{id}/invoices")),
+        ),
+        Err(e) => store_error(lang, e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewPayment {
+    invoice: String,
+    amount_cents: i64,
+    paid_on: Option<String>,
+}
+
+pub(crate) async fn record_payment(
+    AxState(state): AxState<State>,
+    Extension(caller): Extension<Caller>,
+    bytes: Bytes,
+) -> Response {
+    let lang = caller.lang;
+    let payment: NewPayment = match body(lang, &bytes) {
+        Ok(p) => p,
+        Err(r) => return r.into_response(),
+    };
+    let on = match day_or_today("paid_on", payment.paid_on.as_deref()) {
+        Ok(d) => d,
+        Err(errors) => return invalid(lang, &errors),
+    };
+    let access = access(&caller, AccessPurpose::Billing);
+    reply(lang, state.store.record_payment(&access, &payment.invoice, payment.amount_cents, on).await)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreditBody {
+    invoice: String,
+    number: Option<String>,
+    issued_on: Option<String>,
+    lines: Option<Value>,
+}
+
+pub(crate) async fn credit_invoice(
+    AxState(state): AxState<State>,
+    Extension(caller): Extension<Caller>,
+    bytes: Bytes,
+) -> Response {
+    let lang = caller.lang;
+    let credit: CreditBody = match body(lang, &bytes) {
+        Ok(c) => c,
+        Err(r) => return r.into_response(),
+    };
+    let mut found = vec![];
+    let lines = credit.lines.as_ref().map(|v| custodian_store::json_lines(&mut found, 1, Some(v)));
+    let issued_on = match day_or_today("issued_on", credit.issued_on.as_deref()) {
+        Ok(d) => Some(d),
+        Err(errors) => {
+            found.extend(errors.0.into_iter().map(|e| ImportProblem { line: 1, field: e.field, error: e.error }));
+            None
+        }
+    };
+    let (Some(issued_on), true) = (issued_on, found.is_empty()) else {
+        return problems(lang, found);
+    };
+    let new = NewCreditNote { number: credit.number, issued_on, lines };
+    match state.store.credit_invoice(&access(&caller, AccessPurpose::Billing), &credit.invoice, new).await {
+        Ok(note) => created(json!(note), None),
+        Err(e) => store_error(lang, e),
+    }
+}
+
+#[derive(Deserialize)]
+struct ImportQuery {
+    dry_run: Option<bool>,
+}
+
+/// Imports a body of JSON lines. Every invoice's outcome is listed in a dry
+/// run; otherwise only the ones that stop the import (then 422, nothing saved).
+pub(crate) async fn import_invoices(
+    AxState(state): AxState<State>,
+    Extension(caller): Extension<Caller>,
+    uri: axum::http::Uri,
+    bytes: Bytes,
+) -> Response {
+    let lang = caller.lang;
+    let dry_run = match Query::<ImportQuery>::try_from_uri(&uri) {
+        Ok(q) => q.0.dry_run.unwrap_or(false),
+        Err(_) => {
+            return Refusal {
+                status: StatusCode::BAD_REQUEST,
+                code: "bad_query",
+                message: lang.pick("dry_run is true of false.", "dry_run is true or false.").into(),
+            }
+            .into_response();
+        }
+    };
+    let source = custodian_store::read_source(SourceFormat::JsonLines, std::io::Cursor::new(bytes.to_vec()));
+    let mut lines = vec![];
+    let result = state
+        .store
+        .import_invoices(&access(&caller, AccessPurpose::Billing), source, dry_run, |report| {
+            if dry_run || report.outcome == Outcome::Error {
+                lines.push(report.to_json(lang));
+            }
+        })
+        .await;
+    match result {
+        Ok(summary) if summary.errors > 0 => respond(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &json!({
+                "error": {
+                    "code": "import_invalid",
+                    "message": lang.pick(
+                        "Niet elke factuur kan worden ingelezen; er is niets opgeslagen.",
+                        "Not every invoice can be imported; nothing was saved.",
+                    ),
+                },
+                "dry_run": dry_run, "summary": summary, "lines": lines,
+            }),
+        ),
+        Ok(summary) => ok(json!({ "dry_run": dry_run, "summary": summary, "lines": lines })),
+        Err(e) => store_error(lang, e),
     }
 }

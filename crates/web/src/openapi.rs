@@ -19,7 +19,11 @@ struct Doc {
     response: (u16, &'static str),
     /// Takes the `purpose` query parameter (an audited read).
     purpose: bool,
+    /// Media type of the body: JSON, or JSON lines for the import.
+    media: &'static str,
 }
+
+const JSON: &str = "application/json";
 
 const DOCS: &[Doc] = &[
     Doc {
@@ -30,6 +34,7 @@ const DOCS: &[Doc] = &[
         request: Some("NewCustomer"),
         response: (201, "Created"),
         purpose: false,
+        media: JSON,
     },
     Doc {
         method: "post",
@@ -39,6 +44,7 @@ const DOCS: &[Doc] = &[
         request: Some("Search"),
         response: (200, "CustomerIds"),
         purpose: true,
+        media: JSON,
     },
     Doc {
         method: "get",
@@ -48,6 +54,7 @@ const DOCS: &[Doc] = &[
         request: None,
         response: (200, "CustomerRecord"),
         purpose: true,
+        media: JSON,
     },
     Doc {
         method: "patch",
@@ -57,6 +64,7 @@ const DOCS: &[Doc] = &[
         request: Some("Changes"),
         response: (200, "Changed"),
         purpose: false,
+        media: JSON,
     },
     Doc {
         method: "get",
@@ -66,6 +74,7 @@ const DOCS: &[Doc] = &[
         request: None,
         response: (200, "Export"),
         purpose: true,
+        media: JSON,
     },
     Doc {
         method: "get",
@@ -75,6 +84,67 @@ const DOCS: &[Doc] = &[
         request: None,
         response: (200, "Invoices"),
         purpose: true,
+        media: JSON,
+    },
+    Doc {
+        method: "post",
+        path: "/api/v1/customers/{id}/invoices",
+        id: "createInvoice",
+        summary: "Issue an invoice; the customer's billing details are copied in (finance roles only, A4)",
+        request: Some("NewInvoice"),
+        response: (201, "CreatedInvoice"),
+        purpose: false,
+        media: JSON,
+    },
+    Doc {
+        method: "post",
+        path: "/api/v1/customers/{id}/services",
+        id: "createService",
+        summary: "Add a service for the customer",
+        request: Some("NewService"),
+        response: (201, "Created"),
+        purpose: false,
+        media: JSON,
+    },
+    Doc {
+        method: "post",
+        path: "/api/v1/customers/{id}/services/end",
+        id: "endService",
+        summary: "End a running service of the customer (`ended` is false when it had ended already)",
+        request: Some("EndService"),
+        response: (200, "Ended"),
+        purpose: false,
+        media: JSON,
+    },
+    Doc {
+        method: "post",
+        path: "/api/v1/invoices/payments",
+        id: "recordPayment",
+        summary: "Record a (partial) payment; refused for more than is due (409 `more_than_due`) or when nothing is due",
+        request: Some("NewPayment"),
+        response: (200, "Settlement"),
+        purpose: false,
+        media: JSON,
+    },
+    Doc {
+        method: "post",
+        path: "/api/v1/invoices/credit-notes",
+        id: "creditInvoice",
+        summary: "Issue a credit note for an invoice: its own number, negative lines (all of the invoice's when none are given)",
+        request: Some("NewCreditNote"),
+        response: (201, "CreditNote"),
+        purpose: false,
+        media: JSON,
+    },
+    Doc {
+        method: "post",
+        path: "/api/v1/invoices/import",
+        id: "importInvoices",
+        summary: "Import invoices, one JSON object per line, idempotent on the number; all or nothing (422 `import_invalid` lists each bad line); `?dry_run=true` reports per line and saves nothing",
+        request: Some("ImportInvoice"),
+        response: (200, "ImportResult"),
+        purpose: false,
+        media: "application/x-ndjson",
     },
     Doc {
         method: "get",
@@ -84,6 +154,7 @@ const DOCS: &[Doc] = &[
         request: None,
         response: (200, "AuditEntries"),
         purpose: false,
+        media: JSON,
     },
     Doc {
         method: "get",
@@ -93,6 +164,7 @@ const DOCS: &[Doc] = &[
         request: None,
         response: (200, "Verification"),
         purpose: false,
+        media: JSON,
     },
 ];
 
@@ -124,6 +196,13 @@ fn operation(route: &Endpoint, doc: &Doc, scope: &str, roles: &[inventory::Role]
             "schema": { "type": "string", "enum": custodian_store::AccessPurpose::ALL.iter().map(|p| p.as_str()).filter(|p| *p != "retention").collect::<Vec<_>>() }
         }));
     }
+    if doc.id == "importInvoices" {
+        parameters.push(json!({
+            "name": "dry_run", "in": "query", "required": false,
+            "description": "Report per line what would happen; save nothing.",
+            "schema": { "type": "boolean", "default": false }
+        }));
+    }
     let mut responses = Map::new();
     responses.insert(doc.response.0.to_string(), answer("Success", doc.response.1));
     for (status, why) in [
@@ -147,7 +226,9 @@ fn operation(route: &Endpoint, doc: &Doc, scope: &str, roles: &[inventory::Role]
         "security": [{ "bearer": [] }],
     });
     if let Some(body) = doc.request {
-        op["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": schema(body) } } });
+        let mut content = Map::new();
+        content.insert(doc.media.into(), json!({ "schema": schema(body) }));
+        op["requestBody"] = json!({ "required": true, "content": content });
     }
     op
 }
@@ -181,7 +262,7 @@ fn search_variants() -> Vec<Value> {
 fn components() -> Value {
     let list = |items: Value| json!({ "type": "array", "items": items });
     let object = json!({ "type": "object" });
-    json!({
+    let mut components = json!({
         "securitySchemes": {
             "bearer": { "type": "http", "scheme": "bearer", "description": "An API token (`cst_…`) made by the owner in the back-office or with `custodian api-token create`." }
         },
@@ -271,7 +352,167 @@ fn components() -> Value {
                 }
             },
         }
-    })
+    });
+    for (name, schema) in write_schemas(list) {
+        components["schemas"][name] = schema;
+    }
+    components
+}
+
+/// The schemas of the service and invoice writes, one `json!` each (a single
+/// one would exceed the macro's recursion limit).
+fn write_schemas(list: impl Fn(Value) -> Value) -> Vec<(&'static str, Value)> {
+    vec![
+        (
+            "InvoiceLine",
+            json!({
+                "type": "object", "required": ["description", "quantity", "unit_price_cents", "vat_rate"], "additionalProperties": false,
+                "properties": {
+                    "description": { "type": "string" },
+                    "quantity": { "type": "integer", "minimum": 1, "maximum": 1000000 },
+                    "unit_price_cents": { "type": "integer" },
+                    "vat_rate": { "description": "VAT percentage: 21, 9, 10.5 or \"21%\"", "oneOf": [{ "type": "number" }, { "type": "string" }] },
+                }
+            }),
+        ),
+        (
+            "NewInvoice",
+            json!({
+                "type": "object", "required": ["number", "issued_on", "lines"], "additionalProperties": false,
+                "properties": {
+                    "number": { "type": "string", "description": "at most 32 letters, digits, - or /; unique" },
+                    "issued_on": { "type": "string", "format": "date" },
+                    "due_on": { "type": "string", "format": "date", "description": "default 30 days after issued_on" },
+                    "delivery": { "type": "string", "enum": ["post", "email"], "default": "post" },
+                    "lines": list(schema("InvoiceLine")),
+                }
+            }),
+        ),
+        (
+            "ImportInvoice",
+            json!({
+                "description": "One line of the body: an invoice as in NewInvoice, with the customer number and any payments already received.",
+                "type": "object", "required": ["customer", "number", "issued_on", "lines"], "additionalProperties": false,
+                "properties": {
+                    "customer": { "type": "integer", "format": "int64" },
+                    "number": { "type": "string" },
+                    "issued_on": { "type": "string", "format": "date" },
+                    "due_on": { "type": "string", "format": "date" },
+                    "delivery": { "type": "string", "enum": ["post", "email"] },
+                    "lines": list(schema("InvoiceLine")),
+                    "payments": list(json!({
+                        "type": "object", "required": ["paid_on", "amount_cents"], "additionalProperties": false,
+                        "properties": { "paid_on": { "type": "string", "format": "date" }, "amount_cents": { "type": "integer", "minimum": 1 } }
+                    })),
+                }
+            }),
+        ),
+        (
+            "ImportResult",
+            json!({
+                "type": "object",
+                "properties": {
+                    "dry_run": { "type": "boolean" },
+                    "summary": {
+                        "type": "object",
+                        "properties": {
+                            "created": { "type": "integer" }, "unchanged": { "type": "integer" },
+                            "errors": { "type": "integer" }, "written": { "type": "boolean" },
+                        }
+                    },
+                    "lines": list(json!({
+                        "type": "object",
+                        "description": "every invoice in a dry run, else the ones in error",
+                        "properties": {
+                            "line": { "type": "integer" },
+                            "number": { "type": "string", "nullable": true },
+                            "outcome": { "type": "string", "enum": ["created", "unchanged", "error"] },
+                            "problems": list(json!({
+                                "type": "object",
+                                "properties": { "line": { "type": "integer" }, "field": { "type": "string" }, "rule": { "type": "string" }, "message": { "type": "string" } }
+                            })),
+                        }
+                    })),
+                }
+            }),
+        ),
+        (
+            "CreatedInvoice",
+            json!({ "type": "object", "properties": { "id": { "type": "integer", "format": "int64" }, "number": { "type": "string" } } }),
+        ),
+        (
+            "NewService",
+            json!({
+                "type": "object", "required": ["fields"], "additionalProperties": false,
+                "properties": { "fields": {
+                    "type": "object", "required": ["kind", "description", "started_on"], "additionalProperties": false,
+                    "properties": {
+                        "kind": { "type": "string", "enum": ["domain", "hosting", "email", "website", "managed_server", "vps"] },
+                        "status": { "type": "string", "enum": ["pending", "active", "suspended", "ended"], "default": "active" },
+                        "description": { "type": "string" },
+                        "started_on": { "type": "string", "format": "date" },
+                        "ended_on": { "type": "string", "format": "date" },
+                    }
+                } }
+            }),
+        ),
+        (
+            "EndService",
+            json!({
+                "type": "object", "required": ["service"], "additionalProperties": false,
+                "properties": { "service": { "type": "integer", "format": "int64" }, "on": { "type": "string", "format": "date", "description": "the last day; default today" } }
+            }),
+        ),
+        ("Ended", json!({ "type": "object", "properties": { "ended": { "type": "boolean" } } })),
+        (
+            "NewPayment",
+            json!({
+                "type": "object", "required": ["invoice", "amount_cents"], "additionalProperties": false,
+                "properties": {
+                    "invoice": { "type": "string", "description": "invoice number" },
+                    "amount_cents": { "type": "integer", "minimum": 1 },
+                    "paid_on": { "type": "string", "format": "date", "description": "default today" },
+                }
+            }),
+        ),
+        (
+            "Settlement",
+            json!({
+                "type": "object",
+                "properties": {
+                    "number": { "type": "string" },
+                    "state": { "type": "string", "enum": ["open", "overdue", "paid", "credited", "credit_note"] },
+                    "total_cents": { "type": "integer" }, "paid_cents": { "type": "integer" },
+                    "credited_cents": { "type": "integer" }, "outstanding_cents": { "type": "integer" },
+                    "paid_on": { "type": "string", "format": "date", "nullable": true, "description": "the day nothing was due any more" },
+                }
+            }),
+        ),
+        (
+            "NewCreditNote",
+            json!({
+                "type": "object", "required": ["invoice"], "additionalProperties": false,
+                "properties": {
+                    "invoice": { "type": "string", "description": "number of the invoice credited" },
+                    "number": { "type": "string", "description": "default the next CN-<year>-NNNN" },
+                    "issued_on": { "type": "string", "format": "date", "description": "default today" },
+                    "lines": list(schema("InvoiceLine")),
+                }
+            }),
+        ),
+        (
+            "CreditNote",
+            json!({
+                "type": "object",
+                "properties": {
+                    "id": { "type": "integer", "format": "int64" },
+                    "number": { "type": "string" },
+                    "total_cents": { "type": "integer", "description": "negative" },
+                    "invoice": schema("Settlement"),
+                }
+            }),
+        ),
+    ]
 }
 
 /// The document of `routes`, with `server` as the base address.

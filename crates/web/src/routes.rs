@@ -132,6 +132,12 @@ pub static ROUTES: &[Route] = routes! {
     patch "/api/v1/customers/{id}" Access::Api(Scope::CustomersWrite, Customers, Write) => api::update_customer;
     get "/api/v1/customers/{id}/export" Access::Api(Scope::CustomersRead, Customers, Export) => api::export;
     get "/api/v1/customers/{id}/invoices" Access::Api(Scope::InvoicesRead, Invoices, Read) => api::invoices;
+    post "/api/v1/customers/{id}/invoices" Access::Api(Scope::InvoicesWrite, Invoices, Write) => api::create_invoice;
+    post "/api/v1/customers/{id}/services" Access::Api(Scope::ServicesWrite, Services, Write) => api::create_service;
+    post "/api/v1/customers/{id}/services/end" Access::Api(Scope::ServicesWrite, Services, Write) => api::end_service;
+    post "/api/v1/invoices/payments" Access::Api(Scope::InvoicesWrite, Invoices, Write) => api::record_payment;
+    post "/api/v1/invoices/credit-notes" Access::Api(Scope::InvoicesWrite, Invoices, Write) => api::credit_invoice;
+    post "/api/v1/invoices/import" Access::Api(Scope::InvoicesWrite, Invoices, Write) => api::import_invoices;
     get "/api/v1/customers/{id}/audit" Access::Api(Scope::AuditRead, AccessLog, Read) => api::access_log;
     get "/api/v1/audit/verify" Access::Api(Scope::AuditRead, AuditTrail, Read) => api::verify_audit;
 };

@@ -382,3 +382,85 @@ async fn the_openapi_document_describes_every_api_route() {
         db.finish().await;
     }
 }
+
+#[tokio::test]
+async fn invoices_and_services_are_written_only_with_their_scopes() {
+    for db in databases().await {
+        let server = Server::start(&db).await;
+        let api = server.client();
+        let (customer, _) = server.customer(1).await;
+        let read_only = token(&server, "books-read", Role::Bookkeeper, &[Scope::InvoicesRead]).await;
+        let books = token(&server, "books", Role::Bookkeeper, &[Scope::InvoicesWrite]).await;
+        let staff = token(&server, "crm", Role::Staff, &Scope::ALL).await;
+        let ops = token(&server, "ops", Role::Staff, &[Scope::ServicesWrite]).await;
+        let invoices = format!("/api/v1/customers/{customer}/invoices");
+        let invoice = r#"{"number": "A-1", "issued_on": "2026-02-01", "lines": [{"description": "VPS", "quantity": 2, "unit_price_cents": 1500, "vat_rate": 21}]}"#;
+
+        // Without invoices:write, or as staff (A4), nothing is written.
+        for t in [&read_only, &staff, &ops] {
+            assert_eq!(api.api("post", &invoices, Some(t), Some(invoice)).await.status, StatusCode::FORBIDDEN);
+        }
+        let made = api.api("post", &invoices, Some(&books), Some(invoice)).await;
+        assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+        // 2 × 15.00 = 30.00 + 6.30 VAT, due 3 March: a partial payment leaves 26.30.
+        let paid = api
+            .api("post", "/api/v1/invoices/payments", Some(&books), Some(r#"{"invoice": "A-1", "amount_cents": 1000}"#))
+            .await;
+        assert_eq!(
+            (paid.json()["state"].as_str(), paid.json()["outstanding_cents"].as_i64()),
+            (Some("overdue"), Some(2630))
+        );
+        let too_much = r#"{"invoice": "A-1", "amount_cents": 9999}"#;
+        let refused = api.api("post", "/api/v1/invoices/payments", Some(&books), Some(too_much)).await;
+        assert_eq!(
+            (refused.status, refused.json()["error"]["code"].as_str()),
+            (StatusCode::CONFLICT, Some("more_than_due"))
+        );
+        let credit =
+            api.api("post", "/api/v1/invoices/credit-notes", Some(&books), Some(r#"{"invoice": "A-1"}"#)).await;
+        assert_eq!((credit.status, credit.json()["total_cents"].as_i64()), (StatusCode::CREATED, Some(-3630)));
+
+        // The import: a bad line is named and nothing is saved; a dry run reports per line.
+        let lines = format!(
+            "{{\"customer\": {customer}, \"number\": \"B-1\", \"issued_on\": \"2026-03-01\", \"lines\": [{{\"description\": \"VPS\", \"quantity\": 1, \"unit_price_cents\": 1500, \"vat_rate\": 21}}]}}\n\
+             {{\"customer\": {customer}, \"number\": \"B-2\", \"issued_on\": \"2026-03-01\", \"lines\": [{{\"description\": \"VPS\", \"quantity\": 1, \"unit_price_cents\": 1500, \"vat_rate\": 210}}]}}\n"
+        );
+        let bad = api.api("post", "/api/v1/invoices/import", Some(&books), Some(&lines)).await;
+        assert_eq!(
+            (bad.status, bad.json()["error"]["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("import_invalid"))
+        );
+        assert_eq!(bad.json()["lines"][0]["problems"][0]["field"], "lines[0].vat_rate");
+        assert_eq!(bad.json()["lines"][0]["line"], 2);
+        let good = lines.lines().next().unwrap_or_default();
+        let dry = api.api("post", "/api/v1/invoices/import?dry_run=true", Some(&books), Some(good)).await;
+        assert_eq!(dry.json()["lines"][0]["outcome"], "created", "{}", dry.body);
+        let list =
+            api.api("get", &format!("{invoices}?purpose=billing"), Some(&owner_token(&server).await), None).await;
+        let count = list.json()["invoices"].as_array().map(Vec::len);
+        assert_eq!(count, Some(2), "A-1 and its credit note only: {}", list.body);
+        assert_eq!(
+            api.api("post", "/api/v1/invoices/import?dry_run=maybe", Some(&books), Some(good)).await.status,
+            StatusCode::BAD_REQUEST
+        );
+
+        // Services: services:write, never the bookkeeper.
+        let services = format!("/api/v1/customers/{customer}/services");
+        let service = r#"{"fields": {"kind": "vps", "description": "VPS 4 GB", "started_on": "2026-01-01"}}"#;
+        assert_eq!(api.api("post", &services, Some(&books), Some(service)).await.status, StatusCode::FORBIDDEN);
+        let made = api.api("post", &services, Some(&ops), Some(service)).await;
+        assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+        let id = made.json()["id"].as_i64().unwrap();
+        let end = format!(r#"{{"service": {id}, "on": "2026-06-30"}}"#);
+        let ended = api.api("post", &format!("{services}/end"), Some(&ops), Some(&end)).await;
+        assert_eq!(ended.json()["ended"], true);
+        let bad = api.api("post", &services, Some(&ops), Some(r#"{"fields": {"kind": "boat"}}"#)).await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        server.stop().await;
+        db.finish().await;
+    }
+}
+
+async fn owner_token(server: &Server) -> String {
+    token(server, "owner-books", Role::Owner, &[Scope::InvoicesRead]).await
+}

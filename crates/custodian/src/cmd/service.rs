@@ -1,4 +1,4 @@
-//! `custodian service …`: a customer's services, added and ended.
+//! `custodian service …`: a customer's services, added, ended and listed.
 
 use std::io::Write;
 
@@ -6,7 +6,7 @@ use clap::Subcommand;
 use custodian_domain::model::ServiceData;
 use custodian_store::AccessPurpose;
 
-use super::shared::{day_or_today, fields, open, operator};
+use super::shared::{Format, day_or_today, fields, open, operator, print};
 use crate::config::Config;
 
 #[derive(Subcommand, Debug)]
@@ -16,6 +16,12 @@ pub(crate) enum ServiceCmd {
         customer: i64,
         #[arg(long = "set", value_name = "FIELD=VALUE")]
         set: Vec<String>,
+    },
+    /// List a customer's services (audited).
+    List {
+        customer: i64,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
     },
     /// End a running service.
     End {
@@ -34,6 +40,22 @@ pub(crate) async fn run(out: &mut impl Write, config: &Config, cmd: ServiceCmd) 
             let store = open(config).await?;
             let id = store.add_service(&access, customer, &data).await?;
             writeln!(out, "{id}")?;
+        }
+        ServiceCmd::List { customer, format } => {
+            let store = open(config).await?;
+            let services = store.read_services(&access, customer).await?;
+            print(out, format, &services, |out, s| {
+                writeln!(
+                    out,
+                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    s.id,
+                    s.kind,
+                    s.status,
+                    s.started_on,
+                    s.ended_on.as_deref().unwrap_or("-"),
+                    s.description.as_deref().unwrap_or("")
+                )
+            })?;
         }
         ServiceCmd::End { id, on } => {
             let on = day_or_today(on.as_deref(), "on")?;

@@ -104,16 +104,34 @@ impl InvoiceLine {
         let [description, quantity, price, vat] = parts.as_slice() else {
             return Err(bad());
         };
-        let description = Text::parse(description)?;
         let quantity: i64 = quantity.parse().map_err(|_| bad())?;
         let unit_price_cents: i64 = price.parse().map_err(|_| bad())?;
         let vat_rate_bp = parse_vat_rate(vat).ok_or_else(bad)?;
+        InvoiceLine::new(description, quantity, unit_price_cents, vat_rate_bp)
+    }
+
+    /// A line from its parts, with the limits every line keeps.
+    pub fn new(
+        description: &str,
+        quantity: i64,
+        unit_price_cents: i64,
+        vat_rate_bp: i64,
+    ) -> Result<InvoiceLine, Invalid> {
+        let description = Text::parse(description)?;
         if !(1..=1_000_000).contains(&quantity) || !(-100_000_000..=100_000_000).contains(&unit_price_cents) {
             return Err(Invalid::new(
                 "invoice_line",
                 "range",
                 "Aantal moet 1 tot 1.000.000 zijn en de prijs hoogstens 1.000.000 euro.",
                 "Quantity must be 1 to 1,000,000 and the price at most 1,000,000 euro.",
+            ));
+        }
+        if !(0..=10_000).contains(&vat_rate_bp) {
+            return Err(Invalid::new(
+                "invoice_line",
+                "vat_rate",
+                "Het btw-percentage ligt tussen 0 en 100, met hoogstens twee decimalen.",
+                "The VAT percentage lies between 0 and 100, with at most two decimals.",
             ));
         }
         Ok(InvoiceLine { description, quantity, unit_price_cents, vat_rate_bp })
@@ -124,7 +142,8 @@ impl InvoiceLine {
     }
 }
 
-fn parse_vat_rate(s: &str) -> Option<i64> {
+/// A VAT percentage (`21`, `9%`, `10,5`) in basis points.
+pub fn parse_vat_rate(s: &str) -> Option<i64> {
     let s = s.trim().trim_end_matches('%').replace(',', ".");
     let (whole, frac) = s.split_once('.').unwrap_or((&s, ""));
     if frac.len() > 2 || whole.is_empty() {
@@ -145,6 +164,18 @@ pub struct InvoiceTotals {
     pub total_cents: i64,
 }
 
+impl InvoiceTotals {
+    pub fn of(lines: &[InvoiceLine]) -> InvoiceTotals {
+        let mut per_rate: BTreeMap<i64, i64> = BTreeMap::new();
+        for l in lines {
+            *per_rate.entry(l.vat_rate_bp).or_default() += l.net_cents();
+        }
+        let net_cents: i64 = per_rate.values().sum();
+        let vat_cents: i64 = per_rate.iter().map(|(rate, net)| div_round(net * rate, 10_000)).sum();
+        InvoiceTotals { net_cents, vat_cents, total_cents: net_cents + vat_cents }
+    }
+}
+
 /// An invoice (A6, A12).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InvoiceData {
@@ -158,61 +189,138 @@ pub struct InvoiceData {
 
 impl InvoiceData {
     pub fn totals(&self) -> InvoiceTotals {
-        let mut per_rate: BTreeMap<i64, i64> = BTreeMap::new();
-        for l in &self.lines {
-            *per_rate.entry(l.vat_rate_bp).or_default() += l.net_cents();
-        }
-        let net_cents: i64 = per_rate.values().sum();
-        let vat_cents: i64 = per_rate.iter().map(|(rate, net)| div_round(net * rate, 10_000)).sum();
-        InvoiceTotals { net_cents, vat_cents, total_cents: net_cents + vat_cents }
+        InvoiceTotals::of(&self.lines)
     }
 
     /// Checks what a single line cannot: a number, at least one line, a sane due date.
     pub fn check(&self) -> Result<(), FieldErrors> {
-        let mut errs = vec![];
-        if self.lines.is_empty() {
-            errs.push((
-                "lines",
-                Invalid::new(
-                    "invoice",
-                    "no_lines",
-                    "Een factuur heeft minstens één regel.",
-                    "An invoice needs at least one line.",
-                ),
-            ));
-        }
-        if self.due_on < self.issued_on {
-            errs.push((
-                "due_on",
-                Invalid::new(
-                    "date",
-                    "before_issue",
-                    "De vervaldatum ligt voor de factuurdatum.",
-                    "The due date is before the invoice date.",
-                ),
-            ));
-        }
-        let number_ok = self.number.as_str().len() <= 32
-            && self.number.as_str().chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '/');
-        if !number_ok {
-            errs.push((
-                "number",
-                Invalid::new(
-                    "invoice",
-                    "number_format",
-                    "Een factuurnummer heeft hoogstens 32 letters, cijfers, - of /.",
-                    "An invoice number has at most 32 letters, digits, - or /.",
-                ),
-            ));
-        }
-        if errs.is_empty() {
-            Ok(())
+        check_invoice(self.number.as_str(), self.issued_on, self.due_on, &self.lines)
+    }
+}
+
+/// The checks of [`InvoiceData::check`], before the billing details are known.
+pub fn check_invoice(
+    number: &str,
+    issued_on: time::Date,
+    due_on: time::Date,
+    lines: &[InvoiceLine],
+) -> Result<(), FieldErrors> {
+    let mut errs = vec![];
+    if lines.is_empty() {
+        errs.push((
+            "lines",
+            Invalid::new(
+                "invoice",
+                "no_lines",
+                "Een factuur heeft minstens één regel.",
+                "An invoice needs at least one line.",
+            ),
+        ));
+    }
+    if due_on < issued_on {
+        errs.push((
+            "due_on",
+            Invalid::new(
+                "date",
+                "before_issue",
+                "De vervaldatum ligt voor de factuurdatum.",
+                "The due date is before the invoice date.",
+            ),
+        ));
+    }
+    let number_ok = !number.is_empty()
+        && number.len() <= 32
+        && number.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '/');
+    if !number_ok {
+        errs.push((
+            "number",
+            Invalid::new(
+                "invoice",
+                "number_format",
+                "Een factuurnummer heeft hoogstens 32 letters, cijfers, - of /.",
+                "An invoice number has at most 32 letters, digits, - or /.",
+            ),
+        ));
+    }
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(FieldErrors(
+            errs.into_iter().map(|(field, error)| super::FieldError { field: field.to_string(), error }).collect(),
+        ))
+    }
+}
+
+/// Where an invoice stands, derived from its own amounts and dates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InvoiceState {
+    /// Something is due and the due date has not passed.
+    Open,
+    /// Something is due and the due date has passed.
+    Overdue,
+    /// Payments (with any partial credit) cover the total.
+    Paid,
+    /// Credit notes cancel the whole total.
+    Credited,
+    /// The invoice is itself a credit note: it is settled when made.
+    CreditNote,
+}
+
+/// What [`InvoiceState::of`] reads: amounts in cents, `credited_cents` the
+/// (negative) sum of the credit notes naming the invoice.
+#[derive(Debug, Clone, Copy)]
+pub struct InvoiceAmounts {
+    pub total_cents: i64,
+    pub paid_cents: i64,
+    pub credited_cents: i64,
+    pub credit_note: bool,
+}
+
+impl InvoiceAmounts {
+    /// What is still to be paid (negative when more was paid than is now due).
+    pub fn outstanding_cents(&self) -> i64 {
+        if self.credit_note { 0 } else { self.total_cents + self.credited_cents - self.paid_cents }
+    }
+}
+
+impl InvoiceState {
+    pub fn of(amounts: InvoiceAmounts, due_on: time::Date, today: time::Date) -> InvoiceState {
+        if amounts.credit_note {
+            InvoiceState::CreditNote
+        } else if amounts.credited_cents != 0 && amounts.total_cents + amounts.credited_cents <= 0 {
+            InvoiceState::Credited
+        } else if amounts.outstanding_cents() <= 0 {
+            InvoiceState::Paid
+        } else if due_on < today {
+            InvoiceState::Overdue
         } else {
-            Err(FieldErrors(
-                errs.into_iter().map(|(field, error)| super::FieldError { field: field.to_string(), error }).collect(),
-            ))
+            InvoiceState::Open
         }
     }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InvoiceState::Open => "open",
+            InvoiceState::Overdue => "overdue",
+            InvoiceState::Paid => "paid",
+            InvoiceState::Credited => "credited",
+            InvoiceState::CreditNote => "credit_note",
+        }
+    }
+}
+
+impl InvoiceLine {
+    /// The line as a credit note carries it: the same line with a negative
+    /// price, whichever sign it was given with.
+    pub fn credited(&self) -> InvoiceLine {
+        InvoiceLine { unit_price_cents: -self.unit_price_cents.abs(), ..self.clone() }
+    }
+}
+
+/// Cents as euros with two decimals (`12.10`, `-0.50`).
+pub fn format_cents(cents: i64) -> String {
+    format!("{}{}.{:02}", if cents < 0 { "-" } else { "" }, cents.abs() / 100, cents.abs() % 100)
 }
 
 fn div_round(n: i64, d: i64) -> i64 {
@@ -237,5 +345,27 @@ mod tests {
         assert_eq!(div_round(250, 100), 3);
         assert_eq!(div_round(249, 100), 2);
         assert_eq!(div_round(-250, 100), -3);
+    }
+
+    #[test]
+    fn state_follows_payments_credits_and_the_due_date() {
+        let due = time::macros::date!(2026 - 03 - 01);
+        let before = time::macros::date!(2026 - 02 - 15);
+        let after = time::macros::date!(2026 - 03 - 02);
+        let amounts = |paid_cents, credited_cents| InvoiceAmounts {
+            total_cents: 1210,
+            paid_cents,
+            credited_cents,
+            credit_note: false,
+        };
+        assert_eq!(InvoiceState::of(amounts(0, 0), due, before), InvoiceState::Open);
+        assert_eq!(InvoiceState::of(amounts(0, 0), due, due), InvoiceState::Open);
+        assert_eq!(InvoiceState::of(amounts(1000, 0), due, after), InvoiceState::Overdue);
+        assert_eq!(InvoiceState::of(amounts(1210, 0), due, after), InvoiceState::Paid);
+        assert_eq!(InvoiceState::of(amounts(1000, -210), due, after), InvoiceState::Paid);
+        assert_eq!(InvoiceState::of(amounts(0, -1210), due, after), InvoiceState::Credited);
+        assert_eq!(amounts(1000, -100).outstanding_cents(), 110);
+        let note = InvoiceAmounts { total_cents: -1210, paid_cents: 0, credited_cents: 0, credit_note: true };
+        assert_eq!(InvoiceState::of(note, due, after), InvoiceState::CreditNote);
     }
 }

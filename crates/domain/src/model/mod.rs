@@ -15,7 +15,10 @@ pub use address::{Address, PostalCode};
 pub use contact::{CONTACT_FIELDS, ContactData, LegalForm};
 pub use customer::{CUSTOMER_FIELDS, CustomerData, CustomerKind, Gender, search_words};
 pub use form::{FieldError, FieldErrors, Fields, Form};
-pub use invoice::{BILLING_FIELDS, BillingSnapshot, Delivery, InvoiceData, InvoiceLine, InvoiceTotals};
+pub use invoice::{
+    BILLING_FIELDS, BillingSnapshot, Delivery, InvoiceAmounts, InvoiceData, InvoiceLine, InvoiceState, InvoiceTotals,
+    check_invoice, format_cents, parse_vat_rate,
+};
 pub use service::{SERVICE_FIELDS, ServiceData, ServiceKind, ServiceStatus};
 pub use text::Text;
 

@@ -1,9 +1,15 @@
 //! Invoices: each has its own data key, so its billing snapshot outlives the
-//! customer's erasure and is destroyed with the invoice itself (A6).
+//! customer's erasure and is destroyed with the invoice itself (A6). Payments
+//! and credit notes are in `payments.rs`, the bulk import in `import.rs` and
+//! the files it reads in `source.rs`.
 
-use custodian_domain::model::{BillingSnapshot, Delivery, Fields, InvoiceData, InvoiceLine, Text, format_date};
+use custodian_domain::model::{
+    BillingSnapshot, CustomerData, Delivery, Fields, InvoiceAmounts, InvoiceData, InvoiceLine, InvoiceState, Text,
+    format_date,
+};
 use custodian_domain::policy::{Action, Principal, Resource};
 use serde::Serialize;
+use sqlx::{Any, Transaction};
 
 use crate::audit::{Access, Event};
 use crate::crypto::field_aad;
@@ -11,6 +17,14 @@ use crate::permit;
 use crate::records::{self, placeholders};
 use crate::rows::{Bind, Get, Reader};
 use crate::{Store, StoreError, now_micros};
+
+mod import;
+mod payments;
+mod source;
+
+pub use import::{ImportProblem, ImportSummary, LineReport, Outcome};
+pub use payments::{CreditNote, NewCreditNote, Payment, PaymentRecord, Settlement};
+pub use source::{ImportInvoice, Rejected, SourceFormat, invoice_from_json, json_lines, read_source};
 
 const TABLE: &str = "invoices";
 
@@ -21,13 +35,24 @@ pub struct InvoiceRecord {
     pub number: String,
     pub issued_on: String,
     pub due_on: String,
+    /// The day nothing was due any more: payments, with any credit notes,
+    /// covered the total (a credit note: its own date).
     pub paid_on: Option<String>,
     pub delivery: String,
     pub net_cents: i64,
     pub vat_cents: i64,
     pub total_cents: i64,
+    /// On a credit note, the number of the invoice it credits.
+    pub credit_for: Option<String>,
+    pub paid_cents: i64,
+    /// The totals of the credit notes naming this invoice (zero or negative).
+    pub credited_cents: i64,
+    pub outstanding_cents: i64,
+    pub state: InvoiceState,
     pub billing: Fields,
     pub lines: Vec<LineRecord>,
+    /// Empty in lists of headers.
+    pub payments: Vec<PaymentRecord>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -59,13 +84,7 @@ impl Store {
         permit::require_on(access, customer_id, Resource::Invoices, Action::Write)?;
         let number = Text::parse(&new.number).map_err(|e| custodian_domain::model::FieldErrors::single("number", e))?;
         let mut tx = crate::db::write_tx(&self.pool).await?;
-        let (head, row) = self.load_customer_row(&mut *tx, customer_id).await?;
-        let customer_key_id = head.live_key_id()?;
-        let customer_key = self.keys.data_key(&mut *tx, customer_key_id).await?;
-        let customer = custodian_domain::model::CustomerData::from_fields(
-            head.kind,
-            &records::open(&customer_key, "customers", customer_key_id, &row, |_| true)?,
-        )?;
+        let customer = self.customer_data(&mut tx, customer_id).await?;
         let invoice = InvoiceData {
             number,
             issued_on: new.issued_on,
@@ -75,23 +94,65 @@ impl Store {
             billing: BillingSnapshot::of(&customer, new.delivery)?,
         };
         invoice.check()?;
-        let taken: Option<i64> = sqlx::query_scalar("SELECT id FROM invoices WHERE number = $1")
-            .bind(invoice.number.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-        if taken.is_some() {
-            return Err(StoreError::Refused(crate::Refusal::InvoiceNumberTaken));
-        }
+        refuse_taken(&mut tx, invoice.number.as_str()).await?;
+        let id = self.insert_invoice(&mut tx, customer_id, &invoice, None, &[]).await?;
+        crate::audit::append(&mut tx, &[self.created_event(access, customer_id)]).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// The customer's record, opened whole: what a billing snapshot is taken from.
+    pub(crate) async fn customer_data(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        customer_id: i64,
+    ) -> Result<CustomerData, StoreError> {
+        let (head, row) = self.load_customer_row(&mut **tx, customer_id).await?;
+        let key_id = head.live_key_id()?;
+        let key = self.keys.data_key(&mut **tx, key_id).await?;
+        Ok(CustomerData::from_fields(head.kind, &records::open(&key, "customers", key_id, &row, |_| true)?)?)
+    }
+
+    /// The audit entry of a new invoice or credit note: the fields it holds.
+    pub(crate) fn created_event(&self, access: &Access, customer_id: i64) -> Event {
+        let fields = records::columns(TABLE).into_iter().chain(["description"]);
+        let mut event = Event::new(access, "invoice.create", "customer", customer_id).fields(fields);
+        self.keys.seal_source(&mut event, None);
+        event
+    }
+
+    /// Writes a checked invoice (or credit note, with `credit_for`) under a new
+    /// key, with its lines and `payments`; the caller audits and commits.
+    pub(crate) async fn insert_invoice(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        customer_id: i64,
+        invoice: &InvoiceData,
+        credit_for: Option<&str>,
+        payments: &[Payment],
+    ) -> Result<i64, StoreError> {
         let totals = invoice.totals();
-        let (key_id, key) = self.keys.new_data_key(&mut tx).await?;
+        let paid_cents: i64 = payments.iter().map(|p| p.amount_cents).sum();
+        let paid_on = match credit_for {
+            Some(_) => Some(invoice.issued_on),
+            None => payments::covered_on(
+                invoice.issued_on,
+                totals.total_cents,
+                payments.iter().map(|p| (p.paid_on, p.amount_cents)).collect(),
+            ),
+        };
+        let (key_id, key) = self.keys.new_data_key(tx).await?;
         let billing = invoice.billing.to_fields();
-        let cols = records::columns(TABLE);
-        let sql = format!(
-            "INSERT INTO invoices (customer_id, key_id, number, issued_on, due_on, delivery, net_cents, vat_cents, total_cents, created_at, {}) VALUES ({}) RETURNING id",
-            cols.join(", "),
-            placeholders(1, 10 + cols.len())
-        );
-        let mut q = sqlx::query_scalar::<_, i64>(&sql)
+        // Made once: an import runs it for every invoice.
+        static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            let cols = records::columns(TABLE);
+            format!(
+                "INSERT INTO invoices (customer_id, key_id, number, issued_on, due_on, delivery, net_cents, vat_cents, total_cents, created_at, credit_for, paid_cents, paid_on, {}) VALUES ({}) RETURNING id",
+                cols.join(", "),
+                placeholders(1, 13 + cols.len())
+            )
+        });
+        let mut q = sqlx::query_scalar::<_, i64>(&SQL)
             .bind(customer_id)
             .bind(key_id)
             .bind(invoice.number.as_str())
@@ -101,11 +162,14 @@ impl Store {
             .bind(totals.net_cents)
             .bind(totals.vat_cents)
             .bind(totals.total_cents)
-            .bind(now_micros());
+            .bind(now_micros())
+            .bind(credit_for)
+            .bind(paid_cents)
+            .bind(paid_on.map(format_date));
         for v in records::seal(&key, TABLE, key_id, &billing) {
             q = q.bind(v);
         }
-        let id = q.fetch_one(&mut *tx).await?;
+        let id = q.fetch_one(&mut **tx).await?;
         for (i, line) in invoice.lines.iter().enumerate() {
             let position = i as i64 + 1;
             sqlx::query(
@@ -117,15 +181,12 @@ impl Store {
             .bind(line.unit_price_cents)
             .bind(line.vat_rate_bp)
             .bind(key.seal(&line_aad(key_id, position), line.description.as_str().as_bytes()))
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         }
-        let mut fields: Vec<String> = billing.into_keys().collect();
-        fields.push("description".into());
-        let mut event = Event::new(access, "invoice.create", "customer", customer_id).fields(fields);
-        self.keys.seal_source(&mut event, None);
-        crate::audit::append(&mut tx, &[event]).await?;
-        tx.commit().await?;
+        for p in payments {
+            payments::insert_payment(tx, id, p).await?;
+        }
         Ok(id)
     }
 
@@ -160,7 +221,7 @@ impl Store {
         static SQL: std::sync::LazyLock<[String; 2]> = std::sync::LazyLock::new(|| {
             [String::new(), format!(", {}", records::columns(TABLE).join(", "))].map(|sealed| {
                 format!(
-                    "SELECT id, key_id, number, issued_on, due_on, paid_on, delivery, net_cents, vat_cents, total_cents{sealed} FROM invoices WHERE customer_id = $1 ORDER BY issued_on, id"
+                    "SELECT id, key_id, number, issued_on, due_on, paid_on, delivery, net_cents, vat_cents, total_cents, credit_for, paid_cents, credited_cents{sealed} FROM invoices WHERE customer_id = $1 ORDER BY issued_on, id"
                 )
             })
         });
@@ -179,22 +240,47 @@ impl Store {
             }
             Detail::Headers => vec![],
         };
+        let payment_rows = match detail {
+            Detail::Full => {
+                let sql = "SELECT invoice_id, paid_on, amount_cents FROM invoice_payments
+                     WHERE invoice_id IN (SELECT id FROM invoices WHERE customer_id = $1) ORDER BY invoice_id, paid_on, id";
+                reader.all(sql, &by_customer).await?
+            }
+            Detail::Headers => vec![],
+        };
+        let today = time::OffsetDateTime::now_utc().date();
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
             let id: i64 = r.col("id")?;
+            let due_on: String = r.col("due_on")?;
+            let credit_for: Option<String> = r.col("credit_for")?;
+            let amounts = InvoiceAmounts {
+                total_cents: r.col("total_cents")?,
+                paid_cents: r.col("paid_cents")?,
+                credited_cents: r.col("credited_cents")?,
+                credit_note: credit_for.is_some(),
+            };
+            let due = custodian_domain::model::parse_date(&due_on)
+                .map_err(|_| StoreError::Corrupt(format!("invoice {id} has an unreadable due date")))?;
             let mut invoice = InvoiceRecord {
                 id,
                 customer_id,
                 number: r.col("number")?,
                 issued_on: r.col("issued_on")?,
-                due_on: r.col("due_on")?,
+                due_on,
                 paid_on: r.col("paid_on")?,
                 delivery: r.col("delivery")?,
                 net_cents: r.col("net_cents")?,
                 vat_cents: r.col("vat_cents")?,
-                total_cents: r.col("total_cents")?,
+                total_cents: amounts.total_cents,
+                credit_for,
+                paid_cents: amounts.paid_cents,
+                credited_cents: amounts.credited_cents,
+                outstanding_cents: amounts.outstanding_cents(),
+                state: InvoiceState::of(amounts, due, today),
                 billing: Fields::new(),
                 lines: vec![],
+                payments: vec![],
             };
             if detail == Detail::Full {
                 let key_id: i64 = r.col("key_id")?;
@@ -212,6 +298,11 @@ impl Store {
                     });
                 }
                 invoice.billing = records::open(&key, TABLE, key_id, r, permit::readable_by(who))?;
+                for p in payment_rows.iter().filter(|p| p.col::<i64>("invoice_id").is_ok_and(|i| i == id)) {
+                    invoice
+                        .payments
+                        .push(PaymentRecord { paid_on: p.col("paid_on")?, amount_cents: p.col("amount_cents")? });
+                }
             }
             out.push(invoice);
         }
@@ -226,4 +317,14 @@ pub(crate) enum Detail {
     Full,
     /// Number, dates, amounts and delivery: no personal data, nothing decrypted.
     Headers,
+}
+
+/// Refuses an invoice number that is taken (by an invoice or a credit note).
+pub(crate) async fn refuse_taken(tx: &mut Transaction<'static, Any>, number: &str) -> Result<(), StoreError> {
+    let taken: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM invoices WHERE number = $1").bind(number).fetch_optional(&mut **tx).await?;
+    match taken {
+        Some(_) => Err(StoreError::Refused(crate::Refusal::InvoiceNumberTaken)),
+        None => Ok(()),
+    }
 }
