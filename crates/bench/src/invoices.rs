@@ -32,13 +32,13 @@ fn invoice_line(n: u64, customers: u64) -> serde_json::Value {
         "customer": n % customers + 1,
         "number": format!("B-{n:07}"),
         "issued_on": issued,
-        "delivery": if n % 3 == 0 { "email" } else { "post" },
+        "delivery": if n.is_multiple_of(3) { "email" } else { "post" },
         "lines": [
             { "description": format!("Webhosting M, periode {n}"), "quantity": 12, "unit_price_cents": 595, "vat_rate": 21 },
             { "description": "Domeinregistratie", "quantity": 1 + n % 3, "unit_price_cents": 999, "vat_rate": 21 },
         ],
     });
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         invoice["payments"] = serde_json::json!([{ "paid_on": issued, "amount_cents": 4000 }]);
     }
     invoice

@@ -277,11 +277,5 @@ pub(crate) async fn end_service(
         },
     };
     let access = viewer.access(AccessPurpose::Administration);
-    // The service must belong to the customer whose page this is.
-    match state.store.erasure_standing(&access, &state.config.retention, id, today()).await {
-        Ok(s) if s.services.iter().any(|x| x.id == service) => {}
-        Ok(_) => return store_error(&viewer, StoreError::NotFound { kind: "service", id: service.to_string() }),
-        Err(e) => return store_error(&viewer, e),
-    }
-    after(&state, &viewer, id, state.store.end_service(&access, service, on).await.map(drop)).await
+    after(&state, &viewer, id, state.store.end_customer_service(&access, id, service, on).await.map(drop)).await
 }

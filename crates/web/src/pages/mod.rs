@@ -101,6 +101,7 @@ pub(crate) fn action_label(action: &str, lang: Lang) -> &str {
         "handle.read" | "handle.fetch" => lang.pick("domeincontact ingezien", "viewed a domain contact"),
         "domain.create" => lang.pick("domeinnaam aangevraagd", "asked for a domain name"),
         "domain.transferred_away" => lang.pick("domeinnaam verhuisd", "domain name moved away"),
+        "service.read" => lang.pick("diensten ingezien", "viewed the services"),
         "service.create" => lang.pick("dienst vastgelegd", "recorded a service"),
         "statute.accept" => lang.pick("acceptatie voorwaarden vastgelegd", "recorded acceptance of the terms"),
         "outbox.enqueue" | "outbox.sent" => lang.pick("bericht verstuurd", "sent a message"),
