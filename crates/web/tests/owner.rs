@@ -60,7 +60,7 @@ async fn the_owner_filters_the_trail_by_customer_and_person_and_exports_it() {
         assert_eq!(found[0][2], "medewerker Anna de Vries");
         assert_eq!(found[0][3], "gegevens ingezien");
         assert_eq!(found[0][6], "vraag of probleem van de klant");
-        assert_eq!(found[1][2], "beheerder (opdrachtregel)");
+        assert_eq!(found[1][2], "de beheerder (opdrachtregel)");
         assert_eq!(found[1][3], "klant aangemaakt");
         assert!(!found.iter().flatten().any(|cell| cell.contains("staff:")), "an internal code in the table");
 
