@@ -153,6 +153,18 @@ pub(crate) async fn standing(AxState(state): AxState<State>, viewer: Staff, Path
     show(&state, &viewer, id, String::new(), String::new()).await
 }
 
+/// The answer once a customer is erased: the page about them is gone.
+fn erased(lang: Lang) -> Response {
+    view::message(
+        lang,
+        lang.pick("Klant gewist", "Customer erased"),
+        lang.pick(
+            "De gegevens van deze klant zijn gewist en de sleutel is vernietigd. Facturen blijven bewaard zolang de wet vraagt.",
+            "This customer's data is erased and its key destroyed. Invoices are kept as long as the law requires.",
+        ),
+    )
+}
+
 /// After a change: back to the page (POST/redirect/GET), or the refusal shown on it.
 async fn after(state: &State, viewer: &Staff, id: i64, done: Result<(), StoreError>) -> Response {
     match done {
@@ -212,14 +224,7 @@ pub(crate) async fn record_request(
     }
     let access = viewer.access(AccessPurpose::DataSubjectRequest);
     match state.store.request_erasure(&access, &state.config.retention, id, today()).await {
-        Ok(RequestOutcome::Erased) => view::message(
-            lang,
-            lang.pick("Klant gewist", "Customer erased"),
-            lang.pick(
-                "Niets hield de verwijdering tegen: de gegevens van deze klant zijn gewist. Facturen blijven bewaard zolang de wet vraagt.",
-                "Nothing stood in the way: this customer's data is erased. Invoices are kept as long as the law requires.",
-            ),
-        ),
+        Ok(RequestOutcome::Erased) => erased(lang),
         Ok(RequestOutcome::Waiting(_)) => after(&state, &viewer, id, Ok(())).await,
         Err(e) => after(&state, &viewer, id, Err(e)).await,
     }
@@ -249,14 +254,7 @@ pub(crate) async fn erase(
     }
     let access = viewer.access(AccessPurpose::DataSubjectRequest);
     match state.store.erase_customer(&access, id, ErasureReason::CustomerRequest).await {
-        Ok(_) => view::message(
-            lang,
-            lang.pick("Klant gewist", "Customer erased"),
-            lang.pick(
-                "De gegevens van deze klant zijn gewist en de sleutel is vernietigd. Facturen blijven bewaard zolang de wet vraagt.",
-                "This customer's data is erased and its key destroyed. Invoices are kept as long as the law requires.",
-            ),
-        ),
+        Ok(_) => erased(lang),
         Err(e) => after(&state, &viewer, id, Err(e)).await,
     }
 }
