@@ -156,15 +156,6 @@ struct Row {
     source: String,
 }
 
-/// The actor of an entry in words; a customer by number (the owner reads
-/// everyone's entries, so "you" would be wrong).
-fn actor_label(kind: &str, id: &str, names: &HashMap<i64, String>, lang: Lang) -> String {
-    match kind {
-        "customer" => format!("{} {id}", lang.pick("klant", "customer")),
-        _ => who::actor_label(kind, id, names, lang),
-    }
-}
-
 fn subject_label(kind: &str, id: &str, lang: Lang) -> String {
     match kind {
         "customer" => format!("{} {id}", lang.pick("klant", "customer")),
@@ -185,7 +176,7 @@ fn row(e: &Entry, names: &HashMap<i64, String>, lang: Lang) -> Row {
     Row {
         seq: e.seq,
         at: when(e.at),
-        who: actor_label(&e.actor_kind, &e.actor_id, names, lang),
+        who: who::company_actor_label(&e.actor_kind, &e.actor_id, names, lang),
         what: action_label(&e.action, lang).into(),
         about: subject_label(&e.subject_kind, &e.subject_id, lang),
         fields,
@@ -265,9 +256,11 @@ pub(crate) async fn browse(AxState(state): AxState<State>, viewer: Staff, Query(
         ("staff".to_string(), lang.pick("alle medewerkers", "all staff").to_string()),
     ];
     actors.extend(
-        people.iter().map(|(id, _)| (format!("staff:{id}"), actor_label("staff", &id.to_string(), &names, lang))),
+        people
+            .iter()
+            .map(|(id, _)| (format!("staff:{id}"), who::company_actor_label("staff", &id.to_string(), &names, lang))),
     );
-    actors.push(("operator".into(), actor_label("operator", "", &names, lang)));
+    actors.push(("operator".into(), who::company_actor_label("operator", "", &names, lang)));
     actors.push(("job".into(), lang.pick("automatische taken", "scheduled tasks").into()));
     actors.push(("api".into(), lang.pick("API-sleutels", "API keys").into()));
     let purposes = allowed.iter().map(|p| (p.as_str(), purpose_label(*p, lang))).collect();

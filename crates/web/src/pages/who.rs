@@ -45,6 +45,15 @@ pub(crate) fn actor_label(kind: &str, id: &str, names: &HashMap<i64, String>, la
     }
 }
 
+/// The actor of an audit entry as the company's people read it: a customer
+/// by number, where the customer's own pages say "you".
+pub(crate) fn company_actor_label(kind: &str, id: &str, names: &HashMap<i64, String>, lang: Lang) -> String {
+    match kind {
+        "customer" => format!("{} {id}", lang.pick("klant", "customer")),
+        _ => actor_label(kind, id, names, lang),
+    }
+}
+
 /// A customer's kind and status in words.
 pub(crate) fn kind_label(kind: &str, lang: Lang) -> &'static str {
     match kind {

@@ -225,7 +225,7 @@ async fn show(
                         let why = AccessPurpose::parse(&e.purpose).map(|p| purpose_label(p, lang)).unwrap_or_default();
                         [
                             when(e.at),
-                            who::actor_label(&e.actor_kind, &e.actor_id, &names, lang),
+                            who::company_actor_label(&e.actor_kind, &e.actor_id, &names, lang),
                             action_label(&e.action, lang).to_string(),
                             why.to_string(),
                         ]
