@@ -111,7 +111,13 @@ impl Store {
     /// The audit entries about customer `id`. Source addresses are shown to the
     /// owner only, and to a customer for their own actions.
     pub async fn access_log(&self, access: &Access, id: i64) -> Result<Vec<Entry>, StoreError> {
-        self.access_log_on(&mut *self.pool.acquire().await?, access, id).await
+        self.access_log_on(&mut *self.pool.acquire().await?, access, id, None).await
+    }
+
+    /// The latest `n` of [`Store::access_log`], oldest first: for pages that
+    /// show the recent trail and link to the whole of it.
+    pub async fn recent_access_log(&self, access: &Access, id: i64, n: u32) -> Result<Vec<Entry>, StoreError> {
+        self.access_log_on(&mut *self.pool.acquire().await?, access, id, Some(n)).await
     }
 
     async fn access_log_on(
@@ -119,9 +125,10 @@ impl Store {
         conn: &mut sqlx::AnyConnection,
         access: &Access,
         id: i64,
+        newest: Option<u32>,
     ) -> Result<Vec<Entry>, StoreError> {
         permit::require_on(access, id, Resource::AccessLog, Action::Read)?;
-        let rows = audit::about(&mut *conn, "customer", &id.to_string()).await?;
+        let rows = audit::about(&mut *conn, "customer", &id.to_string(), newest).await?;
         let mut out = Vec::with_capacity(rows.len());
         let all_sources = reads_sources(access);
         for (mut entry, key_name, sealed) in rows {

@@ -97,6 +97,22 @@ async fn the_owner_filters_the_trail_by_customer_and_person_and_exports_it() {
         assert!(rows(&old.body).is_empty());
         assert!(old.body.contains("Geen regels gevonden"));
 
+        // The customer's page shows the latest twenty entries and links to the rest.
+        for _ in 0..21 {
+            view(&owner, second, "administration").await;
+        }
+        let path = format!("/staff/customers/{second}");
+        let form = owner.get(&path).await;
+        let page = owner.post_form(&path, &form, &[("purpose", "administration")]).await;
+        assert_eq!(page.body.matches("<td class=\"date\"").count(), 20, "{}", page.body);
+        assert!(
+            page.body.contains(&format!("<a href=\"/staff/audit?customer={second}\">Alle regels in het auditlog</a>"))
+        );
+        let short = owner.get(&format!("/staff/customers/{first}")).await;
+        let short =
+            owner.post_form(&format!("/staff/customers/{first}"), &short, &[("purpose", "administration")]).await;
+        assert!(!short.body.contains("Alle regels in het auditlog"));
+
         // Wrong input: every problem named, nothing shown and nothing recorded.
         let before = server.store.audit_verify().await.unwrap().entries;
         let wrong = owner

@@ -193,20 +193,24 @@ pub(crate) fn source_aad(actor: &Actor) -> Vec<u8> {
     format!("custodian/audit/source/{}/{}", actor.kind.as_str(), actor.id).into_bytes()
 }
 
-/// Entries about one subject, oldest first.
+/// Entries about one subject, oldest first; with `newest`, only that many of
+/// the latest.
 pub(crate) async fn about(
     conn: &mut sqlx::AnyConnection,
     subject_kind: &str,
     subject_id: &str,
+    newest: Option<u32>,
 ) -> Result<Vec<(Entry, String, Option<Vec<u8>>)>, StoreError> {
-    let rows = sqlx::query(
+    let limit = newest.map(|n| format!(" LIMIT {n}")).unwrap_or_default();
+    let mut rows = sqlx::query(&format!(
         "SELECT seq, at, actor_kind, actor_id, action, subject_kind, subject_id, fields, purpose, source_key, source
-         FROM audit_log WHERE subject_kind = $1 AND subject_id = $2 ORDER BY seq",
-    )
+         FROM audit_log WHERE subject_kind = $1 AND subject_id = $2 ORDER BY seq DESC{limit}"
+    ))
     .bind(subject_kind)
     .bind(subject_id)
     .fetch_all(conn)
     .await?;
+    rows.reverse();
     rows.iter().map(entry_of).collect()
 }
 

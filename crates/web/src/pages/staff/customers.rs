@@ -195,7 +195,12 @@ struct CustomerPage {
     audit: Vec<[String; 4]>,
     /// The viewer oversees retention: link to keeping and erasing.
     can_care: bool,
+    /// The trail shown is cut at [`RECENT`] entries: there may be more.
+    trail_cut: bool,
 }
+
+/// How much of the customer's trail the page shows; the audit browser has all of it.
+const RECENT: u32 = 20;
 
 /// Fields that only a business has: a private customer is not asked for them.
 const BUSINESS_ONLY: &[&str] = &["company_name", "department", "btw", "kvk"];
@@ -216,7 +221,7 @@ async fn show(
     let who = viewer.principal();
     let can_edit = custodian_domain::inventory::fields_of("customers").any(|f| f.allows(who, Action::Write));
     let audit = match policy::allows(who, Resource::AccessLog, Action::Read) {
-        true => match state.store.access_log(&viewer.access(purpose), id).await {
+        true => match state.store.recent_access_log(&viewer.access(purpose), id, RECENT).await {
             Ok(log) => {
                 let names = who::staff_names(state, &log).await;
                 log.iter()
@@ -237,6 +242,7 @@ async fn show(
         false => vec![],
     };
     let private = record.kind == CustomerKind::Private;
+    let trail_cut = audit.len() >= RECENT as usize;
     let fields = match editing && can_edit {
         true => field_views("customers", lang, &record.fields, None, who),
         false => view::shown_fields("customers", lang, &record.fields),
@@ -272,6 +278,7 @@ async fn show(
         notice,
         audit,
         can_care: policy::allows(who, Resource::Retention, Action::Read),
+        trail_cut,
     })
 }
 
