@@ -149,6 +149,25 @@ pub struct RunReport {
     pub skipped: u64,
 }
 
+impl RunReport {
+    /// What the run did, in a sentence for people.
+    pub fn describe(&self, lang: custodian_domain::Lang) -> String {
+        format!(
+            "{} {}, {} {}, {} {}, {} {}, {} {}",
+            self.erased_retention_expired,
+            lang.pick("klanten gewist (bewaartermijn voorbij)", "customers erased (retention ended)"),
+            self.erased_on_request,
+            lang.pick("op verzoek gewist", "erased on request"),
+            self.handles_deleted,
+            lang.pick("handles verwijderd", "handles deleted"),
+            self.invoices_deleted,
+            lang.pick("facturen verwijderd", "invoices deleted"),
+            self.skipped,
+            lang.pick("overgeslagen (intussen gewijzigd)", "skipped (changed meanwhile)"),
+        )
+    }
+}
+
 /// What became of an erasure request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RequestOutcome {

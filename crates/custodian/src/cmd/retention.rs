@@ -59,19 +59,10 @@ pub(crate) async fn run(out: &mut impl Write, config: &Config, cmd: RetentionCmd
             let report = store.retention_run(&operator(AccessPurpose::Retention), policy, on).await?;
             writeln!(
                 out,
-                "{} {}: {} {}, {} {}, {} {}, {} {}, {} {}",
+                "{} {}: {}",
                 lang.pick("retentierun", "retention run"),
                 format_date(on),
-                report.erased_retention_expired,
-                lang.pick("klanten gewist (bewaartermijn voorbij)", "customers erased (retention ended)"),
-                report.erased_on_request,
-                lang.pick("op verzoek gewist", "erased on request"),
-                report.handles_deleted,
-                lang.pick("handles verwijderd", "handles deleted"),
-                report.invoices_deleted,
-                lang.pick("facturen verwijderd", "invoices deleted"),
-                report.skipped,
-                lang.pick("overgeslagen (intussen gewijzigd)", "skipped (changed meanwhile)"),
+                report.describe(lang)
             )?;
         }
         RetentionCmd::NextRun => {

@@ -92,18 +92,7 @@ async fn show(state: &State, viewer: &Staff, id: i64, notice: String, error: Str
         Err(e) => return store_error(viewer, e),
     };
     let last_run = match state.store.retention_last_report().await {
-        Ok(Some((on, r))) => format!(
-            "{}: {} {}, {} {}, {} {}, {} {}.",
-            format_date(on),
-            r.erased_on_request + r.erased_retention_expired,
-            lang.pick("klanten gewist", "customers erased"),
-            r.handles_deleted,
-            lang.pick("domeincontacten verwijderd", "domain contacts deleted"),
-            r.invoices_deleted,
-            lang.pick("facturen verwijderd", "invoices deleted"),
-            r.skipped,
-            lang.pick("overgeslagen", "skipped"),
-        ),
+        Ok(Some((on, r))) => format!("{}: {}.", format_date(on), r.describe(lang)),
         Ok(None) => lang.pick("nog niet gedraaid", "not run yet").into(),
         Err(e) => return store_error(viewer, e),
     };
