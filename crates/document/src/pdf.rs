@@ -173,7 +173,9 @@ pub fn pdf(invoice: &Invoice) -> Result<Vec<u8>, DocumentError> {
     y += 5.0;
     if reverse {
         let vat = invoice.buyer.vat_id.as_deref().unwrap_or("").trim();
-        page.text(label_x, y, BODY, true, &format!("{}: {} {vat}", l.reverse_charge, l.buyer_vat_id));
+        // Full width: the label and a foreign VAT number outgrow the totals column.
+        y += 1.0;
+        page.text(LEFT, y, BODY, true, &format!("{}: {} {vat}", l.reverse_charge, l.buyer_vat_id));
         y += 5.0;
     }
     y += 6.0;
@@ -268,6 +270,15 @@ fn continuation_header(page: &mut Page, invoice: &Invoice, title: &str) -> f32 {
 }
 
 fn payment_text(invoice: &Invoice, total_cents: i64) -> String {
+    let text = payment_sentences(invoice, total_cents);
+    // A name such as "Hosting Noord B.V." already ends the sentence.
+    match text.strip_suffix("..") {
+        Some(t) => format!("{t}."),
+        None => text,
+    }
+}
+
+fn payment_sentences(invoice: &Invoice, total_cents: i64) -> String {
     let lang = invoice.lang;
     let s = &invoice.seller;
     let bic =

@@ -109,12 +109,17 @@ fn supplier(w: &mut W, invoice: &Invoice) -> R {
                 leaf(w, "cbc:RegistrationName", s.name.trim())?;
                 leaf_attr(w, "cbc:CompanyID", ("schemeID", KVK_SCHEME), s.kvk.trim())
             })?;
+            let (phone, email) = (s.phone.trim(), s.email.trim());
+            // Peppol rejects empty elements: no Contact without its parts.
+            if phone.is_empty() && email.is_empty() {
+                return Ok(());
+            }
             el(w, "cac:Contact", |w| {
-                if !s.phone.trim().is_empty() {
-                    leaf(w, "cbc:Telephone", s.phone.trim())?;
+                if !phone.is_empty() {
+                    leaf(w, "cbc:Telephone", phone)?;
                 }
-                if !s.email.trim().is_empty() {
-                    leaf(w, "cbc:ElectronicMail", s.email.trim())?;
+                if !email.is_empty() {
+                    leaf(w, "cbc:ElectronicMail", email)?;
                 }
                 Ok(())
             })

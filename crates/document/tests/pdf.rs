@@ -113,6 +113,7 @@ fn english_credit_note_refers_to_the_invoice() {
             "page 1 of 1",
         ],
     );
+    assert!(!pages[0].contains("B.V.."), "one full stop after the seller's name");
 }
 
 #[test]

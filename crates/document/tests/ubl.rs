@@ -199,3 +199,17 @@ fn text_is_escaped() {
         "Smit & Zonen <Bouw>"
     );
 }
+
+#[test]
+fn no_empty_elements_for_absent_details() {
+    let mut invoice = dutch_invoice();
+    invoice.seller.phone = String::new();
+    invoice.seller.email = String::new();
+    invoice.seller.bic = None;
+    invoice.buyer.contact = None;
+    invoice.buyer.email = None;
+    let xml = ubl(&invoice).unwrap();
+    validate(&xml, "UBL-Invoice-2.1.xsd");
+    assert!(!xml.contains("cac:Contact"), "{xml}");
+    assert!(!xml.contains("FinancialInstitutionBranch"), "{xml}");
+}
