@@ -165,18 +165,12 @@ fn long_descriptions_wrap_within_their_column() {
     assert!(page.lines().nth(first).unwrap().contains("€ 100,00"));
 }
 
-/// The buyer's address lies inside the window chosen in src/pdf.rs: 20 mm from
-/// the left, 50 mm from the top, 90 × 40 mm. pdftotext -bbox gives points from
-/// the top-left corner.
-#[test]
-fn address_block_lies_inside_the_envelope_window() {
-    let mm = |v: f64| v * 72.0 / 25.4;
-    let (left, top, right, bottom) = (mm(20.0), mm(50.0), mm(110.0), mm(90.0));
+/// Words with their boxes in points from the top-left corner (pdftotext -bbox).
+fn words(pdf: &[u8]) -> Vec<(String, [f64; 4])> {
     let dir = tempfile::tempdir().unwrap();
-    let path = write_temp(dir.path(), "doc.pdf", &pdf(&dutch_invoice()).unwrap());
+    let path = write_temp(dir.path(), "doc.pdf", pdf);
     let html = run("pdftotext", &["-bbox", path.to_str().unwrap(), "-"]);
-    let words: Vec<(String, [f64; 4])> = html
-        .lines()
+    html.lines()
         .filter(|l| l.trim_start().starts_with("<word "))
         .map(|l| {
             let attr = |name: &str| -> f64 {
@@ -186,7 +180,30 @@ fn address_block_lies_inside_the_envelope_window() {
             let text = l.split('>').nth(1).unwrap().split('<').next().unwrap().to_string();
             (text, [attr("xMin"), attr("yMin"), attr("xMax"), attr("yMax")])
         })
-        .collect();
+        .collect()
+}
+
+/// The amounts column ends at 190 mm (538.58 pt) whatever the digits, in
+/// regular and bold: the Helvetica widths in src/metrics.rs agree with the ones
+/// poppler measures with.
+#[test]
+fn amounts_are_right_aligned() {
+    let words = words(&pdf(&dutch_invoice()).unwrap());
+    let right = 190.0 * 72.0 / 25.4;
+    for word in ["Bedrag", "59,50", "24,00", "108,50", "17,54", "2,25", "128,29"] {
+        let ends: Vec<f64> = words.iter().filter(|(t, _)| t == word).map(|(_, b)| b[2]).collect();
+        assert!(ends.iter().any(|x| (x - right).abs() < 0.3), "{word} ends at {ends:?}, not at {right}");
+    }
+}
+
+/// The buyer's address lies inside the window chosen in src/pdf.rs: 20 mm from
+/// the left, 50 mm from the top, 90 × 40 mm. pdftotext -bbox gives points from
+/// the top-left corner.
+#[test]
+fn address_block_lies_inside_the_envelope_window() {
+    let mm = |v: f64| v * 72.0 / 25.4;
+    let (left, top, right, bottom) = (mm(20.0), mm(50.0), mm(110.0), mm(90.0));
+    let words = words(&pdf(&dutch_invoice()).unwrap());
     for word in ["Bakkerij", "Korenschoof", "t.a.v.", "Vries", "Dorpsstraat", "1234", "AB", "Zwaagdijk"] {
         let (_, [x0, y0, x1, y1]) =
             words.iter().find(|(t, _)| t == word).unwrap_or_else(|| panic!("{word} not in the PDF"));
