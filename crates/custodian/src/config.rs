@@ -88,6 +88,12 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
         "address, phone, email: shown in the footer of every page and wherever a page says to call or write us.",
     ),
     (
+        "[invoicing]",
+        "-",
+        "none",
+        "street, postcode, city, country (NL), kvk, vat_id, iban, bic: the company's details that its invoices must show.",
+    ),
+    (
         "[http]",
         "-",
         "see right",
@@ -177,6 +183,7 @@ struct FileConfig {
     trusted_proxy: Option<String>,
     company_name: Option<String>,
     company: Option<custodian_web::CompanyContact>,
+    invoicing: Option<custodian_web::documents::Invoicing>,
     http: Option<custodian_web::Limits>,
     smtp: Option<custodian_notify::SmtpConfig>,
     sms: Option<custodian_notify::SmsConfig>,
@@ -214,6 +221,8 @@ pub struct Config {
     pub company_name: String,
     /// How people reach the company (`[company]`), shown on the pages.
     pub company: custodian_web::CompanyContact,
+    /// The company's details on its invoices (`[invoicing]`).
+    pub invoicing: custodian_web::documents::Invoicing,
     /// Timeouts and the connection limit of `serve` (`[http]`).
     pub http: custodian_web::Limits,
     /// E-mail relay; `None`: no e-mail is sent (staff use post or phone).
@@ -398,6 +407,7 @@ pub fn load(
         http,
         company_name: env("CUSTODIAN_COMPANY_NAME").or(file.company_name).unwrap_or_else(|| "custodian".into()),
         company: file.company.unwrap_or_default(),
+        invoicing: file.invoicing.unwrap_or_default(),
         data_dir,
         database_url,
         master_key_file,

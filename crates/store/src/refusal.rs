@@ -46,6 +46,10 @@ pub enum Refusal {
     CreditOfCreditNote,
     /// A credit note for more than the invoice less earlier credit notes.
     CreditExceedsInvoice { creditable_cents: i64 },
+    /// Only invoices sent by post are marked posted.
+    NotByPost,
+    /// The invoice was marked posted before (on that day).
+    AlreadyPosted { on: String },
     /// The customer still has running services.
     RunningServices { count: u32 },
     /// A legal hold stops the customer's erasure.
@@ -99,6 +103,8 @@ impl Refusal {
             Refusal::MoreThanDue { .. } => "more_than_due",
             Refusal::CreditOfCreditNote => "credit_of_credit_note",
             Refusal::CreditExceedsInvoice { .. } => "credit_exceeds_invoice",
+            Refusal::NotByPost => "not_by_post",
+            Refusal::AlreadyPosted { .. } => "already_posted",
             Refusal::RunningServices { .. } => "running_services",
             Refusal::LegalHold => "legal_hold",
             Refusal::NoLongerActive => "no_longer_active",
@@ -266,6 +272,14 @@ impl Refusal {
                 "Een creditnota crediteert een factuur, geen andere creditnota.",
                 "A credit note credits an invoice, not another credit note.",
             ),
+            Refusal::NotByPost => text(
+                "Deze factuur gaat niet per post; alleen facturen per post worden als verstuurd gemarkeerd.",
+                "This invoice is not sent by post; only invoices sent by post are marked as posted.",
+            ),
+            Refusal::AlreadyPosted { on } => match nl {
+                true => format!("Deze factuur is al op {on} als verstuurd gemarkeerd."),
+                false => format!("This invoice was marked as posted on {on} already."),
+            },
             Refusal::CreditExceedsInvoice { creditable_cents } => {
                 let left = custodian_domain::model::format_cents(*creditable_cents);
                 if nl {

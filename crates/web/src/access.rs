@@ -45,4 +45,13 @@ pub struct Endpoint {
     /// Guesses at a secret (password, code, token): rate-limited per client
     /// address, and answered alike whether or not the account exists.
     pub limited: bool,
+    /// Takes a file: the body may be up to [`UPLOAD_MAX`] instead of a form's 64 KiB.
+    pub upload: bool,
 }
+
+/// The largest body an upload route takes: far above a year of a small
+/// company's invoices as CSV.
+pub const UPLOAD_MAX: usize = 16 * 1024 * 1024;
+
+/// The largest body any other route takes.
+pub const FORM_MAX: usize = 64 * 1024;

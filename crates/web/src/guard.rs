@@ -111,7 +111,7 @@ fn same_origin(state: &State, headers: &HeaderMap) -> bool {
 
 pub(crate) async fn enforce(
     state: axum::extract::State<State>,
-    Endpoint { access, limited, .. }: Endpoint,
+    Endpoint { access, limited, upload, .. }: Endpoint,
     req: Request<Body>,
     next: Next,
 ) -> Response {
@@ -170,7 +170,8 @@ pub(crate) async fn enforce(
     let lang = in_url.or_else(|| session.as_ref().and_then(|(s, _)| s.language)).unwrap_or(lang);
     let viewer = Viewer { lang, lang_in_url: in_url.is_some(), ip, session, path: req.uri().path().to_string() };
     let req = if is_post {
-        match check_form_token(&state, &viewer, req).await {
+        let most = if upload { crate::access::UPLOAD_MAX } else { crate::access::FORM_MAX };
+        match check_form_token(&state, &viewer, req, most).await {
             Ok(req) => req,
             Err(resp) => return resp,
         }
@@ -244,15 +245,28 @@ async fn enforce_api(
     resp
 }
 
-/// Checks the `csrf` field of a form: the session's token, or on public forms a
-/// token minted by [`public_form_token`].
-async fn check_form_token(state: &State, viewer: &Viewer, req: Request<Body>) -> Result<Request<Body>, Response> {
+/// Checks the `csrf` field of a form (of at most `most` bytes; a multipart
+/// form's too): the session's token, or on public forms a token minted by
+/// [`public_form_token`].
+async fn check_form_token(
+    state: &State,
+    viewer: &Viewer,
+    req: Request<Body>,
+    most: usize,
+) -> Result<Request<Body>, Response> {
     let (parts, body) = req.into_parts();
-    let bytes = axum::body::to_bytes(body, 64 * 1024)
+    let bytes = axum::body::to_bytes(body, most)
         .await
         .map_err(|_| (StatusCode::PAYLOAD_TOO_LARGE, "form too large").into_response())?;
-    let given =
-        form_urlencoded::parse(&bytes).find(|(k, _)| k == "csrf").map(|(_, v)| v.into_owned()).unwrap_or_default();
+    let given = match crate::upload::is_multipart(&parts.headers) {
+        true => crate::upload::parts(&parts.headers, bytes.clone())
+            .await
+            .and_then(|p| crate::upload::text(&p, "csrf").map(str::to_string))
+            .unwrap_or_default(),
+        false => {
+            form_urlencoded::parse(&bytes).find(|(k, _)| k == "csrf").map(|(_, v)| v.into_owned()).unwrap_or_default()
+        }
+    };
     let ok = match &viewer.session {
         Some((s, _)) => bool::from(given.as_bytes().ct_eq(s.csrf.as_bytes())),
         None => valid_public_token(state, &given),

@@ -15,6 +15,7 @@ use custodian_store::Store;
 mod access;
 mod amsterdam;
 mod api;
+pub mod documents;
 mod edge;
 mod extract;
 mod guard;
@@ -23,6 +24,7 @@ mod pages;
 mod refuse;
 pub mod routes;
 mod security;
+mod upload;
 mod view;
 
 pub use access::{Access as RouteAccess, Endpoint};
@@ -42,6 +44,8 @@ pub struct WebConfig {
     pub company: String,
     /// How people reach the company, shown on pages.
     pub contact: CompanyContact,
+    /// The company's details on its invoices (address, KVK, BTW, IBAN).
+    pub invoicing: documents::Invoicing,
     /// Login attempts per minute per client address before 429.
     pub attempts_per_minute: u32,
     /// Queues e-mail and SMS; without it, staff are told to use post or phone.
@@ -126,6 +130,7 @@ impl Default for WebConfig {
             trusted_proxy: None,
             company: "custodian".into(),
             contact: CompanyContact::default(),
+            invoicing: documents::Invoicing::default(),
             attempts_per_minute: 10,
             notifier: None,
             sms: false,

@@ -10,7 +10,7 @@ use custodian_store::Scope;
 use crate::State;
 pub use crate::access::{Access, Endpoint};
 use crate::api;
-use crate::pages::{accounts, audit, auth, erasure, handles, portal, public, second_factor, staff};
+use crate::pages::{accounts, audit, auth, books, documents, erasure, handles, portal, public, second_factor, staff};
 
 pub struct Route {
     pub method: &'static str,
@@ -19,12 +19,20 @@ pub struct Route {
     /// Guesses at a secret (password, code, token): rate-limited per client
     /// address, and answered alike whether or not the account exists.
     pub limited: bool,
+    /// Takes a file (see [`Endpoint::upload`]).
+    pub upload: bool,
     handler: fn() -> MethodRouter<State>,
 }
 
 impl Route {
     pub fn endpoint(&self) -> Endpoint {
-        Endpoint { method: self.method, path: self.path, access: self.access, limited: self.limited }
+        Endpoint {
+            method: self.method,
+            path: self.path,
+            access: self.access,
+            limited: self.limited,
+            upload: self.upload,
+        }
     }
 }
 
@@ -39,17 +47,23 @@ pub fn undocumented_api_routes() -> Vec<String> {
 }
 
 macro_rules! routes {
-    ($($method:ident $path:literal $access:expr $(, $limited:ident)? => $handler:path;)*) => {
+    ($($method:ident $path:literal $access:expr $(, $flag:ident)? => $handler:path;)*) => {
         &[$(Route {
             method: stringify!($method),
             path: $path,
             access: $access,
-            limited: routes!(@limited $($limited)?),
-            handler: || $method($handler),
+            limited: routes!(@is limited $($flag)?),
+            upload: routes!(@is upload $($flag)?),
+            handler: || routes!(@handler $method [$($flag)?] $handler),
         }),*]
     };
-    (@limited limited) => { true };
-    (@limited) => { false };
+    (@is limited limited) => { true };
+    (@is upload upload) => { true };
+    (@is $want:ident $($flag:ident)?) => { false };
+    (@handler $method:ident [upload] $handler:path) => {
+        $method($handler).layer(axum::extract::DefaultBodyLimit::max(crate::access::UPLOAD_MAX))
+    };
+    (@handler $method:ident [$($flag:ident)?] $handler:path) => { $method($handler) };
 }
 
 pub static ROUTES: &[Route] = routes! {
@@ -85,6 +99,7 @@ pub static ROUTES: &[Route] = routes! {
     get "/portal/delete" Access::Customer => portal::delete_form;
     post "/portal/delete" Access::Customer => portal::delete;
     post "/portal/statute" Access::Customer => portal::accept_statute;
+    get "/portal/invoices/{id}/pdf" Access::Customer => documents::portal_pdf;
     get "/portal/handles" Access::Customer => handles::list;
     post "/portal/handles" Access::Customer => handles::create;
     get "/portal/handles/{id}" Access::Customer => handles::show;
@@ -117,6 +132,16 @@ pub static ROUTES: &[Route] = routes! {
     get "/staff/api-tokens" Access::Staff(ApiTokens, Read) => staff::api_tokens;
     post "/staff/api-tokens" Access::Staff(ApiTokens, Write) => staff::create_api_token;
     post "/staff/api-tokens/{id}/revoke" Access::Staff(ApiTokens, Write) => staff::revoke_api_token;
+    get "/books" Access::Staff(Invoices, Read) => books::list;
+    get "/books/invoices/{id}" Access::Staff(Invoices, Read) => books::invoice;
+    get "/books/invoices/{id}/pdf" Access::Staff(Invoices, Read) => documents::books_pdf;
+    get "/books/invoices/{id}/ubl" Access::Staff(Invoices, Read) => documents::books_ubl;
+    post "/books/invoices/{id}/payment" Access::Staff(Invoices, Write) => books::record_payment;
+    post "/books/invoices/{id}/credit" Access::Staff(Invoices, Write) => books::credit;
+    post "/books/invoices/{id}/posted" Access::Staff(Invoices, Write) => books::mark_posted;
+    get "/books/post" Access::Staff(Invoices, Read) => books::print_queue;
+    get "/books/import" Access::Staff(Invoices, Write) => books::import_form;
+    post "/books/import" Access::Staff(Invoices, Write), upload => books::import;
     get "/staff/accounts" Access::Staff(Accounts, Read) => accounts::list;
     post "/staff/accounts" Access::Staff(Accounts, Write) => accounts::invite;
     post "/staff/accounts/{id}/disable" Access::Staff(Accounts, Write) => accounts::disable;
@@ -137,7 +162,7 @@ pub static ROUTES: &[Route] = routes! {
     post "/api/v1/customers/{id}/services/end" Access::Api(Scope::ServicesWrite, Services, Write) => api::end_service;
     post "/api/v1/invoices/payments" Access::Api(Scope::InvoicesWrite, Invoices, Write) => api::record_payment;
     post "/api/v1/invoices/credit-notes" Access::Api(Scope::InvoicesWrite, Invoices, Write) => api::credit_invoice;
-    post "/api/v1/invoices/import" Access::Api(Scope::InvoicesWrite, Invoices, Write) => api::import_invoices;
+    post "/api/v1/invoices/import" Access::Api(Scope::InvoicesWrite, Invoices, Write), upload => api::import_invoices;
     get "/api/v1/customers/{id}/audit" Access::Api(Scope::AuditRead, AccessLog, Read) => api::access_log;
     get "/api/v1/audit/verify" Access::Api(Scope::AuditRead, AuditTrail, Read) => api::verify_audit;
 };
@@ -167,6 +192,6 @@ pub(crate) fn router(state: State) -> Router {
     router
         .fallback(public::not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::security::headers))
-        .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
+        .layer(axum::extract::DefaultBodyLimit::max(crate::access::FORM_MAX))
         .with_state(state)
 }

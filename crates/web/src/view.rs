@@ -29,7 +29,9 @@ pub(crate) enum Nav {
     Public,
     Customer,
     Staff,
-    /// Staff pages plus the owner's own (audit trail, API tokens).
+    /// The bookkeeper: customers' billing identity and the invoices.
+    Bookkeeper,
+    /// Staff pages plus the owner's own (audit trail, API tokens, invoices).
     Owner,
 }
 
@@ -42,8 +44,19 @@ impl Page {
         self.nav == Nav::Customer
     }
 
+    /// Any of the company's people: owner, staff or bookkeeper.
     pub fn nav_is_staff(&self) -> bool {
-        self.nav == Nav::Staff || self.nav == Nav::Owner
+        matches!(self.nav, Nav::Staff | Nav::Bookkeeper | Nav::Owner)
+    }
+
+    /// Those who keep customers' records: the owner and staff.
+    pub fn nav_keeps_records(&self) -> bool {
+        matches!(self.nav, Nav::Staff | Nav::Owner)
+    }
+
+    /// Those who keep the books: the owner and the bookkeeper.
+    pub fn nav_keeps_books(&self) -> bool {
+        matches!(self.nav, Nav::Bookkeeper | Nav::Owner)
     }
 
     pub fn nav_is_owner(&self) -> bool {

@@ -85,6 +85,23 @@ async fn authorisation_matrix_matches_the_golden_table() {
             .create_staff_account(&common::operator(), Role::Bookkeeper, &spare_login, "Reserve")
             .await
             .unwrap();
+        // An invoice of the customer's for the invoice routes (books and portal).
+        let today = time::OffsetDateTime::now_utc().date();
+        let invoice = server
+            .store
+            .add_invoice(
+                &common::operator(),
+                customer_id,
+                custodian_store::NewInvoice {
+                    number: "MATRIX-1".into(),
+                    issued_on: today,
+                    due_on: today,
+                    delivery: custodian_domain::model::Delivery::Post,
+                    lines: vec![custodian_domain::model::InvoiceLine::parse("Hosting;1;1000;21").unwrap()],
+                },
+            )
+            .await
+            .unwrap();
         // Logging out ends the session, so that route comes last.
         let mut routes: Vec<_> = ROUTES.iter().collect();
         routes.sort_by_key(|r| r.path == "/logout");
@@ -97,6 +114,7 @@ async fn authorisation_matrix_matches_the_golden_table() {
                     p if p.starts_with("/portal/handles/") => handle,
                     p if p.starts_with("/staff/registry/") => op,
                     p if p.starts_with("/staff/accounts/") => spare_account.id,
+                    p if p.starts_with("/books/invoices/") || p.starts_with("/portal/invoices/") => invoice,
                     _ => customer_id,
                 };
                 let path = route.path.replace("{id}", &id.to_string());

@@ -78,6 +78,28 @@ pub(crate) enum InvoiceCmd {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Write an invoice or credit note as PDF (A4, the address in the window of an envelope; audited).
+    Pdf {
+        number: String,
+        #[arg(long)]
+        out: PathBuf,
+        /// Language of the document (nl, en); default the configured language.
+        #[arg(long)]
+        lang: Option<String>,
+    },
+    /// Write an invoice or credit note as UBL 2.1 e-invoice, NLCIUS profile (audited).
+    Ubl {
+        number: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// The invoices to send by post that are not posted yet, oldest first.
+    PrintQueue {
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Record that an invoice to send by post was printed and posted.
+    Posted { number: String },
 }
 
 pub(crate) async fn run(out: &mut impl Write, config: &Config, cmd: InvoiceCmd) -> anyhow::Result<()> {
@@ -137,6 +159,23 @@ pub(crate) async fn run(out: &mut impl Write, config: &Config, cmd: InvoiceCmd) 
             settlement(out, &note.invoice)?;
         }
         InvoiceCmd::Import { file, dry_run, format } => import(out, config, &file, dry_run, format).await?,
+        InvoiceCmd::Pdf { number, out: file, lang } => {
+            let lang = match lang.as_deref() {
+                Some(l) => custodian_domain::Lang::parse(l).ok_or_else(|| Usage(format!("--lang {l}: nl or en")))?,
+                None => config.language,
+            };
+            super::invoice_docs::write(out, config, &number, &file, super::invoice_docs::Kind::Pdf, lang).await?
+        }
+        InvoiceCmd::Ubl { number, out: file } => {
+            let kind = super::invoice_docs::Kind::Ubl;
+            super::invoice_docs::write(out, config, &number, &file, kind, config.language).await?
+        }
+        InvoiceCmd::PrintQueue { format } => super::invoice_docs::print_queue(out, config, format).await?,
+        InvoiceCmd::Posted { number } => {
+            let store = open(config).await?;
+            store.mark_posted(&operator(AccessPurpose::Billing), &number).await?;
+            writeln!(out, "{number}\tposted")?;
+        }
         InvoiceCmd::List { customer, format } => {
             let store = open(config).await?;
             let invoices = store.read_invoices(&operator(AccessPurpose::Billing), customer).await?;

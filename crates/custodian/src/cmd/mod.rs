@@ -17,6 +17,7 @@ mod contact;
 mod customer;
 mod inventory;
 mod invoice;
+mod invoice_docs;
 mod keys;
 mod registry;
 mod retention;

@@ -53,6 +53,7 @@ pub(crate) async fn run(config: &Config, listen: Option<std::net::SocketAddr>) -
         trusted_proxy: config.trusted_proxy,
         company: config.company_name.clone(),
         contact: config.company.clone(),
+        invoicing: config.invoicing.clone(),
         attempts_per_minute: config.login_attempts_per_minute,
         sms: sms.is_some(),
         notifier: notifier.clone(),

@@ -15,14 +15,19 @@ impl Store {
     /// are left out. Not audited: a name that labels an audit entry is what
     /// the people looked at are entitled to see.
     pub async fn staff_names(&self, ids: &[i64]) -> Result<HashMap<i64, String>, StoreError> {
-        let mut names = HashMap::new();
         let mut wanted: Vec<i64> = ids.to_vec();
         wanted.sort_unstable();
         wanted.dedup();
-        for id in wanted {
-            let row = sqlx::query(&format!("{NAMED} AND id = $1")).bind(id).fetch_optional(&self.pool).await?;
-            if let Some((id, name)) = row.map(|r| self.named(&r)).transpose()?.flatten() {
-                names.insert(id, name);
+        let mut names = HashMap::new();
+        // One statement for them all; a page names a handful of people.
+        for chunk in wanted.chunks(100) {
+            let sql = format!("{NAMED} AND id IN ({})", crate::records::placeholders(1, chunk.len()));
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for row in q.fetch_all(&self.pool).await? {
+                names.extend(self.named(&row)?);
             }
         }
         Ok(names)

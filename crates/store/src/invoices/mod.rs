@@ -19,10 +19,13 @@ use crate::rows::{Bind, Get, Reader};
 use crate::{Store, StoreError, now_micros};
 
 mod import;
+mod list;
 mod payments;
+mod post;
 mod source;
 
 pub use import::{ImportProblem, ImportSummary, LineReport, Outcome};
+pub use list::{InvoicePage, Standing, StandingCount};
 pub use payments::{CreditNote, NewCreditNote, Payment, PaymentRecord, Settlement};
 pub use source::{ImportInvoice, Rejected, SourceFormat, invoice_from_json, json_lines, read_source};
 
@@ -217,72 +220,56 @@ impl Store {
         who: Principal,
         detail: Detail,
     ) -> Result<Vec<InvoiceRecord>, StoreError> {
+        self.invoices_in(reader, Scope::Customer(customer_id), who, detail).await
+    }
+
+    /// The invoices in `scope`, as [`Store::invoices_of`] reads them.
+    pub(crate) async fn invoices_in(
+        &self,
+        reader: &mut Reader,
+        scope: Scope,
+        who: Principal,
+        detail: Detail,
+    ) -> Result<Vec<InvoiceRecord>, StoreError> {
         // Made once each: the headers are read on every dashboard.
-        static SQL: std::sync::LazyLock<[String; 2]> = std::sync::LazyLock::new(|| {
-            [String::new(), format!(", {}", records::columns(TABLE).join(", "))].map(|sealed| {
-                format!(
-                    "SELECT id, key_id, number, issued_on, due_on, paid_on, delivery, net_cents, vat_cents, total_cents, credit_for, paid_cents, credited_cents{sealed} FROM invoices WHERE customer_id = $1 ORDER BY issued_on, id"
-                )
-            })
+        static SQL: std::sync::LazyLock<[String; 3]> = std::sync::LazyLock::new(|| {
+            let sealed = format!(", {}", records::columns(TABLE).join(", "));
+            let select = |sealed: &str, filter: &str| {
+                format!("SELECT {HEADER_COLUMNS}{sealed} FROM invoices WHERE {filter} ORDER BY issued_on, id")
+            };
+            [select("", "customer_id = $1"), select(&sealed, "customer_id = $1"), select(&sealed, "id = $1")]
         });
-        let sql = match detail {
-            Detail::Headers => &SQL[0],
-            Detail::Full => &SQL[1],
+        let (sql, lines_of) = match (scope, detail) {
+            (Scope::Customer(_), Detail::Headers) => (&SQL[0], ""),
+            (Scope::Customer(_), Detail::Full) => (&SQL[1], "IN (SELECT id FROM invoices WHERE customer_id = $1)"),
+            (Scope::One(_), _) => (&SQL[2], "= $1"),
         };
-        let by_customer = [Bind::Int(customer_id)];
-        let rows = reader.all(sql, &by_customer).await?;
-        // Every line of every invoice in one statement, grouped by invoice below.
-        let line_rows = match detail {
-            Detail::Full => {
-                let sql = "SELECT invoice_id, position, quantity, unit_price_cents, vat_rate_bp, description FROM invoice_lines
-                     WHERE invoice_id IN (SELECT id FROM invoices WHERE customer_id = $1) ORDER BY invoice_id, position";
-                reader.all(sql, &by_customer).await?
+        let by = [Bind::Int(match scope {
+            Scope::Customer(id) | Scope::One(id) => id,
+        })];
+        let rows = reader.all(sql, &by).await?;
+        let full = detail == Detail::Full || matches!(scope, Scope::One(_));
+        // Every line and payment of every invoice in one statement each, grouped by invoice below.
+        let (line_rows, payment_rows) = match full {
+            true => {
+                let lines = format!(
+                    "SELECT invoice_id, position, quantity, unit_price_cents, vat_rate_bp, description FROM invoice_lines
+                     WHERE invoice_id {lines_of} ORDER BY invoice_id, position"
+                );
+                let payments = format!(
+                    "SELECT invoice_id, paid_on, amount_cents FROM invoice_payments
+                     WHERE invoice_id {lines_of} ORDER BY invoice_id, paid_on, id"
+                );
+                (reader.all(&lines, &by).await?, reader.all(&payments, &by).await?)
             }
-            Detail::Headers => vec![],
-        };
-        let payment_rows = match detail {
-            Detail::Full => {
-                let sql = "SELECT invoice_id, paid_on, amount_cents FROM invoice_payments
-                     WHERE invoice_id IN (SELECT id FROM invoices WHERE customer_id = $1) ORDER BY invoice_id, paid_on, id";
-                reader.all(sql, &by_customer).await?
-            }
-            Detail::Headers => vec![],
+            false => (vec![], vec![]),
         };
         let today = time::OffsetDateTime::now_utc().date();
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
-            let id: i64 = r.col("id")?;
-            let due_on: String = r.col("due_on")?;
-            let credit_for: Option<String> = r.col("credit_for")?;
-            let amounts = InvoiceAmounts {
-                total_cents: r.col("total_cents")?,
-                paid_cents: r.col("paid_cents")?,
-                credited_cents: r.col("credited_cents")?,
-                credit_note: credit_for.is_some(),
-            };
-            let due = custodian_domain::model::parse_date(&due_on)
-                .map_err(|_| StoreError::Corrupt(format!("invoice {id} has an unreadable due date")))?;
-            let mut invoice = InvoiceRecord {
-                id,
-                customer_id,
-                number: r.col("number")?,
-                issued_on: r.col("issued_on")?,
-                due_on,
-                paid_on: r.col("paid_on")?,
-                delivery: r.col("delivery")?,
-                net_cents: r.col("net_cents")?,
-                vat_cents: r.col("vat_cents")?,
-                total_cents: amounts.total_cents,
-                credit_for,
-                paid_cents: amounts.paid_cents,
-                credited_cents: amounts.credited_cents,
-                outstanding_cents: amounts.outstanding_cents(),
-                state: InvoiceState::of(amounts, due, today),
-                billing: Fields::new(),
-                lines: vec![],
-                payments: vec![],
-            };
-            if detail == Detail::Full {
+            let mut invoice = header(r, today)?;
+            if full {
+                let id = invoice.id;
                 let key_id: i64 = r.col("key_id")?;
                 let key = reader.data_key(&self.keys, &self.pool, key_id).await?;
                 for l in line_rows.iter().filter(|l| l.col::<i64>("invoice_id").is_ok_and(|i| i == id)) {
@@ -308,6 +295,63 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// The columns of an invoice that hold no personal data: what [`header`] reads.
+pub(crate) const HEADER_COLUMNS: &str = "id, customer_id, number, issued_on, due_on, paid_on, delivery, net_cents, vat_cents, total_cents, credit_for, paid_cents, credited_cents, key_id";
+
+/// An invoice's header from a row holding [`HEADER_COLUMNS`]: its state as of
+/// `today`, with the billing snapshot, lines and payments left empty.
+pub(crate) fn header(r: &impl Get, today: time::Date) -> Result<InvoiceRecord, StoreError> {
+    // Read in the order of HEADER_COLUMNS: a native row finds each column where the last one ended.
+    let id: i64 = r.col("id")?;
+    let customer_id: i64 = r.col("customer_id")?;
+    let number: String = r.col("number")?;
+    let issued_on: String = r.col("issued_on")?;
+    let due_on: String = r.col("due_on")?;
+    let paid_on: Option<String> = r.col("paid_on")?;
+    let delivery: String = r.col("delivery")?;
+    let net_cents: i64 = r.col("net_cents")?;
+    let vat_cents: i64 = r.col("vat_cents")?;
+    let total_cents: i64 = r.col("total_cents")?;
+    let credit_for: Option<String> = r.col("credit_for")?;
+    let amounts = InvoiceAmounts {
+        total_cents,
+        paid_cents: r.col("paid_cents")?,
+        credited_cents: r.col("credited_cents")?,
+        credit_note: credit_for.is_some(),
+    };
+    let due = custodian_domain::model::parse_date(&due_on)
+        .map_err(|_| StoreError::Corrupt(format!("invoice {id} has an unreadable due date")))?;
+    Ok(InvoiceRecord {
+        id,
+        customer_id,
+        number,
+        issued_on,
+        due_on,
+        paid_on,
+        delivery,
+        net_cents,
+        vat_cents,
+        total_cents,
+        credit_for,
+        paid_cents: amounts.paid_cents,
+        credited_cents: amounts.credited_cents,
+        outstanding_cents: amounts.outstanding_cents(),
+        state: InvoiceState::of(amounts, due, today),
+        billing: Fields::new(),
+        lines: vec![],
+        payments: vec![],
+    })
+}
+
+/// Which invoices [`Store::invoices_in`] reads.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Scope {
+    /// Every invoice of this customer.
+    Customer(i64),
+    /// This one invoice, always in full.
+    One(i64),
 }
 
 /// How much of an invoice [`Store::invoices_of`] reads.

@@ -3,6 +3,8 @@
 pub(crate) mod accounts;
 pub(crate) mod audit;
 pub(crate) mod auth;
+pub(crate) mod books;
+pub(crate) mod documents;
 pub(crate) mod erasure;
 pub(crate) mod handles;
 pub(crate) mod portal;
@@ -27,6 +29,7 @@ pub(crate) fn page(state: &State, viewer: &Viewer, title: &str) -> Page {
     let nav = match &viewer.session {
         None => Nav::Public,
         Some((s, _)) if s.account.role == Role::Owner => Nav::Owner,
+        Some((s, _)) if s.account.role == Role::Bookkeeper => Nav::Bookkeeper,
         Some((s, _)) if s.account.is_staff() => Nav::Staff,
         Some(_) => Nav::Customer,
     };
@@ -84,6 +87,7 @@ pub(crate) fn action_label(action: &str, lang: Lang) -> &str {
         "contact.delete" => lang.pick("ongebruikt domeincontact verwijderd", "deleted an unused domain contact"),
         "invoice.delete" => lang.pick("factuur na zeven jaar verwijderd", "deleted an invoice after seven years"),
         "invoice.paid" => lang.pick("betaling vastgelegd", "recorded a payment"),
+        "invoice.posted" => lang.pick("factuur per post verstuurd", "posted an invoice"),
         "service.end" => lang.pick("dienst beëindigd", "ended a service"),
         "account.invite" => lang.pick("portaaltoegang gegeven", "gave portal access"),
         "account.code_disclosed" => lang.pick("activeringscode ingezien", "was shown the activation code"),

@@ -40,7 +40,10 @@ struct Dashboard {
 
 /// An invoice as shown; `billing` and `lines` are filled on the printable page.
 struct InvoiceView {
+    id: i64,
     number: String,
+    /// Open, overdue, paid, credited, or a credit note: in words.
+    state: &'static str,
     date: String,
     amount: String,
     delivery: String,
@@ -60,7 +63,9 @@ async fn dashboard_page(state: &State, viewer: &Viewer, export: Export, saved: b
         .iter()
         .flatten()
         .map(|i| InvoiceView {
+            id: i.id,
             number: i.number.clone(),
+            state: crate::pages::books::state_label(i.state, lang),
             date: i.issued_on.clone(),
             amount: euros(i.total_cents, lang),
             delivery: who::delivery_label(&i.delivery, lang).into(),
@@ -132,7 +137,7 @@ pub(crate) fn customer_name(fields: &custodian_domain::model::Fields) -> String 
 /// The entries a customer sees under "who looked at my data": everyone's but
 /// their own, newest first, with actions, purposes and fields in words.
 async fn access_rows(state: &State, log: &[Entry], lang: Lang) -> Vec<AccessRow> {
-    let names = who::staff_names(state, log).await;
+    let names = who::staff_names(state, log, None).await;
     log.iter()
         .rev()
         .filter(|e| e.actor_kind != "customer")

@@ -10,9 +10,9 @@ use crate::State;
 
 /// Names of the staff accounts that acted in `entries`; empty when they
 /// cannot be read (the entries are then labelled by account number).
-pub(crate) async fn staff_names(state: &State, entries: &[Entry]) -> HashMap<i64, String> {
-    let ids: Vec<i64> =
-        entries.iter().filter(|e| e.actor_kind == "staff").filter_map(|e| e.actor_id.parse().ok()).collect();
+pub(crate) async fn staff_names(state: &State, entries: &[Entry], also: Option<(&str, &str)>) -> HashMap<i64, String> {
+    let actors = entries.iter().map(|e| (e.actor_kind.as_str(), e.actor_id.as_str())).chain(also);
+    let ids: Vec<i64> = actors.filter(|(kind, _)| *kind == "staff").filter_map(|(_, id)| id.parse().ok()).collect();
     match state.store.staff_names(&ids).await {
         Ok(names) => names,
         Err(e) => {

@@ -301,6 +301,45 @@ impl Client {
         Self::read(req.send().await.unwrap()).await
     }
 
+    /// Posts a file form (`multipart/form-data`) as a browser would: the
+    /// anti-forgery token from `from`, the `fields`, and `file` under the
+    /// field name `file` with its file name.
+    pub async fn post_file(&self, path: &str, from: &Page, fields: &[(&str, &str)], file: (&str, &[u8])) -> Page {
+        let boundary = "----custodian-test-7f3a9c";
+        let mut body = Vec::new();
+        let csrf = from.csrf();
+        for (name, value) in [("csrf", csrf.as_str())].into_iter().chain(fields.iter().copied()) {
+            body.extend(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                    .as_bytes(),
+            );
+        }
+        body.extend(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{}\"\r\nContent-Type: application/octet-stream\r\n\r\n",
+                file.0
+            )
+            .as_bytes(),
+        );
+        body.extend(file.1);
+        body.extend(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+            .header("sec-fetch-site", "same-origin")
+            .body(body);
+        Self::read(req.send().await.unwrap()).await
+    }
+
+    /// The raw bytes of `path`, with the response's content type.
+    pub async fn get_bytes(&self, path: &str) -> (StatusCode, String, Vec<u8>) {
+        let r = self.http.get(format!("{}{path}", self.base)).send().await.unwrap();
+        let status = r.status();
+        let kind = r.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        (status, kind, r.bytes().await.unwrap().to_vec())
+    }
+
     /// Enrols the second factor from the enrolment page and confirms it.
     pub async fn enrol(&self) {
         let page = self.get("/second-factor/enrol").await;

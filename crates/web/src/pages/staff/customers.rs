@@ -220,27 +220,29 @@ async fn show(
     };
     let who = viewer.principal();
     let can_edit = custodian_domain::inventory::fields_of("customers").any(|f| f.allows(who, Action::Write));
-    let audit = match policy::allows(who, Resource::AccessLog, Action::Read) {
+    let log = match policy::allows(who, Resource::AccessLog, Action::Read) {
         true => match state.store.recent_access_log(&viewer.access(purpose), id, RECENT).await {
-            Ok(log) => {
-                let names = who::staff_names(state, &log).await;
-                log.iter()
-                    .rev()
-                    .map(|e| {
-                        let why = AccessPurpose::parse(&e.purpose).map(|p| purpose_label(p, lang)).unwrap_or_default();
-                        [
-                            when(e.at),
-                            who::company_actor_label(&e.actor_kind, &e.actor_id, &names, lang),
-                            action_label(&e.action, lang).to_string(),
-                            why.to_string(),
-                        ]
-                    })
-                    .collect()
-            }
+            Ok(log) => log,
             Err(e) => return store_error(viewer, e),
         },
         false => vec![],
     };
+    // Whoever entered the customer and whoever is in the trail, named in one lookup.
+    let entered = record.entered_by.as_deref().and_then(|e| e.split_once(':'));
+    let names = who::staff_names(state, &log, entered).await;
+    let audit: Vec<[String; 4]> = log
+        .iter()
+        .rev()
+        .map(|e| {
+            let why = AccessPurpose::parse(&e.purpose).map(|p| purpose_label(p, lang)).unwrap_or_default();
+            [
+                when(e.at),
+                who::company_actor_label(&e.actor_kind, &e.actor_id, &names, lang),
+                action_label(&e.action, lang).to_string(),
+                why.to_string(),
+            ]
+        })
+        .collect();
     let private = record.kind == CustomerKind::Private;
     let trail_cut = audit.len() >= RECENT as usize;
     let fields = match editing && can_edit {
@@ -248,14 +250,8 @@ async fn show(
         false => view::shown_fields("customers", lang, &record.fields),
     };
     let fields = fields.into_iter().filter(|f| !(private && BUSINESS_ONLY.contains(&f.name))).collect();
-    let entered_by = match record.entered_by.as_deref().and_then(|e| e.split_once(':')) {
-        Some((kind, actor)) => {
-            let names = match actor.parse::<i64>() {
-                Ok(n) => state.store.staff_names(&[n]).await.unwrap_or_default(),
-                Err(_) => Default::default(),
-            };
-            who::actor_label(kind, actor, &names, lang)
-        }
+    let entered_by = match entered {
+        Some((kind, actor)) => who::actor_label(kind, actor, &names, lang),
         None => String::new(),
     };
     let name = portal::customer_name(&record.fields);
