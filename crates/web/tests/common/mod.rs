@@ -385,6 +385,21 @@ impl Client {
     }
 }
 
+/// The directory with the outside checkers (axe-core, the Nu Html Checker),
+/// installed from npm by `tests/tools/checkers.sh` on first use.
+pub fn checkers() -> std::path::PathBuf {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tools/checkers.sh");
+    let cache = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("checkers");
+    let out =
+        std::process::Command::new("bash").arg(&script).arg(&cache).output().expect("bash runs the checkers script");
+    assert!(
+        out.status.success(),
+        "the checkers (axe-core, vnu-jar) could not be installed from npm:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::path::PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
+
 /// The TOTP code for `secret` (base32), `steps_ahead` 30-second steps from now.
 pub fn totp_code(secret: &str, steps_ahead: u64) -> String {
     let bytes = totp_rs::Secret::Encoded(secret.to_string()).to_bytes().unwrap();
