@@ -36,8 +36,11 @@ pub(crate) enum Nav {
 }
 
 impl Page {
-    pub fn t<'a>(&self, nl: &'a str, en: &'a str) -> &'a str {
-        self.lang.pick(nl, en)
+    /// The text in the page's language. Only literals (`'static`) are taken:
+    /// they are HTML-safe by the check in this file's tests, so templates
+    /// write them as they are instead of escaping them character by character.
+    pub fn t(&self, nl: &'static str, en: &'static str) -> Literal {
+        Literal(self.lang.pick(nl, en))
     }
 
     pub fn nav_is_customer(&self) -> bool {
@@ -112,6 +115,18 @@ impl Page {
         }
     }
 }
+
+/// Text written in a template, never data: see [`Page::t`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Literal(&'static str);
+
+impl std::fmt::Display for Literal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl askama::filters::HtmlSafe for Literal {}
 
 /// One line of a form's error summary: the message, linked to the input it is
 /// about, so keyboard and screen-reader users get there in one step.
@@ -299,5 +314,47 @@ pub(crate) fn euros(cents: i64, lang: Lang) -> String {
     match lang {
         Lang::Nl => format!("{sign}€ {whole},{frac:02}"),
         Lang::En => format!("{sign}€{whole}.{frac:02}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every string literal inside a template's `{{ }}` and `{% %}` is free of
+    /// the characters HTML gives a meaning: `page.t` writes them unescaped.
+    #[test]
+    fn template_literals_need_no_escaping() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        let mut files = vec![dir];
+        let mut checked = 0;
+        while let Some(path) = files.pop() {
+            if path.is_dir() {
+                files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let mut rest = text.as_str();
+            while let Some(open) = rest.find(['{']) {
+                rest = &rest[open + 1..];
+                let close = match rest.chars().next() {
+                    Some('{') => "}}",
+                    Some('%') => "%}",
+                    _ => continue,
+                };
+                let end = rest.find(close).unwrap_or(rest.len());
+                let tag = &rest[..end];
+                for (i, literal) in tag.split('"').enumerate() {
+                    if i % 2 == 1 {
+                        checked += 1;
+                        assert!(
+                            !literal.contains(['<', '>', '&']),
+                            "{}: the literal \"{literal}\" needs escaping; write it as an entity-free text",
+                            path.display()
+                        );
+                    }
+                }
+                rest = &rest[end..];
+            }
+        }
+        assert!(checked > 300, "the templates' literals were found ({checked})");
     }
 }
