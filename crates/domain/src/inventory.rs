@@ -319,6 +319,7 @@ pub static NON_PERSONAL: &[(&str, &str, &str)] = &[
     ("invoices", "credit_for", "number of the invoice a credit note credits"),
     ("invoices", "paid_cents", "amount"),
     ("invoices", "credited_cents", "amount"),
+    ("invoices", "posted_at", "timestamp"),
     ("invoice_payments", "id", "pseudonymous key"),
     ("invoice_payments", "invoice_id", "pseudonymous key"),
     ("invoice_payments", "paid_on", "date"),

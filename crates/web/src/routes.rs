@@ -117,6 +117,7 @@ pub static ROUTES: &[Route] = routes! {
     post "/staff/customers/{id}/edit" Access::Staff(Customers, Write) => staff::edit;
     post "/staff/customers/{id}/statute" Access::Staff(Statute, Write) => staff::statute;
     post "/staff/customers/{id}/invite" Access::Staff(Invitations, Write) => staff::invite;
+    post "/staff/customers/{id}/services" Access::Staff(Services, Write) => staff::add_service;
     get "/staff/customers/{id}/erasure" Access::Staff(Retention, Read) => erasure::standing;
     post "/staff/customers/{id}/hold" Access::Staff(LegalHolds, Write) => erasure::place_hold;
     post "/staff/customers/{id}/hold/lift" Access::Staff(LegalHolds, Write) => erasure::lift_hold;

@@ -66,9 +66,16 @@ impl Page {
         self.nav == Nav::Owner
     }
 
-    /// Whether `href` is the page being shown (`aria-current="page"` in the menu).
+    /// Whether `href` is the page being shown, or the section it is in
+    /// (`aria-current="page"` in the menu).
     pub fn is_current(&self, href: &str) -> bool {
-        self.path == href
+        match href {
+            // The customers' section holds each customer's pages and the new-customer form;
+            // the books hold every invoice page.
+            "/staff" => self.path == "/staff" || self.path.starts_with("/staff/customers"),
+            "/books" => self.path.starts_with("/books"),
+            _ => self.path == href,
+        }
     }
 
     /// What public links and forms append so a language chosen in the URL

@@ -244,3 +244,63 @@ async fn without_the_company_details_no_invoice_document_is_made() {
         db.finish().await;
     }
 }
+
+/// Views customer `id` on the back-office page with `purpose`.
+async fn customer_page(client: &Client, id: i64, purpose: &str) -> common::Page {
+    let path = format!("/staff/customers/{id}");
+    let form = client.get(&path).await;
+    client.post_form(&path, &form, &[("purpose", purpose)]).await
+}
+
+#[tokio::test]
+async fn the_customer_page_records_services_and_shows_invoices_to_the_books_only() {
+    for db in databases().await {
+        let server = start(&db, invoicing()).await;
+        let staff = server.staff(Role::Staff, "piet@hoster.nl").await;
+        let books = server.staff(Role::Bookkeeper, "boekhouding@telder.nl").await;
+        let (customer, _) = server.customer(1).await;
+        invoice(&server, customer, "2026-0401", Delivery::Post).await;
+
+        let page = customer_page(&staff, customer, "support").await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        let shown = text(&page.body);
+        assert!(shown.contains("Diensten Geen diensten."), "{shown}");
+        assert!(!shown.contains("2026-0401"), "staff never see invoices (A4): {shown}");
+
+        // A service without a kind is refused, with the reason, and nothing is recorded.
+        let path = format!("/staff/customers/{customer}/services");
+        let refused = staff
+            .post_form(&path, &page, &[("purpose", "support"), ("description", "Pakket M"), ("started_on", &today())])
+            .await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(refused.body.contains("role=\"alert\""), "{}", refused.body);
+        let operator = common::operator();
+        assert!(server.store.read_services(&operator, customer).await.unwrap().is_empty());
+
+        let added = staff
+            .post_form(
+                &path,
+                &page,
+                &[
+                    ("purpose", "support"),
+                    ("kind", "hosting"),
+                    ("description", "Webhosting Pro"),
+                    ("started_on", "2026-11-01"),
+                ],
+            )
+            .await;
+        let shown = text(&added.body);
+        assert!(shown.contains("Dienst vastgelegd: webhosting Webhosting Pro"), "{shown}");
+        assert!(shown.contains("webhosting Webhosting Pro actief 2026-11-01"), "{shown}");
+        let services = server.store.read_services(&operator, customer).await.unwrap();
+        assert_eq!((services.len(), services[0].kind.as_str()), (1, "hosting"));
+
+        // The bookkeeper sees the customer's invoices, linked to the books.
+        let page = customer_page(&books, customer, "billing").await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        assert!(text(&page.body).contains("Facturen Nummer Datum Totaal Stand 2026-0401"), "{}", page.body);
+        assert!(page.body.contains("href=\"/books/invoices/"), "{}", page.body);
+        server.stop().await;
+        db.finish().await;
+    }
+}

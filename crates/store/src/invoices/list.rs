@@ -175,4 +175,12 @@ impl Store {
         permit::require(access, Resource::Invoices, Action::Read)?;
         Ok(sqlx::query_scalar("SELECT number FROM invoices WHERE id = $1").bind(id).fetch_optional(&self.pool).await?)
     }
+
+    /// The invoice headers of one customer (number, dates, amounts, standing:
+    /// nothing decrypted, so not audited), oldest first.
+    pub async fn invoice_headers(&self, access: &Access, customer_id: i64) -> Result<Vec<InvoiceRecord>, StoreError> {
+        permit::require_on(access, customer_id, Resource::Invoices, Action::Read)?;
+        let mut reader = self.reader().await?;
+        self.invoices_in(&mut reader, Scope::Customer(customer_id), access.actor.principal(), Detail::Headers).await
+    }
 }

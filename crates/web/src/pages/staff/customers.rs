@@ -191,6 +191,11 @@ struct CustomerPage {
     editing: bool,
     can_edit: bool,
     notice: String,
+    error: String,
+    /// Services and invoices, as far as the viewer's role sees them.
+    related: super::services::Related,
+    /// The start date a new service is offered.
+    today: String,
     /// When, who, what, why: in words.
     audit: Vec<[String; 4]>,
     /// The viewer oversees retention: link to keeping and erasing.
@@ -205,14 +210,26 @@ const RECENT: u32 = 20;
 /// Fields that only a business has: a private customer is not asked for them.
 const BUSINESS_ONLY: &[&str] = &["company_name", "department", "btw", "kvk"];
 
-async fn show(
-    state: &State,
-    viewer: &Staff,
-    id: i64,
-    purpose: AccessPurpose,
-    notice: String,
-    editing: bool,
-) -> Response {
+/// What the customer page says besides the customer: a notice, an error, or the edit form.
+#[derive(Default)]
+pub(super) struct Shown {
+    pub notice: String,
+    pub error: String,
+    pub editing: bool,
+}
+
+impl Shown {
+    pub fn notice(notice: String) -> Shown {
+        Shown { notice, ..Shown::default() }
+    }
+
+    pub fn error(error: String) -> Shown {
+        Shown { error, ..Shown::default() }
+    }
+}
+
+pub(super) async fn show(state: &State, viewer: &Staff, id: i64, purpose: AccessPurpose, shown: Shown) -> Response {
+    let Shown { notice, error, editing } = shown;
     let lang = viewer.lang;
     let record = match state.store.read_customer(&viewer.access(purpose), id).await {
         Ok(r) => r,
@@ -260,7 +277,12 @@ async fn show(
         false => name,
     };
     let withheld: Vec<String> = record.withheld.iter().map(|c| c.to_string()).collect();
-    view::render(CustomerPage {
+    let related = match super::services::related(state, viewer, id, purpose).await {
+        Ok(r) => r,
+        Err(e) => return store_error(viewer, e),
+    };
+    let refused = !error.is_empty();
+    let mut r = view::render(CustomerPage {
         page: page(state, viewer, &title),
         id,
         purpose: purpose.as_str(),
@@ -272,10 +294,17 @@ async fn show(
         editing: editing && can_edit,
         can_edit,
         notice,
+        error,
+        related,
+        today: custodian_domain::model::format_date(time::OffsetDateTime::now_utc().date()),
         audit,
         can_care: policy::allows(who, Resource::Retention, Action::Read),
         trail_cut,
-    })
+    });
+    if refused {
+        *r.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    r
 }
 
 pub(crate) async fn view(
@@ -289,7 +318,8 @@ pub(crate) async fn view(
     match purpose {
         Some(p) if allowed.iter().any(|(v, _)| *v == p.as_str()) => {
             let editing = form.get("edit").map(String::as_str) == Some("yes");
-            show(&state, &viewer, id, p, String::new(), editing).await
+            let shown = Shown { editing, ..Shown::default() };
+            show(&state, &viewer, id, p, shown).await
         }
         _ => {
             let lang = viewer.lang;
@@ -319,7 +349,7 @@ pub(crate) async fn edit(
         Ok(changed) => {
             let changed: Vec<String> = changed.iter().map(|c| c.to_string()).collect();
             let notice = format!("{}: {}", lang.pick("Gewijzigd", "Changed"), who::fields_label(&changed, lang));
-            show(&state, &viewer, id, AccessPurpose::Administration, notice, false).await
+            show(&state, &viewer, id, AccessPurpose::Administration, Shown::notice(notice)).await
         }
         Err(StoreError::Invalid(errors)) => {
             let title = format!("{} {id}", lang.pick("Klant", "Customer"));
@@ -396,7 +426,8 @@ pub(crate) async fn statute(
     let date = match parse_date(form.get("accepted_on").map(String::as_str).unwrap_or_default()) {
         Ok(d) => d,
         Err(e) => {
-            return show(&state, &viewer, id, AccessPurpose::Administration, e.message(lang).to_string(), false).await;
+            let shown = Shown::error(e.message(lang).to_string());
+            return show(&state, &viewer, id, AccessPurpose::Administration, shown).await;
         }
     };
     let at = date.midnight().assume_utc().unix_timestamp() * 1_000_000;
@@ -404,10 +435,10 @@ pub(crate) async fn statute(
     match state.store.record_statute_acceptance(&viewer.access(AccessPurpose::Administration), id, &version, at).await {
         Ok(()) => {
             let notice = lang.pick("Vastgelegd.", "Recorded.").into();
-            show(&state, &viewer, id, AccessPurpose::Administration, notice, false).await
+            show(&state, &viewer, id, AccessPurpose::Administration, Shown::notice(notice)).await
         }
         Err(StoreError::Invalid(e)) => {
-            show(&state, &viewer, id, AccessPurpose::Administration, e.render(lang), false).await
+            show(&state, &viewer, id, AccessPurpose::Administration, Shown::error(e.render(lang))).await
         }
         Err(e) => store_error(&viewer, e),
     }

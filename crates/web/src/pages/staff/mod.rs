@@ -6,11 +6,13 @@ mod api_tokens;
 mod customers;
 mod invite;
 mod retention;
+mod services;
 
 pub(crate) use api_tokens::{api_tokens, create_api_token, revoke_api_token};
 pub(crate) use customers::{create, edit, home, new_form, purpose_form, search, statute, view};
 pub(crate) use invite::invite;
 pub(crate) use retention::retention;
+pub(crate) use services::add_service;
 
 use custodian_store::{Access, AccessPurpose};
 
