@@ -34,15 +34,20 @@
 //!     transaction: invoices/s against issuing them one by one in the same
 //!     run, peak memory < 200 MB (not part of `all`)
 //!
+//! 11. `documents`: 2,000 distinct invoices read in full and rendered as PDF and
+//!     as UBL, one task: invoices/s of each, against the read alone (no target
+//!     of its own; on PostgreSQL too with `--postgres`)
+//!
 //! `explain` is no target: it runs experiments on where the audit time goes.
 //!
-//! Targets 1, 2 and 5 also run on PostgreSQL with `--postgres URL`. The exit code is
+//! Targets 1, 2, 5 and 11 also run on PostgreSQL with `--postgres URL`. The exit code is
 //! 0 whenever the measurements ran, also when a target is missed.
 #![forbid(unsafe_code)]
 
 mod audit;
 mod backup;
 mod crud;
+mod documents;
 mod explain;
 mod http;
 mod import;
@@ -82,6 +87,8 @@ enum Which {
     Policy,
     /// The bulk import of invoices against issuing them one by one.
     Invoices,
+    /// Invoices rendered as PDF and UBL against reading them.
+    Documents,
     /// Not a target: experiments on where the audit target's time goes.
     Explain,
 }
@@ -250,6 +257,16 @@ async fn main() -> anyhow::Result<()> {
         let (table, mut o) = invoices::run(&settings).await?;
         table.print();
         outcomes.append(&mut o);
+    }
+    if all || args.target == Which::Documents {
+        let settings = documents::Settings { invoices: 2_000, customers: 200 };
+        for db in databases(pg).await {
+            let store = Store::open(&db.url, 8, db.key.clone()).await?;
+            let result = documents::run(&store, db.name(), &settings).await;
+            store.close().await;
+            db.finish().await;
+            result?.print();
+        }
     }
     if args.target == Which::Backup {
         let settings = backup::Settings { customers: args.retention_customers.max(100), db: args.backup_db.clone() };

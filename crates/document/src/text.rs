@@ -129,26 +129,7 @@ pub fn format_amount(cents: i64, lang: Lang) -> String {
 
 /// `7 december 2026` / `7 December 2026`.
 pub fn format_date(date: time::Date, lang: Lang) -> String {
-    const NL_MONTHS: [&str; 12] = [
-        "januari",
-        "februari",
-        "maart",
-        "april",
-        "mei",
-        "juni",
-        "juli",
-        "augustus",
-        "september",
-        "oktober",
-        "november",
-        "december",
-    ];
-    let m = usize::from(u8::from(date.month())) - 1;
-    let month = match lang {
-        Lang::Nl => NL_MONTHS[m].to_string(),
-        Lang::En => date.month().to_string(),
-    };
-    format!("{} {} {}", date.day(), month, date.year())
+    custodian_domain::model::long_date(date, lang)
 }
 
 /// A rate in basis points as a percentage: `21%`, `10,5%` / `10.5%`.

@@ -259,29 +259,6 @@ fn greeting(name: Option<&PersonName>, lang: Lang) -> String {
 }
 
 /// `4 januari 2027` or `4 January 2027`.
-fn long_date(date: time::Date, lang: Lang) -> String {
-    const NL: [&str; 12] = [
-        "januari",
-        "februari",
-        "maart",
-        "april",
-        "mei",
-        "juni",
-        "juli",
-        "augustus",
-        "september",
-        "oktober",
-        "november",
-        "december",
-    ];
-    let month = usize::from(u8::from(date.month())) - 1;
-    let name = match lang {
-        Lang::Nl => NL[month].to_string(),
-        Lang::En => date.month().to_string(),
-    };
-    format!("{} {name} {}", date.day(), date.year())
-}
-
 fn closing(brand: &Branding, lang: Lang) -> String {
     format!(
         "{}\n{}\n\n-- \n{}\n{}\n",
@@ -372,7 +349,7 @@ impl EmailMessage {
                         "U neemt al geruime tijd geen dienst meer bij ons af. Zoals ons privacyprotocol voorschrijft, verwijderen wij daarom op",
                         "You have not used any of our services for some time. As our privacy protocol requires, we will therefore delete your customer data on",
                     ),
-                    long_date(*on, lang),
+                    custodian_domain::model::long_date(*on, lang),
                     lang.pick(
                         " uw klantgegevens. Facturen bewaren wij zeven jaar, zoals de wet vraagt.",
                         ". Invoices are kept for seven years, as the law requires.",

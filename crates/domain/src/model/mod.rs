@@ -39,3 +39,26 @@ pub fn parse_date(input: &str) -> Result<time::Date, crate::validate::Invalid> {
 pub fn format_date(date: time::Date) -> String {
     format!("{:04}-{:02}-{:02}", date.year(), u8::from(date.month()), date.day())
 }
+
+/// A date as a letter writes it: `7 december 2026` / `7 December 2026`.
+pub fn long_date(date: time::Date, lang: crate::Lang) -> String {
+    const NL_MONTHS: [&str; 12] = [
+        "januari",
+        "februari",
+        "maart",
+        "april",
+        "mei",
+        "juni",
+        "juli",
+        "augustus",
+        "september",
+        "oktober",
+        "november",
+        "december",
+    ];
+    let month = match lang {
+        crate::Lang::Nl => NL_MONTHS[usize::from(u8::from(date.month())) - 1].to_string(),
+        crate::Lang::En => date.month().to_string(),
+    };
+    format!("{} {month} {}", date.day(), date.year())
+}

@@ -124,6 +124,16 @@ pub(crate) fn without_csrf(mut form: FormFields) -> FormFields {
     form
 }
 
+/// The message of an error the user can act on by changing what they asked
+/// (a refusal, or invalid input), in their language; `None` for any other.
+pub(crate) fn actionable(e: &StoreError, lang: Lang) -> Option<String> {
+    match e {
+        StoreError::Refused(r) => Some(r.message(lang)),
+        StoreError::Invalid(errors) => Some(errors.render(lang)),
+        _ => None,
+    }
+}
+
 /// Answers a store error the user can act on with a message; anything else is a
 /// server error.
 pub(crate) fn store_error(viewer: &Viewer, e: StoreError) -> Response {

@@ -14,11 +14,11 @@ use axum::extract::{Form, Path, Query, State as AxState};
 use axum::response::{IntoResponse, Redirect, Response};
 use custodian_domain::Lang;
 use custodian_domain::model::{InvoiceState, parse_date};
-use custodian_store::{AccessPurpose, InvoiceRecord, NewCreditNote, Standing, StoreError};
+use custodian_store::{AccessPurpose, InvoiceRecord, NewCreditNote, Standing};
 
 use crate::State;
 use crate::extract::Staff;
-use crate::pages::{FormFields, page, store_error, who};
+use crate::pages::{FormFields, actionable, page, store_error, who};
 use crate::view::{self, FieldView, Page, euros};
 
 /// Invoices per page of the list.
@@ -335,9 +335,10 @@ pub(crate) async fn record_payment(
     let Some(number) = number_of(&state, &viewer, id).await else { return not_found(&state, &viewer) };
     match state.store.record_payment(&access, &number, cents, day).await {
         Ok(_) => Redirect::to(&format!("/books/invoices/{id}")).into_response(),
-        Err(StoreError::Refused(r)) => show(&state, &viewer, id, retry(&r.message(lang))).await,
-        Err(StoreError::Invalid(e)) => show(&state, &viewer, id, retry(&e.render(lang))).await,
-        Err(e) => store_error(&viewer, e),
+        Err(e) => match actionable(&e, lang) {
+            Some(error) => show(&state, &viewer, id, retry(&error)).await,
+            None => store_error(&viewer, e),
+        },
     }
 }
 
@@ -361,13 +362,10 @@ pub(crate) async fn credit(
     let new = NewCreditNote { number: None, issued_on: today(), lines: None };
     match state.store.credit_invoice(&access, &number, new).await {
         Ok(note) => Redirect::to(&format!("/books/invoices/{}", note.id)).into_response(),
-        Err(StoreError::Refused(r)) => {
-            show(&state, &viewer, id, Entered { error: r.message(lang), ..Entered::default() }).await
-        }
-        Err(StoreError::Invalid(e)) => {
-            show(&state, &viewer, id, Entered { error: e.render(lang), ..Entered::default() }).await
-        }
-        Err(e) => store_error(&viewer, e),
+        Err(e) => match actionable(&e, lang) {
+            Some(error) => show(&state, &viewer, id, Entered { error, ..Entered::default() }).await,
+            None => store_error(&viewer, e),
+        },
     }
 }
 

@@ -11,7 +11,7 @@ use custodian_store::{AccessPurpose, StoreError};
 use super::customers::{Shown, show};
 use crate::State;
 use crate::extract::Staff;
-use crate::pages::{FormFields, books, store_error, who};
+use crate::pages::{FormFields, actionable, books, store_error, who};
 use crate::view::euros;
 
 /// One service as the page shows it: kind, description, status, since, until.
@@ -133,8 +133,9 @@ pub(crate) async fn add_service(
             );
             show(&state, &viewer, id, purpose, Shown::notice(notice)).await
         }
-        Err(StoreError::Invalid(errors)) => show(&state, &viewer, id, purpose, Shown::error(errors.render(lang))).await,
-        Err(StoreError::Refused(r)) => show(&state, &viewer, id, purpose, Shown::error(r.message(lang))).await,
-        Err(e) => store_error(&viewer, e),
+        Err(e) => match actionable(&e, lang) {
+            Some(error) => show(&state, &viewer, id, purpose, Shown::error(error)).await,
+            None => store_error(&viewer, e),
+        },
     }
 }
