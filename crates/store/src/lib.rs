@@ -30,6 +30,7 @@ mod export;
 mod invoices;
 mod related;
 mod rows;
+mod search_names;
 
 use custodian_domain::model::FieldErrors;
 use sqlx::AnyPool;
@@ -57,6 +58,7 @@ pub use refusal::Refusal;
 pub use related::{ContactRecord, ServiceRecord, StatuteAcceptance};
 pub use replay::{RESTORE_MARKER, ReplayReport};
 pub use retention::{Cause, InvoiceYear, Plan, PlannedErasure, PlannedHandle, RequestOutcome, RunReport};
+pub use search_names::NAMED_RESULTS;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -147,6 +147,10 @@ async fn every_page_is_valid_html() {
             )
             .await;
         pages.keep("the staff customer form", &editing);
+        let home = owner.get("/staff").await;
+        let found =
+            owner.post_form("/staff/search", &home, &[("by", "name"), ("q", "Bedrijf"), ("purpose", "support")]).await;
+        pages.keep("search results", &found);
         let new = owner.get("/staff/customers/new").await;
         let refused = owner.post_form("/staff/customers/new", &new, &[("kind", "business")]).await;
         pages.keep("/staff/customers/new with errors", &refused);

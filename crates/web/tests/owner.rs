@@ -307,3 +307,33 @@ async fn active(server: &Server, id: i64) -> bool {
     let standing = server.store.erasure_standing(&owner_access(), &RetentionPolicy::default(), id, today()).await;
     standing.unwrap().active
 }
+
+#[tokio::test]
+async fn search_results_name_the_customers_and_the_names_read_are_audited() {
+    for db in databases().await {
+        let server = Server::start(&db).await;
+        let anna = server.staff_named(Role::Staff, "anna@hoster.nl", "Anna de Vries").await;
+        let operator = common::operator();
+        let first = server.store.create_customer(&operator, &custodian_testkit::customer(1), false).await.unwrap();
+        let home = anna.get("/staff").await;
+        let found = anna
+            .post_form("/staff/search", &home, &[("by", "number"), ("q", &first.to_string()), ("purpose", "support")])
+            .await;
+        assert_eq!(found.status, StatusCode::OK, "{}", found.body);
+        assert!(
+            found.body.contains(&format!("<a href=\"/staff/customers/{first}\">Bedrijf 1 B.V.</a>")),
+            "{}",
+            found.body
+        );
+        let log = server.store.access_log(&operator, first).await.unwrap();
+        let read = log.iter().find(|e| e.action == "customer.read").expect("the name read is in the trail");
+        assert_eq!(read.purpose, "support");
+        assert!(read.fields.iter().any(|f| f == "company_name"), "{:?}", read.fields);
+        // A number that is nobody's: no result, nothing read.
+        let none =
+            anna.post_form("/staff/search", &home, &[("by", "number"), ("q", "999999"), ("purpose", "support")]).await;
+        assert!(none.body.contains("Geen klanten gevonden."), "{}", none.body);
+        server.stop().await;
+        db.finish().await;
+    }
+}

@@ -25,7 +25,10 @@ struct Home {
     by: String,
     purpose: String,
     searched: bool,
-    results: Vec<i64>,
+    /// Number and name of each customer found (the name read, audited).
+    results: Vec<(i64, String)>,
+    /// Customers found beyond those named.
+    more: usize,
     error: String,
     purposes: Vec<(&'static str, &'static str)>,
     /// A page of the customer list: number, kind, status, created.
@@ -73,6 +76,7 @@ fn empty_home(state: &State, viewer: &Staff) -> Home {
         purpose: String::new(),
         searched: false,
         results: vec![],
+        more: 0,
         error: String::new(),
         purposes: purposes(viewer),
         list: vec![],
@@ -120,10 +124,14 @@ pub(crate) async fn search(AxState(state): AxState<State>, viewer: Staff, Form(f
         _ => state.store.find_customers(&access, &Lookup::NameWord(q)).await.map_err(|e| e.to_string()),
     };
     match lookup {
-        Ok(results) => {
-            home.searched = true;
-            home.results = results;
-        }
+        Ok(found) => match state.store.customer_names(&access, &found).await {
+            Ok(named) => {
+                home.searched = true;
+                home.more = found.len().saturating_sub(custodian_store::NAMED_RESULTS);
+                home.results = named;
+            }
+            Err(e) => return store_error(&viewer, e),
+        },
         Err(error) => home.error = error,
     }
     home_page(&state, &viewer, 0, home).await
