@@ -124,6 +124,6 @@ pub async fn run(store: &Store, engine: &'static str, s: &Settings) -> anyhow::R
         ratio(rate(read + pdf), rate(read)),
         String::new(),
     ]);
-    table.note("* ratios are rates: above 1.00x is faster than reading the invoice");
+    table.note("ratios are rates: above 1.00x is faster than reading the invoice");
     Ok(table)
 }
