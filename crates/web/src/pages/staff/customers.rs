@@ -13,7 +13,7 @@ use super::purposes;
 use crate::State;
 use crate::extract::Staff;
 use crate::pages::portal::only_customer_fields;
-use crate::pages::{FormFields, action_label, page, portal, purpose_label, store_error, who, without_csrf};
+use crate::pages::{FormFields, action_label, actionable, page, portal, purpose_label, store_error, who, without_csrf};
 use crate::view::{self, ErrorLink, FieldView, Page, field_views, when};
 
 #[derive(Template)]
@@ -106,22 +106,31 @@ pub(crate) async fn search(AxState(state): AxState<State>, viewer: Staff, Form(f
         home.error = lang.pick("Kies waarom u zoekt.", "Choose why you are searching.").to_string();
         return home_page(&state, &viewer, 0, home).await;
     };
+    // What was typed is checked first; its problem is said on the page.
     let lookup = match by.as_str() {
         "number" => match q.parse::<i64>() {
-            Ok(n) => Ok(vec![n]),
+            Ok(n) => Ok(Ok(vec![n])),
             Err(_) => Err(lang
                 .pick("Een klantnummer bestaat uit cijfers.", "A customer number consists of digits.")
                 .to_string()),
         },
         "email" => match Email::parse(&q) {
-            Ok(e) => state.store.find_customers(&access, &Lookup::Email(e)).await.map_err(|e| e.to_string()),
+            Ok(e) => Ok(state.store.find_customers(&access, &Lookup::Email(e)).await),
             Err(e) => Err(e.message(lang).to_string()),
         },
         "kvk" => match Kvk::parse(&q) {
-            Ok(k) => state.store.find_customers(&access, &Lookup::Kvk(k)).await.map_err(|e| e.to_string()),
+            Ok(k) => Ok(state.store.find_customers(&access, &Lookup::Kvk(k)).await),
             Err(e) => Err(e.message(lang).to_string()),
         },
-        _ => state.store.find_customers(&access, &Lookup::NameWord(q)).await.map_err(|e| e.to_string()),
+        _ => Ok(state.store.find_customers(&access, &Lookup::NameWord(q)).await),
+    };
+    let lookup = match lookup {
+        Ok(Ok(found)) => Ok(found),
+        Ok(Err(e)) => match actionable(&e, lang) {
+            Some(message) => Err(message),
+            None => return store_error(&viewer, e),
+        },
+        Err(message) => Err(message),
     };
     match lookup {
         Ok(found) => match state.store.customer_names(&access, &found).await {
