@@ -14,6 +14,7 @@ use axum::extract::{Form, Path, Query, State as AxState};
 use axum::response::{IntoResponse, Redirect, Response};
 use custodian_domain::Lang;
 use custodian_domain::model::{InvoiceState, parse_date};
+use custodian_domain::policy::{self, Action, Resource};
 use custodian_store::{AccessPurpose, InvoiceRecord, NewCreditNote, Standing};
 
 use crate::State;
@@ -23,6 +24,12 @@ use crate::view::{self, FieldView, Page, euros};
 
 /// Invoices per page of the list.
 const PER_PAGE: u32 = 50;
+
+/// Whether the viewer's role may record payments, credit and import (the
+/// forms are shown only to them; the routes refuse anyone else).
+fn writes_invoices(viewer: &Staff) -> bool {
+    policy::allows(viewer.principal(), Resource::Invoices, Action::Write)
+}
 
 fn today() -> time::Date {
     time::OffsetDateTime::now_utc().date()
@@ -143,11 +150,7 @@ pub(crate) async fn list(AxState(state): AxState<State>, viewer: Staff, Query(q)
         rows: listed.invoices.iter().map(|i| Row::of(i, lang)).collect(),
         next: listed.next,
         waiting,
-        can_import: custodian_domain::policy::allows(
-            viewer.principal(),
-            custodian_domain::policy::Resource::Invoices,
-            custodian_domain::policy::Action::Write,
-        ),
+        can_import: writes_invoices(&viewer),
     })
 }
 
@@ -218,11 +221,7 @@ async fn show(state: &State, viewer: &Staff, id: i64, entered: Entered) -> Respo
         .collect();
     let payments = invoice.payments.iter().map(|p| (p.paid_on.clone(), euros(p.amount_cents, lang))).collect();
     let due = invoice.outstanding_cents > 0 && invoice.credit_for.is_none();
-    let can_write = custodian_domain::policy::allows(
-        viewer.principal(),
-        custodian_domain::policy::Resource::Invoices,
-        custodian_domain::policy::Action::Write,
-    );
+    let can_write = writes_invoices(viewer);
     let title = match invoice.credit_for {
         Some(_) => format!("{} {}", lang.pick("Creditnota", "Credit note"), invoice.number),
         None => format!("{} {}", lang.pick("Factuur", "Invoice"), invoice.number),
