@@ -127,8 +127,14 @@ async fn a_customer_manages_handles_and_domains_in_the_portal() {
         let owner = server.owner().await;
         let ops = owner.get("/staff/registry").await;
         assert_eq!(ops.status, StatusCode::OK, "{}", ops.body);
-        for kind in ["contact_create", "domain_create", "contact_update", "contact_delete"] {
+        // In words, not as codes.
+        for kind in
+            ["domeincontact aanmaken", "domeinnaam registreren", "domeincontact wijzigen", "domeincontact verwijderen"]
+        {
             assert!(ops.body.contains(kind), "{kind} missing");
+        }
+        for code in ["contact_create", "domain_create", "contact_update", "contact_delete"] {
+            assert!(!ops.body.contains(code), "{code} shown as a code");
         }
         server.stop().await;
         db.finish().await;

@@ -14,7 +14,7 @@ use custodian_store::{Access, AccessPurpose, StoreError};
 
 use crate::State;
 use crate::extract::{Customer, Staff, Viewer};
-use crate::pages::{FormFields, page, store_error, without_csrf};
+use crate::pages::{FormFields, page, store_error, who, without_csrf};
 use crate::view::{self, ErrorLink, FieldView, field_views, when};
 
 struct HandleRow {
@@ -448,7 +448,8 @@ fn invalid(viewer: &Viewer, e: StoreError) -> Response {
 #[template(path = "staff/registry.html")]
 struct Operations {
     page: crate::view::Page,
-    ops: Vec<(OpState, String)>,
+    /// Each operation with when it was made, and its kind and state in words.
+    ops: Vec<(OpState, String, &'static str, &'static str)>,
 }
 
 /// Pending and failed registry operations first, then the latest done ones.
@@ -460,7 +461,14 @@ pub(crate) async fn operations(AxState(state): AxState<State>, viewer: Staff) ->
             Err(e) => return store_error(&viewer, e),
         }
     }
-    let ops = all.into_iter().map(|o| (o.clone(), when(o.created_at))).collect();
+    let lang = viewer.lang;
+    let ops = all
+        .into_iter()
+        .map(|o| {
+            let (kind, status) = (who::operation_label(&o.kind, lang), who::status_label(&o.status, lang));
+            (o.clone(), when(o.created_at), kind, status)
+        })
+        .collect();
     view::render(Operations {
         page: page(&state, &viewer, viewer.lang.pick("Registry-opdrachten", "Registry operations")),
         ops,

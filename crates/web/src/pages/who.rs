@@ -73,6 +73,7 @@ pub(crate) fn status_label(status: &str, lang: Lang) -> &'static str {
         "failed" => lang.pick("mislukt", "failed"),
         "deleted" => lang.pick("verwijderd", "deleted"),
         "sent" | "done" => lang.pick("verwerkt", "done"),
+        "sending" => lang.pick("wordt verstuurd", "being sent"),
         _ => lang.pick("onbekend", "unknown"),
     }
 }
@@ -107,6 +108,18 @@ pub(crate) fn service_label(kind: &str, lang: Lang) -> &'static str {
         "managed_server" => lang.pick("beheerde server", "managed server"),
         "vps" => lang.pick("virtuele server", "virtual server"),
         _ => lang.pick("overige dienst", "other service"),
+    }
+}
+
+/// A registry operation's kind, in words.
+pub(crate) fn operation_label(kind: &str, lang: Lang) -> &'static str {
+    match kind {
+        "contact_create" => lang.pick("domeincontact aanmaken", "create a domain contact"),
+        "contact_update" => lang.pick("domeincontact wijzigen", "change a domain contact"),
+        "contact_delete" => lang.pick("domeincontact verwijderen", "delete a domain contact"),
+        "domain_create" => lang.pick("domeinnaam registreren", "register a domain name"),
+        "domain_update" => lang.pick("domeinnaam wijzigen", "change a domain name"),
+        _ => lang.pick("andere opdracht", "other operation"),
     }
 }
 
