@@ -16,6 +16,7 @@ fn invoice() -> Invoice {
         supply_date: None,
         due_on: time::macros::date!(2026 - 12 - 21),
         credit_for: None,
+        buyer_reference: Some("klant 7".into()),
         lines: vec![
             line("Webhosting Pro, december 2026", 1, 5950, 2100),
             line("Domeinnaam voorbeeld.nl", 3, 1200, 2100),

@@ -72,6 +72,9 @@ pub struct Invoice {
     pub due_on: time::Date,
     /// Set: this is a credit note for the invoice with that number.
     pub credit_for: Option<String>,
+    /// The reference the buyer's accounting matches the invoice on (UBL
+    /// `BuyerReference`; Peppol needs it or an order reference).
+    pub buyer_reference: Option<String>,
     pub lines: Vec<Line>,
     pub seller: Party,
     pub buyer: Buyer,

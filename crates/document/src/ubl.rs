@@ -207,6 +207,9 @@ fn write(w: &mut W, invoice: &Invoice) -> R {
                 leaf(w, "cbc:Note", "Btw verlegd / VAT reverse charged")?;
             }
             leaf(w, "cbc:DocumentCurrencyCode", "EUR")?;
+            if let Some(reference) = invoice.buyer_reference.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
+                leaf(w, "cbc:BuyerReference", reference)?;
+            }
             if let Some(original) = &invoice.credit_for {
                 el(w, "cac:BillingReference", |w| {
                     el(w, "cac:InvoiceDocumentReference", |w| leaf(w, "cbc:ID", original.trim()))

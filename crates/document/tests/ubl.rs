@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::*;
-use custodian_document::ubl;
+use custodian_document::{Invoice, ubl};
 use quick_xml::Reader;
 use quick_xml::events::Event;
 
@@ -123,6 +123,7 @@ fn invoice_is_valid_ubl_with_the_right_values() {
     assert_eq!(value(&xml, "Invoice/cbc:DueDate"), "2026-12-21");
     assert_eq!(value(&xml, "Invoice/cbc:InvoiceTypeCode"), "380");
     assert_eq!(value(&xml, "Invoice/cbc:DocumentCurrencyCode"), "EUR");
+    assert_eq!(value(&xml, "Invoice/cbc:BuyerReference"), "klant 1042");
     let supplier = "Invoice/cac:AccountingSupplierParty/cac:Party";
     assert_eq!(value(&xml, &format!("{supplier}/cac:PartyTaxScheme/cbc:CompanyID")), "NL123456789B01");
     let kvk = format!("{supplier}/cac:PartyLegalEntity/cbc:CompanyID");
@@ -153,6 +154,11 @@ fn credit_note_is_valid_ubl_with_positive_amounts() {
     let xml = ubl(&english_credit_note()).unwrap();
     validate(&xml, "UBL-CreditNote-2.1.xsd");
     assert_eq!(value(&xml, "CreditNote/cbc:CreditNoteTypeCode"), "381");
+    assert!(values(&xml, "CreditNote/cbc:BuyerReference").is_empty(), "none given, none written");
+    // With the buyer's reference the credit note still follows the schema's order.
+    let referenced = ubl(&Invoice { buyer_reference: Some("klant 1042".into()), ..english_credit_note() }).unwrap();
+    validate(&referenced, "UBL-CreditNote-2.1.xsd");
+    assert_eq!(value(&referenced, "CreditNote/cbc:BuyerReference"), "klant 1042");
     assert_eq!(value(&xml, "CreditNote/cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID"), "2026-0042");
     assert_eq!(value(&xml, "CreditNote/cac:Delivery/cbc:ActualDeliveryDate"), "2026-12-15");
     assert_eq!(

@@ -73,6 +73,8 @@ pub fn invoice(record: &InvoiceRecord, seller: Party, lang: Lang) -> Option<Invo
         supply_date: None,
         due_on: parse_date(&record.due_on).ok()?,
         credit_for: record.credit_for.clone(),
+        // The buyer's accounting knows us by their customer number with us.
+        buyer_reference: Some(format!("{}", record.customer_id)),
         lines: record
             .lines
             .iter()

@@ -213,6 +213,8 @@ async fn invoices_as_pdf_and_ubl_for_the_books_and_the_customer() {
         let xml = String::from_utf8(xml).unwrap();
         assert!(xml.contains("urn:cen.eu:en16931:2017#compliant#urn:fdc:nen.nl:nlcius:v1.0"), "{xml}");
         assert!(xml.contains("119.79"), "{xml}");
+        // The buyer's accounting matches it on their customer number with us.
+        assert!(xml.contains(&format!("<cbc:BuyerReference>{customer}</cbc:BuyerReference>")), "{xml}");
 
         // The customer sees the state and fetches the PDF of their own invoice only.
         let dashboard = portal.get("/portal").await;

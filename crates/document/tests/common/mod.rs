@@ -51,6 +51,7 @@ pub fn dutch_invoice() -> Invoice {
         supply_date: Some(date!(2026 - 12 - 01)),
         due_on: date!(2026 - 12 - 21),
         credit_for: None,
+        buyer_reference: Some("klant 1042".into()),
         lines: vec![
             line("Webhosting Pro, december 2026", 1, 5950, 2100),
             line("Domeinnaam korenschoof.nl", 2, 1200, 2100),
@@ -72,6 +73,7 @@ pub fn english_credit_note() -> Invoice {
         supply_date: None,
         due_on: date!(2026 - 12 - 29),
         credit_for: Some("2026-0042".into()),
+        buyer_reference: None,
         lines: vec![
             line("Webhosting Pro, December 2026", 1, -5950, 2100),
             line("Domain renewal", 1, -1000, 2100),
