@@ -90,10 +90,11 @@ pub fn pdf(invoice: &Invoice) -> Result<Vec<u8>, DocumentError> {
     let amounts = invoice.amounts();
     let title = if invoice.is_credit_note() { l.credit_note } else { l.invoice };
 
-    let mut pages = vec![Page::new()];
-    let mut page = pages.last_mut().expect("one page");
-    seller_block(page, invoice);
-    address_block(page, invoice);
+    // Full pages go to `pages`; `page` is the one being written.
+    let mut pages = Vec::new();
+    let mut page = Page::new();
+    seller_block(&mut page, invoice);
+    address_block(&mut page, invoice);
 
     let mut y = 105.0;
     page.text(LEFT, y, 16.0, true, title);
@@ -125,15 +126,14 @@ pub fn pdf(invoice: &Invoice) -> Result<Vec<u8>, DocumentError> {
         y += ROW;
     }
     y += 5.0;
-    y = table_header(page, invoice, y);
+    y = table_header(&mut page, invoice, y);
 
     for line in &invoice.lines {
         let desc = wrap(&line.description, BODY, false, mm_to_pt(DESC_W));
         let height = desc.len() as f32 * ROW;
         if y + height > BOTTOM {
-            pages.push(Page::new());
-            page = pages.last_mut().expect("a new page");
-            y = continuation_header(page, invoice, title);
+            pages.push(std::mem::replace(&mut page, Page::new()));
+            y = continuation_header(&mut page, invoice, title);
         }
         for (i, part) in desc.iter().enumerate() {
             page.text(LEFT, y + i as f32 * ROW, BODY, false, part);
@@ -151,9 +151,8 @@ pub fn pdf(invoice: &Invoice) -> Result<Vec<u8>, DocumentError> {
     let rows = 2 + amounts.groups.len() + usize::from(reverse);
     let needed = 4.0 + rows as f32 * 5.0 + 6.0 + payment.len() as f32 * ROW;
     if y + needed > BOTTOM {
-        pages.push(Page::new());
-        page = pages.last_mut().expect("a new page");
-        y = continuation_header(page, invoice, title) - ROW;
+        pages.push(std::mem::replace(&mut page, Page::new()));
+        y = continuation_header(&mut page, invoice, title) - ROW;
     }
     page.rule(LEFT, RIGHT, y - 2.5);
     y += 3.0;
@@ -184,6 +183,7 @@ pub fn pdf(invoice: &Invoice) -> Result<Vec<u8>, DocumentError> {
         y += ROW;
     }
 
+    pages.push(page);
     let count = pages.len();
     let pdf_pages: Vec<PdfPage> = pages
         .into_iter()
