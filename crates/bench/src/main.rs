@@ -25,10 +25,11 @@
 //!    < 256 MB (not part of `all`)
 //!
 //! 9. `policy`: the access policy costs < 2% (instructions per answer, under
-//!    valgrind's callgrind) on the uncached customer dashboard and on the
-//!    owner's view of a customer, against a previous build given with
-//!    `--baseline PATH`, in the same run; server CPU per answer and answers/s
-//!    alongside (not part of `all`)
+//!    valgrind's callgrind) on the uncached customer dashboard, the owner's
+//!    view of a customer and the API's read of one: the policy's code's share
+//!    of each answer, and on the API read (the same answer in both) this
+//!    build against a previous build given with `--baseline PATH`, in the
+//!    same run; server CPU per answer and answers/s alongside (not part of `all`)
 //!
 //! 10. `invoices`: 100,000 invoices imported through the CLI in one
 //!     transaction: invoices/s against issuing them one by one in the same

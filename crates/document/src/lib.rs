@@ -37,6 +37,24 @@ pub struct Party {
     pub phone: String,
 }
 
+impl Party {
+    /// The first detail a Dutch invoice needs from the seller that is blank.
+    pub fn missing(&self) -> Option<PartyField> {
+        [
+            (&self.name, PartyField::Name),
+            (&self.street, PartyField::Street),
+            (&self.postcode, PartyField::Postcode),
+            (&self.city, PartyField::City),
+            (&self.country, PartyField::Country),
+            (&self.kvk, PartyField::Kvk),
+            (&self.vat_id, PartyField::VatId),
+            (&self.iban, PartyField::Iban),
+        ]
+        .into_iter()
+        .find_map(|(value, field)| blank(value).then_some(field))
+    }
+}
+
 /// The customer the invoice is addressed to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Buyer {
@@ -180,20 +198,8 @@ impl Invoice {
         if self.lines.is_empty() {
             return Err(DocumentError::NoLines);
         }
-        let s = &self.seller;
-        for (value, field) in [
-            (&s.name, PartyField::Name),
-            (&s.street, PartyField::Street),
-            (&s.postcode, PartyField::Postcode),
-            (&s.city, PartyField::City),
-            (&s.country, PartyField::Country),
-            (&s.kvk, PartyField::Kvk),
-            (&s.vat_id, PartyField::VatId),
-            (&s.iban, PartyField::Iban),
-        ] {
-            if blank(value) {
-                return Err(DocumentError::MissingSeller(field));
-            }
+        if let Some(field) = self.seller.missing() {
+            return Err(DocumentError::MissingSeller(field));
         }
         let b = &self.buyer;
         for (value, field) in [

@@ -1,6 +1,8 @@
 //! Labels in Dutch and English, and amounts, dates and rates written the way
 //! each language writes them.
 
+pub use custodian_domain::model::format_amount;
+
 use crate::Lang;
 
 /// The fixed words of the PDF.
@@ -98,35 +100,6 @@ pub(crate) fn labels(lang: Lang) -> &'static Labels {
     }
 }
 
-/// Groups digits in threes with `sep`.
-fn grouped(mut n: u64, sep: char) -> String {
-    let mut groups = Vec::new();
-    loop {
-        groups.push(n % 1000);
-        n /= 1000;
-        if n == 0 {
-            break;
-        }
-    }
-    let mut out = groups.pop().map(|g| g.to_string()).unwrap_or_default();
-    while let Some(g) = groups.pop() {
-        out.push(sep);
-        out.push_str(&format!("{g:03}"));
-    }
-    out
-}
-
-/// Euro cents as Dutch (`€ 1.234,56`, `€ -59,50`) or English (`€1,234.56`,
-/// `-€59.50`) write them.
-pub fn format_amount(cents: i64, lang: Lang) -> String {
-    let abs = cents.unsigned_abs();
-    let minus = if cents < 0 { "-" } else { "" };
-    match lang {
-        Lang::Nl => format!("€ {minus}{},{:02}", grouped(abs / 100, '.'), abs % 100),
-        Lang::En => format!("{minus}€{}.{:02}", grouped(abs / 100, ','), abs % 100),
-    }
-}
-
 /// `7 december 2026` / `7 December 2026`.
 pub fn format_date(date: time::Date, lang: Lang) -> String {
     custodian_domain::model::long_date(date, lang)
@@ -183,18 +156,6 @@ pub(crate) fn country_name(code: &str, lang: Lang) -> Option<String> {
 mod tests {
     use super::*;
     use time::macros::date;
-
-    #[test]
-    fn amounts_in_both_languages() {
-        assert_eq!(format_amount(123_456, Lang::Nl), "€ 1.234,56");
-        assert_eq!(format_amount(123_456, Lang::En), "€1,234.56");
-        assert_eq!(format_amount(5, Lang::Nl), "€ 0,05");
-        assert_eq!(format_amount(-5950, Lang::Nl), "€ -59,50");
-        assert_eq!(format_amount(-5950, Lang::En), "-€59.50");
-        assert_eq!(format_amount(100_000_000_000, Lang::Nl), "€ 1.000.000.000,00");
-        assert_eq!(format_amount(100_100_000, Lang::En), "€1,001,000.00");
-        assert_eq!(format_amount(0, Lang::En), "€0.00");
-    }
 
     #[test]
     fn dates_in_both_languages() {

@@ -266,6 +266,7 @@ pub static FIELDS: &[Field] = fields![
     "outbox"."recipient", "Ontvanger bericht (e-mailadres of telefoonnummer)", "Message recipient (e-mail address or phone number)", ContactDetails, Communication, Contract, MESSAGE, UntilSent, [To::MailProvider, To::SmsGateway, To::BackupStorage], K::System;
     "outbox"."subject", "Onderwerp bericht", "Message subject", Identity, Communication, Contract, MESSAGE, UntilSent, [To::MailProvider, To::BackupStorage], K::System;
     "outbox"."body", "Berichttekst (naam, inlognaam of activeringscode)", "Message text (name, login name or activation code)", Identity, Communication, Contract, MESSAGE, UntilSent, [To::MailProvider, To::SmsGateway, To::BackupStorage], K::System;
+    "outbox"."attachment", "Bijlage bericht (factuur of creditnota als PDF, alleen aan zakelijke klanten)", "Message attachment (an invoice or credit note as PDF, to business customers only)", Financial, Invoicing, Contract, MESSAGE, UntilSent, [To::MailProvider, To::BackupStorage], K::System;
     "registry_ops"."payload", "Gegevens voor de registry (handlegegevens of handle-ID)", "Data for the registry (handle data or handle ID)", RegistryContact, DomainRegistration, Contract, MESSAGE, UntilSent, [To::Registry, To::BackupStorage], K::System;
 ];
 
@@ -320,6 +321,7 @@ pub static NON_PERSONAL: &[(&str, &str, &str)] = &[
     ("invoices", "paid_cents", "amount"),
     ("invoices", "credited_cents", "amount"),
     ("invoices", "posted_at", "timestamp"),
+    ("invoices", "emailed_at", "timestamp"),
     ("invoice_payments", "id", "pseudonymous key"),
     ("invoice_payments", "invoice_id", "pseudonymous key"),
     ("invoice_payments", "paid_on", "date"),
@@ -425,6 +427,7 @@ pub static NON_PERSONAL: &[(&str, &str, &str)] = &[
     ("outbox", "claim_token", "random token of the worker's claim"),
     ("outbox", "finished_at", "timestamp"),
     ("outbox", "last_error", "provider's error text, scrubbed of addresses and numbers"),
+    ("outbox", "attachment_name", "file name of the attachment: an invoice number"),
     ("erasure_requests", "customer_id", "pseudonymous key of a customer who asked for erasure"),
     ("erasure_requests", "requested_at", "timestamp"),
     ("erasure_requests", "requested_by", "actor kind and pseudonymous ID"),

@@ -324,6 +324,9 @@ pub const RULES: &[Rule] = &[
     // Invoices (A4, A6).
     rule(Invoices, Read, &[Owner, OwnerToken, Operator, Bookkeeper, BookkeeperToken, Subject]),
     rule(Invoices, Write, &[Owner, OwnerToken, Operator, Bookkeeper, BookkeeperToken]),
+    // Delivering an invoice (its document to the outbox or the print queue,
+    // A12): the delivery job reads the whole invoice it sends, nothing else.
+    rule(Invoices, Export, &[Owner, OwnerToken, Operator, Bookkeeper, BookkeeperToken, Job]),
     // Services, handles and domains, statute acceptances, erasure requests.
     rule(Services, Write, &[Owner, OwnerToken, Operator, Staff, StaffToken]),
     rule(Handles, Read, &[Owner, OwnerToken, Operator, Staff, StaffToken, Subject, Job]),

@@ -24,7 +24,9 @@ pub mod sms;
 pub mod worker;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use custodian_store::outbox::{Channel, ConsentExemption, EmailConsent, MessageState, MessageStatus, OutboxCounts};
+pub use custodian_store::outbox::{
+    Attachment, AttachmentType, Channel, ConsentExemption, EmailConsent, MessageState, MessageStatus, OutboxCounts,
+};
 pub use mail::{Mailer, OutgoingEmail, SmtpConfig, SmtpSecurity};
 pub use messages::{ActivationCode, Branding, EmailMessage, LoginName, NoticeTopic, PersonName, ResetLink, SmsMessage};
 pub use notifier::Notifier;

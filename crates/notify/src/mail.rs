@@ -9,8 +9,9 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use custodian_store::outbox::Attachment;
 use lettre::message::header::ContentType;
-use lettre::message::{Mailbox, Message};
+use lettre::message::{Mailbox, Message, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
@@ -123,6 +124,8 @@ pub struct OutgoingEmail<'a> {
     pub to: &'a str,
     pub subject: &'a str,
     pub text: &'a str,
+    /// Sent as the second part of a `multipart/mixed` message.
+    pub attachment: Option<&'a Attachment>,
 }
 
 /// Sends e-mail through the configured SMTP server. Opens one connection per
@@ -233,9 +236,17 @@ impl Mailer {
         if let Some(r) = &self.reply_to {
             builder = builder.reply_to(r.clone());
         }
-        let message = builder
-            .header(ContentType::TEXT_PLAIN)
-            .body(mail.text.to_string())
+        let built = match mail.attachment {
+            None => builder.header(ContentType::TEXT_PLAIN).body(mail.text.to_string()),
+            Some(a) => {
+                let kind = ContentType::parse(a.content_type.mime())
+                    .map_err(|e| SendError::permanent(format!("attachment type: {e}")))?;
+                let file = lettre::message::Attachment::new(a.name.clone()).body(a.bytes.to_vec(), kind);
+                builder
+                    .multipart(MultiPart::mixed().singlepart(SinglePart::plain(mail.text.to_string())).singlepart(file))
+            }
+        };
+        let message = built
             .map_err(|e| SendError::permanent(scrub(&format!("the message could not be built: {e}"), &secrets)))?;
         match self.transport.send(message).await {
             Ok(_) => Ok(()),

@@ -226,6 +226,10 @@ pub enum EmailMessage {
     /// The customer's data is erased on `on` (the retention schedule, M9); the
     /// portal lets them stay a customer or download their data first.
     ErasureNotice { name: Option<PersonName>, on: time::Date },
+    /// An invoice or credit note, its PDF attached (A12: by e-mail on request,
+    /// to business customers only, A9/A10). The text names the number, the
+    /// amount and the due date; who it is billed to is in the attachment.
+    Invoice { name: Option<PersonName>, number: String, total_cents: i64, due_on: time::Date, credit_note: bool },
     /// Checks the mail settings.
     Test,
 }
@@ -280,6 +284,8 @@ impl EmailMessage {
             EmailMessage::PortalNotice { topic, .. } => topic.code(),
             EmailMessage::PasswordReset { .. } => "password_reset",
             EmailMessage::ErasureNotice { .. } => "erasure_notice",
+            EmailMessage::Invoice { credit_note: false, .. } => "invoice",
+            EmailMessage::Invoice { credit_note: true, .. } => "invoice.credit_note",
             EmailMessage::Test => "test.email",
         }
     }
@@ -358,6 +364,35 @@ impl EmailMessage {
                         "Wilt u klant blijven of uw gegevens eerst downloaden? Log dan vóór die datum in op:",
                         "Would you like to stay a customer, or download your data first? Then log in before that date at:",
                     ),
+                    closing(brand, lang),
+                ),
+            },
+            EmailMessage::Invoice { name, number, total_cents, due_on, credit_note: false } => RenderedEmail {
+                subject: format!("{} {number} {} {company}", lang.pick("Factuur", "Invoice"), lang.pick("van", "from")),
+                text: format!(
+                    "{}\n\n{} {number} {} {}. {} {}.\n\n{}\n{portal}\n\n{}",
+                    greeting(name.as_ref(), lang),
+                    lang.pick("Bijgaand vindt u factuur", "Attached is invoice"),
+                    lang.pick("voor een bedrag van", "for an amount of"),
+                    custodian_domain::model::format_amount(*total_cents, lang),
+                    lang.pick("Wij zien uw betaling graag tegemoet vóór", "We look forward to your payment before"),
+                    custodian_domain::model::long_date(*due_on, lang),
+                    lang.pick(
+                        "Het rekeningnummer staat op de factuur. U vindt de factuur ook in het klantenportaal:",
+                        "The account number is on the invoice. The invoice is also in the customer portal:",
+                    ),
+                    closing(brand, lang),
+                ),
+            },
+            EmailMessage::Invoice { name, number, total_cents, credit_note: true, .. } => RenderedEmail {
+                subject: format!("{} {number} {} {company}", lang.pick("Creditnota", "Credit note"), lang.pick("van", "from")),
+                text: format!(
+                    "{}\n\n{} {number} {} {}.\n\n{}\n{portal}\n\n{}",
+                    greeting(name.as_ref(), lang),
+                    lang.pick("Bijgaand vindt u creditnota", "Attached is credit note"),
+                    lang.pick("voor een bedrag van", "for an amount of"),
+                    custodian_domain::model::format_amount(*total_cents, lang),
+                    lang.pick("U vindt de creditnota ook in het klantenportaal:", "The credit note is also in the customer portal:"),
                     closing(brand, lang),
                 ),
             },
@@ -454,6 +489,35 @@ mod tests {
         assert!(nl.text.contains("4 januari 2027") && nl.text.starts_with("Beste Anna Grutto,"), "{}", nl.text);
         assert!(en.text.contains("4 January 2027") && en.text.contains("https://portaal.voorbeeld.nl/"), "{}", en.text);
         assert_eq!(m.kind(), "erasure_notice");
+    }
+
+    #[test]
+    fn the_invoice_mail_names_number_amount_and_due_date() {
+        let due_on = time::Date::from_calendar_date(2026, time::Month::December, 31).unwrap();
+        let invoice = EmailMessage::Invoice {
+            name: None,
+            number: "2026-0042".into(),
+            total_cents: 123_456,
+            due_on,
+            credit_note: false,
+        };
+        let nl = invoice.render(Lang::Nl, &brand());
+        let en = invoice.render(Lang::En, &brand());
+        assert_eq!(nl.subject, "Factuur 2026-0042 van Voorbeeld Hosting");
+        assert!(nl.text.contains("€ 1.234,56") && nl.text.contains("31 december 2026"), "{}", nl.text);
+        assert!(en.text.contains("€1,234.56") && en.text.contains("31 December 2026"), "{}", en.text);
+        assert_eq!(invoice.kind(), "invoice");
+        let credit = EmailMessage::Invoice {
+            name: None,
+            number: "2026-0043".into(),
+            total_cents: -5950,
+            due_on,
+            credit_note: true,
+        };
+        let nl = credit.render(Lang::Nl, &brand());
+        assert_eq!(nl.subject, "Creditnota 2026-0043 van Voorbeeld Hosting");
+        assert!(nl.text.contains("€ -59,50") && !nl.text.contains("betaling"), "{}", nl.text);
+        assert_eq!(credit.kind(), "invoice.credit_note");
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use custodian_domain::Lang;
 use custodian_domain::validate::{Email, Phone};
-use custodian_store::outbox::{EmailConsent, NewMessage, OutboxCounts, Outgoing};
+use custodian_store::outbox::{Attachment, EmailConsent, NewMessage, OutboxCounts, Outgoing};
 use custodian_store::{Access, Store};
 
 use crate::NotifyError;
@@ -44,15 +44,41 @@ impl Notifier {
         lang: Lang,
         message: &EmailMessage,
     ) -> Result<i64, NotifyError> {
-        let rendered = message.render(lang, &self.branding);
-        let new = NewMessage {
-            kind: message.kind(),
-            customer_id,
-            content: Outgoing::Email { to: to.clone(), consent, subject: rendered.subject, text: rendered.text },
-        };
+        let new = self.email_message(to, consent, customer_id, lang, message, None);
         let id = self.store.outbox().enqueue(access, new, self.clock.now_micros()).await?;
         tracing::info!(outbox_id = id, kind = message.kind(), channel = "email", "message queued");
         Ok(id)
+    }
+
+    /// An e-mail rendered as the outbox takes it, for a caller that queues it
+    /// in the same transaction as the change it reports (an invoice marked as
+    /// sent by e-mail).
+    pub fn email_message(
+        &self,
+        to: &Email,
+        consent: EmailConsent,
+        customer_id: Option<i64>,
+        lang: Lang,
+        message: &EmailMessage,
+        attachment: Option<Attachment>,
+    ) -> NewMessage {
+        let rendered = message.render(lang, &self.branding);
+        NewMessage {
+            kind: message.kind(),
+            customer_id,
+            content: Outgoing::Email {
+                to: to.clone(),
+                consent,
+                subject: rendered.subject,
+                text: rendered.text,
+                attachment,
+            },
+        }
+    }
+
+    /// The time the outbox would stamp a message with now.
+    pub fn now_micros(&self) -> i64 {
+        self.clock.now_micros()
     }
 
     /// Queues a text message and returns its outbox ID.

@@ -200,12 +200,13 @@ impl Worker {
     async fn send(&self, message: &Claimed, installation: &str) -> Result<(), SendError> {
         let id = message.id();
         match &message.content {
-            Content::Email { to, subject, text } => {
+            Content::Email { to, subject, text, attachment } => {
                 let Some(mailer) = &self.mailer else {
                     return Err(SendError::transient("no e-mail sender configured"));
                 };
                 let message_id = mailer.message_id(id, installation);
-                mailer.send(&OutgoingEmail { message_id: &message_id, to, subject, text }).await
+                let attachment = attachment.as_ref();
+                mailer.send(&OutgoingEmail { message_id: &message_id, to, subject, text, attachment }).await
             }
             Content::Sms { to, text } => {
                 let Some(sms) = &self.sms else { return Err(SendError::transient("no SMS sender configured")) };

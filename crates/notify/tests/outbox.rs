@@ -8,7 +8,8 @@ use std::collections::HashSet;
 use common::staff;
 use custodian_domain::validate::{Email, Phone};
 use custodian_store::outbox::{
-    Channel, ClaimRequest, ConsentExemption, Content, EmailConsent, MessageStatus, NewMessage, Outgoing,
+    Attachment, AttachmentType, Channel, ClaimRequest, ConsentExemption, Content, EmailConsent, MessageStatus,
+    NewMessage, Outgoing,
 };
 use custodian_store::{Access, AccessPurpose, Actor, Store, StoreError};
 use custodian_testkit::{customer, databases};
@@ -33,6 +34,7 @@ fn email(consent: EmailConsent) -> NewMessage {
             consent,
             subject: "Onderwerp".into(),
             text: "Beste Piet Puk,".into(),
+            attachment: None,
         },
     }
 }
@@ -119,10 +121,11 @@ async fn content_is_sealed_to_its_row_and_column() {
         let ids: Vec<i64> = claimed.iter().map(|c| c.id()).collect();
         assert_eq!(ids, [staff_mail, text_id], "{name}");
         match &claimed[0].content {
-            Content::Email { to, subject, text } => {
+            Content::Email { to, subject, text, attachment } => {
                 assert_eq!(to.as_str(), "Piet.Puk@voorbeeld.nl", "{name}: the domain in ASCII, local part as given");
                 assert_eq!(subject.as_str(), "Onderwerp");
                 assert_eq!(text.as_str(), "Beste Piet Puk,");
+                assert!(attachment.is_none(), "{name}");
             }
             other => panic!("{name}: {other:?}"),
         }
@@ -130,6 +133,60 @@ async fn content_is_sealed_to_its_row_and_column() {
         assert_eq!(state.status, MessageStatus::Failed, "{name}");
         assert!(state.content_wiped);
         assert!(state.last_error.unwrap().contains("does not open"));
+        store.close().await;
+        db.finish().await;
+    }
+}
+
+fn with_file(name: &str, bytes: &[u8]) -> NewMessage {
+    let mut message = email(EmailConsent::Given);
+    if let Outgoing::Email { attachment, .. } = &mut message.content {
+        *attachment = Some(Attachment {
+            name: name.into(),
+            content_type: AttachmentType::Pdf,
+            bytes: zeroize::Zeroizing::new(bytes.to_vec()),
+        });
+    }
+    message
+}
+
+#[tokio::test]
+async fn an_attachment_is_sealed_checked_and_wiped_with_the_message() {
+    for db in databases().await {
+        let name = db.name();
+        let store = db.store().await;
+        let pdf = b"%PDF-1.7 Factuur F-1 Kwartelkoning 55";
+        let id = store.outbox().enqueue(&staff(), with_file("F-1.pdf", pdf), T0).await.unwrap();
+        let sealed: Vec<u8> = column(&store, "SELECT attachment FROM outbox WHERE id = $1", id).await;
+        assert!(!sealed.windows(12).any(|w| w == b"Kwartelkonin"), "{name}: the file in the clear at rest");
+
+        // A name that could carry a path or a header, an empty or an
+        // oversized file: refused, nothing queued.
+        for (file, bytes) in
+            [("../F-1.pdf", &pdf[..]), ("F-1.pdf\r\nX: y", &pdf[..]), ("F-1.exe", &pdf[..]), ("F-1.pdf", &b""[..])]
+        {
+            let refused = store.outbox().enqueue(&staff(), with_file(file, bytes), T0).await;
+            assert!(matches!(refused, Err(StoreError::Config(_))), "{name}: {file:?}: {refused:?}");
+        }
+        let big = vec![b'x'; 2 * 1024 * 1024 + 1];
+        assert!(store.outbox().enqueue(&staff(), with_file("F-2.pdf", &big), T0).await.is_err(), "{name}");
+        let queued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox").fetch_one(store.pool()).await.unwrap();
+        assert_eq!(queued, 1, "{name}");
+
+        let claimed = store.outbox().claim(&claim(T0, 10)).await.unwrap();
+        match &claimed[0].content {
+            Content::Email { attachment: Some(file), .. } => {
+                assert_eq!(file.name, "F-1.pdf", "{name}");
+                assert_eq!(file.content_type.mime(), "application/pdf");
+                assert_eq!(file.bytes.as_slice(), pdf, "{name}");
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+        assert!(store.outbox().mark_sent(&claimed[0].ticket, T0 + SECOND).await.unwrap());
+        let state = store.outbox().state(id).await.unwrap().unwrap();
+        assert!(state.content_wiped, "{name}");
+        let left: Option<String> = column(&store, "SELECT attachment_name FROM outbox WHERE id = $1", id).await;
+        assert_eq!(left, None, "{name}");
         store.close().await;
         db.finish().await;
     }

@@ -48,9 +48,9 @@ pub use db::Engine;
 pub use erasure::{ErasureReason, JournalEntry};
 pub use export::Export;
 pub use invoices::{
-    CreditNote, ImportInvoice, ImportProblem, ImportSummary, InvoicePage, InvoiceRecord, LineRecord, LineReport,
-    NewCreditNote, NewInvoice, Outcome, Payment, PaymentRecord, Rejected, Settlement, SourceFormat, Standing,
-    StandingCount, invoice_from_json, json_lines, read_source,
+    CreditNote, ImportInvoice, ImportProblem, ImportSummary, InvoicePage, InvoiceRecipient, InvoiceRecord, LineRecord,
+    LineReport, NewCreditNote, NewInvoice, NotByEmail, Outcome, Payment, PaymentRecord, Rejected, Settlement,
+    SourceFormat, Standing, StandingCount, invoice_from_json, json_lines, read_source,
 };
 pub use outbox::{Channel, EmailConsent, Outbox, OutboxCounts};
 pub use permit::Denial;

@@ -9,8 +9,8 @@ use custodian_domain::retention::{HoldReason, RetentionPolicy};
 use custodian_store::auth::{CodeDelivery, StaffInvitation};
 use custodian_store::registry::Target;
 use custodian_store::{
-    Access, AccessPurpose, Actor, ErasureReason, Lookup, NewCreditNote, NewInvoice, Scope, SourceFormat, Store,
-    StoreError, read_source,
+    Access, AccessPurpose, Actor, ErasureReason, Lookup, NewCreditNote, NewInvoice, NotByEmail, Scope, SourceFormat,
+    Store, StoreError, read_source,
 };
 use custodian_testkit::{contact, customer, databases};
 
@@ -164,6 +164,12 @@ async fn attempt(store: &Store, operation: &str, access: &Access, id: i64, n: u6
             );
             let source = read_source(SourceFormat::JsonLines, std::io::Cursor::new(line));
             verdict(&what, store.import_invoices(access, source, false, |_| {}).await)
+        }
+        "invoice.deliver" => {
+            let mut invoice = new_invoice(&format!("E{n}"));
+            invoice.delivery = Delivery::Email;
+            let invoice = store.add_invoice(&billing(), id, invoice).await.unwrap();
+            verdict(&what, store.invoice_to_post(access, invoice, NotByEmail::NoConsent).await)
         }
         "service.read" => verdict(&what, store.read_services(access, id).await),
         "service.write" => {

@@ -400,10 +400,13 @@ pub(crate) async fn create_invoice(
         lines: invoice.lines,
     };
     match state.store.add_invoice(&access(&caller, AccessPurpose::Billing), id, new).await {
-        Ok(created_id) => created(
-            json!({ "id": created_id, "number": invoice.number }),
-            Some(format!("/api/v1/customers/{id}/invoices")),
-        ),
+        Ok(created_id) => {
+            state.delivery.now();
+            created(
+                json!({ "id": created_id, "number": invoice.number }),
+                Some(format!("/api/v1/customers/{id}/invoices")),
+            )
+        }
         Err(e) => store_error(lang, e),
     }
 }
@@ -467,7 +470,10 @@ pub(crate) async fn credit_invoice(
     };
     let new = NewCreditNote { number: credit.number, issued_on, lines };
     match state.store.credit_invoice(&access(&caller, AccessPurpose::Billing), &credit.invoice, new).await {
-        Ok(note) => created(json!(note), None),
+        Ok(note) => {
+            state.delivery.now();
+            created(json!(note), None)
+        }
         Err(e) => store_error(lang, e),
     }
 }
@@ -507,6 +513,9 @@ pub(crate) async fn import_invoices(
             }
         })
         .await;
+    if !dry_run {
+        state.delivery.now();
+    }
     match result {
         Ok(summary) if summary.errors > 0 => respond(
             StatusCode::UNPROCESSABLE_ENTITY,

@@ -15,6 +15,7 @@ use custodian_store::Store;
 mod access;
 mod amsterdam;
 mod api;
+pub mod delivery;
 pub mod documents;
 mod edge;
 mod extract;
@@ -52,6 +53,9 @@ pub struct WebConfig {
     pub notifier: Option<custodian_notify::Notifier>,
     /// Whether an SMS provider is configured (activation codes by SMS).
     pub sms: bool,
+    /// Whether an SMTP server is configured: then invoices that go by e-mail
+    /// are delivered (`delivery.rs`).
+    pub email: bool,
     /// The retention rules: erasure requests and the plan page follow them.
     pub retention: custodian_domain::retention::RetentionPolicy,
     /// The registries, for routing new handles and domains and for fetching
@@ -134,6 +138,7 @@ impl Default for WebConfig {
             attempts_per_minute: 10,
             notifier: None,
             sms: false,
+            email: false,
             retention: Default::default(),
             registry: None,
             read_cache: true,
@@ -145,6 +150,8 @@ impl Default for WebConfig {
 pub(crate) struct AppState {
     pub store: Store,
     pub config: WebConfig,
+    /// Wakes the invoice delivery (`delivery.rs`) after invoices came in.
+    pub delivery: delivery::Wake,
     pub limiter: security::RateLimiter,
     /// The OpenAPI document of this server's API, made once.
     pub openapi: String,
@@ -157,11 +164,15 @@ pub(crate) type State = Arc<AppState>;
 
 /// The application as an axum router.
 pub fn app(store: Store, config: WebConfig) -> axum::Router {
+    app_with(store, config, delivery::Wake::default())
+}
+
+fn app_with(store: Store, config: WebConfig, delivery: delivery::Wake) -> axum::Router {
     let limiter = security::RateLimiter::new(config.attempts_per_minute);
     let store = if config.read_cache { store.with_read_cache() } else { store };
     let openapi = openapi::document(&config.public_url, &routes::endpoints()).to_string();
     let public = security::PublicOrigin::parse(&config.public_url);
-    let state = Arc::new(AppState { store, config, limiter, openapi, public });
+    let state = Arc::new(AppState { store, config, delivery, limiter, openapi, public });
     routes::router(state)
 }
 
@@ -173,7 +184,8 @@ pub struct TlsFiles {
 }
 
 /// Serves on `listener` until `shutdown` completes: HTTPS when `tls` is given,
-/// plain HTTP otherwise (behind a TLS-terminating proxy). `config.limits` bounds
+/// plain HTTP otherwise (behind a TLS-terminating proxy). With a notifier,
+/// invoices that go by e-mail are delivered beside it (`delivery.rs`). `config.limits` bounds
 /// the time to send a request head, the time to answer a request, the time a
 /// connection may be silent, and the number of connections served at once.
 pub async fn serve(
@@ -189,7 +201,16 @@ pub async fn serve(
     let request_timeout = Duration::from_secs(limits.request_timeout_secs);
     let public = security::PublicOrigin::parse(&config.public_url)
         .ok_or_else(|| std::io::Error::other("public_url must be http:// or https:// with a host"))?;
-    let app = app(store, config)
+    let wake = delivery::Wake::default();
+    let (stop_delivery, delivery_stopped) = tokio::sync::watch::channel(());
+    if let (Some(notifier), true) = (config.notifier.clone(), config.email) {
+        let mut stopped = delivery_stopped;
+        let stopped = async move {
+            let _ = stopped.changed().await;
+        };
+        tokio::spawn(delivery::run(store.clone(), notifier, config.clone(), wake.clone(), stopped));
+    }
+    let app = app_with(store, config, wake)
         .layer(edge::EdgeLayer::new(public, request_timeout))
         .into_make_service_with_connect_info::<SocketAddr>();
     let app = security::ConnectionLimit::new(app, limits.max_connections);
@@ -199,6 +220,7 @@ pub async fn serve(
     let stopper = handle.clone();
     tokio::spawn(async move {
         shutdown.await;
+        let _ = stop_delivery.send(());
         stopper.graceful_shutdown(Some(Duration::from_secs(10)));
     });
     let timed = |builder: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>| {

@@ -5,25 +5,12 @@
 
 mod common;
 
-use common::{Client, Server};
+use common::{Client, Server, invoicing, pdf_text};
 use custodian_domain::inventory::Role;
 use custodian_domain::model::{Delivery, InvoiceLine};
 use custodian_store::{Access, AccessPurpose, Actor, NewInvoice};
 use custodian_testkit::databases;
 use reqwest::StatusCode;
-
-fn invoicing() -> custodian_web::documents::Invoicing {
-    custodian_web::documents::Invoicing {
-        street: "Kanaalweg 12".into(),
-        postcode: "1811 AB".into(),
-        city: "Alkmaar".into(),
-        country: "NL".into(),
-        kvk: "12345678".into(),
-        vat_id: "NL123456789B01".into(),
-        iban: "NL91ABNA0417164300".into(),
-        bic: None,
-    }
-}
 
 async fn start(db: &custodian_testkit::TestDb, invoicing: custodian_web::documents::Invoicing) -> Server {
     let config = custodian_web::WebConfig {
@@ -65,20 +52,6 @@ fn text(body: &str) -> String {
         }
     }
     out.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-fn pdf_text(bytes: &[u8]) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("invoice.pdf");
-    std::fs::write(&file, bytes).unwrap();
-    let out = std::process::Command::new("pdftotext")
-        .arg("-layout")
-        .arg(&file)
-        .arg("-")
-        .output()
-        .expect("pdftotext (Debian's poppler-utils) is installed");
-    assert!(out.status.success(), "pdftotext failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
 }
 
 #[tokio::test]

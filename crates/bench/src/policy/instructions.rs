@@ -2,22 +2,33 @@
 //! valgrind's callgrind, every request is sent once to warm it up, the
 //! counters are zeroed, each request is sent `PASSES` more times one after
 //! another, and the counters are dumped. Unlike CPU time, the count does not
-//! move with what else the machine does, so a 2% difference shows.
+//! move with what else the machine does, so a 2% difference shows. Each
+//! dump is also read line by line for the share the policy's own code ran
+//! (`attribution`).
 
 use std::path::Path;
 
 use anyhow::{Context, bail};
 
-use super::{Build, seed};
+use super::{Build, attribution, seed};
 use crate::http::{Connection, Probe, Server};
 
 /// How often each request is counted.
 pub(super) const PASSES: usize = 4;
 
+/// Instructions per answer to one phase's requests.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Count {
+    pub all: f64,
+    /// Those run by the policy's code (see `attribution`).
+    pub policy: f64,
+}
+
 /// Instructions per answer, per phase.
 pub(super) struct Counted {
-    pub dashboard: f64,
-    pub staff: f64,
+    pub dashboard: Count,
+    pub staff: Count,
+    pub api: Count,
 }
 
 /// Whether valgrind's callgrind and its control program are installed.
@@ -40,14 +51,15 @@ pub(super) async fn count(build: &Build<'_>, seeded: &seed::Seeded, out_dir: &Pa
     let key = build.db.key.to_hex();
     let env = [seed::ATTEMPTS, ("CUSTODIAN_READ_CACHE", "false")];
     let server = Server::start_under(&wrapper, &build.bin, &build.db.url, &key, build.data_dir.path(), &env).await?;
-    let (dashboards, views) = super::probes(server.addr, seeded).await?;
-    let dashboard = counted(&server, &dashboards, &out, 1).await?;
-    let staff = counted(&server, &views, &out, 2).await?;
-    Ok(Counted { dashboard, staff })
+    let probes = super::probes(server.addr, seeded).await?;
+    let dashboard = counted(&server, &probes.dashboards, &out, 1).await?;
+    let staff = counted(&server, &probes.views, &out, 2).await?;
+    let api = counted(&server, &probes.api, &out, 3).await?;
+    Ok(Counted { dashboard, staff, api })
 }
 
 /// Instructions per answer to `probes`, read from the `dump`-th dump.
-async fn counted(server: &Server, probes: &[Probe], out: &Path, dump: usize) -> anyhow::Result<f64> {
+async fn counted(server: &Server, probes: &[Probe], out: &Path, dump: usize) -> anyhow::Result<Count> {
     let mut conn = Connection::open(server.addr).await?;
     send_all(&mut conn, probes).await?;
     control(server, "-z")?;
@@ -56,17 +68,20 @@ async fn counted(server: &Server, probes: &[Probe], out: &Path, dump: usize) -> 
     }
     control(server, "-d")?;
     let file = format!("{}.{}.{dump}", out.display(), server.child.id());
-    // The dump is written by the server process itself; wait until it is whole.
+    // The dump is written by the server process itself; it is whole once its
+    // last line, the totals, is there.
     for _ in 0..600 {
         if let Ok(text) = std::fs::read_to_string(&file)
-            && let Some(total) = text.lines().find_map(|l| l.strip_prefix("summary: "))
+            && text.lines().any(|l| l.starts_with("totals: "))
         {
-            let total: f64 = total.trim().parse().with_context(|| format!("summary in {file}"))?;
-            return Ok(total / (PASSES * probes.len()) as f64);
+            let share = attribution::policy_share(&text, attribution::POLICY_SOURCES)
+                .with_context(|| format!("reading {file}"))?;
+            let answers = (PASSES * probes.len()) as f64;
+            return Ok(Count { all: share.total as f64 / answers, policy: share.policy as f64 / answers });
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    bail!("callgrind wrote no summary to {file}")
+    bail!("callgrind wrote no totals to {file}")
 }
 
 async fn send_all(conn: &mut Connection, probes: &[Probe]) -> anyhow::Result<()> {

@@ -37,6 +37,8 @@ pub(super) struct Customer {
 
 pub(super) struct Seeded {
     pub owner: HeaderValue,
+    /// `Bearer` and the secret of an owner's API token that reads customers.
+    pub token: HeaderValue,
     pub customers: Vec<Customer>,
 }
 
@@ -225,6 +227,7 @@ pub(super) async fn seed(bin: &Path, db: &TestDb, data_dir: &Path) -> anyhow::Re
     for (n, id) in (1..).zip(&ids) {
         invoices.push(records(bin, db, data_dir, *id, n)?);
     }
+    let token = api_token(bin, db, data_dir)?;
     let key = db.key.to_hex();
     let server = Server::start(bin, &db.url, &key, data_dir, &[ATTEMPTS]).await?;
     let owner = owner(&server).await?;
@@ -235,5 +238,14 @@ pub(super) async fn seed(bin: &Path, db: &TestDb, data_dir: &Path) -> anyhow::Re
         let cookie = activate(server.addr, &format!("klant{n}@voorbeeld.nl"), &code).await?;
         customers.push(Customer { id, cookie, invoice, company: format!("Bedrijf {n} B.V.") });
     }
-    Ok(Seeded { owner, customers })
+    Ok(Seeded { owner, token, customers })
+}
+
+/// An owner's token for reading customers, made on the command line; the
+/// secret is the last line of what it prints.
+fn api_token(bin: &Path, db: &TestDb, data_dir: &Path) -> anyhow::Result<HeaderValue> {
+    let args = ["api-token", "create", "--name", "bench", "--role", "owner", "--scope", "customers:read"];
+    let said = command(bin, db, data_dir, &args)?;
+    let secret = said.lines().map(str::trim).rfind(|l| !l.is_empty()).context("no token secret printed")?;
+    Ok(HeaderValue::from_str(&format!("Bearer {secret}"))?)
 }

@@ -56,6 +56,7 @@ pub(crate) async fn run(config: &Config, listen: Option<std::net::SocketAddr>) -
         invoicing: config.invoicing.clone(),
         attempts_per_minute: config.login_attempts_per_minute,
         sms: sms.is_some(),
+        email: mailer_configured,
         notifier: notifier.clone(),
         retention: config.retention.clone(),
         registry: registry.clone(),

@@ -323,6 +323,35 @@ pub fn format_cents(cents: i64) -> String {
     format!("{}{}.{:02}", if cents < 0 { "-" } else { "" }, cents.abs() / 100, cents.abs() % 100)
 }
 
+/// Euro cents as Dutch (`€ 1.234,56`, `€ -59,50`) or English (`€1,234.56`,
+/// `-€59.50`) write them.
+pub fn format_amount(cents: i64, lang: crate::Lang) -> String {
+    let abs = cents.unsigned_abs();
+    let minus = if cents < 0 { "-" } else { "" };
+    match lang {
+        crate::Lang::Nl => format!("€ {minus}{},{:02}", grouped(abs / 100, '.'), abs % 100),
+        crate::Lang::En => format!("{minus}€{}.{:02}", grouped(abs / 100, ','), abs % 100),
+    }
+}
+
+/// Groups digits in threes with `sep`.
+fn grouped(mut n: u64, sep: char) -> String {
+    let mut groups = Vec::new();
+    loop {
+        groups.push(n % 1000);
+        n /= 1000;
+        if n == 0 {
+            break;
+        }
+    }
+    let mut out = groups.pop().map(|g| g.to_string()).unwrap_or_default();
+    while let Some(g) = groups.pop() {
+        out.push(sep);
+        out.push_str(&format!("{g:03}"));
+    }
+    out
+}
+
 fn div_round(n: i64, d: i64) -> i64 {
     let q = n / d;
     let r = n % d;
@@ -332,6 +361,18 @@ fn div_round(n: i64, d: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn amounts_in_both_languages() {
+        assert_eq!(format_amount(123_456, crate::Lang::Nl), "€ 1.234,56");
+        assert_eq!(format_amount(123_456, crate::Lang::En), "€1,234.56");
+        assert_eq!(format_amount(5, crate::Lang::Nl), "€ 0,05");
+        assert_eq!(format_amount(-5950, crate::Lang::Nl), "€ -59,50");
+        assert_eq!(format_amount(-5950, crate::Lang::En), "-€59.50");
+        assert_eq!(format_amount(100_000_000_000, crate::Lang::Nl), "€ 1.000.000.000,00");
+        assert_eq!(format_amount(100_100_000, crate::Lang::En), "€1,001,000.00");
+        assert_eq!(format_amount(0, crate::Lang::En), "€0.00");
+    }
 
     #[test]
     fn vat_per_rate_rounds_half_away_from_zero() {

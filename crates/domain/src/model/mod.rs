@@ -17,7 +17,7 @@ pub use customer::{CUSTOMER_FIELDS, CustomerData, CustomerKind, Gender, search_w
 pub use form::{FieldError, FieldErrors, Fields, Form};
 pub use invoice::{
     BILLING_FIELDS, BillingSnapshot, Delivery, InvoiceAmounts, InvoiceData, InvoiceLine, InvoiceState, InvoiceTotals,
-    check_invoice, format_cents, parse_vat_rate,
+    check_invoice, format_amount, format_cents, parse_vat_rate,
 };
 pub use service::{SERVICE_FIELDS, ServiceData, ServiceKind, ServiceStatus};
 pub use text::Text;

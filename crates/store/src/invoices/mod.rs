@@ -1,7 +1,8 @@
 //! Invoices: each has its own data key, so its billing snapshot outlives the
 //! customer's erasure and is destroyed with the invoice itself (A6). Payments
 //! and credit notes are in `payments.rs`, the bulk import in `import.rs` and
-//! the files it reads in `source.rs`.
+//! the files it reads in `source.rs`, delivery by post in `post.rs` and by
+//! e-mail in `email.rs`.
 
 use custodian_domain::model::{
     BillingSnapshot, CustomerData, Delivery, Fields, InvoiceAmounts, InvoiceData, InvoiceLine, InvoiceState, Text,
@@ -18,12 +19,14 @@ use crate::records::{self, placeholders};
 use crate::rows::{Bind, Get, Reader};
 use crate::{Store, StoreError, now_micros};
 
+mod email;
 mod import;
 mod list;
 mod payments;
 mod post;
 mod source;
 
+pub use email::{InvoiceRecipient, NotByEmail};
 pub use import::{ImportProblem, ImportSummary, LineReport, Outcome};
 pub use list::{InvoicePage, Standing, StandingCount};
 pub use payments::{CreditNote, NewCreditNote, Payment, PaymentRecord, Settlement};
@@ -241,14 +244,16 @@ impl Store {
         });
         let (sql, lines_of) = match (scope, detail) {
             (Scope::Customer(_), Detail::Headers) => (&SQL[0], ""),
-            (Scope::Customer(_), Detail::Full) => (&SQL[1], "IN (SELECT id FROM invoices WHERE customer_id = $1)"),
+            (Scope::Customer(_), Detail::Full | Detail::Document) => {
+                (&SQL[1], "IN (SELECT id FROM invoices WHERE customer_id = $1)")
+            }
             (Scope::One(_), _) => (&SQL[2], "= $1"),
         };
         let by = [Bind::Int(match scope {
             Scope::Customer(id) | Scope::One(id) => id,
         })];
         let rows = reader.all(sql, &by).await?;
-        let full = detail == Detail::Full || matches!(scope, Scope::One(_));
+        let full = detail != Detail::Headers || matches!(scope, Scope::One(_));
         // Every line and payment of every invoice in one statement each, grouped by invoice below.
         let (line_rows, payment_rows) = match full {
             true => {
@@ -284,7 +289,9 @@ impl Store {
                         vat_rate_bp: l.col("vat_rate_bp")?,
                     });
                 }
-                invoice.billing = records::open(&key, TABLE, key_id, r, permit::readable_by(who))?;
+                let readable = permit::readable_by(who);
+                let document = detail == Detail::Document;
+                invoice.billing = records::open(&key, TABLE, key_id, r, |f| document || readable(f))?;
                 for p in payment_rows.iter().filter(|p| p.col::<i64>("invoice_id").is_ok_and(|i| i == id)) {
                     invoice
                         .payments
@@ -361,6 +368,9 @@ pub(crate) enum Detail {
     Full,
     /// Number, dates, amounts and delivery: no personal data, nothing decrypted.
     Headers,
+    /// Everything, every billing field whoever reads: what a document sent
+    /// out shows (for those who may deliver invoices).
+    Document,
 }
 
 /// Refuses an invoice number that is taken (by an invoice or a credit note).

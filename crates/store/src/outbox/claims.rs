@@ -5,7 +5,7 @@ use sqlx::{Any, Row, Transaction};
 
 use super::{
     Channel, ClaimRequest, ClaimTicket, Claimed, Content, MessageStatus, Outbox, PERSONAL_COLUMNS, WIPE, clip_error,
-    open, worker_access,
+    open, open_attachment, worker_access,
 };
 use crate::StoreError;
 use crate::audit::{self, Event};
@@ -57,7 +57,7 @@ impl Outbox<'_> {
                 events.push(Event::new(&worker_access(&purpose), "outbox.failed", "outbox", id));
                 continue;
             }
-            let returning = "channel, kind, attempts, retried_after_lease_expiry, recipient, subject, body";
+            let returning = "channel, kind, attempts, retried_after_lease_expiry, recipient, subject, body, attachment_name, attachment";
             let Some((ticket, r)) = QUEUE.take(&mut tx, id, req.now, req.lease_micros, returning).await? else {
                 continue;
             };
@@ -66,9 +66,12 @@ impl Outbox<'_> {
                 let to = open(store, id, "recipient", r.try_get(4)?)?;
                 let text = open(store, id, "body", r.try_get(6)?)?;
                 Ok(match Channel::parse(&channel) {
-                    Some(Channel::Email) => {
-                        Content::Email { to, subject: open(store, id, "subject", r.try_get(5)?)?, text }
-                    }
+                    Some(Channel::Email) => Content::Email {
+                        to,
+                        subject: open(store, id, "subject", r.try_get(5)?)?,
+                        text,
+                        attachment: open_attachment(store, id, r.try_get(7)?, r.try_get(8)?)?,
+                    },
                     Some(Channel::Sms) => Content::Sms { to, text },
                     None => return Err(StoreError::Corrupt(format!("unknown outbox channel {channel:?}"))),
                 })

@@ -43,12 +43,14 @@ pub use crate::lease::ClaimTicket;
 
 const TABLE: &str = "outbox";
 /// The sealed columns, wiped when a message is finished.
-pub const PERSONAL_COLUMNS: [&str; 3] = ["recipient", "subject", "body"];
+pub const PERSONAL_COLUMNS: [&str; 4] = ["recipient", "subject", "body", "attachment"];
 /// Longest error text kept (characters).
 const ERROR_MAX_CHARS: usize = 500;
 /// Longest body accepted (bytes): far above any notice, far below a mail server's limit.
 const BODY_MAX_BYTES: usize = 64 * 1024;
 const SUBJECT_MAX_CHARS: usize = 200;
+/// Largest attachment accepted (bytes): an invoice's PDF is a few kilobytes.
+const ATTACHMENT_MAX_BYTES: usize = 2 * 1024 * 1024;
 /// The `meta` row that holds the per-installation value of message IDs.
 const INSTALLATION_META: &str = "outbox_installation";
 /// The actor that sends, gives up and takes over expired leases.
@@ -108,8 +110,64 @@ impl EmailConsent {
 
 /// What to send, to whom. The recipient types are validated values.
 pub enum Outgoing {
-    Email { to: Email, consent: EmailConsent, subject: String, text: String },
+    Email { to: Email, consent: EmailConsent, subject: String, text: String, attachment: Option<Attachment> },
     Sms { to: Phone, text: String },
+}
+
+/// A file sent with an e-mail. Only the company's own documents for the
+/// recipient go this way (an invoice to a business customer, A12); never an
+/// export of personal data (A10).
+#[derive(Clone)]
+pub struct Attachment {
+    /// The file name the recipient sees: letters, digits, `-`, `_` and one
+    /// `.` before the extension; no personal data (it is not sealed).
+    pub name: String,
+    pub content_type: AttachmentType,
+    pub bytes: Zeroizing<Vec<u8>>,
+}
+
+impl fmt::Debug for Attachment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Attachment {{ {:?}, {} bytes }}", self.content_type, self.bytes.len())
+    }
+}
+
+/// The kinds of file an e-mail may carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttachmentType {
+    Pdf,
+}
+
+impl AttachmentType {
+    pub fn mime(self) -> &'static str {
+        match self {
+            AttachmentType::Pdf => "application/pdf",
+        }
+    }
+
+    fn extension(self) -> &'static str {
+        match self {
+            AttachmentType::Pdf => "pdf",
+        }
+    }
+
+    /// The type of a stored file name, by its extension.
+    fn of(name: &str) -> Option<AttachmentType> {
+        name.rsplit_once('.').and_then(|(_, ext)| (ext == "pdf").then_some(AttachmentType::Pdf))
+    }
+}
+
+/// Whether `name` is a plain file name of `kind`: `stem.ext`, the stem of
+/// letters, digits, `-` and `_`.
+fn valid_attachment_name(name: &str, kind: AttachmentType) -> bool {
+    match name.rsplit_once('.') {
+        Some((stem, ext)) => {
+            ext == kind.extension()
+                && (1..=100).contains(&stem.len())
+                && stem.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        }
+        None => false,
+    }
 }
 
 impl fmt::Debug for Outgoing {
@@ -196,7 +254,7 @@ pub struct ClaimRequest<'a> {
 
 /// The opened content of a claimed message. Wiped from memory when dropped.
 pub enum Content {
-    Email { to: Zeroizing<String>, subject: Zeroizing<String>, text: Zeroizing<String> },
+    Email { to: Zeroizing<String>, subject: Zeroizing<String>, text: Zeroizing<String>, attachment: Option<Attachment> },
     Sms { to: Zeroizing<String>, text: Zeroizing<String> },
 }
 
@@ -284,11 +342,32 @@ fn seal(store: &Store, id: i64, column: &str, value: &str) -> Vec<u8> {
     store.keys.system.seal(&field_aad(TABLE, id, column), value.as_bytes())
 }
 
-fn open(store: &Store, id: i64, column: &str, sealed: Option<Vec<u8>>) -> Result<Zeroizing<String>, StoreError> {
+fn seal_bytes(store: &Store, id: i64, column: &str, value: &[u8]) -> Vec<u8> {
+    store.keys.system.seal(&field_aad(TABLE, id, column), value)
+}
+
+fn open_bytes(store: &Store, id: i64, column: &str, sealed: Option<Vec<u8>>) -> Result<Zeroizing<Vec<u8>>, StoreError> {
     let sealed = sealed.ok_or_else(|| StoreError::Corrupt(format!("outbox message {id} has no {column}")))?;
-    let plain = store.keys.system.open(&field_aad(TABLE, id, column), &sealed)?;
+    Ok(store.keys.system.open(&field_aad(TABLE, id, column), &sealed)?)
+}
+
+fn open(store: &Store, id: i64, column: &str, sealed: Option<Vec<u8>>) -> Result<Zeroizing<String>, StoreError> {
+    let plain = open_bytes(store, id, column, sealed)?;
     let text = std::str::from_utf8(&plain).map_err(|_| crate::CryptoError::Malformed)?;
     Ok(Zeroizing::new(text.to_string()))
+}
+
+/// A stored attachment, opened: none when the message has no file name.
+fn open_attachment(
+    store: &Store,
+    id: i64,
+    name: Option<String>,
+    sealed: Option<Vec<u8>>,
+) -> Result<Option<Attachment>, StoreError> {
+    let Some(name) = name else { return Ok(None) };
+    let content_type = AttachmentType::of(&name)
+        .ok_or_else(|| StoreError::Corrupt(format!("outbox message {id}: attachment type")))?;
+    Ok(Some(Attachment { name, content_type, bytes: open_bytes(store, id, "attachment", sealed)? }))
 }
 
 fn invalid(msg: impl Into<String>) -> StoreError {
@@ -314,7 +393,7 @@ fn worker_access(purpose: &str) -> Access {
     Access::new(Actor::job(WORKER_ACTOR), AccessPurpose::parse(purpose).unwrap_or(AccessPurpose::Administration))
 }
 
-const WIPE: &str = "recipient = NULL, subject = NULL, body = NULL";
+const WIPE: &str = "recipient = NULL, subject = NULL, body = NULL, attachment = NULL, attachment_name = NULL";
 
 impl Outbox<'_> {
     /// The non-personal state of one message.
@@ -322,7 +401,7 @@ impl Outbox<'_> {
         let row = sqlx::query(
             "SELECT id, channel, kind, customer_id, status, attempts, retried_after_lease_expiry, created_at,
                     next_attempt_at, last_attempt_at, finished_at, last_error,
-                    CAST(CASE WHEN recipient IS NULL AND subject IS NULL AND body IS NULL THEN 1 ELSE 0 END AS BIGINT)
+                    CAST(CASE WHEN recipient IS NULL AND subject IS NULL AND body IS NULL AND attachment IS NULL THEN 1 ELSE 0 END AS BIGINT)
              FROM outbox WHERE id = $1",
         )
         .bind(id)

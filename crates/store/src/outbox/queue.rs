@@ -3,9 +3,11 @@
 
 use custodian_domain::policy::{Action, Principal, Resource};
 
+use sqlx::{Any, Transaction};
+
 use super::{
-    BODY_MAX_BYTES, Channel, NewMessage, Outbox, Outgoing, PERSONAL_COLUMNS, SUBJECT_MAX_CHARS, WIPE, invalid, seal,
-    valid_kind,
+    ATTACHMENT_MAX_BYTES, BODY_MAX_BYTES, Channel, NewMessage, Outbox, Outgoing, PERSONAL_COLUMNS, SUBJECT_MAX_CHARS,
+    WIPE, invalid, seal, seal_bytes, valid_attachment_name, valid_kind,
 };
 use crate::StoreError;
 use crate::audit::{self, Access, Event};
@@ -15,6 +17,21 @@ impl Outbox<'_> {
     /// Queues a message and returns its outbox ID. The message is due at `now`.
     /// A customer may only queue messages about themselves.
     pub async fn enqueue(self, access: &Access, message: NewMessage, now: i64) -> Result<i64, StoreError> {
+        let mut tx = crate::db::write_tx(&self.store.pool).await?;
+        let id = self.enqueue_in(&mut tx, access, message, now).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// [`Outbox::enqueue`] inside the caller's transaction, so that a message
+    /// and the change that sends it are written together or not at all.
+    pub(crate) async fn enqueue_in(
+        self,
+        tx: &mut Transaction<'static, Any>,
+        access: &Access,
+        message: NewMessage,
+        now: i64,
+    ) -> Result<i64, StoreError> {
         if !valid_kind(message.kind) {
             return Err(invalid("an outbox message kind is lower-case ASCII, digits, '_' and '.'"));
         }
@@ -26,11 +43,11 @@ impl Outbox<'_> {
             None => crate::permit::require(access, Resource::Messages, Action::Write)?,
         }
         let channel = message.content.channel();
-        let (to, consent, subject, text) = match &message.content {
-            Outgoing::Email { to, consent, subject, text } => {
-                (to.ascii(), Some(consent.as_str()), Some(subject.as_str()), text.as_str())
+        let (to, consent, subject, text, attachment) = match &message.content {
+            Outgoing::Email { to, consent, subject, text, attachment } => {
+                (to.ascii(), Some(consent.as_str()), Some(subject.as_str()), text.as_str(), attachment.as_ref())
             }
-            Outgoing::Sms { to, text } => (to.as_str().to_string(), None, None, text.as_str()),
+            Outgoing::Sms { to, text } => (to.as_str().to_string(), None, None, text.as_str(), None),
         };
         if text.trim().is_empty() || text.len() > BODY_MAX_BYTES {
             return Err(invalid(format!("an outbox message body holds 1 to {BODY_MAX_BYTES} bytes")));
@@ -40,8 +57,15 @@ impl Outbox<'_> {
         {
             return Err(invalid(format!("an e-mail subject holds 1 to {SUBJECT_MAX_CHARS} characters on one line")));
         }
+        if let Some(a) = attachment {
+            if !valid_attachment_name(&a.name, a.content_type) {
+                return Err(invalid("an attachment's file name is letters, digits, '-' and '_' with its extension"));
+            }
+            if a.bytes.is_empty() || a.bytes.len() > ATTACHMENT_MAX_BYTES {
+                return Err(invalid(format!("an attachment holds 1 to {ATTACHMENT_MAX_BYTES} bytes")));
+            }
+        }
         let store = self.store;
-        let mut tx = crate::db::write_tx(&store.pool).await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO outbox (channel, kind, customer_id, consent, purpose, status, attempts, retried_after_lease_expiry, created_at, next_attempt_at)
              VALUES ($1, $2, $3, $4, $5, 'pending', 0, 0, $6, $6) RETURNING id",
@@ -52,22 +76,31 @@ impl Outbox<'_> {
         .bind(consent)
         .bind(access.purpose.as_str())
         .bind(now)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut **tx)
         .await?;
         let sealed_subject = subject.map(|s| seal(store, id, "subject", s));
-        sqlx::query("UPDATE outbox SET recipient = $1, subject = $2, body = $3 WHERE id = $4")
-            .bind(seal(store, id, "recipient", &to))
-            .bind(sealed_subject)
-            .bind(seal(store, id, "body", text))
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        let fields: Vec<&str> =
-            PERSONAL_COLUMNS.into_iter().filter(|c| *c != "subject" || channel == Channel::Email).collect();
+        sqlx::query(
+            "UPDATE outbox SET recipient = $1, subject = $2, body = $3, attachment_name = $4, attachment = $5 WHERE id = $6",
+        )
+        .bind(seal(store, id, "recipient", &to))
+        .bind(sealed_subject)
+        .bind(seal(store, id, "body", text))
+        .bind(attachment.map(|a| a.name.clone()))
+        .bind(attachment.map(|a| seal_bytes(store, id, "attachment", &a.bytes)))
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+        let fields: Vec<&str> = PERSONAL_COLUMNS
+            .into_iter()
+            .filter(|c| match *c {
+                "subject" => channel == Channel::Email,
+                "attachment" => attachment.is_some(),
+                _ => true,
+            })
+            .collect();
         let mut event = Event::new(access, "outbox.enqueue", "outbox", id).fields(fields);
         store.keys.seal_source(&mut event, None);
-        audit::append(&mut tx, &[event]).await?;
-        tx.commit().await?;
+        audit::append(tx, &[event]).await?;
         Ok(id)
     }
 

@@ -88,6 +88,17 @@ pub(crate) fn action_label(action: &str, lang: Lang) -> &str {
         "invoice.delete" => lang.pick("factuur na zeven jaar verwijderd", "deleted an invoice after seven years"),
         "invoice.paid" => lang.pick("betaling vastgelegd", "recorded a payment"),
         "invoice.posted" => lang.pick("factuur per post verstuurd", "posted an invoice"),
+        "invoice.emailed" => lang.pick("factuur per e-mail verstuurd", "sent an invoice by e-mail"),
+        "invoice.to_post.no_consent" => {
+            lang.pick("factuur per post: geen toestemming voor e-mail", "invoice by post: no consent to e-mail")
+        }
+        "invoice.to_post.private_person" => lang.pick(
+            "factuur per post: van een particulier, niet per e-mail",
+            "invoice by post: a private person's, not by e-mail",
+        ),
+        "invoice.to_post.no_document" => {
+            lang.pick("factuur per post: de PDF kon niet worden gemaakt", "invoice by post: its PDF could not be made")
+        }
         "service.end" => lang.pick("dienst beëindigd", "ended a service"),
         "account.invite" => lang.pick("portaaltoegang gegeven", "gave portal access"),
         "account.code_disclosed" => lang.pick("activeringscode ingezien", "was shown the activation code"),

@@ -46,6 +46,35 @@ pub struct Outside {
 }
 
 pub const COMPANY: &str = "Voorbeeld Hosting";
+
+/// What `pdftotext` (Debian's poppler-utils) reads in a PDF, laid out.
+pub fn pdf_text(bytes: &[u8]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("invoice.pdf");
+    std::fs::write(&file, bytes).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .arg("-layout")
+        .arg(&file)
+        .arg("-")
+        .output()
+        .expect("pdftotext (Debian's poppler-utils) is installed");
+    assert!(out.status.success(), "pdftotext failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The company's details on its invoices.
+pub fn invoicing() -> custodian_web::documents::Invoicing {
+    custodian_web::documents::Invoicing {
+        street: "Kanaalweg 12".into(),
+        postcode: "1811 AB".into(),
+        city: "Alkmaar".into(),
+        country: "NL".into(),
+        kvk: "12345678".into(),
+        vat_id: "NL123456789B01".into(),
+        iban: "NL91ABNA0417164300".into(),
+        bic: None,
+    }
+}
 const CM_TOKEN: &str = "00000000-1111-2222-3333-444444444444";
 
 impl Server {
@@ -119,8 +148,10 @@ impl Server {
         let config = custodian_web::WebConfig {
             attempts_per_minute: 10_000,
             company: COMPANY.into(),
+            invoicing: invoicing(),
             notifier: Some(notifier),
             sms: true,
+            email: true,
             ..Default::default()
         };
         let mut server = Self::launch(store, listener, config);
@@ -191,8 +222,13 @@ impl Server {
 
     /// A customer with a portal account, logged in.
     pub async fn customer(&self, n: u64) -> (i64, Client) {
+        self.customer_with(&custodian_testkit::customer(n)).await
+    }
+
+    /// A customer made of `data`, signed in to the portal.
+    pub async fn customer_with(&self, data: &custodian_domain::model::CustomerData) -> (i64, Client) {
         let owner = Access::new(Actor::operator(), AccessPurpose::Administration);
-        let id = self.store.create_customer(&owner, &custodian_testkit::customer(n), false).await.unwrap();
+        let id = self.store.create_customer(&owner, data, false).await.unwrap();
         let (_, email, code) = self.store.invite_customer(&owner, id).await.unwrap();
         let c = self.client();
         let page = c.get("/activate").await;

@@ -117,6 +117,9 @@ pub(crate) async fn import(AxState(state): AxState<State>, viewer: Staff, header
         Ok(s) => s,
         Err(e) => return store_error(&viewer, e),
     };
+    if !upload.dry_run {
+        state.delivery.now();
+    }
     let mut p = form_page(&state, &viewer);
     p.summary = Some(summary);
     p.dry_run = upload.dry_run;

@@ -360,7 +360,10 @@ pub(crate) async fn credit(
     let Some(number) = number_of(&state, &viewer, id).await else { return not_found(&state, &viewer) };
     let new = NewCreditNote { number: None, issued_on: today(), lines: None };
     match state.store.credit_invoice(&access, &number, new).await {
-        Ok(note) => Redirect::to(&format!("/books/invoices/{}", note.id)).into_response(),
+        Ok(note) => {
+            state.delivery.now();
+            Redirect::to(&format!("/books/invoices/{}", note.id)).into_response()
+        }
         Err(e) => match actionable(&e, lang) {
             Some(error) => show(&state, &viewer, id, Entered { error, ..Entered::default() }).await,
             None => store_error(&viewer, e),
