@@ -305,6 +305,7 @@ pub static NON_PERSONAL: &[(&str, &str, &str)] = &[
     ("services", "status", "service status"),
     ("services", "started_on", "date"),
     ("services", "ended_on", "date"),
+    ("services", "for_third_party", "whether the service is delivered for a third party (yes or no)"),
     ("invoices", "id", "pseudonymous key"),
     ("invoices", "customer_id", "pseudonymous key"),
     ("invoices", "key_id", "reference to the wrapped invoice key"),

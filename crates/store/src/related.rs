@@ -32,6 +32,8 @@ pub struct ServiceRecord {
     pub status: String,
     pub started_on: String,
     pub ended_on: Option<String>,
+    /// Delivered for a third party on the customer's behalf (M1).
+    pub for_third_party: bool,
     /// Absent when the reader's role may not see it.
     pub description: Option<String>,
 }
@@ -92,13 +94,15 @@ impl Store {
         let (head, _) = self.load_customer_row(&mut *tx, customer_id).await?;
         let key = self.keys.data_key(&mut *tx, head.live_key_id()?).await?;
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO services (customer_id, kind, status, started_on, ended_on) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            "INSERT INTO services (customer_id, kind, status, started_on, ended_on, for_third_party)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         )
         .bind(customer_id)
         .bind(data.kind.as_str())
         .bind(data.status.as_str())
         .bind(format_date(data.started_on))
         .bind(data.ended_on.map(format_date))
+        .bind(i64::from(data.for_third_party))
         .fetch_one(&mut *tx)
         .await?;
         let sealed =
@@ -198,7 +202,8 @@ impl Store {
         key: &crate::Key,
         who: Principal,
     ) -> Result<Vec<ServiceRecord>, StoreError> {
-        let sql = "SELECT id, kind, status, started_on, ended_on, description FROM services WHERE customer_id = $1 ORDER BY id";
+        let sql = "SELECT id, kind, status, started_on, ended_on, for_third_party, description FROM services
+                   WHERE customer_id = $1 ORDER BY id";
         let mut services = vec![];
         for r in &reader.all(sql, &[Bind::Int(customer_id)]).await? {
             let id: i64 = r.col("id")?;
@@ -210,6 +215,7 @@ impl Store {
                 status: r.col("status")?,
                 started_on: r.col("started_on")?,
                 ended_on: r.col("ended_on")?,
+                for_third_party: r.col::<i64>("for_third_party")? != 0,
                 description,
             });
         }

@@ -452,6 +452,7 @@ fn write_schemas(list: impl Fn(Value) -> Value) -> Vec<(&'static str, Value)> {
                         "description": { "type": "string" },
                         "started_on": { "type": "string", "format": "date" },
                         "ended_on": { "type": "string", "format": "date" },
+                        "for_third_party": { "type": "string", "enum": ["yes", "no"], "default": "no", "description": "delivered for someone else on the customer's behalf (M1)" },
                     }
                 } }
             }),

@@ -1,7 +1,9 @@
 //! The bookkeeper's workspace in the browser's terms: invoices by standing, one
 //! invoice with a payment recorded and refused, the import (dry run, then for
 //! real), the print queue, the PDF and UBL downloads, and the customer's own
-//! invoices in the portal. Amounts are worked out by hand in the comments.
+//! invoices in the portal; services (one for a third party) and domain
+//! contacts on the staff customer page. Amounts are worked out by hand in the
+//! comments.
 
 mod common;
 
@@ -235,11 +237,17 @@ async fn the_customer_page_records_services_and_shows_invoices_to_the_books_only
         let books = server.staff(Role::Bookkeeper, "boekhouding@telder.nl").await;
         let (customer, _) = server.customer(1).await;
         invoice(&server, customer, "2026-0401", Delivery::Post).await;
+        let target = custodian_store::registry::Target { registry: "sidn", passthrough: false };
+        let contact = custodian_testkit::contact("KLANT1-NL");
+        server.store.create_handle(&common::operator(), customer, target, &contact).await.unwrap();
 
         let page = customer_page(&staff, customer, "support").await;
         assert_eq!(page.status, StatusCode::OK, "{}", page.body);
         let shown = text(&page.body);
         assert!(shown.contains("Diensten Geen diensten."), "{shown}");
+        // The handle with its registry and state; the holder's details are on its own page.
+        assert!(shown.contains("Domeincontacten Contact-ID Registry Stand Gebruikt door KLANT1-NL sidn"), "{shown}");
+        assert!(!shown.contains("Piet Kievit"), "no holder data on the customer page: {shown}");
         assert!(!shown.contains("2026-0401"), "staff never see invoices (A4): {shown}");
 
         // A service without a kind is refused, with the reason, and nothing is recorded.
@@ -269,6 +277,21 @@ async fn the_customer_page_records_services_and_shows_invoices_to_the_books_only
         assert!(shown.contains("webhosting Webhosting Pro actief 2026-11-01"), "{shown}");
         let services = server.store.read_services(&operator, customer).await.unwrap();
         assert_eq!((services.len(), services[0].kind.as_str()), (1, "hosting"));
+        assert!(!services[0].for_third_party);
+
+        // A server the customer has us manage for someone else (M1).
+        let fields = [
+            ("purpose", "support"),
+            ("kind", "managed_server"),
+            ("description", "Server webshop De Vries"),
+            ("started_on", "2026-11-02"),
+            ("for_third_party", "yes"),
+        ];
+        let managed = staff.post_form(&path, &page, &fields).await;
+        let shown = text(&managed.body);
+        assert!(shown.contains("(voor een derde) Server webshop De Vries"), "{shown}");
+        let services = server.store.read_services(&operator, customer).await.unwrap();
+        assert!(services[1].for_third_party, "{services:?}");
 
         // The bookkeeper sees the customer's invoices, linked to the books.
         let page = customer_page(&books, customer, "billing").await;

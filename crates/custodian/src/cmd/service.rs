@@ -12,6 +12,7 @@ use crate::config::Config;
 #[derive(Subcommand, Debug)]
 pub(crate) enum ServiceCmd {
     /// Add a service: --set kind=hosting --set description=... --set started_on=2026-01-01
+    /// [--set for_third_party=yes]
     Add {
         customer: i64,
         #[arg(long = "set", value_name = "FIELD=VALUE")]
@@ -47,9 +48,10 @@ pub(crate) async fn run(out: &mut impl Write, config: &Config, cmd: ServiceCmd) 
             print(out, format, &services, |out, s| {
                 writeln!(
                     out,
-                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    "{}\t{}{}\t{}\t{}\t{}\t{}",
                     s.id,
                     s.kind,
+                    if s.for_third_party { " (for a third party)" } else { "" },
                     s.status,
                     s.started_on,
                     s.ended_on.as_deref().unwrap_or("-"),

@@ -138,7 +138,7 @@ pub const CUSTOMER_FIELDS: &[&str] = &[
     "email_consent",
 ];
 
-fn parse_bool(s: &str) -> Result<bool, Invalid> {
+pub(super) fn parse_bool(s: &str) -> Result<bool, Invalid> {
     match s.trim().to_ascii_lowercase().as_str() {
         "yes" | "ja" | "true" | "1" | "on" => Ok(true),
         "no" | "nee" | "false" | "0" | "off" => Ok(false),

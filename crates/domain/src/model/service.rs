@@ -68,9 +68,13 @@ pub struct ServiceData {
     pub description: Text,
     pub started_on: time::Date,
     pub ended_on: Option<time::Date>,
+    /// Delivered for a third party, on the customer's behalf (M1: servers
+    /// managed also for third parties): whose data the service holds is not
+    /// the customer's own, which their processing agreement must cover.
+    pub for_third_party: bool,
 }
 
-pub const SERVICE_FIELDS: &[&str] = &["kind", "status", "description", "started_on", "ended_on"];
+pub const SERVICE_FIELDS: &[&str] = &["kind", "status", "description", "started_on", "ended_on", "for_third_party"];
 
 impl ServiceData {
     pub fn from_fields(input: &Fields) -> Result<ServiceData, FieldErrors> {
@@ -80,6 +84,7 @@ impl ServiceData {
         let description = f.required("description", Text::parse);
         let started_on = f.required("started_on", parse_date);
         let ended_on = f.optional("ended_on", parse_date);
+        let for_third_party = f.optional("for_third_party", super::customer::parse_bool).unwrap_or(false);
         if let (Some(s), Some(e)) = (started_on, ended_on)
             && e < s
         {
@@ -94,7 +99,14 @@ impl ServiceData {
             );
         }
         f.finish(|| {
-            Some(ServiceData { kind: kind?, status, description: description?, started_on: started_on?, ended_on })
+            Some(ServiceData {
+                kind: kind?,
+                status,
+                description: description?,
+                started_on: started_on?,
+                ended_on,
+                for_third_party,
+            })
         })
     }
 
@@ -105,6 +117,28 @@ impl ServiceData {
         put(&mut f, "description", Some(&self.description));
         put(&mut f, "started_on", Some(format_date(self.started_on)));
         put(&mut f, "ended_on", self.ended_on.map(format_date));
+        put(&mut f, "for_third_party", Some(if self.for_third_party { "yes" } else { "no" }));
         f
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(extra: &[(&str, &str)]) -> Fields {
+        let base = [("kind", "managed_server"), ("description", "Server klantportaal"), ("started_on", "2026-01-01")];
+        base.iter().chain(extra).map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn a_service_for_a_third_party_is_marked_as_such() {
+        assert!(!ServiceData::from_fields(&fields(&[])).unwrap().for_third_party, "not unless said");
+        let managed = ServiceData::from_fields(&fields(&[("for_third_party", "ja")])).unwrap();
+        assert!(managed.for_third_party);
+        assert_eq!(managed.to_fields()["for_third_party"], "yes");
+        assert_eq!(ServiceData::from_fields(&managed.to_fields()).unwrap(), managed);
+        let e = ServiceData::from_fields(&fields(&[("for_third_party", "misschien")])).unwrap_err();
+        assert!(e.for_field("for_third_party").is_some(), "{e:?}");
     }
 }

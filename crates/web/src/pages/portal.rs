@@ -92,8 +92,12 @@ async fn dashboard_page(state: &State, viewer: &Viewer, export: Export, saved: b
         .services
         .iter()
         .map(|s| {
+            let kind = who::service_label(&s.kind, lang);
             [
-                who::service_label(&s.kind, lang).to_string(),
+                match s.for_third_party {
+                    true => format!("{kind} ({})", lang.pick("voor een derde", "for a third party")),
+                    false => kind.to_string(),
+                },
                 s.description.clone().unwrap_or_default(),
                 who::status_label(&s.status, lang).to_string(),
                 s.started_on.clone(),

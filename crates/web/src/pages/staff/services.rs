@@ -1,6 +1,7 @@
 //! What a customer has with the company, on the staff customer page: the
-//! services (M1, A13), and for those who keep the books the invoice headers;
-//! and recording a new service.
+//! services (M1, A13), the domain contacts (handles, without holder data),
+//! and for those who keep the books the invoice headers; and recording a new
+//! service.
 
 use axum::extract::{Form, Path, State as AxState};
 use axum::response::Response;
@@ -14,13 +15,24 @@ use crate::extract::Staff;
 use crate::pages::{FormFields, actionable, books, store_error, who};
 use crate::view::euros;
 
-/// One service as the page shows it: kind, description, status, since, until.
+/// One service as the page shows it: kind (and whether for a third party),
+/// description, status, since, until.
 pub(crate) struct ServiceRow {
     pub kind: &'static str,
+    pub for_third_party: bool,
     pub description: String,
     pub status: &'static str,
     pub started: String,
     pub ended: String,
+}
+
+/// One domain contact (handle): its ID at the registry, the registry, its
+/// state and the domains that use it; no holder data.
+pub(crate) struct HandleRow {
+    pub handle: String,
+    pub registry: String,
+    pub status: &'static str,
+    pub domains: String,
 }
 
 /// One invoice header: its id (for the link), number, date, total, standing.
@@ -41,6 +53,8 @@ pub(crate) struct Related {
     pub can_add_service: bool,
     pub shows_invoices: bool,
     pub invoices: Vec<InvoiceRow>,
+    pub shows_handles: bool,
+    pub handles: Vec<HandleRow>,
     /// The kinds a new service can be, in words.
     pub kinds: Vec<(&'static str, &'static str)>,
 }
@@ -63,6 +77,7 @@ pub(super) async fn related(
         shows_services: custodian_domain::inventory::fields_of("services").any(|f| f.allows(who, Action::Read)),
         can_add_service: policy::allows(who, Resource::Services, Action::Write),
         shows_invoices: policy::allows(who, Resource::Invoices, Action::Read),
+        shows_handles: policy::allows(who, Resource::Handles, Action::Read),
         kinds: KINDS.iter().map(|k| (*k, who::service_label(k, lang))).collect(),
         ..Related::default()
     };
@@ -74,10 +89,26 @@ pub(super) async fn related(
             .into_iter()
             .map(|s| ServiceRow {
                 kind: who::service_label(&s.kind, lang),
+                for_third_party: s.for_third_party,
                 description: s.description.unwrap_or_default(),
                 status: who::status_label(&s.status, lang),
                 started: s.started_on,
                 ended: s.ended_on.unwrap_or_default(),
+            })
+            .collect();
+    }
+    if related.shows_handles {
+        let none = lang.pick("nog niet bij de registry", "not at the registry yet");
+        related.handles = state
+            .store
+            .handles_of(&access, id)
+            .await?
+            .into_iter()
+            .map(|h| HandleRow {
+                handle: h.handle.unwrap_or_else(|| none.to_string()),
+                registry: h.registry.unwrap_or_default(),
+                status: who::status_label(&h.status, lang),
+                domains: h.domains.join(", "),
             })
             .collect();
     }
@@ -115,7 +146,7 @@ pub(crate) async fn add_service(
         .and_then(|p| AccessPurpose::parse(p))
         .filter(|p| allowed.contains(p))
         .unwrap_or(AccessPurpose::Administration);
-    let fields: custodian_domain::model::Fields = ["kind", "description", "started_on"]
+    let fields: custodian_domain::model::Fields = ["kind", "description", "started_on", "for_third_party"]
         .iter()
         .filter_map(|k| form.get(*k).map(|v| (k.to_string(), v.trim().to_string())))
         .collect();
