@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 pub use amounts::{Amounts, RateGroup};
 pub use custodian_domain::Lang;
-pub use pdf::{WINDOW_HEIGHT_MM, WINDOW_LEFT_MM, WINDOW_TOP_MM, WINDOW_WIDTH_MM, pdf};
+pub use pdf::{WINDOW_HEIGHT_MM, WINDOW_LEFT_MM, WINDOW_TOP_MM, WINDOW_WIDTH_MM, pdf, pdf_batch};
 pub use text::{format_amount, format_date, format_rate};
 pub use ubl::ubl;
 

@@ -84,6 +84,34 @@ impl Page {
 
 /// Renders the invoice, or credit note, as PDF bytes.
 pub fn pdf(invoice: &Invoice) -> Result<Vec<u8>, DocumentError> {
+    let title = if invoice.is_credit_note() { labels(invoice.lang).credit_note } else { labels(invoice.lang).invoice };
+    save(&format!("{title} {}", invoice.number.trim()), pages(invoice)?)
+}
+
+/// Renders several invoices as one PDF to print in one go: each starts on a
+/// new page and numbers its own pages, and one of an odd number of pages is
+/// followed by a blank one, so that printed on both sides every invoice
+/// starts on a sheet of its own (one envelope each).
+pub fn pdf_batch(title: &str, invoices: &[Invoice]) -> Result<Vec<u8>, DocumentError> {
+    let mut all = Vec::new();
+    for invoice in invoices {
+        let mut own = pages(invoice)?;
+        if own.len() % 2 == 1 {
+            own.push(PdfPage::new(Mm(PAGE_W), Mm(PAGE_H), vec![]));
+        }
+        all.extend(own);
+    }
+    save(title, all)
+}
+
+fn save(title: &str, pages: Vec<PdfPage>) -> Result<Vec<u8>, DocumentError> {
+    let mut doc = PdfDocument::new(title);
+    let mut warnings = Vec::new();
+    Ok(doc.with_pages(pages).save(&PdfSaveOptions::default(), &mut warnings))
+}
+
+/// The pages of one invoice, each with its footer.
+fn pages(invoice: &Invoice) -> Result<Vec<PdfPage>, DocumentError> {
     invoice.validate()?;
     let lang = invoice.lang;
     let l = labels(lang);
@@ -185,7 +213,7 @@ pub fn pdf(invoice: &Invoice) -> Result<Vec<u8>, DocumentError> {
 
     pages.push(page);
     let count = pages.len();
-    let pdf_pages: Vec<PdfPage> = pages
+    Ok(pages
         .into_iter()
         .enumerate()
         .map(|(i, mut p)| {
@@ -193,10 +221,7 @@ pub fn pdf(invoice: &Invoice) -> Result<Vec<u8>, DocumentError> {
             p.text_right(RIGHT, FOOTER_Y, 7.5, false, &format!("{} {} {} {count}", l.page, i + 1, l.of));
             PdfPage::new(Mm(PAGE_W), Mm(PAGE_H), p.ops)
         })
-        .collect();
-    let mut doc = PdfDocument::new(&format!("{title} {}", invoice.number.trim()));
-    let mut warnings = Vec::new();
-    Ok(doc.with_pages(pdf_pages).save(&PdfSaveOptions::default(), &mut warnings))
+        .collect())
 }
 
 /// Top right: who sends the invoice, with the numbers the Belastingdienst asks for.

@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use custodian_document::{Invoice, pdf};
+use custodian_document::{Invoice, pdf, pdf_batch};
 
 fn assert_all(text: &str, expected: &[&str]) {
     let missing: Vec<&&str> = expected.iter().filter(|e| !text.contains(**e)).collect();
@@ -149,6 +149,30 @@ fn sixty_lines_flow_onto_a_second_page() {
     );
     assert!(!pages[0].contains("Mailbox nummer 60"));
     assert!(!pages[0].contains("Totaal incl. btw"));
+}
+
+/// A print run: a one-page invoice, a two-page one and a one-page credit note
+/// in one file. Each starts on a sheet of its own when printed on both sides
+/// (a blank back after each one-page document) and numbers its own pages.
+#[test]
+fn a_print_run_starts_every_invoice_on_a_sheet_of_its_own() {
+    let mut long: Invoice = dutch_invoice();
+    long.number = "2026-0100".into();
+    long.lines = (1..=60).map(|i| line(&format!("Mailbox nummer {i}"), 1, 1000, 2100)).collect();
+    let bytes = pdf_batch("Te versturen per post", &[dutch_invoice(), long, english_credit_note()]).unwrap();
+    let pages = pdf_pages(&bytes);
+    assert_eq!(pages.len(), 6, "1 + blank, 2, 1 + blank");
+    assert_eq!(pdf_page_count(&bytes), 6);
+    assert_all(&pages[0], &[&dutch_invoice().number, "pagina 1 van 1"]);
+    assert!(pages[1].trim().is_empty(), "a blank back: {:?}", pages[1]);
+    assert_all(&pages[2], &["2026-0100", "pagina 1 van 2"]);
+    assert_all(&pages[3], &["2026-0100", "pagina 2 van 2", "€ 726,00"]);
+    assert_all(&pages[4], &[&english_credit_note().number, "page 1 of 1"]);
+    assert!(pages[5].trim().is_empty());
+    // A document that cannot be made stops the run, naming why.
+    let mut broken = dutch_invoice();
+    broken.lines.clear();
+    assert!(pdf_batch("x", &[dutch_invoice(), broken]).is_err());
 }
 
 #[test]

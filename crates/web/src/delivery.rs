@@ -5,7 +5,8 @@
 //!   attached, through the outbox (TLS-only SMTP);
 //! - a private person, whose invoice identifies them (A10): a notice that it
 //!   is in the portal, when they can sign in there; otherwise by post;
-//! - no consent or no address: by post, into the print queue.
+//! - no consent or no address, or a customer erased since: by post, into
+//!   the print queue.
 //!
 //! Runs in [`crate::serve`] when e-mail is configured: woken right after
 //! invoices come in through a page or the API, and every minute for those
@@ -123,7 +124,14 @@ async fn one(
     header: &InvoiceRecord,
     done: &mut Delivered,
 ) -> Result<(), StoreError> {
-    let to = store.invoice_recipient(access, header.customer_id).await?;
+    let to = match store.invoice_recipient(access, header.customer_id).await {
+        Ok(to) => to,
+        Err(StoreError::Erased(_)) => {
+            done.to_post += usize::from(store.invoice_to_post(access, header.id, NotByEmail::CustomerErased).await?);
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
     let email = match (&to.email, to.consent) {
         (Some(email), true) => email,
         _ => {

@@ -141,6 +141,7 @@ pub static ROUTES: &[Route] = routes! {
     post "/books/invoices/{id}/credit" Access::Staff(Invoices, Write) => books::credit;
     post "/books/invoices/{id}/posted" Access::Staff(Invoices, Write) => books::mark_posted;
     get "/books/post" Access::Staff(Invoices, Read) => books::print_queue;
+    get "/books/post/print" Access::Staff(Invoices, Read) => documents::books_print_run;
     get "/books/import" Access::Staff(Invoices, Write) => books::import_form;
     post "/books/import" Access::Staff(Invoices, Write), upload => books::import;
     get "/staff/accounts" Access::Staff(Accounts, Read) => accounts::list;

@@ -191,6 +191,13 @@ async fn invoices_as_pdf_and_ubl_for_the_books_and_the_customer() {
         // The buyer's accounting matches it on their customer number with us.
         assert!(xml.contains(&format!("<cbc:BuyerReference>{customer}</cbc:BuyerReference>")), "{xml}");
 
+        // The whole print queue as one file: both invoices, each on a sheet of its own.
+        let (status, kind, run) = books.get_bytes("/books/post/print").await;
+        assert_eq!((status, kind.as_str()), (StatusCode::OK, "application/pdf"));
+        let pages: Vec<String> = pdf_text(&run).split('\u{c}').map(str::to_string).collect();
+        assert!(pages[0].contains("2026-0201") && pages[2].contains("2026-0202"), "{pages:?}");
+        assert!(pages[1].trim().is_empty(), "a blank back after a one-page invoice: {pages:?}");
+
         // The customer sees the state and fetches the PDF of their own invoice only.
         let dashboard = portal.get("/portal").await;
         let shown = text(&dashboard.body);

@@ -8,7 +8,9 @@
 //! - a private person, whose invoice identifies them (A10): a notice that it
 //!   is in the portal when they can sign in there, with nothing of the
 //!   invoice in it; otherwise the print queue;
-//! - every move is in the trail, and a second pass sends nothing again.
+//! - every move is in the trail, and a second pass sends nothing again;
+//! - while the company's invoicing details are incomplete nothing is read and
+//!   everything waits; an erased customer's invoice goes by post.
 
 mod common;
 
@@ -158,21 +160,26 @@ async fn invoices_go_by_email_only_where_the_rules_allow() {
     }
 }
 
+/// Invoice WAIT-1 of one VPS, to go by e-mail.
+fn new_invoice(today: time::Date) -> custodian_store::NewInvoice {
+    custodian_store::NewInvoice {
+        number: "WAIT-1".into(),
+        issued_on: today,
+        due_on: today,
+        delivery: custodian_domain::model::Delivery::Email,
+        lines: vec![custodian_domain::model::InvoiceLine::parse("VPS;1;1500;21").unwrap()],
+    }
+}
+
 #[tokio::test]
-async fn without_the_company_details_invoices_wait_and_nothing_is_read() {
+async fn invoices_wait_for_the_company_details_and_an_erased_customers_goes_by_post() {
     for db in databases().await {
         let engine = db.name();
         let store = db.store().await;
         let owner = Access::new(Actor::operator(), AccessPurpose::Administration);
         let id = store.create_customer(&owner, &customer(1, CustomerKind::Business, true), false).await.unwrap();
         let today = time::OffsetDateTime::now_utc().date();
-        let new = custodian_store::NewInvoice {
-            number: "WAIT-1".into(),
-            issued_on: today,
-            due_on: today,
-            delivery: custodian_domain::model::Delivery::Email,
-            lines: vec![custodian_domain::model::InvoiceLine::parse("VPS;1;1500;21").unwrap()],
-        };
+        let new = new_invoice(today);
         store.add_invoice(&Access::new(Actor::operator(), AccessPurpose::Billing), id, new).await.unwrap();
         let entries = |store: custodian_store::Store| async move {
             let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log").fetch_one(store.pool()).await.unwrap();
@@ -197,6 +204,18 @@ async fn without_the_company_details_invoices_wait_and_nothing_is_read() {
         let config = custodian_web::WebConfig { invoicing: common::invoicing(), ..Default::default() };
         let pass = custodian_web::delivery::deliver(&store, &notifier, &config).await.unwrap();
         assert_eq!(pass, custodian_web::delivery::Delivered { emailed: 1, ..Default::default() }, "{engine}");
+
+        // A customer erased while their invoice waited: the invoice keeps its
+        // billing address (A6) and goes by post; the queue is not stuck on it.
+        let gone = store.create_customer(&owner, &customer(2, CustomerKind::Business, true), false).await.unwrap();
+        let mut late = custodian_store::NewInvoice { number: "WAIT-2".into(), ..new_invoice(today) };
+        late.delivery = custodian_domain::model::Delivery::Email;
+        store.add_invoice(&Access::new(Actor::operator(), AccessPurpose::Billing), gone, late).await.unwrap();
+        store.erase_customer(&owner, gone, custodian_store::ErasureReason::CustomerRequest).await.unwrap();
+        let pass = custodian_web::delivery::deliver(&store, &notifier, &config).await.unwrap();
+        assert_eq!(pass, custodian_web::delivery::Delivered { to_post: 1, ..Default::default() }, "{engine}");
+        let queue = store.print_queue(&common::operator()).await.unwrap();
+        assert_eq!(queue.iter().map(|i| i.number.as_str()).collect::<Vec<_>>(), ["WAIT-2"], "{engine}");
         store.close().await;
         db.finish().await;
     }

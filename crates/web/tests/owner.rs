@@ -174,6 +174,7 @@ fn service() -> ServiceData {
         description: Text::parse("webhosting pakket M").unwrap(),
         started_on: time::Date::from_calendar_date(2025, time::Month::January, 1).unwrap(),
         ended_on: None,
+        for_third_party: false,
     }
 }
 

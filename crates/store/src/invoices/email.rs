@@ -54,6 +54,9 @@ pub enum NotByEmail {
     /// Its document cannot be made from what the invoice holds (a billing
     /// address without a street, say): people must look at it.
     NoDocument,
+    /// The customer was erased since: their e-mail address is gone, the
+    /// invoice's own billing address is kept (A6).
+    CustomerErased,
 }
 
 impl NotByEmail {
@@ -63,6 +66,7 @@ impl NotByEmail {
             NotByEmail::NoConsent => "invoice.to_post.no_consent",
             NotByEmail::PrivatePerson => "invoice.to_post.private_person",
             NotByEmail::NoDocument => "invoice.to_post.no_document",
+            NotByEmail::CustomerErased => "invoice.to_post.customer_erased",
         }
     }
 }
