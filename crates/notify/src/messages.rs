@@ -367,35 +367,39 @@ impl EmailMessage {
                     closing(brand, lang),
                 ),
             },
-            EmailMessage::Invoice { name, number, total_cents, due_on, credit_note: false } => RenderedEmail {
-                subject: format!("{} {number} {} {company}", lang.pick("Factuur", "Invoice"), lang.pick("van", "from")),
-                text: format!(
-                    "{}\n\n{} {number} {} {}. {} {}.\n\n{}\n{portal}\n\n{}",
-                    greeting(name.as_ref(), lang),
-                    lang.pick("Bijgaand vindt u factuur", "Attached is invoice"),
-                    lang.pick("voor een bedrag van", "for an amount of"),
-                    custodian_domain::model::format_amount(*total_cents, lang),
-                    lang.pick("Wij zien uw betaling graag tegemoet vóór", "We look forward to your payment before"),
-                    custodian_domain::model::long_date(*due_on, lang),
-                    lang.pick(
-                        "Het rekeningnummer staat op de factuur. U vindt de factuur ook in het klantenportaal:",
-                        "The account number is on the invoice. The invoice is also in the customer portal:",
+            EmailMessage::Invoice { name, number, total_cents, due_on, credit_note } => {
+                let (document, attached, payment, in_portal) = match credit_note {
+                    false => (
+                        lang.pick("Factuur", "Invoice"),
+                        lang.pick("Bijgaand vindt u factuur", "Attached is invoice"),
+                        format!(
+                            " {} {}.",
+                            lang.pick("Wij zien uw betaling graag tegemoet vóór", "We look forward to your payment before"),
+                            custodian_domain::model::long_date(*due_on, lang),
+                        ),
+                        lang.pick(
+                            "Het rekeningnummer staat op de factuur. U vindt de factuur ook in het klantenportaal:",
+                            "The account number is on the invoice. The invoice is also in the customer portal:",
+                        ),
                     ),
-                    closing(brand, lang),
-                ),
-            },
-            EmailMessage::Invoice { name, number, total_cents, credit_note: true, .. } => RenderedEmail {
-                subject: format!("{} {number} {} {company}", lang.pick("Creditnota", "Credit note"), lang.pick("van", "from")),
-                text: format!(
-                    "{}\n\n{} {number} {} {}.\n\n{}\n{portal}\n\n{}",
-                    greeting(name.as_ref(), lang),
-                    lang.pick("Bijgaand vindt u creditnota", "Attached is credit note"),
-                    lang.pick("voor een bedrag van", "for an amount of"),
-                    custodian_domain::model::format_amount(*total_cents, lang),
-                    lang.pick("U vindt de creditnota ook in het klantenportaal:", "The credit note is also in the customer portal:"),
-                    closing(brand, lang),
-                ),
-            },
+                    true => (
+                        lang.pick("Creditnota", "Credit note"),
+                        lang.pick("Bijgaand vindt u creditnota", "Attached is credit note"),
+                        String::new(),
+                        lang.pick("U vindt de creditnota ook in het klantenportaal:", "The credit note is also in the customer portal:"),
+                    ),
+                };
+                RenderedEmail {
+                    subject: format!("{document} {number} {} {company}", lang.pick("van", "from")),
+                    text: format!(
+                        "{}\n\n{attached} {number} {} {}.{payment}\n\n{in_portal}\n{portal}\n\n{}",
+                        greeting(name.as_ref(), lang),
+                        lang.pick("voor een bedrag van", "for an amount of"),
+                        custodian_domain::model::format_amount(*total_cents, lang),
+                        closing(brand, lang),
+                    ),
+                }
+            }
             EmailMessage::Test => RenderedEmail {
                 subject: format!("{} {company}", lang.pick("Testbericht van", "Test message from")),
                 text: format!(
