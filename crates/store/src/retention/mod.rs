@@ -10,6 +10,10 @@
 //! finishes the same work: the rules give every item a due date, and whatever is
 //! due on the day and still there is done.
 //!
+//! What keeps a customer from erasure that people control (requests, legal
+//! holds, running services) is in `keeping.rs`; the schedule of runs and
+//! the notices before an erasure in `schedule.rs`.
+//!
 //! Order matters for that: customers first, then unused handles, then invoices.
 //! Deleting invoices never changes whether a customer is due (see
 //! [`customer_page`]), so a run interrupted in the invoice pass ends where an
@@ -19,7 +23,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use custodian_domain::model::{FieldErrors, format_date, parse_date};
 use custodian_domain::policy::{Action, Resource};
-use custodian_domain::retention::{Blocker, HoldReason, RetentionPolicy, ScheduleState};
+use custodian_domain::retention::{Blocker, RetentionPolicy};
 use custodian_domain::validate::Invalid;
 use serde::{Serialize, Serializer};
 use sqlx::{Any, Row, Transaction};
@@ -29,6 +33,9 @@ use crate::audit::{Access, AccessPurpose, Event};
 use crate::erasure::{blockers_of, id_list, journal};
 use crate::permit;
 use crate::{ErasureReason, Store, StoreError, now_micros, records};
+
+mod keeping;
+mod schedule;
 
 /// Rows read per page while planning.
 const PAGE: i64 = 5000;
@@ -558,284 +565,5 @@ impl Store {
             }
         }
         Ok(report)
-    }
-
-    /// Records that the customer asked to be erased and, when nothing blocks
-    /// it, erases them at once. Otherwise the request waits and the retention
-    /// jobs carry it out as soon as the blockers are gone.
-    pub async fn request_erasure(
-        &self,
-        access: &Access,
-        policy: &RetentionPolicy,
-        id: i64,
-        today: Date,
-    ) -> Result<RequestOutcome, StoreError> {
-        permit::require_on(access, id, Resource::ErasureRequests, Action::Write)?;
-        let day = Day::new(policy, today)?;
-        let mut tx = crate::db::write_tx(&self.pool).await?;
-        let (head, _) = self.load_customer_row(&mut *tx, id).await?;
-        let Ok(key_id) = head.live_key_id() else {
-            return Ok(RequestOutcome::Erased);
-        };
-        sqlx::query(
-            "INSERT INTO erasure_requests (customer_id, requested_at, requested_by) VALUES ($1, $2, $3)
-             ON CONFLICT (customer_id) DO NOTHING",
-        )
-        .bind(id)
-        .bind(now_micros())
-        .bind(format!("{}:{}", access.actor.kind.as_str(), access.actor.id))
-        .execute(&mut *tx)
-        .await?;
-        let mut event = Event::new(access, "customer.erasure_request", "customer", id);
-        let key = self.keys.data_key(&mut *tx, key_id).await?;
-        self.keys.seal_source(&mut event, Some(&key));
-        crate::audit::append(&mut tx, &[event]).await?;
-        let blockers = blockers_of(&mut *tx, &[id], &day.kept_from_text).await?.remove(&id).unwrap_or_default();
-        if !blockers.is_empty() {
-            tx.commit().await?;
-            return Ok(RequestOutcome::Waiting(blockers));
-        }
-        let keys = self.erase_rows(&mut tx, access, &[id], ErasureReason::CustomerRequest).await?;
-        tx.commit().await?;
-        self.keys.forget_all(&keys);
-        Ok(RequestOutcome::Erased)
-    }
-
-    /// Withdraws a waiting erasure request (the customer changed their mind).
-    /// Returns whether one was waiting.
-    pub async fn withdraw_erasure_request(&self, access: &Access, id: i64) -> Result<bool, StoreError> {
-        permit::require_on(access, id, Resource::ErasureRequests, Action::Write)?;
-        self.change_and_audit(
-            access,
-            id,
-            "DELETE FROM erasure_requests WHERE customer_id = $1",
-            "customer.erasure_request_withdrawn",
-            &[],
-        )
-        .await
-    }
-
-    /// The waiting erasure request of a customer: when it was made.
-    pub async fn erasure_request(&self, id: i64) -> Result<Option<i64>, StoreError> {
-        Ok(sqlx::query_scalar("SELECT requested_at FROM erasure_requests WHERE customer_id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?)
-    }
-
-    /// What would keep customer `id` from being erased on `today`.
-    pub async fn erasure_blockers(
-        &self,
-        policy: &RetentionPolicy,
-        id: i64,
-        today: Date,
-    ) -> Result<Vec<Blocker>, StoreError> {
-        let day = Day::new(policy, today)?;
-        Ok(blockers_of(&self.pool, &[id], &day.kept_from_text).await?.remove(&id).unwrap_or_default())
-    }
-
-    /// Places (or changes the reason of) a legal hold: the customer is not
-    /// erased until it is lifted. The owner only; audited with the reason code.
-    pub async fn place_legal_hold(&self, access: &Access, id: i64, reason: HoldReason) -> Result<(), StoreError> {
-        permit::require(access, Resource::LegalHolds, Action::Write)?;
-        let mut tx = crate::db::write_tx(&self.pool).await?;
-        let (head, _) = self.load_customer_row(&mut *tx, id).await?;
-        head.live_key_id()?;
-        sqlx::query(
-            "INSERT INTO legal_holds (customer_id, reason, placed_at, placed_by) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (customer_id) DO UPDATE SET reason = excluded.reason, placed_at = excluded.placed_at, placed_by = excluded.placed_by",
-        )
-        .bind(id)
-        .bind(reason.as_str())
-        .bind(now_micros())
-        .bind(format!("{}:{}", access.actor.kind.as_str(), access.actor.id))
-        .execute(&mut *tx)
-        .await?;
-        let mut event = Event::new(access, "customer.legal_hold", "customer", id).fields([reason.as_str()]);
-        self.keys.seal_source(&mut event, None);
-        crate::audit::append(&mut tx, &[event]).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Lifts a legal hold. The owner only; audited. Returns whether one was in place.
-    pub async fn lift_legal_hold(&self, access: &Access, id: i64) -> Result<bool, StoreError> {
-        permit::require(access, Resource::LegalHolds, Action::Write)?;
-        self.change_and_audit(
-            access,
-            id,
-            "DELETE FROM legal_holds WHERE customer_id = $1",
-            "customer.legal_hold_lifted",
-            &[],
-        )
-        .await
-    }
-
-    /// The legal hold on a customer, if any.
-    pub async fn legal_hold(&self, id: i64) -> Result<Option<HoldReason>, StoreError> {
-        let reason: Option<String> = sqlx::query_scalar("SELECT reason FROM legal_holds WHERE customer_id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(reason.as_deref().and_then(HoldReason::parse))
-    }
-
-    /// Runs `sql` (one `$1`: the customer number) and, when it changed a row,
-    /// appends `action` about the customer in the same transaction.
-    async fn change_and_audit(
-        &self,
-        access: &Access,
-        id: i64,
-        sql: &str,
-        action: &'static str,
-        fields: &[&str],
-    ) -> Result<bool, StoreError> {
-        let mut tx = crate::db::write_tx(&self.pool).await?;
-        let changed = sqlx::query(sql).bind(id).execute(&mut *tx).await?.rows_affected() > 0;
-        if changed {
-            let mut event = Event::new(access, action, "customer", id).fields(fields);
-            self.keys.seal_source(&mut event, None);
-            crate::audit::append(&mut tx, &[event]).await?;
-        }
-        tx.commit().await?;
-        Ok(changed)
-    }
-
-    /// The customers who should get the notice of their coming erasure today:
-    /// due within `notice_days` (not yet today), nothing blocking, and not yet
-    /// told about that date. As (customer number, erasure day).
-    pub async fn retention_notices_due(
-        &self,
-        policy: &RetentionPolicy,
-        today: Date,
-    ) -> Result<Vec<(i64, Date)>, StoreError> {
-        if policy.notice_days == 0 {
-            return Ok(vec![]);
-        }
-        let horizon = today + time::Duration::days(policy.notice_days.into());
-        let day = Day::new(policy, horizon)?;
-        let (erasures, _) = self.customers_due(&day).await?;
-        let mut out = vec![];
-        for e in erasures.into_iter().filter(|e| e.cause == Cause::RetentionExpired && e.due_on > today) {
-            let told: Option<i64> = sqlx::query_scalar(
-                "SELECT queued_at FROM retention_notices WHERE customer_id = $1 AND erasure_on = $2",
-            )
-            .bind(e.customer_id)
-            .bind(format_date(e.due_on))
-            .fetch_optional(&self.pool)
-            .await?;
-            if told.is_none() {
-                out.push((e.customer_id, e.due_on));
-            }
-        }
-        Ok(out)
-    }
-
-    /// Records that the notice about the erasure on `erasure_on` was queued (or
-    /// could not be sent for want of consent), so it is not sent again.
-    pub async fn record_retention_notice(&self, customer_id: i64, erasure_on: Date) -> Result<(), StoreError> {
-        let mut tx = crate::db::write_tx(&self.pool).await?;
-        sqlx::query(
-            "INSERT INTO retention_notices (customer_id, erasure_on, queued_at) VALUES ($1, $2, $3)
-             ON CONFLICT (customer_id, erasure_on) DO NOTHING",
-        )
-        .bind(customer_id)
-        .bind(format_date(erasure_on))
-        .bind(now_micros())
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// The last completed run and the day scheduling began, as stored.
-    pub async fn retention_schedule(&self) -> Result<ScheduleState, StoreError> {
-        let date = |name| async move {
-            let v: Option<String> = sqlx::query_scalar("SELECT value FROM meta WHERE name = $1")
-                .bind(name)
-                .fetch_optional(&self.pool)
-                .await?;
-            v.as_deref().map(stored_date).transpose()
-        };
-        Ok(ScheduleState { last_run: date(LAST_RUN).await?, since: date(SCHEDULE_FROM).await? })
-    }
-
-    /// The newest completed run: its day and what it did.
-    pub async fn retention_last_report(&self) -> Result<Option<(Date, RunReport)>, StoreError> {
-        #[derive(serde::Deserialize)]
-        struct Stored {
-            on: String,
-            report: RunReport,
-        }
-        let v: Option<String> = sqlx::query_scalar("SELECT value FROM meta WHERE name = $1")
-            .bind(LAST_REPORT)
-            .fetch_optional(&self.pool)
-            .await?;
-        let Some(v) = v else { return Ok(None) };
-        let stored: Stored = serde_json::from_str(&v).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        Ok(Some((stored_date(&stored.on)?, stored.report)))
-    }
-
-    /// The day the scheduler first ran on this database (set to `today` the
-    /// first time): runs scheduled before it were never missed.
-    pub async fn retention_schedule_from(&self, today: Date) -> Result<Date, StoreError> {
-        let mut tx = crate::db::write_tx(&self.pool).await?;
-        sqlx::query("INSERT INTO meta (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
-            .bind(SCHEDULE_FROM)
-            .bind(format_date(today))
-            .execute(&mut *tx)
-            .await?;
-        let v: String = sqlx::query_scalar("SELECT value FROM meta WHERE name = $1")
-            .bind(SCHEDULE_FROM)
-            .fetch_one(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        stored_date(&v)
-    }
-
-    /// As [`Store::end_service`], for a service that must be `customer_id`'s
-    /// (another customer's is not found).
-    pub async fn end_customer_service(
-        &self,
-        access: &Access,
-        customer_id: i64,
-        service_id: i64,
-        ended_on: Date,
-    ) -> Result<bool, StoreError> {
-        let owner: Option<i64> = sqlx::query_scalar("SELECT customer_id FROM services WHERE id = $1")
-            .bind(service_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        if owner != Some(customer_id) {
-            return Err(StoreError::NotFound { kind: "service", id: service_id.to_string() });
-        }
-        self.end_service(access, service_id, ended_on).await
-    }
-
-    /// Ends a running service (it then no longer keeps the customer from
-    /// being erased). Returns `false` when it had already ended.
-    pub async fn end_service(&self, access: &Access, service_id: i64, ended_on: Date) -> Result<bool, StoreError> {
-        let customer: i64 = sqlx::query_scalar("SELECT customer_id FROM services WHERE id = $1")
-            .bind(service_id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(StoreError::NotFound { kind: "service", id: service_id.to_string() })?;
-        permit::require_on(access, customer, Resource::Services, Action::Write)?;
-        let mut tx = crate::db::write_tx(&self.pool).await?;
-        let changed =
-            sqlx::query("UPDATE services SET status = 'ended', ended_on = $1 WHERE id = $2 AND status <> 'ended'")
-                .bind(format_date(ended_on))
-                .bind(service_id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
-                > 0;
-        if changed {
-            let mut event = Event::new(access, "service.end", "customer", customer).fields(["status", "ended_on"]);
-            self.keys.seal_source(&mut event, None);
-            crate::audit::append(&mut tx, &[event]).await?;
-        }
-        tx.commit().await?;
-        Ok(changed)
     }
 }
