@@ -25,6 +25,16 @@ where
     .await?)
 }
 
+/// A contact's sealed handle ID, opened.
+fn open_handle(key: &crate::Key, contact_id: i64, sealed: Option<Vec<u8>>) -> Result<Option<String>, StoreError> {
+    sealed
+        .map(|s| {
+            let plain = key.open(&field_aad("contacts", contact_id, "handle"), &s)?;
+            String::from_utf8(plain.to_vec()).map_err(|_| crate::CryptoError::Malformed.into())
+        })
+        .transpose()
+}
+
 impl Store {
     /// Creates a handle for a customer (possibly describing a third party, M11)
     /// and queues its creation at the registry.
@@ -155,12 +165,7 @@ impl Store {
             .bind(contact_id)
             .fetch_one(&mut **tx)
             .await?;
-        sealed
-            .map(|s| {
-                let plain = key.open(&field_aad("contacts", contact_id, "handle"), &s)?;
-                String::from_utf8(plain.to_vec()).map_err(|_| crate::CryptoError::Malformed.into())
-            })
-            .transpose()
+        open_handle(key, contact_id, sealed)
     }
 
     /// Deletes a handle that no domain uses (M12): at once when the registry
@@ -192,16 +197,18 @@ impl Store {
     }
 
     /// A customer's handles with the domains using each; no holder data.
+    /// A read: one pooled connection, no write lock.
     pub async fn handles_of(&self, access: &Access, customer_id: i64) -> Result<Vec<HandleSummary>, StoreError> {
         check_may_read(access, customer_id)?;
-        let mut tx = crate::db::write_tx(&self.pool).await?;
-        let (customer, _) = self.load_customer_row(&mut *tx, customer_id).await?;
-        let key = self.keys.data_key(&mut *tx, customer.live_key_id()?).await?;
-        let rows =
-            sqlx::query("SELECT id, registry, status, passthrough FROM contacts WHERE customer_id = $1 ORDER BY id")
-                .bind(customer_id)
-                .fetch_all(&mut *tx)
-                .await?;
+        let mut conn = self.pool.acquire().await?;
+        let (customer, _) = self.load_customer_row(&mut *conn, customer_id).await?;
+        let key = self.keys.data_key(&mut *conn, customer.live_key_id()?).await?;
+        let rows = sqlx::query(
+            "SELECT id, registry, status, passthrough, handle FROM contacts WHERE customer_id = $1 ORDER BY id",
+        )
+        .bind(customer_id)
+        .fetch_all(&mut *conn)
+        .await?;
         let mut out = vec![];
         for r in rows {
             let contact_id: i64 = r.try_get(0)?;
@@ -211,11 +218,10 @@ impl Store {
                 registry: r.try_get(1)?,
                 status: r.try_get(2)?,
                 passthrough: r.try_get::<i64, _>(3)? != 0,
-                handle: self.contact_handle(&mut tx, &key, contact_id).await?,
-                domains: domains_using(&mut *tx, contact_id).await?,
+                handle: open_handle(&key, contact_id, r.try_get(4)?)?,
+                domains: domains_using(&mut *conn, contact_id).await?,
             });
         }
-        tx.commit().await?;
         Ok(out)
     }
 
