@@ -11,7 +11,9 @@
 //! - the customer signs in to the portal and sees both, with their state and PDF;
 //! - on another customer's erasure page the owner places a legal hold and
 //!   records the customer's erasure request: the page names the hold as what
-//!   stands in the way, and the retention job does not erase.
+//!   stands in the way, and the retention job does not erase;
+//! - the audit browser, filtered to the first customer, shows what happened
+//!   to their invoices and who did it, by name, and nothing of the other.
 
 #[path = "common/browser.rs"]
 mod chrome;
@@ -126,6 +128,33 @@ async fn an_imported_invoice_goes_by_post_and_by_email_and_a_hold_blocks_erasure
             .await
             .unwrap();
         assert_eq!(status, "active", "{engine}");
+
+        // The audit browser, filtered to the first customer's trail: what
+        // happened to their invoices, by whom (by name), and nothing of the
+        // other customer's hold.
+        owner.goto("/staff/audit").await;
+        let purpose = owner.find("#purpose option:nth-child(2)").await.attr("value").await.unwrap().unwrap();
+        owner.find("#purpose").await.select_by_value(&purpose).await.unwrap();
+        owner.fill("#customer", &customer.to_string()).await;
+        owner.click("form[action=\"/staff/audit\"] button[type=submit]").await;
+        owner.wait_for("the filtered trail", "main table tbody tr").await;
+        let rows = owner.client.find_all(fantoccini::Locator::Css("main table tbody tr")).await.unwrap();
+        let mut trail = Vec::new();
+        for row in rows {
+            trail.push(row.text().await.unwrap());
+        }
+        let all = trail.join("\n");
+        assert!(all.contains("factuur per e-mail verstuurd"), "{engine}: {all}");
+        assert!(
+            trail.iter().any(|r| r.contains("factuur per post verstuurd") && r.contains("Anna de Eigenaar")),
+            "{engine}: the posting, by the owner's name: {all}"
+        );
+        assert!(!all.contains("bewaarplicht"), "{engine}: another customer's hold: {all}");
+        let cells = owner.client.find_all(fantoccini::Locator::Css("main table tbody td:nth-child(5)")).await.unwrap();
+        assert_eq!(cells.len(), trail.len(), "{engine}");
+        for cell in cells {
+            assert_eq!(cell.text().await.unwrap(), format!("klant {customer}"), "{engine}: only this customer: {all}");
+        }
 
         owner.close().await;
         server.stop().await;
