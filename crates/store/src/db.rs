@@ -64,8 +64,10 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<(AnyPool, Engine
     if let Some(file) = &file {
         files::prepare(file, url.contains("mode=rwc"))?;
     }
+    // A request waits at most this long for a connection: when the database
+    // cannot be reached, pages answer "try again" (503) instead of hanging.
     let mut pool =
-        AnyPoolOptions::new().max_connections(max_connections.max(1)).acquire_timeout(Duration::from_secs(30));
+        AnyPoolOptions::new().max_connections(max_connections.max(1)).acquire_timeout(Duration::from_secs(5));
     // sqlx pings every connection it hands out. An embedded connection cannot
     // go stale; a PostgreSQL one used moments ago is alive, and under load every
     // one was, so only one idle for a while is checked (its server may have

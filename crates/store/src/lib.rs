@@ -96,6 +96,23 @@ pub enum StoreError {
     Auth(#[from] auth::AuthError),
 }
 
+impl StoreError {
+    /// The database could not be reached in time (down, unreachable, or every
+    /// connection busy): nothing is wrong with the request, try again later.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Db(
+                sqlx::Error::PoolTimedOut
+                    | sqlx::Error::PoolClosed
+                    | sqlx::Error::Io(_)
+                    | sqlx::Error::Tls(_)
+                    | sqlx::Error::WorkerCrashed
+            )
+        )
+    }
+}
+
 impl From<Refusal> for StoreError {
     fn from(r: Refusal) -> Self {
         StoreError::Refused(r)
@@ -199,6 +216,12 @@ impl Store {
     /// The read cache's state and counters; `None` without a cache.
     pub fn read_cache_stats(&self) -> Option<CacheStats> {
         self.cache.as_ref().map(|c| c.stats())
+    }
+
+    /// One trivial statement: whether the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
     }
 
     /// A reader for the hot path (see `rows`).

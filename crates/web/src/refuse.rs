@@ -78,7 +78,20 @@ pub(crate) mod json {
 
     /// A failure we did not expect: logged (errors never hold personal data) and
     /// answered without details.
-    pub(crate) fn server_error(lang: Lang, e: &dyn std::fmt::Display) -> Response {
+    pub(crate) fn server_error(lang: Lang, e: &dyn crate::view::Failure) -> Response {
+        if e.database_unavailable() {
+            tracing::warn!(error = %e, "database out of reach");
+            let mut r = error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                lang.pick(
+                    "De gegevens zijn even niet bereikbaar; er is niets veranderd. Probeer het over een halve minuut opnieuw.",
+                    "The data cannot be reached right now; nothing was changed. Try again in half a minute.",
+                ),
+            );
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(crate::view::RETRY_AFTER_SECS));
+            return r;
+        }
         tracing::error!(error = %e, "API request failed");
         error(
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -69,6 +69,7 @@ macro_rules! routes {
 pub static ROUTES: &[Route] = routes! {
     get "/" Access::Public => public::home;
     get "/healthz" Access::Public => public::healthz;
+    get "/readyz" Access::Public => public::readyz;
     get "/metrics" Access::Public => public::metrics;
     get "/privacy" Access::Public => public::privacy;
     get "/style.css" Access::Public => public::stylesheet;

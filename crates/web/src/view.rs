@@ -294,7 +294,45 @@ pub(crate) fn message(lang: Lang, title: &str, text: &str) -> Response {
 
 /// A failure we did not expect: logged (the error never holds personal data)
 /// and answered without details.
-pub(crate) fn server_error(lang: Lang, e: &dyn std::fmt::Display) -> Response {
+/// A failure a handler could not handle: whether it says the database is
+/// out of reach (then the answer is 503, try again) or something else went
+/// wrong (500).
+pub(crate) trait Failure: std::fmt::Display {
+    fn database_unavailable(&self) -> bool {
+        false
+    }
+}
+
+impl Failure for custodian_store::StoreError {
+    fn database_unavailable(&self) -> bool {
+        self.is_unavailable()
+    }
+}
+
+impl Failure for custodian_store::AuthError {}
+impl Failure for serde_json::Error {}
+impl Failure for String {}
+impl Failure for &str {}
+
+/// Seconds a client is asked to wait while the database is out of reach.
+pub(crate) const RETRY_AFTER_SECS: &str = "30";
+
+pub(crate) fn server_error(lang: Lang, e: &dyn Failure) -> Response {
+    if e.database_unavailable() {
+        tracing::warn!(error = %e, "database out of reach");
+        let mut resp = message(
+            lang,
+            lang.pick("Even niet bereikbaar", "Briefly unavailable"),
+            lang.pick(
+                "De gegevens zijn op dit moment niet bereikbaar. Er is niets veranderd; probeer het over een halve minuut opnieuw.",
+                "The data cannot be reached right now. Nothing was changed; please try again in half a minute.",
+            ),
+        );
+        *resp.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+        resp.headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static(RETRY_AFTER_SECS));
+        return resp;
+    }
     tracing::error!(error = %e, "request failed");
     let mut resp = message(
         lang,

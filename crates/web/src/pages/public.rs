@@ -29,15 +29,46 @@ pub(crate) async fn home(AxState(state): AxState<State>, Extension(viewer): Exte
     })
 }
 
+/// How long the probes wait for the database: a load balancer's probe gets
+/// its answer within a second, also while the database is out of reach.
+const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(800);
+
+/// Liveness: 200 while the database answers one trivial statement in time, 503 otherwise.
 pub(crate) async fn healthz(AxState(state): AxState<State>) -> Response {
-    match sqlx_ping(&state).await {
+    match database_answers(&state).await {
         true => (StatusCode::OK, "ok").into_response(),
-        false => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response(),
+        false => unavailable("database unavailable\n".into()),
     }
 }
 
-async fn sqlx_ping(state: &State) -> bool {
-    state.store.counts().await.is_ok()
+/// Readiness, for load balancers: the database answers (its migrations were
+/// applied before the server started listening), and the read cache's state.
+pub(crate) async fn readyz(AxState(state): AxState<State>) -> Response {
+    let database = database_answers(&state).await;
+    let cache = match state.store.read_cache_stats() {
+        None => "off",
+        Some(s) if s.live => "live",
+        // On PostgreSQL until its listener hears: reads go to the database meanwhile.
+        Some(_) => "waiting for its listener",
+    };
+    let body = format!(
+        "database: {}\nmigrations: applied\nread cache: {cache}\n",
+        if database { "ok" } else { "unreachable" }
+    );
+    match database {
+        true => (StatusCode::OK, body).into_response(),
+        false => unavailable(body),
+    }
+}
+
+fn unavailable(body: String) -> Response {
+    let mut r = (StatusCode::SERVICE_UNAVAILABLE, body).into_response();
+    r.headers_mut().insert(header::RETRY_AFTER, axum::http::HeaderValue::from_static(view::RETRY_AFTER_SECS));
+    r
+}
+
+async fn database_answers(state: &State) -> bool {
+    matches!(tokio::time::timeout(PROBE_TIMEOUT, state.store.ping()).await, Ok(Ok(())))
 }
 
 /// Prometheus metrics, for the monitoring on this machine only: counts, never

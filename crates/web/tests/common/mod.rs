@@ -84,8 +84,13 @@ impl Server {
     }
 
     pub async fn start_with(db: &TestDb, config: custodian_web::WebConfig) -> Server {
+        Self::start_on(db.store().await, config)
+    }
+
+    /// A server on a store opened by the test (through a relay, say).
+    pub fn start_on(store: Store, config: custodian_web::WebConfig) -> Server {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        Self::launch(db.store().await, listener, config)
+        Self::launch(store, listener, config)
     }
 
     fn launch(store: Store, listener: std::net::TcpListener, mut config: custodian_web::WebConfig) -> Server {
