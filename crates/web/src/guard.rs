@@ -55,20 +55,6 @@ fn url_language(req: &Request<Body>) -> Option<Lang> {
     form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "lang").and_then(|(_, v)| Lang::parse(&v))
 }
 
-/// The browser's preferred language of ours, else Dutch.
-fn browser_language(req: &Request<Body>) -> Lang {
-    req.headers()
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|accept| {
-            accept.split(',').map(|p| p.split(';').next().unwrap_or("").trim()).find_map(|tag| {
-                let primary = tag.split('-').next().unwrap_or("");
-                Lang::parse(primary)
-            })
-        })
-        .unwrap_or_default()
-}
-
 /// The client address: the socket peer, or the last `X-Forwarded-For` hop when
 /// the peer is the configured trusted proxy.
 pub(crate) fn client_ip(state: &State, req: &Request<Body>) -> IpAddr {
@@ -118,7 +104,7 @@ pub(crate) async fn enforce(
     let state = state.0;
     // The URL wins, then (below) the session's choice, then the browser's.
     let in_url = url_language(&req);
-    let lang = in_url.unwrap_or_else(|| browser_language(&req));
+    let lang = in_url.unwrap_or_else(|| crate::view::browser_language(req.headers()));
     let ip = client_ip(&state, &req);
     if let Access::Api(scope, resource, action) = access {
         return enforce_api(&state, scope, (resource, action), lang, ip, req, next).await;

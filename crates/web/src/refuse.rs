@@ -76,6 +76,68 @@ pub(crate) mod json {
         r
     }
 
+    /// Every error under `/api/` is the API's JSON error object: a rejection
+    /// made before a handler ran (a path value that is not a number, an
+    /// unknown path, a method the path does not take, a body too large) is
+    /// rewritten, its status and headers (`Allow` on 405) kept. The message
+    /// is the status's, never the rejected input.
+    pub(crate) async fn api_errors(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+        let api = req.uri().path().starts_with("/api/");
+        let lang = crate::view::browser_language(req.headers());
+        let resp = next.run(req).await;
+        let status = resp.status();
+        let is_json = resp
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        if !api || is_json || !(status.is_client_error() || status.is_server_error()) {
+            return resp;
+        }
+        let (code, message) = match status {
+            StatusCode::BAD_REQUEST => (
+                "bad_request",
+                lang.pick(
+                    "Een waarde in het pad of de query is niet wat dit adres verwacht (bijvoorbeeld een nummer).",
+                    "A value in the path or query is not what this endpoint takes (a number, say).",
+                ),
+            ),
+            StatusCode::NOT_FOUND => {
+                ("not_found", lang.pick("Dit adres bestaat niet in de API.", "The API has no such endpoint."))
+            }
+            StatusCode::METHOD_NOT_ALLOWED => (
+                "method_not_allowed",
+                lang.pick(
+                    "Dit adres neemt deze methode niet; de header Allow noemt wat het wel neemt.",
+                    "This endpoint does not take this method; the Allow header names those it does.",
+                ),
+            ),
+            StatusCode::PAYLOAD_TOO_LARGE => (
+                "too_large",
+                lang.pick("De body is te groot voor dit adres.", "The body is too large for this endpoint."),
+            ),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+                "unsupported_media_type",
+                lang.pick("Stuur de body als application/json.", "Send the body as application/json."),
+            ),
+            StatusCode::REQUEST_TIMEOUT => {
+                ("timeout", lang.pick("Het verzoek duurde te lang.", "The request took too long."))
+            }
+            s if s.is_client_error() => {
+                ("bad_request", lang.pick("Het verzoek is niet geldig.", "The request is not valid."))
+            }
+            _ => (
+                "internal",
+                lang.pick("Er ging iets mis; probeer het later opnieuw.", "Something went wrong; try again later."),
+            ),
+        };
+        let (mut parts, _) = resp.into_parts();
+        parts.headers.remove(header::CONTENT_LENGTH);
+        parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let body = json!({ "error": { "code": code, "message": message } }).to_string();
+        Response::from_parts(parts, axum::body::Body::from(body))
+    }
+
     /// A failure we did not expect: logged (errors never hold personal data) and
     /// answered without details.
     pub(crate) fn server_error(lang: Lang, e: &dyn crate::view::Failure) -> Response {

@@ -194,6 +194,7 @@ pub(crate) fn router(state: State) -> Router {
     }
     router
         .fallback(public::not_found)
+        .layer(axum::middleware::from_fn(crate::refuse::json::api_errors))
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::security::headers))
         .layer(axum::extract::DefaultBodyLimit::max(crate::access::FORM_MAX))
         .with_state(state)

@@ -294,6 +294,20 @@ pub(crate) fn message(lang: Lang, title: &str, text: &str) -> Response {
 
 /// A failure we did not expect: logged (the error never holds personal data)
 /// and answered without details.
+/// The browser's preferred language of ours (`Accept-Language`), else Dutch.
+pub(crate) fn browser_language(headers: &axum::http::HeaderMap) -> Lang {
+    headers
+        .get(axum::http::header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|accept| {
+            accept.split(',').map(|p| p.split(';').next().unwrap_or("").trim()).find_map(|tag| {
+                let primary = tag.split('-').next().unwrap_or("");
+                Lang::parse(primary)
+            })
+        })
+        .unwrap_or_default()
+}
+
 /// A failure a handler could not handle: whether it says the database is
 /// out of reach (then the answer is 503, try again) or something else went
 /// wrong (500).

@@ -464,3 +464,50 @@ async fn invoices_and_services_are_written_only_with_their_scopes() {
 async fn owner_token(server: &Server) -> String {
     token(server, "owner-books", Role::Owner, &[Scope::InvoicesRead]).await
 }
+
+/// Every rejection of the API is its JSON error, also the ones made before a
+/// handler runs, and none repeats the rejected value.
+#[tokio::test]
+async fn every_rejection_is_a_json_error() {
+    for db in databases().await {
+        let engine = db.name();
+        let server = Server::start(&db).await;
+        let api = server.client();
+        let owner = token(&server, "monitor", Role::Owner, &Scope::ALL).await;
+        let cases: [(&str, &str, Option<String>, StatusCode, &str); 5] = [
+            ("GET", "/api/v1/customers/abc?purpose=support", None, StatusCode::BAD_REQUEST, "bad_request"),
+            (
+                "GET",
+                "/api/v1/customers/9223372036854775808?purpose=support",
+                None,
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+            ),
+            ("GET", "/api/v1/nothing-here", None, StatusCode::NOT_FOUND, "not_found"),
+            ("DELETE", "/api/v1/customers/1", None, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            (
+                "POST",
+                "/api/v1/customers",
+                Some(format!("{{\"fields\": \"{}\"}}", "x".repeat(70 * 1024))),
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+            ),
+        ];
+        for (method, path, body, status, code) in cases {
+            let answer = api.api(method, path, Some(&owner), body.as_deref()).await;
+            assert_eq!(answer.status, status, "{engine}: {method} {path}: {}", answer.body);
+            let kind = answer.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
+            assert_eq!(kind, "application/json", "{engine}: {method} {path}");
+            assert_eq!(answer.json()["error"]["code"], code, "{engine}: {method} {path}: {}", answer.body);
+            assert!(!answer.body.contains("abc") && !answer.body.contains("922337"), "{engine}: {}", answer.body);
+        }
+        let refused = api.api("DELETE", "/api/v1/customers/1", Some(&owner), None).await;
+        let allow = refused.headers.get("allow").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+        assert!(allow.contains("GET") && allow.contains("PATCH"), "{engine}: Allow: {allow}");
+        // Pages stay pages.
+        let page = api.get("/nothing-here").await;
+        assert!(page.body.contains("<html"), "{engine}: {}", page.body);
+        server.stop().await;
+        db.finish().await;
+    }
+}
