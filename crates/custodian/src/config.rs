@@ -158,7 +158,13 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
         "log",
         "CUSTODIAN_LOG",
         "info",
-        "Log filter (tracing syntax, e.g. `info` or `custodian=debug`). Logs never contain personal data.",
+        "Log filter (tracing syntax, e.g. `info` or `custodian=debug`). A bare level is custodian's own; other libraries log warnings only. Logs never contain personal data.",
+    ),
+    (
+        "log_format",
+        "CUSTODIAN_LOG_FORMAT",
+        "text",
+        "`text` (one line per event; colours only on a terminal) or `json` (one JSON object per line, for journald and log shippers).",
     ),
 ];
 
@@ -172,6 +178,7 @@ struct FileConfig {
     db_max_connections: Option<u32>,
     language: Option<String>,
     log: Option<String>,
+    log_format: Option<String>,
     login_attempts_per_minute: Option<u32>,
     listen: Option<String>,
     public_url: Option<String>,
@@ -205,6 +212,7 @@ pub struct Config {
     pub db_max_connections: u32,
     pub language: Lang,
     pub log: String,
+    pub log_format: LogFormat,
     /// Attempts at a password, code or token per client address per minute.
     pub login_attempts_per_minute: u32,
     /// Where the TOML file was read from, if any.
@@ -306,6 +314,8 @@ pub fn load(
     let language_raw = env("CUSTODIAN_LANGUAGE").or(file.language).unwrap_or_else(|| "nl".into());
     let language =
         Lang::parse(&language_raw).ok_or(ConfigError::Value { key: "language", message: "must be nl or en".into() })?;
+    let log_format =
+        LogFormat::parse(&env("CUSTODIAN_LOG_FORMAT").or(file.log_format).unwrap_or_else(|| "text".into()))?;
     if !(database_url.starts_with("sqlite:")
         || database_url.starts_with("postgres:")
         || database_url.starts_with("postgresql:"))
@@ -415,9 +425,38 @@ pub fn load(
         db_max_connections,
         language,
         log: env("CUSTODIAN_LOG").or(file.log).unwrap_or_else(|| "info".into()),
+        log_format,
         login_attempts_per_minute,
         file: file_path,
     })
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One line per event, coloured only on a terminal.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl LogFormat {
+    fn parse(value: &str) -> Result<LogFormat, ConfigError> {
+        match value.trim() {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            other => {
+                Err(ConfigError::Value { key: "log_format", message: format!("must be text or json, not {other:?}") })
+            }
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        }
+    }
 }
 
 /// An on/off setting from the environment; anything else is refused, not read as off.

@@ -97,6 +97,10 @@ pub(crate) async fn run(config: &Config, listen: Option<std::net::SocketAddr>) -
     ));
     let backups =
         config.backup.service.is_some().then(|| tokio::spawn(scheduled_backups(config.clone(), stopped.clone())));
+    // The stop signal is taken from here on: a service manager that stops the
+    // server as soon as it says it listens gets a clean shutdown.
+    #[cfg(unix)]
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     println!("custodian listening on {bound} ({}), database {}", public_url, store.engine().name());
     if store.needs_setup().await? {
         let code = store.issue_setup_code().await?;
@@ -109,7 +113,6 @@ pub(crate) async fn run(config: &Config, listen: Option<std::net::SocketAddr>) -
         let ctrl_c = tokio::signal::ctrl_c();
         #[cfg(unix)]
         {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
             let term = async {
                 match term.as_mut() {
                     Some(t) => {

@@ -43,6 +43,7 @@ pub(crate) fn show_config(out: &mut impl Write, config: &Config) -> anyhow::Resu
     writeln!(out, "db_max_connections   {}", config.db_max_connections)?;
     writeln!(out, "language             {}", config.language.code())?;
     writeln!(out, "log                  {}", config.log)?;
+    writeln!(out, "log_format           {}", config.log_format.as_str())?;
     writeln!(out, "login_attempts_per_minute {}", config.login_attempts_per_minute)?;
     writeln!(out, "listen               {}", config.listen)?;
     writeln!(out, "public_url           {}", config.public_url)?;

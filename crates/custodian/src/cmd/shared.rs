@@ -94,7 +94,7 @@ pub(crate) async fn open(config: &Config) -> anyhow::Result<Store> {
     let fresh_sqlite = config.sqlite_path().is_some_and(|p| !p.exists());
     if !keyfile::exists(config) && fresh_sqlite {
         keyfile::create(config)?;
-        eprintln!("created a new master key in {}; keep a copy offline", config.master_key_file.display());
+        tracing::warn!(file = %config.master_key_file.display(), "created a new master key; keep a copy offline");
     }
     if !keyfile::exists(config) {
         anyhow::bail!(
