@@ -1,5 +1,6 @@
 //! After a full scenario with distinctive personal values, no log line holds any
-//! of them. Everything is logged at TRACE level, including the libraries'.
+//! of them, in either log format (text and JSON lines). Everything is logged at
+//! TRACE level, including the libraries'.
 
 mod common;
 
@@ -39,9 +40,15 @@ const VALUES: &[(&str, &str)] = &[
 
 #[tokio::test]
 async fn no_log_line_holds_personal_data() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    tracing_subscriber::fmt().with_env_filter("trace").with_writer(move || writer.clone()).with_ansi(false).init();
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let (captured, json) = (Captured::default(), Captured::default());
+    let (text_writer, json_writer) = (captured.clone(), json.clone());
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::EnvFilter::new("trace"))
+        .with(tracing_subscriber::fmt::layer().with_writer(move || text_writer.clone()).with_ansi(false))
+        .with(tracing_subscriber::fmt::layer().json().with_writer(move || json_writer.clone()))
+        .init();
 
     for db in databases().await {
         let server = Server::start(&db).await;
@@ -97,8 +104,15 @@ async fn no_log_line_holds_personal_data() {
         db.finish().await;
     }
 
-    let logs = String::from_utf8_lossy(&captured.0.lock().unwrap()).to_lowercase();
-    assert!(logs.lines().count() > 20, "the scenario logged almost nothing; is logging on?");
+    let text = String::from_utf8_lossy(&captured.0.lock().unwrap()).to_lowercase();
+    let json = String::from_utf8_lossy(&json.0.lock().unwrap()).to_lowercase();
+    assert!(text.lines().count() > 20, "the scenario logged almost nothing; is logging on?");
+    // Text lines may wrap (a logged statement); JSON is one object per event.
+    assert!(json.lines().count() > 20, "the JSON layer logged almost nothing");
+    for line in json.lines() {
+        assert!(serde_json::from_str::<serde_json::Value>(line).is_ok(), "not one JSON object: {line}");
+    }
+    let logs = format!("{text}\n{json}");
     let mut distinctive: Vec<&str> = VALUES.iter().map(|(_, v)| *v).collect();
     distinctive.extend([
         "zebravink",
