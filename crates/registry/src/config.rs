@@ -122,6 +122,16 @@ impl RegistryConfig {
         if self.password.is_empty() {
             return Some("password is required (or CUSTODIAN_REGISTRY_<NAME>_PASSWORD)".into());
         }
+        // RFC 5730: a client identifier is a token of 3 to 16 characters, a
+        // password one of 6 to 16; a registry refuses the login otherwise.
+        if !epp_token(&self.login, 3, 16) {
+            return Some("login is 3 to 16 characters without spaces at either end or line breaks (RFC 5730)".into());
+        }
+        if !epp_token(&self.password, 6, 16) {
+            return Some(
+                "password is 6 to 16 characters without spaces at either end or line breaks (RFC 5730)".into(),
+            );
+        }
         if self.sessions == 0 || self.sessions > 32 {
             return Some("sessions must be 1 to 32".into());
         }
@@ -138,6 +148,15 @@ impl RegistryConfig {
         }
         None
     }
+}
+
+/// Whether `value` is an XML Schema token of `min` to `max` characters: no
+/// line breaks or tabs, no space at either end, no two spaces in a row.
+fn epp_token(value: &str, min: usize, max: usize) -> bool {
+    (min..=max).contains(&value.chars().count())
+        && !value.contains(['\n', '\r', '\t'])
+        && value.trim() == value
+        && !value.contains("  ")
 }
 
 /// Every configured registry by name, and the routing of TLDs to them.
@@ -183,9 +202,9 @@ mod tests {
     #[test]
     fn routes_by_tld_with_a_fallback() {
         let mut r = Registries::default();
-        let mut sidn = RegistryConfig::new("drs.example", 700, "x", "y");
+        let mut sidn = RegistryConfig::new("drs.example", 700, "100042", "geheim-epp");
         sidn.tlds = vec!["nl".into()];
-        let mut partner = RegistryConfig::new("epp.example", 700, "x", "y");
+        let mut partner = RegistryConfig::new("epp.example", 700, "partner1", "geheim-epp");
         partner.tlds = vec!["*".into()];
         r.0.insert("sidn".into(), sidn);
         r.0.insert("partner".into(), partner);
@@ -195,5 +214,25 @@ mod tests {
         r.0.remove("partner");
         assert_eq!(r.route("kievit.eu"), None);
         assert_eq!(r.problem(), None);
+    }
+
+    #[test]
+    fn login_and_password_keep_to_rfc_5730() {
+        let ok = RegistryConfig::new("drs.example", 700, "100", "abcdef");
+        assert_eq!(ok.problem(), None, "3 and 6 characters are the least");
+        let longest = RegistryConfig::new("drs.example", 700, &"x".repeat(16), &"y".repeat(16));
+        assert_eq!(longest.problem(), None);
+        for (login, password) in [
+            ("10", "abcdef"),
+            (&"x".repeat(17) as &str, "abcdef"),
+            ("100", "abcde"),
+            ("100", &"y".repeat(17)),
+            ("100", " abcdef"),
+            ("10 0", "abc\ndef"),
+            ("1  00", "abcdef"),
+        ] {
+            let c = RegistryConfig::new("drs.example", 700, login, password);
+            assert!(c.problem().is_some_and(|p| p.contains("RFC 5730")), "{login:?} / {password:?}");
+        }
     }
 }
