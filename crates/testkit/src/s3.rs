@@ -1,5 +1,5 @@
 //! A real S3-compatible server on loopback for the backup tests: moto's
-//! `moto_server` (PyPI `moto[server]`, installed by `.ci/run`). A test that
+//! `moto_server` (PyPI `moto[server]`, installed by `scripts/test`). A test that
 //! needs it fails, naming the install step, when it is missing.
 
 use std::collections::BTreeMap;

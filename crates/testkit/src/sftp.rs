@@ -1,5 +1,5 @@
 //! A real SFTP server on loopback for the backup tests: Debian's OpenSSH
-//! server (`sshd`, package openssh-server, installed by `.ci/run`) with a
+//! server (`sshd`, package openssh-server, installed by `scripts/test`) with a
 //! configuration, host key, client key and storage directory of its own in a
 //! temporary directory, serving SFTP in-process (`internal-sftp`) to the user
 //! the tests run as. OpenDAL's SFTP service drives the `ssh` client

@@ -9,7 +9,7 @@
 //! (`Network.requestWillBeSent`), and the cookie jar of the whole browser is read
 //! through the DevTools protocol, not only the current page's cookies.
 //!
-//! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (`.ci/run` installs them);
+//! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (`scripts/test` installs them);
 //! without them the test fails, it never skips. Set `CUSTODIAN_BROWSER_SCREENSHOTS`
 //! to a directory to keep the screenshots it takes.
 
