@@ -39,8 +39,6 @@
 //!     as UBL, one task: invoices/s of each, against the read alone (no target
 //!     of its own; on PostgreSQL too with `--postgres`)
 //!
-//! `explain` is no target: it runs experiments on where the audit time goes.
-//!
 //! Targets 1, 2, 5 and 11 also run on PostgreSQL with `--postgres URL`. The exit code is
 //! 0 whenever the measurements ran, also when a target is missed.
 #![forbid(unsafe_code)]
@@ -49,7 +47,6 @@ mod audit;
 mod backup;
 mod crud;
 mod documents;
-mod explain;
 mod http;
 mod import;
 mod invoices;
@@ -90,8 +87,6 @@ enum Which {
     Invoices,
     /// Invoices rendered as PDF and UBL against reading them.
     Documents,
-    /// Not a target: experiments on where the audit target's time goes.
-    Explain,
 }
 
 #[derive(Parser, Debug)]
@@ -293,12 +288,6 @@ async fn main() -> anyhow::Result<()> {
             outcomes.append(&mut o);
         }
     }
-    if args.target == Which::Explain {
-        on_each_engine(pg, &mut outcomes, |store, engine, url| async move { explain::run(&store, engine, &url).await })
-            .await?;
-        return Ok(());
-    }
-
     report::summary(&outcomes).print();
     println!("total time {:.0} s, load average at the end {}", started.elapsed().as_secs_f64(), load_average());
     Ok(())
