@@ -102,6 +102,9 @@ pub(crate) async fn metrics(AxState(state): AxState<State>, Extension(viewer): E
         ] {
             out.push_str(&format!("custodian_outbox_messages{{state=\"{label}\"}} {n}\n"));
         }
+        out.push_str(
+            "# HELP custodian_outbox_possible_duplicates Messages taken over after their sender stopped mid-send: they may have gone twice.\n# TYPE custodian_outbox_possible_duplicates gauge\n",
+        );
         out.push_str(&format!("custodian_outbox_possible_duplicates {}\n", o.possible_duplicates));
     }
     if let Some(c) = state.store.read_cache_stats() {
