@@ -43,6 +43,8 @@ pub enum Purpose {
     Communication,
     /// Proving who touched what (audit trail, M17).
     Accountability,
+    /// Answering the requests of the people whose data is held (Art. 12–21).
+    SubjectRights,
 }
 
 /// GDPR art. 6(1) grounds.
@@ -80,6 +82,9 @@ pub enum Retention {
     /// Until the message is sent, given up or cancelled; then wiped (the
     /// outbox keeps only non-personal status).
     UntilSent,
+    /// A request of a data subject: one year after it was closed, to show how
+    /// it was handled; then the requester's data goes (its key is destroyed).
+    RequestHandled,
 }
 
 /// Who else receives a field (A7: nobody but these).
@@ -108,6 +113,8 @@ pub enum KeyOwner {
     Actor,
     /// The system key: data that belongs to no single customer record.
     System,
+    /// The request's own key, destroyed when its retention ends.
+    Request,
 }
 
 /// One personal-data column.
@@ -174,6 +181,7 @@ const SECURITY: FieldClass = FieldClass::Security;
 const ACCOUNT: FieldClass = FieldClass::Account;
 const NOBODY: FieldClass = FieldClass::Credential;
 const MESSAGE: FieldClass = FieldClass::Message;
+const REQUEST: FieldClass = FieldClass::Request;
 
 macro_rules! fields {
     ($($table:literal . $column:literal, $nl:literal, $en:literal, $cat:expr, $purpose:expr, $basis:expr,
@@ -267,6 +275,14 @@ pub static FIELDS: &[Field] = fields![
     "outbox"."subject", "Onderwerp bericht", "Message subject", Identity, Communication, Contract, MESSAGE, UntilSent, [To::MailProvider, To::BackupStorage], K::System;
     "outbox"."body", "Berichttekst (naam, inlognaam of activeringscode)", "Message text (name, login name or activation code)", Identity, Communication, Contract, MESSAGE, UntilSent, [To::MailProvider, To::SmsGateway, To::BackupStorage], K::System;
     "outbox"."attachment", "Bijlage bericht (factuur of creditnota als PDF, alleen aan zakelijke klanten)", "Message attachment (an invoice or credit note as PDF, to business customers only)", Financial, Invoicing, Contract, MESSAGE, UntilSent, [To::MailProvider, To::BackupStorage], K::System;
+    "subject_requests"."name", "Naam verzoeker", "Requester's name", Identity, SubjectRights, LegalObligation, REQUEST, RequestHandled, [To::BackupStorage], K::Request;
+    "subject_requests"."email", "E-mailadres verzoeker", "Requester's e-mail address", ContactDetails, SubjectRights, LegalObligation, REQUEST, RequestHandled, [To::MailProvider, To::BackupStorage], K::Request;
+    "subject_requests"."phone", "Telefoon verzoeker", "Requester's phone", ContactDetails, SubjectRights, LegalObligation, REQUEST, RequestHandled, [To::BackupStorage], K::Request;
+    "subject_requests"."address", "Postadres verzoeker", "Requester's postal address", Address, SubjectRights, LegalObligation, REQUEST, RequestHandled, [To::BackupStorage], K::Request;
+    "subject_requests"."handle", "Handle genoemd door verzoeker", "Handle the requester named", RegistryContact, SubjectRights, LegalObligation, REQUEST, RequestHandled, [To::BackupStorage], K::Request;
+    "subject_requests"."summary", "Wat de verzoeker vraagt", "What the requester asks", Identity, SubjectRights, LegalObligation, REQUEST, RequestHandled, [To::BackupStorage], K::Request;
+    "subject_requests"."answer", "Antwoord voor de downloadlink (de gevonden gegevens)", "Answer behind the download link (the data found)", Identity, SubjectRights, LegalObligation, REQUEST, RequestHandled, [To::BackupStorage], K::Request;
+
     "registry_ops"."payload", "Gegevens voor de registry (handlegegevens of handle-ID)", "Data for the registry (handle data or handle ID)", RegistryContact, DomainRegistration, Contract, MESSAGE, UntilSent, [To::Registry, To::BackupStorage], K::System;
 ];
 
@@ -278,6 +294,10 @@ pub static DERIVED: &[DerivedIndex] = &[
         column: "word",
         derived_from: &["company_name", "contact_name", "second_contact"],
     },
+    // A domain contact's name words, so a request from a person who is not
+    // a customer finds the handles that name them (Art. 15).
+    DerivedIndex { table: "contact_name_words", column: "word", derived_from: &["name", "organisation"] },
+    DerivedIndex { table: "contacts", column: "email_bidx", derived_from: &["email"] },
     // A keyed hash of the login as typed (or the account) with the client
     // address; deleted by the scheduler a day after it stops counting.
     DerivedIndex { table: "auth_failures", column: "key_hash", derived_from: &["login"] },
@@ -477,6 +497,31 @@ pub static NON_PERSONAL: &[(&str, &str, &str)] = &[
     ("auth_failures", "failures", "counter"),
     ("auth_failures", "locked_until", "timestamp"),
     ("auth_failures", "updated_at", "timestamp"),
+    ("contact_name_words", "contact_id", "pseudonymous key"),
+    ("contact_name_words", "customer_id", "pseudonymous key"),
+    ("subject_requests", "id", "request number"),
+    ("subject_requests", "kind", "access, correction, erasure or objection"),
+    ("subject_requests", "status", "open or closed"),
+    ("subject_requests", "key_id", "reference to the request's wrapped data key"),
+    ("subject_requests", "received_on", "date"),
+    ("subject_requests", "due_on", "date"),
+    ("subject_requests", "extended_to", "date"),
+    ("subject_requests", "extension_reason", "one of the two reasons the law allows (code)"),
+    ("subject_requests", "identity_check", "how identity was checked (code)"),
+    ("subject_requests", "recorded_by", "pseudonymous actor"),
+    ("subject_requests", "recorded_at", "timestamp"),
+    ("subject_requests", "closed_on", "date"),
+    ("subject_requests", "closed_by", "pseudonymous actor"),
+    ("subject_requests", "outcome", "how the request ended (code)"),
+    ("subject_requests", "answer_by", "post, link, e-mail or phone (code)"),
+    ("subject_requests", "link_hash", "keyed hash of the download link's secret"),
+    ("subject_requests", "link_expires_at", "timestamp"),
+    ("subject_requests", "link_used_at", "timestamp"),
+    ("subject_requests", "erased_at", "timestamp"),
+    ("subject_request_records", "request_id", "request number"),
+    ("subject_request_records", "record_kind", "customer or contact"),
+    ("subject_request_records", "record_id", "pseudonymous key"),
+    ("subject_request_records", "matched_on", "which lookup found it (code: email, name, handle, kvk)"),
 ];
 
 /// The personal fields of one table, in declaration order.
@@ -516,6 +561,9 @@ impl Purpose {
             Purpose::DomainRegistration => lang.pick("registratie van domeinnamen", "registering domain names"),
             Purpose::Communication => lang.pick("contact met de klant", "contact with the customer"),
             Purpose::Accountability => lang.pick("verantwoording en beveiliging", "accountability and security"),
+            Purpose::SubjectRights => {
+                lang.pick("afhandelen van verzoeken van betrokkenen", "handling the requests of data subjects")
+            }
         }
     }
 }
@@ -580,6 +628,10 @@ impl Retention {
             Retention::UntilSent => lang.pick(
                 "tot het bericht verzonden is of opgegeven wordt, daarna gewist",
                 "until the message is sent or given up, then wiped",
+            ),
+            Retention::RequestHandled => lang.pick(
+                "een jaar nadat het verzoek is afgehandeld, om te kunnen laten zien hoe; daarna gewist",
+                "one year after the request was closed, to show how it was handled; then erased",
             ),
         }
     }

@@ -9,6 +9,7 @@ pub mod lang;
 pub mod model;
 pub mod password;
 pub mod policy;
+pub mod requests;
 pub mod retention;
 pub mod validate;
 

@@ -146,10 +146,12 @@ pub enum FieldClass {
     Credential,
     /// Queued messages and registry payloads, until they are sent.
     Message,
+    /// Who asked what in a data subject's request, and the answer prepared.
+    Request,
 }
 
 impl FieldClass {
-    pub const ALL: [FieldClass; 8] = [
+    pub const ALL: [FieldClass; 9] = [
         FieldClass::Profile,
         FieldClass::BillingIdentity,
         FieldClass::Finance,
@@ -158,6 +160,7 @@ impl FieldClass {
         FieldClass::Account,
         FieldClass::Credential,
         FieldClass::Message,
+        FieldClass::Request,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -170,6 +173,7 @@ impl FieldClass {
             FieldClass::Account => "account",
             FieldClass::Credential => "credential",
             FieldClass::Message => "message",
+            FieldClass::Request => "request",
         }
     }
 }
@@ -213,6 +217,9 @@ pub enum Resource {
     Backups,
     /// Messages in the outbox: queueing one (write), cancelling one (erase).
     Messages,
+    /// The register of requests from data subjects (Art. 12–21), customers
+    /// or not: recording, finding their records, answering.
+    SubjectRequests,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -312,6 +319,10 @@ pub const RULES: &[Rule] = &[
     rule(Fields(F::Security), Read, &[Owner, Operator]),
     rule(Fields(F::Account), Read, &[Owner, Operator, Subject]),
     rule(Fields(F::Message), Read, &[Owner, Operator, Job]),
+    // Requests of data subjects: the data protection officer (M16); the job
+    // behind a one-time download link hands its holder the prepared answer.
+    rule(Fields(F::Request), Read, &[Owner, Operator, Job]),
+    rule(Fields(F::Request), Write, &[Owner, Operator]),
     // Credentials: no rule, so nobody reads or writes them through the policy;
     // only their holder sets them, through the login flows.
 
@@ -340,6 +351,9 @@ pub const RULES: &[Rule] = &[
     rule(LegalHolds, Write, &[Owner, Operator]),
     rule(AuditTrail, Read, &[Owner, OwnerToken, Operator]),
     rule(AccessLog, Read, &[Owner, OwnerToken, Operator, Subject]),
+    rule(SubjectRequests, Read, &[Owner, Operator]),
+    rule(SubjectRequests, Write, &[Owner, Operator]),
+    rule(SubjectRequests, Erase, &[Owner, Operator, Job]),
     // Accounts and secrets. Tokens never manage accounts or tokens.
     rule(Invitations, Write, &[Owner, Operator, Staff]),
     rule(ActivationCode, DiscloseCredential, &[Owner, Operator]),
@@ -401,7 +415,7 @@ pub fn allows(who: Principal, resource: Resource, action: Action) -> bool {
 static TABLE: [[u16; ACTIONS]; RESOURCES] = table(RULES);
 
 const ACTIONS: usize = 5;
-const RESOURCES: usize = FieldClass::ALL.len() + 18;
+const RESOURCES: usize = FieldClass::ALL.len() + 19;
 
 const fn table(rules: &[Rule]) -> [[u16; ACTIONS]; RESOURCES] {
     let mut t = [[0u16; ACTIONS]; RESOURCES];
@@ -441,6 +455,7 @@ impl Resource {
             ApiTokens,
             Backups,
             Messages,
+            SubjectRequests,
         ];
         classes.chain(others).collect()
     }
@@ -468,6 +483,7 @@ impl Resource {
             ApiTokens => N + 15,
             Backups => N + 16,
             Messages => N + 17,
+            SubjectRequests => N + 18,
         }
     }
 }

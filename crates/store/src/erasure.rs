@@ -188,6 +188,7 @@ impl Store {
         for table in [
             "users",
             "customer_name_words",
+            "contact_name_words",
             "domains",
             "contacts",
             "services",

@@ -17,6 +17,7 @@ pub mod db;
 mod erasure;
 mod keys;
 pub mod lease;
+mod lookups;
 pub mod outbox;
 mod permit;
 mod records;
@@ -29,6 +30,7 @@ mod customers;
 mod export;
 mod invoices;
 mod related;
+pub mod requests;
 mod rows;
 mod search_names;
 
@@ -155,6 +157,7 @@ impl Store {
         db::migrate(&pool, engine).await?;
         replay::refuse_unfinished_restore(&pool).await?;
         let keys = keys::Keyring::open(&pool, master).await?;
+        lookups::fill_missing(&pool, &keys).await?;
         let audit = audit::Writer::spawn(pool.clone());
         let natives = match engine {
             Engine::Sqlite => audit::sqlite_file(url)?.map(|path| std::sync::Arc::new(rows::Natives::new(path))),

@@ -79,6 +79,20 @@ pub enum Refusal {
     /// This session is setting up no second-factor key (it was never shown,
     /// or the session was renewed).
     NoPendingSecondFactor,
+    /// The request was closed; it changes no more.
+    RequestClosed,
+    /// An access request is answered with data only once the answer is prepared.
+    RequestAnswerMissing,
+    /// Answering through a download link needs the link made first.
+    RequestLinkMissing,
+    /// Only an open access request with its answer prepared gets a download link.
+    RequestNotDownloadable,
+    /// No e-mail address was recorded to send the link to.
+    RequestNoEmail,
+    /// The download link is unknown, used or expired.
+    RequestLinkInvalid,
+    /// The record chosen is not among those found about the person.
+    RequestNotAMatch,
 }
 
 impl Refusal {
@@ -119,6 +133,13 @@ impl Refusal {
             Refusal::CustomerAccount => "customer_account",
             Refusal::SecondFactorOn => "second_factor_on",
             Refusal::NoPendingSecondFactor => "no_pending_second_factor",
+            Refusal::RequestClosed => "request_closed",
+            Refusal::RequestAnswerMissing => "request_answer_missing",
+            Refusal::RequestLinkMissing => "request_link_missing",
+            Refusal::RequestNotDownloadable => "request_not_downloadable",
+            Refusal::RequestNoEmail => "request_no_email",
+            Refusal::RequestLinkInvalid => "request_link_invalid",
+            Refusal::RequestNotAMatch => "request_not_a_match",
         }
     }
 
@@ -255,6 +276,34 @@ impl Refusal {
                 "Er wordt in deze sessie geen sleutel ingesteld. Open de pagina opnieuw en scan de sleutel die dan verschijnt.",
                 "No key is being set up in this session. Open the page again and scan the key it shows.",
             ),
+            Refusal::RequestClosed => text(
+                "Dit verzoek is afgehandeld en verandert niet meer.",
+                "This request is closed and changes no more.",
+            ),
+            Refusal::RequestAnswerMissing => text(
+                "Stel eerst het antwoord samen: de gegevens die bij dit verzoek gevonden zijn.",
+                "Prepare the answer first: the data found for this request.",
+            ),
+            Refusal::RequestLinkMissing => text(
+                "Maak eerst de downloadlink en geef die aan de persoon.",
+                "Make the download link first and give it to the person.",
+            ),
+            Refusal::RequestNotDownloadable => text(
+                "Alleen een open inzageverzoek met een samengesteld antwoord krijgt een downloadlink.",
+                "Only an open access request with its answer prepared gets a download link.",
+            ),
+            Refusal::RequestNoEmail => text(
+                "Bij dit verzoek is geen e-mailadres vastgelegd; geef de link op een andere manier door.",
+                "No e-mail address was recorded with this request; pass the link on another way.",
+            ),
+            Refusal::RequestLinkInvalid => text(
+                "Deze downloadlink is onbekend, al gebruikt of verlopen. Vraag ons om een nieuwe.",
+                "This download link is unknown, used or expired. Ask us for a new one.",
+            ),
+            Refusal::RequestNotAMatch => text(
+                "Dit gegeven hoort niet bij de gevonden resultaten voor deze persoon.",
+                "This record is not among those found for this person.",
+            ),
             Refusal::CreditNoteNotPayable => text("Een creditnota wordt niet betaald.", "A credit note is not paid."),
             Refusal::NothingDue => text(
                 "Op deze factuur staat niets meer open: ze is betaald of gecrediteerd.",
@@ -321,6 +370,13 @@ mod tests {
             Refusal::MoreThanDue { due_cents: 1210 },
             Refusal::CreditOfCreditNote,
             Refusal::CreditExceedsInvoice { creditable_cents: 0 },
+            Refusal::RequestClosed,
+            Refusal::RequestAnswerMissing,
+            Refusal::RequestLinkMissing,
+            Refusal::RequestNotDownloadable,
+            Refusal::RequestNoEmail,
+            Refusal::RequestLinkInvalid,
+            Refusal::RequestNotAMatch,
         ];
         for r in all {
             assert!(r.code().bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "{}", r.code());

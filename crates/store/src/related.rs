@@ -79,6 +79,7 @@ impl Store {
             q = q.bind(v);
         }
         q.bind(id).execute(&mut *tx).await?;
+        crate::lookups::write_contact(&mut tx, &self.keys.index, id, customer_id, &fields).await?;
         let mut event = Event::new(access, "contact.create", "customer", customer_id).fields(fields.keys());
         self.keys.seal_source(&mut event, Some(&key));
         crate::audit::append(&mut tx, &[event]).await?;

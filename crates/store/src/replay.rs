@@ -27,6 +27,9 @@ pub struct ReplayReport {
     pub customers: u64,
     pub handles: u64,
     pub invoices: u64,
+    /// Requests of data subjects whose requester's data was erased.
+    #[serde(default)]
+    pub requests: u64,
 }
 
 impl Store {
@@ -108,9 +111,39 @@ impl Store {
             self.keys.forget_all(&keys);
             report.invoices += still.len() as u64;
         }
+        for chunk in ids("subject_request")?.chunks(500) {
+            let mut tx = crate::db::write_tx(&self.pool).await?;
+            let still: Vec<(i64, i64)> = sqlx::query_as(&format!(
+                "SELECT id, key_id FROM subject_requests WHERE id IN ({}) AND key_id IS NOT NULL ORDER BY id",
+                id_list(chunk)
+            ))
+            .persistent(false)
+            .fetch_all(&mut *tx)
+            .await?;
+            if !still.is_empty() {
+                let (ids, keys): (Vec<i64>, Vec<i64>) = still.into_iter().unzip();
+                crate::requests::erase_rows(&mut tx, &ids, &keys, ErasureReason::JournalReplay).await?;
+                let events: Vec<Event> = ids
+                    .iter()
+                    .map(|id| {
+                        Event::new(&access, "request.erase", "subject_request", id)
+                            .fields(records::columns("subject_requests"))
+                    })
+                    .collect();
+                crate::audit::append(&mut tx, &events).await?;
+                tx.commit().await?;
+                self.keys.forget_all(&keys);
+                report.requests += ids.len() as u64;
+            }
+        }
         let mut tx = crate::db::write_tx(&self.pool).await?;
         carry_over(&mut tx, entries).await?;
-        for (kind, table) in [("customer", "customers"), ("contact", "contacts"), ("invoice", "invoices")] {
+        for (kind, table) in [
+            ("customer", "customers"),
+            ("contact", "contacts"),
+            ("invoice", "invoices"),
+            ("subject_request", "subject_requests"),
+        ] {
             self.number_past_journal(&mut tx, kind, table).await?;
         }
         tx.commit().await?;

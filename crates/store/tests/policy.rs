@@ -230,6 +230,24 @@ async fn attempt(store: &Store, operation: &str, access: &Access, id: i64, n: u6
             let access = Access::new(access.actor.clone(), why);
             verdict(&what, store.read_customer(&access, id).await)
         }
+        "request.write" => {
+            let form = fields(&[
+                ("kind", "access"),
+                ("received_on", "2026-03-01"),
+                ("identity_check", "call_back"),
+                ("name", "Iemand Anders"),
+                ("address", "Dijk 1, 1811 AB Alkmaar"),
+                ("summary", "Wil inzage"),
+            ]);
+            let request =
+                custodian_domain::requests::SubjectRequest::from_fields(&form, parse_date("2026-03-02").unwrap())
+                    .unwrap();
+            verdict(&what, store.record_subject_request(access, &request).await)
+        }
+        "request.read" => verdict(&what, store.subject_requests(access).await),
+        "request.erase" => {
+            verdict(&what, store.erase_handled_requests(access, parse_date("2026-03-01").unwrap()).await)
+        }
         other => panic!("no way to try {other}"),
     }
 }

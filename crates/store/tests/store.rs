@@ -95,6 +95,27 @@ async fn no_personal_value_is_stored_in_plain_text() {
         store.add_contact(&owner(), id, Some("sidn"), &contact).await.unwrap();
         invoice(&store, id, "2026-0001").await;
         store.read_customer(&staff(), id).await.unwrap();
+        // A request of someone who is not a customer, with its answer gathered.
+        let request = custodian_domain::requests::SubjectRequest::from_fields(
+            &fields(&[
+                ("kind", "access"),
+                ("received_on", "2026-03-01"),
+                ("identity_check", "known_email"),
+                ("name", "Pimpelmees Derde"),
+                ("email", "flamingo.kwak@example.org"),
+                ("address", "Zilvermeeuwstraat 14, 1234 AB Alkmaar"),
+                ("summary", "Vraagt wat Kwartelkoning over haar weet"),
+            ]),
+            parse_date("2026-03-02").unwrap(),
+        )
+        .unwrap();
+        let dsr = Access::new(custodian_store::Actor::operator(), AccessPurpose::DataSubjectRequest);
+        let asked = store.record_subject_request(&dsr, &request).await.unwrap();
+        let found = store.find_request_records(&dsr, asked).await.unwrap();
+        assert_eq!(found.len(), 1, "{}: the contact, by e-mail and name", db.name());
+        let chosen: Vec<_> = found.iter().map(|m| (m.kind, m.id)).collect();
+        store.confirm_request_records(&dsr, asked, &chosen).await.unwrap();
+        store.prepare_request_answer(&dsr, asked).await.unwrap();
         store.close().await;
 
         let dump = match &db.dir {

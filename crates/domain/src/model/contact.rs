@@ -62,7 +62,7 @@ impl std::fmt::Display for LegalForm {
 }
 
 /// A registry contact ID (EPP `clIDType`: 3 to 16 characters).
-fn parse_handle(s: &str) -> Result<Text, Invalid> {
+pub fn parse_handle(s: &str) -> Result<Text, Invalid> {
     let s = s.trim();
     let ok = (3..=16).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if ok {

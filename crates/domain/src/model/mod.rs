@@ -12,13 +12,14 @@ mod service;
 mod text;
 
 pub use address::{Address, PostalCode};
-pub use contact::{CONTACT_FIELDS, ContactData, LegalForm};
+pub use contact::{CONTACT_FIELDS, ContactData, LegalForm, parse_handle};
 pub use customer::{CUSTOMER_FIELDS, CustomerData, CustomerKind, Gender, search_words};
 pub use form::{FieldError, FieldErrors, Fields, Form};
 pub use invoice::{
     BILLING_FIELDS, BillingSnapshot, Delivery, InvoiceAmounts, InvoiceData, InvoiceLine, InvoiceState, InvoiceTotals,
     check_invoice, format_amount, format_cents, parse_vat_rate,
 };
+pub(crate) use service::choice_enum;
 pub use service::{SERVICE_FIELDS, ServiceData, ServiceKind, ServiceStatus};
 pub use text::Text;
 

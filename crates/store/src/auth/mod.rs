@@ -89,7 +89,7 @@ fn verify_password(password: &str, hash: &str) -> bool {
 }
 
 /// A random token for links (256 bits, hex).
-fn random_token() -> Zeroizing<String> {
+pub(crate) fn random_token() -> Zeroizing<String> {
     let mut b = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut b);
     Zeroizing::new(hex::encode(b))

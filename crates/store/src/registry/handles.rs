@@ -62,7 +62,7 @@ impl Store {
         .await?;
         let fields = data.to_fields();
         if !target.passthrough {
-            self.write_contact_fields(&mut tx, &key, id, &fields).await?;
+            self.write_contact_fields(&mut tx, &key, id, customer_id, &fields).await?;
         }
         let op = enqueue(
             self,
@@ -89,6 +89,7 @@ impl Store {
         tx: &mut Transaction<'static, Any>,
         key: &crate::Key,
         id: i64,
+        customer_id: i64,
         fields: &Fields,
     ) -> Result<(), StoreError> {
         let cols = records::columns("contacts");
@@ -102,7 +103,7 @@ impl Store {
             q = q.bind(v);
         }
         q.bind(id).execute(&mut **tx).await?;
-        Ok(())
+        crate::lookups::write_contact(tx, &self.keys.index, id, customer_id, fields).await
     }
 
     /// Changes a handle's holder data; the change is queued for the registry.
@@ -123,7 +124,7 @@ impl Store {
             None => fields.remove("handle"),
         };
         if !head.passthrough {
-            self.write_contact_fields(&mut tx, &key, contact_id, &fields).await?;
+            self.write_contact_fields(&mut tx, &key, contact_id, head.customer_id, &fields).await?;
         }
         sqlx::query("UPDATE contacts SET updated_at = $1 WHERE id = $2")
             .bind(now_micros())

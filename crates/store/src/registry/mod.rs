@@ -235,6 +235,10 @@ pub(crate) async fn remove_contacts(
     .persistent(false)
     .execute(&mut **tx)
     .await?;
+    sqlx::query(&format!("DELETE FROM contact_name_words WHERE contact_id IN ({list})"))
+        .persistent(false)
+        .execute(&mut **tx)
+        .await?;
     sqlx::query(&format!("DELETE FROM contacts WHERE id IN ({list})")).persistent(false).execute(&mut **tx).await?;
     journal(tx, "contact", ids, now_micros(), reason).await
 }

@@ -153,6 +153,9 @@ pub struct RunReport {
     pub erased_retention_expired: u64,
     pub handles_deleted: u64,
     pub invoices_deleted: u64,
+    /// Requests of data subjects whose requester's data went (a year after closing).
+    #[serde(default)]
+    pub requests_erased: u64,
     pub skipped: u64,
 }
 
@@ -160,7 +163,7 @@ impl RunReport {
     /// What the run did, in a sentence for people.
     pub fn describe(&self, lang: custodian_domain::Lang) -> String {
         format!(
-            "{} {}, {} {}, {} {}, {} {}, {} {}",
+            "{} {}, {} {}, {} {}, {} {}, {} {}, {} {}",
             self.erased_retention_expired,
             lang.pick("klanten gewist (bewaartermijn voorbij)", "customers erased (retention ended)"),
             self.erased_on_request,
@@ -169,6 +172,8 @@ impl RunReport {
             lang.pick("handles verwijderd", "handles deleted"),
             self.invoices_deleted,
             lang.pick("facturen verwijderd", "invoices deleted"),
+            self.requests_erased,
+            lang.pick("afgehandelde verzoeken gewist", "handled requests erased"),
             self.skipped,
             lang.pick("overgeslagen (intussen gewijzigd)", "skipped (changed meanwhile)"),
         )
@@ -484,6 +489,8 @@ impl Store {
                 report.invoices_deleted += still.len() as u64;
             }
         }
+
+        report.requests_erased = self.erase_handled_requests(access, on).await?;
 
         let mut tx = crate::db::write_tx(&self.pool).await?;
         sqlx::query(
