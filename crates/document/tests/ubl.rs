@@ -11,8 +11,15 @@ use custodian_document::{Invoice, ubl};
 use quick_xml::Reader;
 use quick_xml::events::Event;
 
-/// The maindoc directory of the UBL 2.1 schemas, fetched by tests/ubl-xsd.sh.
+/// The maindoc directory of the UBL 2.1 schemas, fetched by tests/ubl-xsd.sh
+/// once per test binary: the tests run side by side, and a second fetch
+/// would replace the files while the first test's xmllint reads them.
 fn xsd_dir() -> PathBuf {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(fetch_xsds).clone()
+}
+
+fn fetch_xsds() -> PathBuf {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ubl-xsd.sh");
     let cache = std::env::var_os("CUSTODIAN_UBL_XSD_DIR")
         .map(PathBuf::from)

@@ -10,7 +10,9 @@ use custodian_store::Scope;
 use crate::State;
 pub use crate::access::{Access, Endpoint};
 use crate::api;
-use crate::pages::{accounts, audit, auth, books, documents, erasure, handles, portal, public, second_factor, staff};
+use crate::pages::{
+    accounts, audit, auth, books, documents, erasure, handles, portal, public, requests, second_factor, staff,
+};
 
 pub struct Route {
     pub method: &'static str,
@@ -83,6 +85,8 @@ pub static ROUTES: &[Route] = routes! {
     post "/reset" Access::Public, limited => auth::reset_request;
     get "/reset/new" Access::Public => auth::reset_form;
     post "/reset/new" Access::Public, limited => auth::reset;
+    get "/request/download" Access::Public => requests::download_form;
+    post "/request/download" Access::Public, limited => requests::download;
     post "/logout" Access::Session => auth::logout;
     post "/language" Access::Session => auth::set_language;
     get "/second-factor" Access::Session => second_factor::second_factor_form;
@@ -131,6 +135,16 @@ pub static ROUTES: &[Route] = routes! {
     get "/staff/audit" Access::Staff(AuditTrail, Read) => audit::browse;
     get "/staff/audit.csv" Access::Staff(AuditTrail, Read) => audit::export;
     get "/staff/retention" Access::Staff(Retention, Read) => staff::retention;
+    get "/staff/requests" Access::Staff(SubjectRequests, Read) => requests::register;
+    post "/staff/requests" Access::Staff(SubjectRequests, Write) => requests::record;
+    get "/staff/requests/{id}" Access::Staff(SubjectRequests, Read) => requests::show;
+    post "/staff/requests/{id}/find" Access::Staff(SubjectRequests, Read) => requests::find;
+    post "/staff/requests/{id}/records" Access::Staff(SubjectRequests, Write) => requests::confirm;
+    post "/staff/requests/{id}/extend" Access::Staff(SubjectRequests, Write) => requests::extend;
+    get "/staff/requests/{id}/answer" Access::Staff(SubjectRequests, Read) => requests::answer_page;
+    post "/staff/requests/{id}/answer" Access::Staff(SubjectRequests, Write) => requests::prepare_answer;
+    post "/staff/requests/{id}/link" Access::Staff(SubjectRequests, Write) => requests::make_link;
+    post "/staff/requests/{id}/close" Access::Staff(SubjectRequests, Write) => requests::close;
     get "/staff/api-tokens" Access::Staff(ApiTokens, Read) => staff::api_tokens;
     post "/staff/api-tokens" Access::Staff(ApiTokens, Write) => staff::create_api_token;
     post "/staff/api-tokens/{id}/revoke" Access::Staff(ApiTokens, Write) => staff::revoke_api_token;

@@ -192,6 +192,23 @@ async fn customer_pages(b: &Browser, server: &Server) -> i64 {
     id
 }
 
+/// A request for access from someone whose e-mail a customer's handle holds.
+fn subject_request() -> custodian_domain::requests::SubjectRequest {
+    let form: custodian_domain::model::Fields = [
+        ("kind", "access"),
+        ("received_on", "2026-12-01"),
+        ("identity_check", "known_email"),
+        ("name", "Piet Kievit"),
+        ("email", "piet@kievit.nl"),
+        ("address", "Dijk 1, 1811 AB Alkmaar"),
+        ("summary", "Wil weten welke gegevens over hem zijn vastgelegd"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    custodian_domain::requests::SubjectRequest::from_fields(&form, time::OffsetDateTime::now_utc().date()).unwrap()
+}
+
 /// The owner's back-office pages at phone width, after setting up the installation.
 async fn owner_pages(b: &Browser, server: &Server, customer: i64) {
     let setup = server.store.issue_setup_code().await.unwrap();
@@ -209,8 +226,21 @@ async fn owner_pages(b: &Browser, server: &Server, customer: i64) {
     b.wait_for("the recovery codes", "ol.recovery-codes").await;
     check_width(b, "recovery codes").await;
 
+    // A request of a domain contact, with its answer gathered and a link made.
+    let dsr = Access::new(Actor::operator(), AccessPurpose::DataSubjectRequest);
+    let request = server.store.record_subject_request(&dsr, &subject_request()).await.unwrap();
+    let found = server.store.find_request_records(&dsr, request).await.unwrap();
+    let chosen: Vec<_> = found.iter().map(|m| (m.kind, m.id)).collect();
+    server.store.confirm_request_records(&dsr, request, &chosen).await.unwrap();
+    server.store.prepare_request_answer(&dsr, request).await.unwrap();
+    let secret = server.store.make_request_link(&dsr, request).await.unwrap();
+
     for path in [
         "/staff",
+        "/staff/requests",
+        &format!("/staff/requests/{request}"),
+        &format!("/staff/requests/{request}/answer"),
+        &format!("/request/download?key={}", secret.as_str()),
         "/staff/customers/new",
         "/staff/registry",
         "/staff/audit",

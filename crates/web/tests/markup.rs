@@ -115,8 +115,45 @@ async fn every_page_is_valid_html() {
         let refused = portal.post_form("/portal/edit", &edit, &[("email", "geen adres"), ("phone", "")]).await;
         pages.keep("/portal/edit with errors", &refused);
 
+        let dsr = custodian_store::Access::new(custodian_store::Actor::operator(), AccessPurpose::DataSubjectRequest);
+        let form: custodian_domain::model::Fields = [
+            ("kind", "access"),
+            ("received_on", "2026-12-01"),
+            ("identity_check", "known_email"),
+            ("name", "Piet Kievit"),
+            ("email", "piet@kievit.nl"),
+            ("summary", "Wil inzage"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let request = custodian_domain::requests::SubjectRequest::from_fields(&form, today).unwrap();
+        let request = server.store.record_subject_request(&dsr, &request).await.unwrap();
+        let found = server.store.find_request_records(&dsr, request).await.unwrap();
+        let chosen: Vec<_> = found.iter().map(|m| (m.kind, m.id)).collect();
+        server.store.confirm_request_records(&dsr, request, &chosen).await.unwrap();
+        server.store.prepare_request_answer(&dsr, request).await.unwrap();
+        let secret = server.store.make_request_link(&dsr, request).await.unwrap();
+        let offer = pages.get(&anonymous, &format!("/request/download?key={}", secret.as_str())).await;
+        assert_eq!(offer.status, StatusCode::OK, "{}", offer.body);
+        let file = anonymous.post_form("/request/download", &offer, &[("key", secret.as_str())]).await;
+        pages.keep("the downloaded answer", &file);
+        let spent = anonymous.post_form("/request/download", &offer, &[("key", secret.as_str())]).await;
+        pages.keep("a spent download link", &spent);
+        let register = owner.get("/staff/requests").await;
+        let refused = owner.post_form("/staff/requests", &register, &[("kind", "access")]).await;
+        pages.keep("/staff/requests with errors", &refused);
+        let shown = owner.get(&format!("/staff/requests/{request}")).await;
+        let searched = owner.post_form(&format!("/staff/requests/{request}/find"), &shown, &[]).await;
+        pages.keep("a request with what was found", &searched);
+        let link = owner.post_form(&format!("/staff/requests/{request}/link"), &shown, &[]).await;
+        pages.keep("a download link shown once", &link);
+
         for path in [
             "/staff".to_string(),
+            "/staff/requests".into(),
+            format!("/staff/requests/{request}"),
+            format!("/staff/requests/{request}/answer"),
             "/staff/customers/new".into(),
             format!("/staff/customers/{customer}"),
             format!("/staff/customers/{customer}/erasure"),

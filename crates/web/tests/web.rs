@@ -102,6 +102,23 @@ async fn authorisation_matrix_matches_the_golden_table() {
             )
             .await
             .unwrap();
+        // A request of a data subject for the register's routes.
+        let request = custodian_domain::requests::SubjectRequest::from_fields(
+            &[
+                ("kind", "correction"),
+                ("received_on", "2026-01-05"),
+                ("identity_check", "call_back"),
+                ("name", "Iemand Anders"),
+                ("address", "Dijk 1, 1811 AB Alkmaar"),
+                ("summary", "Naam verkeerd gespeld"),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+            today,
+        )
+        .unwrap();
+        let request = server.store.record_subject_request(&common::operator(), &request).await.unwrap();
         // Logging out ends the session, so that route comes last.
         let mut routes: Vec<_> = ROUTES.iter().collect();
         routes.sort_by_key(|r| r.path == "/logout");
@@ -115,6 +132,7 @@ async fn authorisation_matrix_matches_the_golden_table() {
                     p if p.starts_with("/staff/registry/") => op,
                     p if p.starts_with("/staff/accounts/") => spare_account.id,
                     p if p.starts_with("/books/invoices/") || p.starts_with("/portal/invoices/") => invoice,
+                    p if p.starts_with("/staff/requests/") => request,
                     _ => customer_id,
                 };
                 let path = route.path.replace("{id}", &id.to_string());

@@ -9,6 +9,7 @@ pub(crate) mod erasure;
 pub(crate) mod handles;
 pub(crate) mod portal;
 pub(crate) mod public;
+pub(crate) mod requests;
 pub(crate) mod second_factor;
 pub(crate) mod staff;
 pub(crate) mod who;

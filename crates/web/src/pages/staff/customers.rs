@@ -37,6 +37,8 @@ struct Home {
     next: Option<i64>,
     /// The list is not the first page.
     paged: bool,
+    /// Open requests of data subjects with their deadlines (the owner's).
+    requests: Vec<crate::pages::requests::RequestRow>,
 }
 
 /// Customers per page of the list.
@@ -60,6 +62,13 @@ async fn home_page(state: &State, viewer: &Staff, after: i64, mut home: Home) ->
         false => None,
     };
     home.paged = after > 0;
+    if policy::allows(viewer.principal(), Resource::SubjectRequests, Action::Read) {
+        let access = viewer.access(AccessPurpose::DataSubjectRequest);
+        home.requests = match state.store.open_subject_requests(&access).await {
+            Ok(open) => open.iter().map(|r| crate::pages::requests::RequestRow::of(r, lang)).collect(),
+            Err(e) => return store_error(viewer, e),
+        };
+    }
     home.list = list
         .iter()
         .take(PAGE as usize)
@@ -82,6 +91,7 @@ fn empty_home(state: &State, viewer: &Staff) -> Home {
         list: vec![],
         next: None,
         paged: false,
+        requests: vec![],
     }
 }
 
