@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use custodian_store::{JournalEntry, Key, ReplayReport, Store};
 use serde::{Deserialize, Serialize};
 
-pub use repo::SnapshotInfo;
+pub use repo::{SnapshotInfo, time_text};
 pub use retention::forget;
 
 #[derive(Debug, thiserror::Error)]
@@ -168,6 +168,9 @@ pub struct VerifyReport {
 pub struct RestoreReport {
     pub snapshot: SnapshotInfo,
     pub journal_entries: usize,
+    /// When the newest journal in the repository was taken (seconds, UTC):
+    /// what was erased after it is only known to the old database, if any.
+    pub journal_time: Option<i64>,
     pub replayed: ReplayReport,
 }
 
@@ -320,7 +323,8 @@ pub async fn restore(
     copy::check_file(&db).await?;
     // The journal survives in every later snapshot and in the journal
     // snapshots pushed after erasures: the newest of them knows the most.
-    let mut journal: Vec<JournalEntry> = repo.newest_journal().await?.into_iter().map(Into::into).collect();
+    let (journal_time, newest) = repo.newest_journal_at().await?.unzip();
+    let mut journal: Vec<JournalEntry> = newest.unwrap_or_default().into_iter().map(Into::into).collect();
     if let Some(url) = journal_from {
         journal.extend(copy::journal_of_url(url).await?.into_iter().map(Into::into));
     }
@@ -330,7 +334,7 @@ pub async fn restore(
     let replayed = replayed?;
     copy::fill(&db, target_url).await?;
     std::fs::remove_dir_all(&dir)?;
-    Ok(RestoreReport { snapshot, journal_entries: journal.len(), replayed })
+    Ok(RestoreReport { snapshot, journal_entries: journal.len(), journal_time, replayed })
 }
 
 /// `--at`: an RFC 3339 time, or a date (the end of that day, UTC).

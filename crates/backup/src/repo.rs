@@ -93,11 +93,16 @@ impl SnapshotInfo {
     }
 
     pub fn time_text(&self) -> String {
-        time::OffsetDateTime::from_unix_timestamp(self.time)
-            .ok()
-            .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-            .unwrap_or_default()
+        time_text(self.time)
     }
+}
+
+/// Seconds since the epoch as RFC 3339 (UTC).
+pub fn time_text(seconds: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(seconds)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default()
 }
 
 // Takes the box as rustic's results carry it, so it serves `map_err` directly.
@@ -270,9 +275,18 @@ impl Repo {
     /// The journal of the newest snapshot of either kind: it holds every
     /// erasure up to then (the journal is never shortened).
     pub async fn newest_journal(&self) -> Result<Vec<Erased>, BackupError> {
+        Ok(self.newest_journal_at().await?.map(|(_, j)| j).unwrap_or_default())
+    }
+
+    /// The newest journal with the time (seconds, UTC) of the snapshot that
+    /// carries it: erasures after that time are not in it.
+    pub async fn newest_journal_at(&self) -> Result<Option<(i64, Vec<Erased>)>, BackupError> {
         match self.all().await?.last() {
-            Some(newest) => self.journal_of(&SnapshotInfo::of(newest)).await,
-            None => Ok(vec![]),
+            Some(newest) => {
+                let info = SnapshotInfo::of(newest);
+                Ok(Some((info.time, self.journal_of(&info).await?)))
+            }
+            None => Ok(None),
         }
     }
 

@@ -261,3 +261,38 @@ async fn serve_stores_the_journal_soon_after_an_erasure() {
     assert!(restored.contains("customers 1"), "{restored}");
     assert_eq!(count(&target, &key).await.unwrap(), 19);
 }
+
+#[tokio::test]
+async fn erasures_on_the_command_line_reach_the_repository_before_the_database_is_lost() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (live, repo) = (tmp.path().join("live"), tmp.path().join("repo"));
+    data_dir(&live, &repo);
+    let key = Key::generate();
+    let store = Store::open(&url(&live), 2, key.clone()).await.unwrap();
+    add_customers(&store, 1, 10).await;
+    store.close().await;
+    ok(&live, &key, &["backup", "run"]);
+    let snapshot = ok(&live, &key, &["backup", "list"]);
+    let at = snapshot.split_whitespace().nth(1).expect("the snapshot's time").to_string();
+
+    // No server runs: the commands themselves send the journal along.
+    let erased = ok(&live, &key, &["customer", "erase", "3", "--reason", "customer_request"]);
+    assert!(erased.contains("erasure journal sent to the backup repository"), "{erased}");
+    let requested = ok(&live, &key, &["customer", "request-erasure", "7"]);
+    assert!(requested.contains("erasure journal sent"), "{requested}");
+    // The database snapshot and the newest journal: each push forgets the one before.
+    assert_eq!(snapshot_files(&repo), 2);
+    // Nothing erased, nothing sent.
+    let again = ok(&live, &key, &["customer", "erase", "3", "--reason", "customer_request"]);
+    assert!(!again.contains("erasure journal"), "{again}");
+
+    // The database is lost; the snapshot from before both erasures comes back without them.
+    std::fs::remove_dir_all(&live).unwrap();
+    let machine = tmp.path().join("machine");
+    data_dir(&machine, &repo);
+    let target = url(&tmp.path().join("fresh"));
+    let restored = ok(&machine, &key, &["backup", "restore", "--at", &at, "--into", &target]);
+    assert!(restored.contains("customers 2"), "{restored}");
+    assert!(restored.contains("newest erasure journal:"), "the restore says how old its journal is: {restored}");
+    assert_eq!(count(&target, &key).await.unwrap(), 8);
+}

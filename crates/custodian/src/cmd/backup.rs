@@ -53,6 +53,17 @@ fn at(lang: Lang, at: Option<&str>) -> anyhow::Result<Option<i64>> {
     .transpose()
 }
 
+/// An age in seconds, in the largest whole unit.
+fn age_words(seconds: i64, lang: Lang) -> String {
+    let s = seconds.max(0);
+    match s {
+        s if s < 120 => format!("{s} {}", lang.pick("seconden", "seconds")),
+        s if s < 7200 => format!("{} {}", s / 60, lang.pick("minuten", "minutes")),
+        s if s < 172_800 => format!("{} {}", s / 3600, lang.pick("uur", "hours")),
+        s => format!("{} {}", s / 86_400, lang.pick("dagen", "days")),
+    }
+}
+
 fn line(s: &SnapshotInfo) -> String {
     format!("{}  {}  {} bytes", s.id, s.time_text(), s.size)
 }
@@ -109,6 +120,29 @@ pub(crate) async fn run(out: &mut impl Write, config: &Config, cmd: BackupCmd) -
                 lang.pick("facturen", "invoices"),
                 r.replayed.invoices
             )?;
+            if r.replayed.requests > 0 {
+                writeln!(
+                    out,
+                    "{} {}",
+                    lang.pick("verzoeken van betrokkenen:", "data subject requests:"),
+                    r.replayed.requests
+                )?;
+            }
+            // How old the journal is says what a restore cannot know.
+            if let Some(t) = r.journal_time {
+                let age = time::OffsetDateTime::now_utc().unix_timestamp() - t;
+                writeln!(
+                    out,
+                    "{} {} ({} {})",
+                    lang.pick("nieuwste wisjournaal:", "newest erasure journal:"),
+                    custodian_backup::time_text(t),
+                    age_words(age, lang),
+                    lang.pick(
+                        "geleden; wat daarna gewist is kent alleen de oude database: geef die mee met --journal-from als hij nog leesbaar is",
+                        "ago; what was erased after it only the old database knows: pass it with --journal-from if it is still readable"
+                    )
+                )?;
+            }
         }
     }
     Ok(())

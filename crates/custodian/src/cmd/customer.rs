@@ -15,7 +15,7 @@ use custodian_store::{Access, AccessPurpose, ErasureReason, Lookup, RequestOutco
 
 use super::shared::{
     Format, Usage, fields, format_micros, open, operator, parse_hold_reason, parse_kind, parse_purpose, parse_reason,
-    today, write_json,
+    push_erasures, today, write_json,
 };
 use crate::config::Config;
 
@@ -172,12 +172,18 @@ pub(crate) async fn run(out: &mut impl Write, config: &Config, cmd: CustomerCmd)
             let store = open(config).await?;
             let erased = store.erase_customer(&operator(AccessPurpose::DataSubjectRequest), id, reason).await?;
             writeln!(out, "{}", if erased { "erased" } else { "already erased" })?;
+            if erased {
+                push_erasures(out, config).await?;
+            }
         }
         CustomerCmd::RequestErasure { id } => {
             let store = open(config).await?;
             let access = operator(AccessPurpose::DataSubjectRequest);
             match store.request_erasure(&access, &config.retention, id, today()).await? {
-                RequestOutcome::Erased => writeln!(out, "{}", lang.pick("gewist", "erased"))?,
+                RequestOutcome::Erased => {
+                    writeln!(out, "{}", lang.pick("gewist", "erased"))?;
+                    push_erasures(out, config).await?;
+                }
                 RequestOutcome::Waiting(blockers) => {
                     writeln!(out, "{}", lang.pick("verzoek vastgelegd; wacht op:", "request recorded; waiting for:"))?;
                     for b in blockers {

@@ -8,7 +8,7 @@ use custodian_domain::Lang;
 use custodian_domain::model::format_date;
 use custodian_store::{AccessPurpose, Plan};
 
-use super::shared::{Format, Usage, day_or_today, open, operator, today, write_json};
+use super::shared::{Format, Usage, day_or_today, open, operator, push_erasures, today, write_json};
 use crate::config::Config;
 
 #[derive(Subcommand, Debug)]
@@ -64,6 +64,9 @@ pub(crate) async fn run(out: &mut impl Write, config: &Config, cmd: RetentionCmd
                 format_date(on),
                 report.describe(lang)
             )?;
+            if report.erased_anything() {
+                push_erasures(out, config).await?;
+            }
         }
         RetentionCmd::NextRun => {
             let store = open(config).await?;

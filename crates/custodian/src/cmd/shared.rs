@@ -108,6 +108,44 @@ pub(crate) async fn open(config: &Config) -> anyhow::Result<Store> {
     keyfile::open_store(config).await
 }
 
+/// After a command erased or deleted something: when backups are set up,
+/// the erasure journal goes to the repository now, so that a restore of an
+/// earlier snapshot erases it again even if this database is lost before
+/// the next backup (deletion is final, also after a restore). `serve` does
+/// the same for what it erases; when it (or another backup command) holds
+/// the backup lock at this moment, the journal goes with that run or with
+/// `serve`'s next look. A push that fails is an error: the erasure stands,
+/// but the operator must know the repository does not have it yet.
+pub(crate) async fn push_erasures(out: &mut impl Write, config: &Config) -> anyhow::Result<()> {
+    if config.backup.service.is_none() {
+        return Ok(());
+    }
+    let lang = config.language;
+    let settings = backup_settings(config)?;
+    match custodian_backup::push_journal(&settings, &config.database_url).await {
+        Ok(_) => writeln!(
+            out,
+            "{}",
+            lang.pick("wisjournaal naar de back-upopslag gestuurd", "erasure journal sent to the backup repository")
+        )?,
+        Err(custodian_backup::BackupError::Busy) => writeln!(
+            out,
+            "{}",
+            lang.pick(
+                "wisjournaal: er loopt al een back-up; die neemt het mee",
+                "erasure journal: a backup is running; it takes the journal along"
+            )
+        )?,
+        Err(e) => {
+            return Err(anyhow::Error::new(e).context(lang.pick(
+                "gewist, maar het wisjournaal kon niet naar de back-upopslag; een teruggezette back-up zou deze gegevens terugbrengen tot `custodian backup run` of `serve` het journaal verstuurt",
+                "erased, but the erasure journal could not be sent to the backup repository; a restored backup would bring this data back until `custodian backup run` or `serve` sends the journal",
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// The settings of `[backup]`, or why backups cannot run.
 pub(crate) fn backup_settings(config: &Config) -> anyhow::Result<Settings> {
     let b = &config.backup;

@@ -160,6 +160,16 @@ pub struct RunReport {
 }
 
 impl RunReport {
+    /// Whether the run erased or deleted anything (the journal then grew).
+    pub fn erased_anything(&self) -> bool {
+        self.erased_on_request
+            + self.erased_retention_expired
+            + self.handles_deleted
+            + self.invoices_deleted
+            + self.requests_erased
+            > 0
+    }
+
     /// What the run did, in a sentence for people.
     pub fn describe(&self, lang: custodian_domain::Lang) -> String {
         format!(
