@@ -251,6 +251,13 @@ pub async fn push_journal(settings: &Settings, database_url: &str) -> Result<i64
     Ok(journal.last().map_or(0, |e| e.seq))
 }
 
+/// When the newest erasure journal in the repository was taken (seconds,
+/// UTC), if there is one.
+pub async fn newest_journal_time(settings: &Settings) -> Result<Option<i64>, BackupError> {
+    let repo = repo::Repo::open(settings).await?;
+    Ok(repo.newest_journal_at().await?.map(|(t, _)| t))
+}
+
 /// The newest position of the erasure journal the repository holds (0 when
 /// there is no repository or no journal yet).
 pub async fn stored_journal_position(settings: &Settings) -> Result<i64, BackupError> {

@@ -120,7 +120,8 @@ async fn a_backup_made_while_serving_restores_on_a_fresh_machine_into_either_eng
         data_dir(&machine, &repo);
         let verified = ok(&machine, &key, &["backup", "verify", "--at", &first_time]);
         assert!(verified.contains(" ok"), "{verified}");
-        let restored = ok(&machine, &key, &["backup", "restore", "--at", &first_time, "--into", target]);
+        let restored =
+            ok(&machine, &key, &["backup", "restore", "--at", &first_time, "--into", target, "--accept-journal-age"]);
         assert!(restored.contains("customers 1"), "customer {erased} erased again: {restored}");
         let active = count(target, &key).await.unwrap();
         assert!((199..=499).contains(&active), "{target}: {active} customers active (one erased again)");
@@ -194,12 +195,18 @@ async fn killed_backups_and_restores_leave_nothing_half_done() {
     }
     let started = Instant::now();
     let straight = url(&tmp.path().join("straight"));
-    ok(&live, &key, &["backup", "restore", "--at", &newest, "--into", &straight]);
+    ok(&live, &key, &["backup", "restore", "--at", &newest, "--into", &straight, "--accept-journal-age"]);
     let restore_took = started.elapsed();
     assert_eq!(count(&straight, &key).await.unwrap(), 25_000);
     let mut refused = 0;
     for target in &targets {
-        kill_during(&live, &key, &["backup", "restore", "--at", &newest, "--into", target], restore_took, &mut rng);
+        kill_during(
+            &live,
+            &key,
+            &["backup", "restore", "--at", &newest, "--into", target, "--accept-journal-age"],
+            restore_took,
+            &mut rng,
+        );
         let file = target.strip_prefix("sqlite://").map(|u| PathBuf::from(u.split('?').next().unwrap()));
         if file.as_ref().is_some_and(|f| !f.exists()) {
             continue;
@@ -257,7 +264,7 @@ async fn serve_stores_the_journal_soon_after_an_erasure() {
     let machine = tmp.path().join("machine");
     data_dir(&machine, &repo);
     let target = url(&tmp.path().join("fresh"));
-    let restored = ok(&machine, &key, &["backup", "restore", "--into", &target]);
+    let restored = ok(&machine, &key, &["backup", "restore", "--into", &target, "--accept-journal-age"]);
     assert!(restored.contains("customers 1"), "{restored}");
     assert_eq!(count(&target, &key).await.unwrap(), 19);
 }
@@ -291,7 +298,16 @@ async fn erasures_on_the_command_line_reach_the_repository_before_the_database_i
     let machine = tmp.path().join("machine");
     data_dir(&machine, &repo);
     let target = url(&tmp.path().join("fresh"));
-    let restored = ok(&machine, &key, &["backup", "restore", "--at", &at, "--into", &target]);
+    // Without the old database or the operator's word, the restore waits and says why.
+    let refused = run(&machine, &key, &["backup", "restore", "--at", &at, "--into", &target]);
+    assert_eq!(refused.status.code(), Some(2));
+    let why = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        why.contains("The newest erasure journal in the repository is of") && why.contains("--accept-journal-age"),
+        "{why}"
+    );
+    assert!(!tmp.path().join("fresh").join("custodian.db").exists(), "a refused restore writes nothing");
+    let restored = ok(&machine, &key, &["backup", "restore", "--at", &at, "--into", &target, "--accept-journal-age"]);
     assert!(restored.contains("customers 2"), "{restored}");
     assert!(restored.contains("newest erasure journal:"), "the restore says how old its journal is: {restored}");
     assert_eq!(count(&target, &key).await.unwrap(), 8);

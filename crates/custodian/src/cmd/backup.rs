@@ -34,6 +34,10 @@ pub(crate) enum BackupCmd {
         /// Also replay the erasure journal of this database (the old one, when it still exists).
         #[arg(long, value_name = "DATABASE_URL")]
         journal_from: Option<String>,
+        /// Restore without the old database's journal, accepting that whoever
+        /// was erased after the repository's newest journal comes back.
+        #[arg(long)]
+        accept_journal_age: bool,
     },
 }
 
@@ -51,6 +55,34 @@ fn at(lang: Lang, at: Option<&str>) -> anyhow::Result<Option<i64>> {
         })
     })
     .transpose()
+}
+
+/// Why a restore without the old database's journal waits for the
+/// operator's word: the repository cannot know what was erased after its
+/// newest journal.
+fn journal_age_refusal(newest: Option<i64>, lang: Lang) -> String {
+    let known = match newest {
+        Some(t) => format!(
+            "{} {} ({} {})",
+            lang.pick(
+                "Het nieuwste wisjournaal in de back-upopslag is van",
+                "The newest erasure journal in the repository is of"
+            ),
+            custodian_backup::time_text(t),
+            age_words(time::OffsetDateTime::now_utc().unix_timestamp() - t, lang),
+            lang.pick("geleden).", "ago).")
+        ),
+        None => lang
+            .pick("De back-upopslag heeft nog geen wisjournaal.", "The repository holds no erasure journal yet.")
+            .into(),
+    };
+    format!(
+        "{known} {}",
+        lang.pick(
+            "Wie daarna gewist is, zou terugkomen. Geef de oude database mee met --journal-from als die nog leesbaar is, of zet terug met --accept-journal-age.",
+            "Whoever was erased after it would come back. Pass the old database with --journal-from if it is still readable, or restore with --accept-journal-age.",
+        )
+    )
 }
 
 /// An age in seconds, in the largest whole unit.
@@ -104,7 +136,11 @@ pub(crate) async fn run(out: &mut impl Write, config: &Config, cmd: BackupCmd) -
                 r.journal_entries
             )?;
         }
-        BackupCmd::Restore { into, journal_from, .. } => {
+        BackupCmd::Restore { into, journal_from, accept_journal_age, .. } => {
+            if journal_from.is_none() && !accept_journal_age {
+                let newest = custodian_backup::newest_journal_time(&settings).await?;
+                return Err(Usage(journal_age_refusal(newest, lang)).into());
+            }
             let master = keyfile::master_key(config)?;
             let r = custodian_backup::restore(&settings, when, &into, journal_from.as_deref(), master).await?;
             writeln!(out, "{} {}", lang.pick("teruggezet:", "restored:"), line(&r.snapshot))?;
