@@ -214,7 +214,7 @@ impl Store {
         .bind(role.as_str())
         .bind(scopes_text)
         .bind(self.token_hash(&secret))
-        .bind(format!("{}:{}", access.actor.kind.as_str(), access.actor.id))
+        .bind(access.actor.reference())
         .bind(now)
         .bind(expires_at)
         .fetch_one(&mut *tx)

@@ -166,7 +166,7 @@ impl Store {
             placeholders(1, 8 + cols.len())
         );
         let now = now_micros();
-        let entered_by = on_behalf.then(|| format!("{}:{}", access.actor.kind.as_str(), access.actor.id));
+        let entered_by = on_behalf.then(|| access.actor.reference());
         let mut q = sqlx::query_scalar::<_, i64>(&sql)
             .bind(data.kind.as_str())
             .bind("active")

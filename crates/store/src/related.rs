@@ -140,7 +140,7 @@ impl Store {
         .bind(customer_id)
         .bind(version.as_str())
         .bind(accepted_at)
-        .bind(format!("{}:{}", access.actor.kind.as_str(), access.actor.id))
+        .bind(access.actor.reference())
         .execute(&mut *tx)
         .await?;
         let mut event = Event::new(access, "statute.accept", "customer", customer_id);

@@ -110,6 +110,11 @@ impl Actor {
         self.role
     }
 
+    /// `kind:id`, as rows that say who placed, recorded or entered them keep it.
+    pub fn reference(&self) -> String {
+        format!("{}:{}", self.kind.as_str(), self.id)
+    }
+
     pub fn job(name: &str) -> Actor {
         Actor { kind: ActorKind::Job, id: name.into(), role: Role::Owner }
     }

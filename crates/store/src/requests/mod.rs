@@ -75,10 +75,6 @@ pub struct RequestRecord {
     pub link: LinkState,
 }
 
-fn actor_ref(access: &Access) -> String {
-    format!("{}:{}", access.actor.kind.as_str(), access.actor.id)
-}
-
 fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(format!("subject request: {what}"))
 }
@@ -123,7 +119,7 @@ impl Store {
         .bind(format_date(request.received_on))
         .bind(format_date(request.due_on()))
         .bind(request.identity_check.as_str())
-        .bind(actor_ref(access))
+        .bind(access.actor.reference())
         .bind(now_micros())
         .fetch_one(&mut *tx)
         .await?;
@@ -181,7 +177,7 @@ impl Store {
             IdentityCheck::parse(&row.try_get::<String, _>("identity_check")?).map_err(|_| corrupt("check"))?;
         let key_id: Option<i64> = row.try_get("key_id")?;
         let readable = permit::readable(access);
-        let (mut requester, answer_ready) = match key_id {
+        let (requester, answer_ready) = match key_id {
             Some(k) => {
                 let key = self.keys.data_key(&self.pool, k).await?;
                 let answer: Option<Vec<u8>> = row.try_get("answer")?;
@@ -189,7 +185,6 @@ impl Store {
             }
             None => (Fields::new(), false),
         };
-        requester.remove("answer");
         let has_link = row.try_get::<Option<Vec<u8>>, _>("link_hash")?.is_some();
         let link = match (has_link, row.try_get::<Option<i64>, _>("link_used_at")?, row.try_get("link_expires_at")?) {
             (_, Some(at), _) => LinkState::Used { at },
@@ -266,7 +261,7 @@ impl Store {
              answer = NULL, link_hash = NULL WHERE id = $5",
         )
         .bind(format_date(today))
-        .bind(actor_ref(access))
+        .bind(access.actor.reference())
         .bind(outcome.as_str())
         .bind(by.as_str())
         .bind(id)

@@ -37,7 +37,7 @@ impl Store {
         )
         .bind(id)
         .bind(now_micros())
-        .bind(format!("{}:{}", access.actor.kind.as_str(), access.actor.id))
+        .bind(access.actor.reference())
         .execute(&mut *tx)
         .await?;
         let mut event = Event::new(access, "customer.erasure_request", "customer", id);
@@ -102,7 +102,7 @@ impl Store {
         .bind(id)
         .bind(reason.as_str())
         .bind(now_micros())
-        .bind(format!("{}:{}", access.actor.kind.as_str(), access.actor.id))
+        .bind(access.actor.reference())
         .execute(&mut *tx)
         .await?;
         let mut event = Event::new(access, "customer.legal_hold", "customer", id).fields([reason.as_str()]);

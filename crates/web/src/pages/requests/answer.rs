@@ -53,8 +53,7 @@ fn parts(document: &AnswerDocument, lang: Lang) -> Vec<AnswerPart> {
                 .rows
                 .iter()
                 .filter_map(|r| {
-                    let table = if s.table == "invoices" { "invoices" } else { s.table.as_str() };
-                    let f = inventory::field(table, &r.column)?;
+                    let f = inventory::field(&s.table, &r.column)?;
                     Some(AnswerLine {
                         label: f.label(lang),
                         value: r.value.clone(),

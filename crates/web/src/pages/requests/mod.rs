@@ -66,7 +66,10 @@ impl RequestRow {
         match self.days_left {
             0 => lang.pick("vandaag", "today").into(),
             1 => lang.pick("nog 1 dag", "1 day left").into(),
-            n if n > 1 => format!("{} {n} {}", lang.pick("nog", ""), lang.pick("dagen", "days left")).trim().into(),
+            n if n > 1 => match lang {
+                Lang::Nl => format!("nog {n} dagen"),
+                Lang::En => format!("{n} days left"),
+            },
             -1 => lang.pick("1 dag te laat", "1 day late").into(),
             n => format!("{} {}", -n, lang.pick("dagen te laat", "days late")),
         }
