@@ -152,6 +152,8 @@ pub struct RunReport {
     /// Bytes the storage received for this snapshot (after deduplication).
     pub uploaded_bytes: u64,
     pub forgotten: usize,
+    /// The newest erasure journal position the snapshot holds.
+    pub journal_position: i64,
 }
 
 /// The outcome of `backup verify`.
@@ -228,11 +230,12 @@ pub async fn run(settings: &Settings, database_url: &str) -> Result<RunReport, B
 async fn stage_and_store(settings: &Settings, database_url: &str, stage: &Path) -> Result<RunReport, BackupError> {
     let image = copy::snapshot(database_url, &stage.join(repo::DB_FILE)).await?;
     copy::write_journal(&stage.join(repo::JOURNAL_FILE), &image.journal)?;
+    let journal_position = image.journal.last().map_or(0, |e| e.seq);
     let repo = repo::Repo::open_or_init(settings).await?;
     let (snapshot, uploaded_bytes) = repo.backup(stage.to_path_buf(), repo::Kind::Database).await?;
     drop(image);
     let forgotten = repo.apply_retention(settings.keep_days, settings.max_days).await?;
-    Ok(RunReport { snapshot, uploaded_bytes, forgotten })
+    Ok(RunReport { snapshot, uploaded_bytes, forgotten, journal_position })
 }
 
 /// Stores the live database's erasure journal on its own (a small snapshot),

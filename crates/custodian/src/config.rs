@@ -118,6 +118,12 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
         "lease_secs 300, batch 20, poll_interval_secs 5, retry_first_delay_secs 30, retry_max_delay_secs 3600, max_attempts 10.",
     ),
     (
+        "[jobs]",
+        "-",
+        "see right",
+        "lease_secs 120, retention_interval_secs 300, backup_interval_secs 15, retry_secs 300: each job runs in one instance at a time, taken over when its lease runs out.",
+    ),
+    (
         "[registries.NAME]",
         "CUSTODIAN_REGISTRY_<NAME>_PASSWORD",
         "none",
@@ -200,6 +206,7 @@ struct FileConfig {
     registries: Option<custodian_registry::Registries>,
     registry_worker: Option<custodian_registry::WorkerSettings>,
     backup: Option<custodian_backup::BackupConfig>,
+    jobs: Option<crate::jobs::JobsConfig>,
 }
 
 #[derive(Debug, Clone)]
@@ -247,6 +254,8 @@ pub struct Config {
     pub backup: custodian_backup::BackupConfig,
     pub backup_password: Option<String>,
     pub backup_secret: Option<String>,
+    /// How often the scheduled jobs look and how long their leases hold (`[jobs]`).
+    pub jobs: crate::jobs::JobsConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -396,7 +405,12 @@ pub fn load(
     if let Some(message) = backup.problem() {
         return Err(ConfigError::Value { key: "backup", message });
     }
+    let jobs = file.jobs.unwrap_or_default();
+    if let Some(message) = jobs.problem() {
+        return Err(ConfigError::Value { key: "jobs", message });
+    }
     Ok(Config {
+        jobs,
         registries,
         registry_worker: file.registry_worker.unwrap_or_default(),
         backup,

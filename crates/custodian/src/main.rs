@@ -12,8 +12,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod cmd;
 mod config;
+mod jobs;
 mod keyfile;
-mod scheduler;
 
 fn main() -> ExitCode {
     let args = cmd::Args::parse();

@@ -312,3 +312,74 @@ async fn erasures_on_the_command_line_reach_the_repository_before_the_database_i
     assert!(restored.contains("newest erasure journal:"), "the restore says how old its journal is: {restored}");
     assert_eq!(count(&target, &key).await.unwrap(), 8);
 }
+
+/// An erasure whose process is killed after its commit and before its push
+/// leaves the erasure recorded as not yet in the repository; `serve` pushes
+/// it at its first look, and a restore of the snapshot from before brings
+/// nobody back. On both engines, with kills at random moments of
+/// `customer erase`.
+#[tokio::test]
+async fn erasures_killed_before_their_push_reach_the_repository_through_serve() {
+    let mut rng = rand::thread_rng();
+    for db in custodian_testkit::databases().await {
+        let engine = db.name();
+        let tmp = tempfile::tempdir().unwrap();
+        let (live, repo) = (tmp.path().join("live"), tmp.path().join("repo"));
+        data_dir(&live, &repo);
+        let toml = std::fs::read_to_string(live.join("custodian.toml")).unwrap();
+        let jobs = "[jobs]\nbackup_interval_secs = 1\nretention_interval_secs = 3600\nretry_secs = 1\n";
+        std::fs::write(live.join("custodian.toml"), format!("database_url = \"{}\"\n{toml}{jobs}", db.url)).unwrap();
+        let key = db.key.clone();
+        let store = db.store().await;
+        add_customers(&store, 1, 12).await;
+        ok(&live, &key, &["backup", "run"]);
+        let at = ok(&live, &key, &["backup", "list"]).split_whitespace().nth(1).unwrap().to_string();
+
+        // One erasure straight through, to time it; then kills at random moments.
+        let started = Instant::now();
+        ok(&live, &key, &["customer", "erase", "2", "--reason", "customer_request"]);
+        let took = started.elapsed();
+        for id in 3..=8 {
+            kill_during(
+                &live,
+                &key,
+                &["customer", "erase", &id.to_string(), "--reason", "customer_request"],
+                took,
+                &mut rng,
+            );
+        }
+        // A kill right after the commit, for certain: the store erases, nobody pushes.
+        store.erase_customer(&owner(), 9, ErasureReason::CustomerRequest).await.unwrap();
+        assert!(store.journal_unstored().await.unwrap() >= 1, "{engine}: customer 9 waits for the repository");
+        let erased: Vec<i64> = sqlx::query_scalar("SELECT id FROM customers WHERE status = 'erased' ORDER BY id")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+        assert!(erased.contains(&2) && erased.contains(&9), "{engine}: {erased:?}");
+
+        let mut server = command(&live, &key, &["serve", "--listen", "127.0.0.1:0"]).spawn().unwrap();
+        let since = Instant::now();
+        while store.journal_unstored().await.unwrap() > 0 {
+            assert!(since.elapsed() < Duration::from_secs(60), "{engine}: serve did not push within a minute");
+            assert!(server.try_wait().unwrap().is_none(), "{engine}: serve stopped");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        server.kill().unwrap();
+        server.wait().unwrap();
+        store.close().await;
+
+        // The database is lost; the snapshot from before every erasure comes back without them.
+        db.finish().await;
+        let machine = tmp.path().join("machine");
+        data_dir(&machine, &repo);
+        let target = url(&tmp.path().join("fresh"));
+        ok(&machine, &key, &["backup", "restore", "--at", &at, "--into", &target, "--accept-journal-age"]);
+        let restored = Store::open(&target, 2, key.clone()).await.unwrap();
+        let again: Vec<i64> = sqlx::query_scalar("SELECT id FROM customers WHERE status = 'erased' ORDER BY id")
+            .fetch_all(restored.pool())
+            .await
+            .unwrap();
+        assert_eq!(again, erased, "{engine}: everyone erased before the loss stays erased");
+        restored.close().await;
+    }
+}

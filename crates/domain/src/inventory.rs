@@ -364,6 +364,11 @@ pub static NON_PERSONAL: &[(&str, &str, &str)] = &[
     ("data_keys", "created_at", "timestamp"),
     ("keyring", "name", "system key name"),
     ("keyring", "wrapped", "system key encrypted under the master key"),
+    (
+        "job_leases",
+        "*",
+        "scheduled jobs: the job's name, the instance holding it (host, process ID, random), lease and run times and counts",
+    ),
     ("meta", "name", "setting name"),
     ("meta", "value", "setting value (master key fingerprint, schema facts)"),
     ("audit_log", "seq", "position in the chain"),

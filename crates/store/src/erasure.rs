@@ -15,6 +15,9 @@ use crate::permit;
 use crate::records;
 use crate::{Store, StoreError, now_micros};
 
+/// Meta: the newest journal position the backup repository holds.
+const JOURNAL_STORED: &str = "journal_stored";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErasureReason {
@@ -219,6 +222,38 @@ impl Store {
         }
         crate::audit::append(tx, &events).await?;
         Ok(key_ids)
+    }
+
+    /// Records that the backup repository holds the erasure journal up to
+    /// `position` (a snapshot or a journal push reached it). A lower position
+    /// than the one recorded changes nothing.
+    pub async fn journal_stored(&self, position: i64) -> Result<(), StoreError> {
+        let value = format!("{position:020}");
+        sqlx::query(
+            "INSERT INTO meta (name, value) VALUES ($1, $2)
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value WHERE meta.value < excluded.value",
+        )
+        .bind(JOURNAL_STORED)
+        .bind(value)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Erasures made since the backup repository last received the journal:
+    /// a restore would bring them back until they reach it. 0 while no
+    /// backup has been made (there is nothing to bring back).
+    pub async fn journal_unstored(&self) -> Result<i64, StoreError> {
+        let stored: Option<String> = sqlx::query_scalar("SELECT value FROM meta WHERE name = $1")
+            .bind(JOURNAL_STORED)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(stored) = stored else { return Ok(0) };
+        let stored: i64 = stored.parse().map_err(|_| StoreError::Corrupt(format!("meta {JOURNAL_STORED}")))?;
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM erasure_journal WHERE seq > $1")
+            .bind(stored)
+            .fetch_one(&self.pool)
+            .await?)
     }
 
     /// The erasure journal after position `after`, oldest first.

@@ -15,6 +15,7 @@ mod care;
 pub mod crypto;
 pub mod db;
 mod erasure;
+mod jobs;
 mod keys;
 pub mod lease;
 mod lookups;
@@ -54,6 +55,7 @@ pub use invoices::{
     LineReport, NewCreditNote, NewInvoice, NotByEmail, Outcome, Payment, PaymentRecord, Rejected, Settlement,
     SourceFormat, Standing, StandingCount, invoice_from_json, json_lines, read_source,
 };
+pub use jobs::JobLease;
 pub use outbox::{Channel, EmailConsent, Outbox, OutboxCounts};
 pub use permit::Denial;
 pub use refusal::Refusal;

@@ -58,7 +58,14 @@ pub async fn postgres(admin_url: &str) -> TestDb {
     );
     let mut admin = sqlx::AnyConnection::connect(admin_url).await.expect("connect to the PostgreSQL test server");
     drop_stale(&mut admin).await;
-    admin.execute(format!("CREATE DATABASE {name}").as_str()).await.expect("create test database");
+    // Creating copies template1, which a concurrent creation may hold for a
+    // moment ("source database is being accessed by other users").
+    let mut tries = 0;
+    while let Err(e) = admin.execute(format!("CREATE DATABASE {name}").as_str()).await {
+        tries += 1;
+        assert!(tries < 20, "create test database: {e}");
+        tokio::time::sleep(std::time::Duration::from_millis(100 * tries)).await;
+    }
     admin.close().await.ok();
     let url = with_database(admin_url, &name);
     TestDb { engine: Engine::Postgres, url, key: Key::generate(), dir: None, postgres: Some((admin_url.into(), name)) }

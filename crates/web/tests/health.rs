@@ -160,3 +160,59 @@ async fn probes_and_pages_answer_503_in_time_when_the_database_is_out_of_reach()
         db.finish().await;
     }
 }
+
+/// Erasures the backup repository lacks are on the owner's home page (not on
+/// staff's) and in `/metrics`, until the journal reaches the repository; the
+/// scheduled jobs' runs are in `/metrics` as the database records them.
+#[tokio::test]
+async fn the_owner_and_the_metrics_see_erasures_the_backup_lacks_and_how_the_jobs_ran() {
+    use custodian_domain::inventory::Role;
+    use custodian_store::ErasureReason;
+    for db in databases().await {
+        let engine = db.name();
+        let server = Server::start(&db).await;
+        let owner = server.owner().await;
+        let staff = server.staff(Role::Staff, "medewerker@hoster.nl").await;
+        let store = &server.store;
+        let ids = store.create_customers(&common::operator(), &[1, 2].map(custodian_testkit::customer)).await.unwrap();
+        let warning = "Wissingen nog niet in de back-up";
+        store.erase_customer(&common::operator(), ids[0], ErasureReason::CustomerRequest).await.unwrap();
+        assert!(!owner.get("/staff").await.body.contains(warning), "{engine}: no backup yet, nothing to warn of");
+
+        // A backup holds the journal up to before the erasure.
+        store.journal_stored(0).await.unwrap();
+        let home = owner.get("/staff").await;
+        assert!(home.body.contains(warning) && home.body.contains("<p>1 wissing(en)"), "{engine}: {}", home.body);
+        assert!(!staff.get("/staff").await.body.contains(warning), "{engine}: staff do not see it");
+        let metrics = server.client().get("/metrics").await.body;
+        assert!(metrics.contains("\ncustodian_journal_unstored 1\n"), "{engine}: {metrics}");
+
+        store.lead_job("backup", "host/1/a", Duration::from_secs(60)).await.unwrap();
+        assert!(store.job_started("backup", "host/1/a").await.unwrap());
+        let metrics = server.client().get("/metrics").await.body;
+        assert!(metrics.contains("\ncustodian_job_running{job=\"backup\"} 1\n"), "{engine}: {metrics}");
+        assert!(!metrics.contains("custodian_job_last_success_seconds{"), "{engine}: {metrics}");
+        let pushed = store.erasure_journal(0).await.unwrap().last().unwrap().seq;
+        store.journal_stored(pushed).await.unwrap();
+        store.job_ended("backup", "host/1/a", true).await.unwrap();
+
+        assert!(!owner.get("/staff").await.body.contains(warning), "{engine}: the repository has it now");
+        let metrics = server.client().get("/metrics").await.body;
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        for expected in [
+            "custodian_journal_unstored 0",
+            "custodian_job_runs_total{job=\"backup\"} 1",
+            "custodian_job_running{job=\"backup\"} 0",
+        ] {
+            assert!(metrics.lines().any(|l| l == expected), "{engine}: {expected} in {metrics}");
+        }
+        let finished: u64 = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("custodian_job_last_success_seconds{job=\"backup\"} "))
+            .and_then(|t| t.parse().ok())
+            .unwrap_or_else(|| panic!("{engine}: no success time in {metrics}"));
+        assert!(finished.abs_diff(now) < 60, "{engine}: {finished} is not now ({now})");
+        server.stop().await;
+        db.finish().await;
+    }
+}

@@ -7,7 +7,7 @@ use clap::Subcommand;
 use custodian_backup::SnapshotInfo;
 use custodian_domain::Lang;
 
-use super::shared::{Usage, backup_settings};
+use super::shared::{Usage, backup_settings, open};
 use crate::config::Config;
 use crate::keyfile;
 
@@ -111,6 +111,12 @@ pub(crate) async fn run(out: &mut impl Write, config: &Config, cmd: BackupCmd) -
     match cmd {
         BackupCmd::Run => {
             let r = custodian_backup::run(&settings, &config.database_url).await?;
+            // What the repository now holds of the erasure journal, for the
+            // owner's warning; without the key `serve` records it at its next look.
+            if let Ok(store) = open(config).await {
+                store.journal_stored(r.journal_position).await?;
+                store.close().await;
+            }
             writeln!(out, "{}", line(&r.snapshot))?;
             writeln!(out, "{} {} bytes", lang.pick("geüpload:", "uploaded:"), r.uploaded_bytes)?;
             if r.forgotten > 0 {

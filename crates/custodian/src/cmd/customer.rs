@@ -173,7 +173,7 @@ pub(crate) async fn run(out: &mut impl Write, config: &Config, cmd: CustomerCmd)
             let erased = store.erase_customer(&operator(AccessPurpose::DataSubjectRequest), id, reason).await?;
             writeln!(out, "{}", if erased { "erased" } else { "already erased" })?;
             if erased {
-                push_erasures(out, config).await?;
+                push_erasures(out, config, &store).await?;
             }
         }
         CustomerCmd::RequestErasure { id } => {
@@ -182,7 +182,7 @@ pub(crate) async fn run(out: &mut impl Write, config: &Config, cmd: CustomerCmd)
             match store.request_erasure(&access, &config.retention, id, today()).await? {
                 RequestOutcome::Erased => {
                     writeln!(out, "{}", lang.pick("gewist", "erased"))?;
-                    push_erasures(out, config).await?;
+                    push_erasures(out, config, &store).await?;
                 }
                 RequestOutcome::Waiting(blockers) => {
                     writeln!(out, "{}", lang.pick("verzoek vastgelegd; wacht op:", "request recorded; waiting for:"))?;

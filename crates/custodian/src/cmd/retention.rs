@@ -65,7 +65,7 @@ pub(crate) async fn run(out: &mut impl Write, config: &Config, cmd: RetentionCmd
                 report.describe(lang)
             )?;
             if report.erased_anything() {
-                push_erasures(out, config).await?;
+                push_erasures(out, config, &store).await?;
             }
         }
         RetentionCmd::NextRun => {

@@ -88,15 +88,32 @@ pub(crate) async fn run(config: &Config, listen: Option<std::net::SocketAddr>) -
                 .await
         })
     });
-    // Notices of coming erasures go by e-mail only (A10).
-    let retention = tokio::spawn(crate::scheduler::run(
-        store.clone(),
-        config.retention.clone(),
-        notifier.filter(|_| mailer_configured),
-        stopped.clone(),
-    ));
-    let backups =
-        config.backup.service.is_some().then(|| tokio::spawn(scheduled_backups(config.clone(), stopped.clone())));
+    // The scheduled jobs, each run by one instance of those on this database.
+    let holder = crate::jobs::holder();
+    let retention = crate::jobs::retention::Retention {
+        store: store.clone(),
+        policy: config.retention.clone(),
+        notifier: notifier.filter(|_| mailer_configured),
+        interval: Duration::from_secs(config.jobs.retention_interval_secs),
+        noticed_on: None,
+    };
+    let retention =
+        tokio::spawn(crate::jobs::lead(store.clone(), config.jobs, holder.clone(), retention, stopped.clone()));
+    let backups = match config.backup.service.is_some().then(|| backup_settings(config)).transpose()? {
+        Some(settings) => {
+            let job = crate::jobs::backup::Backups {
+                store: store.clone(),
+                settings,
+                database_url: config.database_url.clone(),
+                hour: config.backup.hour,
+                interval: Duration::from_secs(config.jobs.backup_interval_secs),
+                last_day: None,
+                pushed: 0,
+            };
+            Some(tokio::spawn(crate::jobs::lead(store.clone(), config.jobs, holder, job, stopped.clone())))
+        }
+        None => None,
+    };
     // The stop signal is taken from here on: a service manager that stops the
     // server as soon as it says it listens gets a clean shutdown.
     #[cfg(unix)]
@@ -141,59 +158,4 @@ pub(crate) async fn run(config: &Config, listen: Option<std::net::SocketAddr>) -
     }
     drop(stopped);
     Ok(())
-}
-
-/// How often `serve` looks whether a backup or a journal push is due: an
-/// erasure reaches the storage within about this long (looking is one
-/// `MAX(seq)` read).
-const TICK: Duration = Duration::from_secs(15);
-/// The pause after a failed backup or push before the next attempt, so a
-/// storage that is down is not hammered (nor the log filled).
-const RETRY: Duration = Duration::from_secs(300);
-
-/// The backups of `serve`: the nightly snapshot once the configured hour has
-/// passed, and between those the erasure journal on its own whenever it grew,
-/// so an erasure made today survives the loss of the database.
-async fn scheduled_backups(config: Config, mut stopped: tokio::sync::watch::Receiver<bool>) {
-    let Ok(settings) = backup_settings(&config) else { return };
-    let url = config.database_url.clone();
-    let mut last_day = custodian_backup::list(&settings)
-        .await
-        .ok()
-        .and_then(|s| s.last().map(|s| s.time))
-        .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
-        .map(|t| t.date());
-    // What the storage already has: erasures made while no server ran are pushed now.
-    let mut pushed = custodian_backup::stored_journal_position(&settings).await.unwrap_or(0);
-    loop {
-        let now = time::OffsetDateTime::now_utc();
-        let mut pause = TICK;
-        if now.hour() >= config.backup.hour && last_day != Some(now.date()) {
-            match custodian_backup::run(&settings, &url).await {
-                Ok(r) => {
-                    tracing::info!(snapshot = %r.snapshot.id, uploaded = r.uploaded_bytes, "backup: done");
-                    last_day = Some(now.date());
-                    pushed = custodian_backup::journal_position(&url).await.unwrap_or(pushed);
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "backup: failed; will try again");
-                    pause = RETRY;
-                }
-            }
-        } else if let Ok(position) = custodian_backup::journal_position(&url).await
-            && position > pushed
-        {
-            match custodian_backup::push_journal(&settings, &url).await {
-                Ok(p) => pushed = p,
-                Err(e) => {
-                    tracing::warn!(error = %e, "backup: erasure journal push failed; will try again");
-                    pause = RETRY;
-                }
-            }
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(pause) => {}
-            _ = stopped.changed() => return,
-        }
-    }
 }

@@ -116,18 +116,24 @@ pub(crate) async fn open(config: &Config) -> anyhow::Result<Store> {
 /// the backup lock at this moment, the journal goes with that run or with
 /// `serve`'s next look. A push that fails is an error: the erasure stands,
 /// but the operator must know the repository does not have it yet.
-pub(crate) async fn push_erasures(out: &mut impl Write, config: &Config) -> anyhow::Result<()> {
+pub(crate) async fn push_erasures(out: &mut impl Write, config: &Config, store: &Store) -> anyhow::Result<()> {
     if config.backup.service.is_none() {
         return Ok(());
     }
     let lang = config.language;
     let settings = backup_settings(config)?;
     match custodian_backup::push_journal(&settings, &config.database_url).await {
-        Ok(_) => writeln!(
-            out,
-            "{}",
-            lang.pick("wisjournaal naar de back-upopslag gestuurd", "erasure journal sent to the backup repository")
-        )?,
+        Ok(position) => {
+            store.journal_stored(position).await?;
+            writeln!(
+                out,
+                "{}",
+                lang.pick(
+                    "wisjournaal naar de back-upopslag gestuurd",
+                    "erasure journal sent to the backup repository"
+                )
+            )?
+        }
         Err(custodian_backup::BackupError::Busy) => writeln!(
             out,
             "{}",

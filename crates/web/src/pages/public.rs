@@ -107,6 +107,13 @@ pub(crate) async fn metrics(AxState(state): AxState<State>, Extension(viewer): E
         );
         out.push_str(&format!("custodian_outbox_possible_duplicates {}\n", o.possible_duplicates));
     }
+    if let Ok(n) = state.store.journal_unstored().await {
+        out.push_str("# HELP custodian_journal_unstored Erasures not yet in the backup repository: a restore would bring them back until the journal reaches it.\n# TYPE custodian_journal_unstored gauge\n");
+        out.push_str(&format!("custodian_journal_unstored {n}\n"));
+    }
+    if let Ok(jobs) = state.store.job_leases().await {
+        job_metrics(&mut out, &jobs);
+    }
     if let Some(c) = state.store.read_cache_stats() {
         out.push_str("# HELP custodian_read_cache_live 1 while the read cache is in use.\n# TYPE custodian_read_cache_live gauge\n");
         out.push_str(&format!("custodian_read_cache_live {}\n", u8::from(c.live)));
@@ -115,6 +122,36 @@ pub(crate) async fn metrics(AxState(state): AxState<State>, Extension(viewer): E
         out.push_str(&format!("custodian_read_cache_lookups_total{{result=\"miss\"}} {}\n", c.misses));
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+}
+
+/// The scheduled jobs as the database records them, the same from every
+/// instance: runs so far, whether one is under way, and when the latest
+/// finished or failed (seconds since the epoch; absent before the first).
+fn job_metrics(out: &mut String, jobs: &[custodian_store::JobLease]) {
+    use std::fmt::Write;
+    let seconds = |micros: i64| micros / 1_000_000;
+    out.push_str("# HELP custodian_job_runs_total Runs of each scheduled job, by all instances.\n# TYPE custodian_job_runs_total counter\n");
+    for j in jobs {
+        let _ = writeln!(out, "custodian_job_runs_total{{job=\"{}\"}} {}", j.name, j.runs);
+    }
+    out.push_str(
+        "# HELP custodian_job_running 1 while a run of the job is under way.\n# TYPE custodian_job_running gauge\n",
+    );
+    for j in jobs {
+        let _ = writeln!(out, "custodian_job_running{{job=\"{}\"}} {}", j.name, u8::from(j.running()));
+    }
+    out.push_str("# HELP custodian_job_last_success_seconds When the job's latest successful run ended (Unix time).\n# TYPE custodian_job_last_success_seconds gauge\n");
+    for j in jobs {
+        if let Some(t) = j.last_finished {
+            let _ = writeln!(out, "custodian_job_last_success_seconds{{job=\"{}\"}} {}", j.name, seconds(t));
+        }
+    }
+    out.push_str("# HELP custodian_job_last_failure_seconds When the job's latest failed run ended (Unix time).\n# TYPE custodian_job_last_failure_seconds gauge\n");
+    for j in jobs {
+        if let Some(t) = j.last_failed {
+            let _ = writeln!(out, "custodian_job_last_failure_seconds{{job=\"{}\"}} {}", j.name, seconds(t));
+        }
+    }
 }
 
 pub(crate) async fn stylesheet() -> Response {

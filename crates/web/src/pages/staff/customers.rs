@@ -39,6 +39,8 @@ struct Home {
     paged: bool,
     /// Open requests of data subjects with their deadlines (the owner's).
     requests: Vec<crate::pages::requests::RequestRow>,
+    /// Erasures the backup repository does not have yet (the owner's).
+    unstored: i64,
 }
 
 /// Customers per page of the list.
@@ -69,6 +71,12 @@ async fn home_page(state: &State, viewer: &Staff, after: i64, mut home: Home) ->
             Err(e) => return store_error(viewer, e),
         };
     }
+    if policy::allows(viewer.principal(), Resource::Retention, Action::Read) {
+        home.unstored = match state.store.journal_unstored().await {
+            Ok(n) => n,
+            Err(e) => return store_error(viewer, e),
+        };
+    }
     home.list = list
         .iter()
         .take(PAGE as usize)
@@ -92,6 +100,7 @@ fn empty_home(state: &State, viewer: &Staff) -> Home {
         next: None,
         paged: false,
         requests: vec![],
+        unstored: 0,
     }
 }
 

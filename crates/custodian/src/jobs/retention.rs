@@ -1,8 +1,8 @@
-//! The retention jobs of `custodian serve`: every few minutes it carries out
-//! erasure requests that nothing blocks any more, makes the scheduled run on
-//! its day (or as soon as it is back when it was down that day), and once a
-//! day queues the notice e-mails of coming erasures. Each look also deletes
-//! ended sessions, used or expired one-time codes and stale failure counters.
+//! The retention job: at every look it carries out erasure requests that
+//! nothing blocks any more, makes the scheduled run on its day (or as soon as
+//! it is back when it was down that day), and once a day queues the notice
+//! e-mails of coming erasures. Each look also deletes ended sessions, used or
+//! expired one-time codes and stale failure counters.
 
 use std::time::Duration;
 
@@ -12,9 +12,6 @@ use custodian_notify::{EmailConsent, EmailMessage, Notifier, PersonName};
 use custodian_store::{Access, AccessPurpose, Actor, Store};
 use time::Date;
 
-/// How often the scheduler looks.
-const TICK: Duration = Duration::from_secs(300);
-
 fn job() -> Access {
     Access::new(Actor::job("retention"), AccessPurpose::Retention)
 }
@@ -23,23 +20,27 @@ fn today() -> Date {
     time::OffsetDateTime::now_utc().date()
 }
 
-/// Runs until `stopped` changes.
-pub async fn run(
-    store: Store,
-    policy: RetentionPolicy,
-    notifier: Option<Notifier>,
-    mut stopped: tokio::sync::watch::Receiver<bool>,
-) {
-    let mut noticed_on: Option<Date> = None;
-    loop {
-        if let Err(e) = tick(&store, &policy, notifier.as_ref(), today(), &mut noticed_on).await {
-            // Store errors name records by number only, never their content.
-            tracing::warn!(error = %e, "retention: will try again");
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(TICK) => {}
-            _ = stopped.changed() => return,
-        }
+pub(crate) struct Retention {
+    pub store: Store,
+    pub policy: RetentionPolicy,
+    /// Notices go by e-mail only (A10): `None` without a mailer.
+    pub notifier: Option<Notifier>,
+    pub interval: Duration,
+    /// The day this instance last queued notices.
+    pub noticed_on: Option<Date>,
+}
+
+impl super::Job for Retention {
+    const NAME: &'static str = "retention";
+
+    async fn look(&mut self, _taken_over: bool) -> anyhow::Result<()> {
+        // What another instance did is in the database: the run's day, the
+        // notices recorded; nothing here needs reading again.
+        tick(&self.store, &self.policy, self.notifier.as_ref(), today(), &mut self.noticed_on).await
+    }
+
+    fn interval(&self) -> Duration {
+        self.interval
     }
 }
 
