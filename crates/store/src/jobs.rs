@@ -10,6 +10,8 @@
 
 use std::time::Duration;
 
+use sqlx::Row;
+
 use crate::{Store, StoreError, now_micros};
 
 /// A job's lease and how its latest run went, for the operator.
@@ -97,23 +99,24 @@ impl Store {
 
     /// Every job's lease, by name.
     pub async fn job_leases(&self) -> Result<Vec<JobLease>, StoreError> {
-        let rows: Vec<(String, String, i64, i64, Option<i64>, Option<i64>, Option<i64>)> = sqlx::query_as(
+        let rows = sqlx::query(
             "SELECT name, holder, lease_until, runs, last_started, last_finished, last_failed
              FROM job_leases ORDER BY name",
         )
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(name, holder, lease_until, runs, last_started, last_finished, last_failed)| JobLease {
-                name,
-                holder,
-                lease_until,
-                runs,
-                last_started,
-                last_finished,
-                last_failed,
+        rows.iter()
+            .map(|r| {
+                Ok(JobLease {
+                    name: r.try_get(0)?,
+                    holder: r.try_get(1)?,
+                    lease_until: r.try_get(2)?,
+                    runs: r.try_get(3)?,
+                    last_started: r.try_get(4)?,
+                    last_finished: r.try_get(5)?,
+                    last_failed: r.try_get(6)?,
+                })
             })
-            .collect())
+            .collect()
     }
 }
