@@ -303,6 +303,7 @@ async fn sidn_assigns_ids_and_receives_the_legal_form_in_its_extension() {
             golden("contact_create_sidn.xml", create);
             let login = st.received.iter().find(|x| x.contains("<login")).unwrap();
             assert!(login.contains("<extURI>http://rxsd.domain-registry.nl/sidn-ext-epp-1.0</extURI>"), "{login}");
+            golden("login_sidn.xml", login);
         }
         // The server-assigned ID is what later commands use.
         store.update_handle(&owner(), h, &holder(None, "Grutto", "Dijk 3")).await.unwrap();

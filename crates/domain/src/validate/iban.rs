@@ -2,7 +2,8 @@
 //!
 //! The per-country length and structure come from the SWIFT IBAN registry as
 //! compiled into the `iban_validate` crate; this module adds input tolerance,
-//! a precise reason for each refusal, and serde.
+//! the national check digits of the countries that have them (`national`), a
+//! precise reason for each refusal, and serde.
 
 use ::iban::{IbanLike, ParseBaseIbanError, ParseIbanError};
 
@@ -52,6 +53,11 @@ impl Iban {
             ));
         }
         match text.parse::<::iban::Iban>() {
+            Ok(iban) if !super::national::holds(iban.country_code(), iban.bban()) => Err(refuse(
+                "national_check",
+                "De controlecijfers van het rekeningnummer in deze IBAN kloppen niet. Controleer het nummer.",
+                "The check digits of the account number in this IBAN are wrong. Please check the number.",
+            )),
             Ok(iban) => Ok(Iban(iban)),
             Err(ParseIbanError::UnknownCountry(_)) => Err(country_unknown()),
             Err(ParseIbanError::InvalidBban(_)) => Err(country_format()),
@@ -150,6 +156,51 @@ mod tests {
         }
     }
 
+    /// The example IBANs of the SWIFT IBAN registry and the national
+    /// standards' own examples: each carries correct national check digits.
+    const NATIONAL_EXAMPLES: [&str; 11] = [
+        "BE68539007547034",
+        "BE71096123456769",
+        "FR1420041010050500013M02606",
+        "FR7630006000011234567890189",
+        "MC5811222000010123456789030",
+        "ES9121000418450200051332",
+        "IT60X0542811101000000123456",
+        "SM86U0322509800000000270100",
+        "PT50000201231234567890154",
+        "NO9386011117947",
+        "ES7620770024003102575766",
+    ];
+
+    #[test]
+    fn national_check_digits_are_checked() {
+        for example in NATIONAL_EXAMPLES {
+            Iban::parse(example).unwrap_or_else(|e| panic!("{example}: {e}"));
+            // The same account with its national check changed, and the
+            // IBAN's own check digits made right again: only the national
+            // check can catch it.
+            let (country, bban) = (&example[..2], &example[4..]);
+            let place = match country {
+                "IT" | "SM" => 0,
+                "ES" => 8,
+                _ => bban.len() - 1,
+            };
+            let mut wrong = bban.as_bytes().to_vec();
+            wrong[place] = match wrong[place] {
+                b'Z' => b'A',
+                b'9' => b'0',
+                c => c + 1,
+            };
+            let wrong = with_check_digits(country, std::str::from_utf8(&wrong).unwrap());
+            assert_refused(Iban::parse(&wrong), &wrong, KIND, "national_check");
+        }
+        // Spain's second digit, over the account alone.
+        let second = with_check_digits("ES", "21000418460200051332");
+        assert_refused(Iban::parse(&second), &second, KIND, "national_check");
+        // Germany has no national rule that holds for every bank: any account passes.
+        Iban::parse(&with_check_digits("DE", "370400440532013001")).unwrap();
+    }
+
     #[test]
     fn formatted_in_groups_of_four() {
         let iban = Iban::parse("NL91ABNA0417164300").unwrap();
@@ -196,14 +247,42 @@ mod tests {
         assert!(err.to_string().contains("checksum"), "{err}");
     }
 
+    /// A Belgian BBAN: ten digits and their remainder by 97 (97 for 0).
+    fn belgian(ten: &str) -> String {
+        let rest = ten.parse::<u64>().unwrap() % 97;
+        format!("{ten}{:02}", if rest == 0 { 97 } else { rest })
+    }
+
+    /// A French BBAN: the key is what makes the whole RIB, letters read as
+    /// digits, divisible by 97.
+    fn french(first: &str) -> String {
+        let digits: String = first
+            .chars()
+            .map(|c| match c {
+                'A' | 'J' => '1',
+                'B' | 'K' | 'S' => '2',
+                'C' | 'L' | 'T' => '3',
+                'D' | 'M' | 'U' => '4',
+                'E' | 'N' | 'V' => '5',
+                'F' | 'O' | 'W' => '6',
+                'G' | 'P' | 'X' => '7',
+                'H' | 'Q' | 'Y' => '8',
+                'I' | 'R' | 'Z' => '9',
+                c => c,
+            })
+            .collect();
+        let rest = mod97(&format!("{digits}00"));
+        format!("{first}{:02}", 97 - rest)
+    }
+
     /// A country with a BBAN that this strategy can fill in correctly.
     fn valid_iban() -> impl Strategy<Value = String> {
         prop_oneof![
             "[A-Z]{4}[0-9]{10}".prop_map(|b| with_check_digits("NL", &b)),
             "[0-9]{18}".prop_map(|b| with_check_digits("DE", &b)),
-            "[0-9]{12}".prop_map(|b| with_check_digits("BE", &b)),
+            "[0-9]{10}".prop_map(|b| with_check_digits("BE", &belgian(&b))),
             "[A-Z]{4}[0-9]{14}".prop_map(|b| with_check_digits("GB", &b)),
-            "[0-9]{10}[0-9A-Z]{11}[0-9]{2}".prop_map(|b| with_check_digits("FR", &b)),
+            "[0-9]{10}[0-9A-Z]{11}".prop_map(|b| with_check_digits("FR", &french(&b))),
             "[0-9]{3}[0-9A-Z]{13}".prop_map(|b| with_check_digits("LU", &b)),
         ]
     }

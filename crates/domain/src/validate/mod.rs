@@ -43,6 +43,7 @@ mod country;
 mod email;
 mod iban;
 mod kvk;
+mod national;
 mod phone;
 mod postcode;
 mod visible;
