@@ -314,6 +314,7 @@ pub static NON_PERSONAL: &[(&str, &str, &str)] = &[
     ("customers", "updated_at", "timestamp"),
     ("customers", "erased_at", "timestamp"),
     ("customer_name_words", "customer_id", "pseudonymous key"),
+    ("contacts", "last_used_at", "when a domain last used the handle (M12)"),
     ("contacts", "id", "pseudonymous key"),
     ("contacts", "customer_id", "pseudonymous key"),
     ("contacts", "registry", "which registry holds the handle"),

@@ -34,8 +34,9 @@ pub struct RetentionPolicy {
     /// Days between the end of the relationship and the erasure, with
     /// `erasure = "days_after_end"` (1 to 365).
     pub days_after_end: u32,
-    /// A handle used by no domain is spared while younger than this many days,
-    /// so one just made for a domain that is being registered survives the sweep.
+    /// A handle used by no domain is spared until this many days after a
+    /// domain last used it (or after it was made, when none ever did), so one
+    /// just let go, or just made for a domain being registered, survives the sweep.
     pub unused_handle_min_age_days: u32,
     /// Years invoices are kept after the end of their calendar year (A6: 7).
     pub invoice_years: u32,

@@ -418,6 +418,64 @@ async fn unused_handles_go_on_the_sweep_after_their_minimum_age() {
     }
 }
 
+/// A handle made in 2024 and used by a domain until today is last used
+/// today, not in 2024 (M12: "no longer in use"): when a domain points at
+/// other handles, and when it leaves us.
+#[tokio::test]
+async fn an_unused_handle_ages_from_the_day_a_domain_last_used_it() {
+    for db in databases().await {
+        let engine = db.name();
+        let store = db.store().await;
+        let policy = RetentionPolicy::default();
+        let id = customer_since(&store, 15, "2020-01-01").await;
+        // A running service keeps the customer, whatever the day planned for.
+        service(&store, id, "hosting").await;
+        let sidn = custodian_store::registry::Target { registry: "sidn", passthrough: false };
+        let mut handles = vec![];
+        for name in ["EERST01", "TWEEDE1", "NOOIT01"] {
+            let h = store.create_handle(&owner(), id, sidn, &custodian_testkit::contact(name)).await.unwrap();
+            // Confirmed by the registry in March 2024.
+            sqlx::query("UPDATE contacts SET status = 'active', created_at = $1 WHERE id = $2")
+                .bind(micros(day("2024-03-01")))
+                .bind(h)
+                .execute(store.pool())
+                .await
+                .unwrap();
+            handles.push(h);
+        }
+        let (first, second, never) = (handles[0], handles[1], handles[2]);
+        let domain = store.register_domain(&owner(), id, "grutto.nl", "sidn", first, None, None).await.unwrap();
+        let far = day("2100-01-04");
+        let last_used = |plan: &custodian_store::Plan| -> Vec<(i64, Date)> {
+            plan.handles.iter().map(|h| (h.contact_id, h.last_used_on)).collect()
+        };
+        let plan = store.retention_plan(&policy, far).await.unwrap();
+        let unused: Vec<(i64, Date)> = vec![(second, day("2024-03-01")), (never, day("2024-03-01"))];
+        assert_eq!(last_used(&plan), unused, "{engine}: the first is in use");
+
+        let today = time::OffsetDateTime::now_utc().date();
+        store.change_domain(&owner(), domain, second, None, None).await.unwrap();
+        let plan = store.retention_plan(&policy, far).await.unwrap();
+        assert_eq!(last_used(&plan), [(first, today), (never, day("2024-03-01"))], "{engine}: the first let go today");
+
+        assert!(store.domain_transferred_away("sidn", "grutto.nl").await.unwrap());
+        let plan = store.retention_plan(&policy, far).await.unwrap();
+        let expected = [(first, today), (second, today), (never, day("2024-03-01"))];
+        assert_eq!(last_used(&plan), expected, "{engine}: the domain left today");
+        // Not yet due at the next sweep, as a handle made in 2024 would be.
+        let next = policy.calendar.first_working_day_of_january_after(today).unwrap();
+        let plan = store.retention_plan(&policy, next).await.unwrap();
+        let due: Vec<i64> = plan.handles.iter().map(|h| h.contact_id).collect();
+        if next - today > time::Duration::days(30) {
+            assert_eq!(due, [first, second, never], "{engine}: more than 30 days after their last use");
+        } else {
+            assert_eq!(due, [never], "{engine}: used within 30 days of the sweep");
+        }
+        store.close().await;
+        db.finish().await;
+    }
+}
+
 #[tokio::test]
 async fn notices_go_once_to_customers_due_within_the_notice_period() {
     for db in databases().await {

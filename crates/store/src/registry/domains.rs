@@ -108,6 +108,7 @@ impl Store {
             return Err(StoreError::Refused(crate::Refusal::DomainLocked { status }));
         }
         let handles = usable_handles(&mut tx, customer_id, &registry, [Some(registrant_id), admin_id, tech_id]).await?;
+        used_until_now(&mut tx, domain_id).await?;
         sqlx::query(
             "UPDATE domains SET registrant_id = $1, admin_id = $2, tech_id = $3, updated_at = $4 WHERE id = $5",
         )
@@ -189,6 +190,7 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await?;
         let Some((id, customer_id)) = row else { return Ok(false) };
+        used_until_now(&mut tx, id).await?;
         sqlx::query("UPDATE domains SET status = 'gone', updated_at = $1 WHERE id = $2")
             .bind(now_micros())
             .bind(id)
@@ -241,4 +243,21 @@ fn domain_record(r: &sqlx::any::AnyRow) -> Result<DomainRecord, StoreError> {
         admin_id: r.try_get(6)?,
         tech_id: r.try_get(7)?,
     })
+}
+
+/// Records that the handles domain `domain_id` uses now were in use until
+/// now, before the domain stops using them: an unused handle's minimum age
+/// counts from its last use (M12).
+async fn used_until_now(tx: &mut Transaction<'static, Any>, domain_id: i64) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE contacts SET last_used_at = $1 WHERE id IN (
+             SELECT registrant_id FROM domains WHERE id = $2
+             UNION SELECT admin_id FROM domains WHERE id = $2
+             UNION SELECT tech_id FROM domains WHERE id = $2)",
+    )
+    .bind(now_micros())
+    .bind(domain_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }

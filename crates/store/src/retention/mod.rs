@@ -309,9 +309,9 @@ where
     E: sqlx::Executor<'e, Database = Any>,
 {
     let sql = format!(
-        "SELECT c.id, c.customer_id, c.created_at FROM contacts c
+        "SELECT c.id, c.customer_id, COALESCE(c.last_used_at, c.created_at) FROM contacts c
          JOIN customers k ON k.id = c.customer_id AND k.status = 'active'
-         WHERE c.created_at < $1 AND NOT ({HANDLE_IN_USE}) AND {filter}"
+         WHERE COALESCE(c.last_used_at, c.created_at) < $1 AND NOT ({HANDLE_IN_USE}) AND {filter}"
     );
     let rows = sqlx::query(&sql).bind(micros_of(day.handles_before)).persistent(false).fetch_all(executor).await?;
     let mut out = Vec::with_capacity(rows.len());
