@@ -119,11 +119,9 @@ async fn changes_by_any_process_reach_what_a_server_serves_from_memory() {
 
 #[tokio::test]
 async fn a_cache_that_cannot_hear_is_emptied_and_off_until_it_hears_again() {
-    for db in databases().await {
-        if db.engine == Engine::Sqlite {
-            db.finish().await;
-            continue;
-        }
+    // SQLite has no notices to miss: its cache compares the file's data version.
+    {
+        let db = custodian_testkit::postgres_only().await;
         let server = db.store().await.with_read_cache();
         let (id, _) = customer_with_session(&server, 1).await;
         eventually("the cache hears its own ping", async || server.read_cache_stats().unwrap().live).await;

@@ -579,10 +579,9 @@ async fn sessions_end_when_idle_or_old_and_reading_one_writes_once_a_minute() {
 /// checkout and replaced, so the next request neither fails nor waits.
 #[tokio::test]
 async fn connections_the_server_dropped_while_idle_are_replaced() {
-    let Some(admin) = std::env::var(custodian_testkit::POSTGRES_ENV).ok().filter(|s| !s.is_empty()) else {
-        return; // SQLite only: nothing can drop an embedded connection.
-    };
-    let db = custodian_testkit::postgres(&admin).await;
+    // PostgreSQL only: nothing can drop an embedded SQLite connection.
+    let db = custodian_testkit::postgres_only().await;
+    let admin = std::env::var(custodian_testkit::POSTGRES_ENV).unwrap();
     let store = db.store().await;
     let id = store.create_customer(&owner(), &customer(71), false).await.unwrap();
     let database = db.url.rsplit('/').next().unwrap().to_string();

@@ -41,6 +41,16 @@ pub async fn databases() -> Vec<TestDb> {
     out
 }
 
+/// The PostgreSQL database of a test that means something there only
+/// (notices between connections, connections the server drops). Without a
+/// server to test on it fails instead of passing without testing anything.
+pub async fn postgres_only() -> TestDb {
+    match std::env::var(POSTGRES_ENV).ok().filter(|s| !s.is_empty()) {
+        Some(admin) => postgres(&admin).await,
+        None => panic!("this test runs on PostgreSQL only: set {POSTGRES_ENV} to a server URL (scripts/test does)"),
+    }
+}
+
 pub fn sqlite() -> TestDb {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("custodian.db").display());
