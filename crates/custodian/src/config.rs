@@ -5,7 +5,6 @@
 use std::path::{Path, PathBuf};
 
 use custodian_domain::Lang;
-use custodian_domain::calendar::CalendarRules;
 use custodian_domain::retention::RetentionPolicy;
 use serde::Deserialize;
 
@@ -142,12 +141,6 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
         "relationship_years 1, erasure first_working_day_of_january (or days_after_end), days_after_end 30, unused_handle_min_age_days 30, invoice_years 7, notice_days 30 (0: none), batch 500.",
     ),
     (
-        "[calendar]",
-        "-",
-        "see right",
-        "liberation_day lustrum (every, lustrum or never), good_friday false: which days are days off.",
-    ),
-    (
         "[backup]",
         "-",
         "no backups",
@@ -202,7 +195,8 @@ struct FileConfig {
     sms: Option<custodian_notify::SmsConfig>,
     outbox: Option<custodian_notify::WorkerConfig>,
     retention: Option<RetentionPolicy>,
-    calendar: Option<CalendarRules>,
+    /// No longer a setting: said so when a file still has it.
+    calendar: Option<toml::Table>,
     registries: Option<custodian_registry::Registries>,
     registry_worker: Option<custodian_registry::WorkerSettings>,
     backup: Option<custodian_backup::BackupConfig>,
@@ -396,8 +390,13 @@ pub fn load(
     if let Some(problem) = registries.problem() {
         return Err(ConfigError::Value { key: "registries", message: problem });
     }
-    let mut retention = file.retention.unwrap_or_default();
-    retention.calendar = file.calendar.unwrap_or_default();
+    if file.calendar.is_some() {
+        return Err(ConfigError::Value {
+            key: "calendar",
+            message: "[calendar] is no longer a setting: the yearly erasure is on the first working day of January, always 2, 3 or 4 January, whichever days a company gives off; remove the section".into(),
+        });
+    }
+    let retention = file.retention.unwrap_or_default();
     if let Some(&(key, rule)) = retention.problems().first() {
         return Err(ConfigError::Value { key, message: format!("in [retention] {rule}") });
     }
@@ -604,24 +603,19 @@ mod tests {
     }
 
     #[test]
-    fn retention_and_calendar_come_from_their_sections() {
+    fn retention_comes_from_its_section_and_calendar_is_refused() {
         let c = load(env_of(&[]), Some("/tmp/x".into()), None).unwrap();
         assert_eq!(c.retention, RetentionPolicy::default());
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("c.toml");
-        std::fs::write(
-            &file,
-            "[retention]\nerasure = \"days_after_end\"\ndays_after_end = 14\nbatch = 50\n[calendar]\ngood_friday = true\n",
-        )
-        .unwrap();
+        std::fs::write(&file, "[retention]\nerasure = \"days_after_end\"\ndays_after_end = 14\nbatch = 50\n").unwrap();
         let c = load(env_of(&[]), None, Some(file.clone())).unwrap();
         assert_eq!(c.retention.erasure, custodian_domain::retention::ErasureSchedule::DaysAfterEnd);
         assert_eq!((c.retention.days_after_end, c.retention.batch, c.retention.invoice_years), (14, 50, 7));
-        assert!(c.retention.calendar.good_friday);
         for (bad, key) in [
             ("[retention]\ninvoice_years = 0\n", "invoice_years"),
             ("[retention]\nsweep = \"monthly\"\n", "sweep"),
-            ("[calendar]\nliberation_day = \"sometimes\"\n", "sometimes"),
+            ("[calendar]\ngood_friday = true\n", "no longer a setting"),
         ] {
             std::fs::write(&file, bad).unwrap();
             let e = load(env_of(&[]), None, Some(file.clone())).unwrap_err().to_string();

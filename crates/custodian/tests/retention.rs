@@ -76,18 +76,21 @@ fn the_calendar_commands_print_the_days_and_refuse_other_centuries() {
         let e = fails(tmp.path(), &key, &["calendar", "holidays", "--year", year], 2);
         assert!(e.contains(year) && e.contains("1900") && e.contains("2200"), "{e}");
     }
-    // Good Friday and Liberation Day follow the [calendar] settings.
-    std::fs::write(tmp.path().join("custodian.toml"), "[calendar]\ngood_friday = true\nliberation_day = \"never\"\n")
-        .unwrap();
-    let holidays = ok(tmp.path(), &key, &["calendar", "holidays", "--year", "2025"]);
-    assert!(holidays.contains("2025-04-18  Good Friday") && !holidays.contains("Liberation"), "{holidays}");
+    // The law's holidays: Liberation Day, not Good Friday.
+    let holidays = ok(tmp.path(), &key, &["calendar", "holidays", "--year", "2026"]);
+    assert!(holidays.contains("2026-05-05  Liberation Day") && !holidays.contains("04-03"), "{holidays}");
+    // A [calendar] section is no longer a setting, and is said to be so.
+    std::fs::write(tmp.path().join("custodian.toml"), "[calendar]\ngood_friday = true\n").unwrap();
+    let e = fails(tmp.path(), &key, &["calendar", "holidays", "--year", "2026"], 2);
+    assert!(e.contains("[calendar] is no longer a setting"), "{e}");
+    std::fs::remove_file(tmp.path().join("custodian.toml")).unwrap();
     let nl = command(tmp.path(), &key, &["calendar", "holidays", "--year", "2300"])
         .env("CUSTODIAN_LANGUAGE", "nl")
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&nl.stderr).contains("valt buiten de werkdagenkalender"));
     let shown = ok(tmp.path(), &key, &["config"]);
-    assert!(shown.contains("invoice_years 7") && shown.contains("good_friday true"), "{shown}");
+    assert!(shown.contains("invoice_years 7") && !shown.contains("[calendar]"), "{shown}");
     // Nothing was created for a calendar question.
     assert!(!tmp.path().join("custodian.db").exists());
 }

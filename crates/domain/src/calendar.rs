@@ -5,9 +5,11 @@
 //!
 //! Sources of the rules:
 //! - Fixed and Easter-based holidays: the "algemeen erkende feestdagen" of the
-//!   Algemene termijnenwet (art. 3). Good Friday is not among them, and whether
-//!   Liberation Day is a day off depends on the collective agreement (many give
-//!   it only in lustrum years), hence both are configurable.
+//!   Algemene termijnenwet (art. 3). Good Friday is not among them. Which days
+//!   a company gives off beyond these (Good Friday, Liberation Day outside
+//!   lustrum years under some collective agreements) is not a setting: the
+//!   only date the product takes from this calendar is the first working day
+//!   of January, which is 2, 3 or 4 January whatever those choices are.
 //! - Easter: the anonymous Gregorian algorithm (Nature, 1876; Meeus,
 //!   *Astronomical Algorithms*, ch. 8). The tests check it against Knuth's
 //!   epact method (TAOCP vol. 1, §1.3.2, ex. 14) and python-dateutil.
@@ -54,31 +56,15 @@ fn check_year(year: i32) -> Result<(), YearOutOfRange> {
     if SUPPORTED_YEARS.contains(&year) { Ok(()) } else { Err(YearOutOfRange { year }) }
 }
 
-/// Which years 5 May (Liberation Day) is a day off.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LiberationDay {
-    Every,
-    /// Only in years divisible by five, as most collective agreements have it.
-    #[default]
-    Lustrum,
-    Never,
-}
-
-/// The choices a hosting company makes about its days off; everything else is law.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct CalendarRules {
-    pub liberation_day: LiberationDay,
-    pub good_friday: bool,
-}
+/// The calendar of working days: weekends and the national holidays of the law.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct CalendarRules;
 
 /// Which public holiday a date is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HolidayKind {
     NewYearsDay,
-    GoodFriday,
     EasterSunday,
     EasterMonday,
     QueensDay,
@@ -95,7 +81,6 @@ impl HolidayKind {
     pub fn name(self, lang: Lang) -> &'static str {
         let (nl, en) = match self {
             HolidayKind::NewYearsDay => ("Nieuwjaarsdag", "New Year's Day"),
-            HolidayKind::GoodFriday => ("Goede Vrijdag", "Good Friday"),
             HolidayKind::EasterSunday => ("Eerste Paasdag", "Easter Sunday"),
             HolidayKind::EasterMonday => ("Tweede Paasdag", "Easter Monday"),
             HolidayKind::QueensDay => ("Koninginnedag", "Queen's Day"),
@@ -173,8 +158,8 @@ fn monarchs_day(year: i32) -> Option<Holiday> {
 }
 
 impl CalendarRules {
-    /// All public holidays of `year` under these rules, sorted by date, including
-    /// those that fall on a weekend.
+    /// All public holidays of `year`, sorted by date, including those that
+    /// fall on a weekend.
     pub fn holidays(&self, year: i32) -> Result<Vec<Holiday>, YearOutOfRange> {
         let easter = easter_sunday(year)?;
         let after_easter = |days| easter + Duration::days(days);
@@ -188,16 +173,9 @@ impl CalendarRules {
             Holiday { date: ymd(year, Month::December, 25), kind: HolidayKind::ChristmasDay },
             Holiday { date: ymd(year, Month::December, 26), kind: HolidayKind::BoxingDay },
         ];
-        if self.good_friday {
-            list.push(Holiday { date: after_easter(-2), kind: HolidayKind::GoodFriday });
-        }
         list.extend(monarchs_day(year));
-        let liberation = match self.liberation_day {
-            LiberationDay::Every => true,
-            LiberationDay::Lustrum => year % 5 == 0,
-            LiberationDay::Never => false,
-        };
-        if liberation && year >= 1946 {
+        // A national holiday in lustrum years from 1946 on, every year from 1990.
+        if year >= 1990 || (year >= 1946 && year % 5 == 0) {
             // Before 1968 it moved when 5 May was a Sunday; no lustrum year was affected.
             list.push(Holiday { date: ymd(year, Month::May, 5), kind: HolidayKind::LiberationDay });
         }
@@ -245,8 +223,6 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use time::macros::date;
-
-    const EVERY: CalendarRules = CalendarRules { liberation_day: LiberationDay::Every, good_friday: false };
 
     /// Knuth's Easter (TAOCP vol. 1, §1.3.2, ex. 14), after Lilius and Clavius:
     /// works from the epact, independently of the algorithm under test.
@@ -379,25 +355,17 @@ mod tests {
     }
 
     #[test]
-    fn liberation_day_by_rule() {
-        let lustrum = CalendarRules::default();
-        let never = CalendarRules { liberation_day: LiberationDay::Never, ..lustrum };
-        let liberation = |rules: &CalendarRules, year| {
-            holiday_on(rules, ymd(year, Month::May, 5)).contains(&HolidayKind::LiberationDay)
-        };
-        assert!(liberation(&lustrum, 2025));
-        assert!(!liberation(&lustrum, 2026));
-        assert!(liberation(&EVERY, 2025));
-        assert!(liberation(&EVERY, 2026));
-        assert!(!liberation(&never, 2025));
-        assert!(!liberation(&lustrum, 1945) && !liberation(&EVERY, 1945));
-        assert!(liberation(&EVERY, 1946) && liberation(&lustrum, 1950));
-        for rules in [lustrum, EVERY, never] {
-            assert!(!liberation(&rules, 1940));
+    fn liberation_day_in_lustrum_years_then_every_year_from_1990() {
+        let rules = CalendarRules;
+        let liberation = |year| holiday_on(&rules, ymd(year, Month::May, 5)).contains(&HolidayKind::LiberationDay);
+        for year in [1950, 1985, 1990, 1991, 2025, 2026] {
+            assert!(liberation(year), "{year}");
         }
-        assert!(!lustrum.is_working_day(date!(2025 - 05 - 05)).unwrap());
-        assert!(lustrum.is_working_day(date!(2026 - 05 - 05)).unwrap());
-        assert!(!EVERY.is_working_day(date!(2026 - 05 - 05)).unwrap());
+        for year in [1940, 1945, 1946, 1986, 1989] {
+            assert!(!liberation(year), "{year}");
+        }
+        assert!(!rules.is_working_day(date!(2026 - 05 - 05)).unwrap());
+        assert!(rules.is_working_day(date!(1986 - 05 - 05)).unwrap());
     }
 
     #[test]
@@ -407,12 +375,10 @@ mod tests {
     }
 
     #[test]
-    fn good_friday_is_optional() {
+    fn good_friday_is_a_working_day() {
         let good_friday = date!(2025 - 04 - 18);
-        let off = CalendarRules { good_friday: true, ..CalendarRules::default() };
-        assert!(CalendarRules::default().is_working_day(good_friday).unwrap());
-        assert!(!off.is_working_day(good_friday).unwrap());
-        assert_eq!(holiday_on(&off, good_friday), [HolidayKind::GoodFriday]);
+        assert!(CalendarRules.is_working_day(good_friday).unwrap());
+        assert!(holiday_on(&CalendarRules, good_friday).is_empty());
     }
 
     #[test]
@@ -472,24 +438,6 @@ mod tests {
         let _: &dyn std::error::Error = &err;
     }
 
-    #[test]
-    fn rules_serde() {
-        let rules: CalendarRules = serde_json::from_str("{}").unwrap();
-        assert_eq!(rules, CalendarRules { liberation_day: LiberationDay::Lustrum, good_friday: false });
-        let rules: CalendarRules = serde_json::from_str(r#"{"liberation_day":"every","good_friday":true}"#).unwrap();
-        assert_eq!(rules, CalendarRules { liberation_day: LiberationDay::Every, good_friday: true });
-        assert_eq!(serde_json::to_string(&LiberationDay::Never).unwrap(), r#""never""#);
-        assert!(serde_json::from_str::<CalendarRules>(r#"{"liberation_day":"Every"}"#).is_err());
-        assert!(serde_json::from_str::<CalendarRules>(r#"{"goodfriday":true}"#).is_err());
-    }
-
-    fn any_rules() -> impl Strategy<Value = CalendarRules> {
-        let liberation =
-            prop_oneof![Just(LiberationDay::Every), Just(LiberationDay::Lustrum), Just(LiberationDay::Never)];
-        (liberation, any::<bool>())
-            .prop_map(|(liberation_day, good_friday)| CalendarRules { liberation_day, good_friday })
-    }
-
     fn any_date() -> impl Strategy<Value = Date> {
         let first = ymd(*SUPPORTED_YEARS.start(), Month::January, 1).to_julian_day();
         let last = ymd(*SUPPORTED_YEARS.end(), Month::December, 31).to_julian_day();
@@ -498,7 +446,8 @@ mod tests {
 
     proptest! {
         #[test]
-        fn first_working_day_of_january_is_2_to_4_january(rules in any_rules(), year in SUPPORTED_YEARS) {
+        fn first_working_day_of_january_is_2_to_4_january(year in SUPPORTED_YEARS) {
+            let rules = CalendarRules;
             let day = rules.first_working_day_of_january(year).unwrap();
             prop_assert_eq!((day.year(), day.month()), (year, Month::January));
             prop_assert!((2..=4).contains(&day.day()));
@@ -508,8 +457,8 @@ mod tests {
         }
 
         #[test]
-        fn holidays_are_sorted_distinct_and_in_the_year(rules in any_rules(), year in SUPPORTED_YEARS) {
-            let holidays = rules.holidays(year).unwrap();
+        fn holidays_are_sorted_distinct_and_in_the_year(year in SUPPORTED_YEARS) {
+            let holidays = CalendarRules.holidays(year).unwrap();
             prop_assert!(holidays.windows(2).all(|w| w[0] < w[1]));
             prop_assert!(holidays.iter().all(|h| h.date.year() == year));
             let mut kinds: Vec<_> = holidays.iter().map(|h| h.kind).collect();
@@ -519,7 +468,8 @@ mod tests {
         }
 
         #[test]
-        fn next_working_day_is_the_nearest(rules in any_rules(), date in any_date()) {
+        fn next_working_day_is_the_nearest(date in any_date()) {
+            let rules = CalendarRules;
             let found = rules.next_working_day_on_or_after(date).unwrap();
             prop_assert!(found >= date);
             prop_assert!(rules.is_working_day(found).unwrap());
@@ -531,7 +481,8 @@ mod tests {
         }
 
         #[test]
-        fn first_working_day_of_january_after_is_the_next_erasure(rules in any_rules(), date in any_date()) {
+        fn first_working_day_of_january_after_is_the_next_erasure(date in any_date()) {
+            let rules = CalendarRules;
             match rules.first_working_day_of_january_after(date) {
                 Ok(found) => {
                     prop_assert!(found > date);

@@ -87,12 +87,6 @@ pub(crate) fn show_config(out: &mut impl Write, config: &Config) -> anyhow::Resu
         r.notice_days,
         r.batch
     )?;
-    writeln!(
-        out,
-        "[calendar]           liberation_day {}, good_friday {}",
-        serde_json::to_value(r.calendar.liberation_day)?.as_str().unwrap_or_default(),
-        r.calendar.good_friday
-    )?;
     let b = &config.backup;
     writeln!(
         out,
