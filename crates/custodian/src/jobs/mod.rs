@@ -76,7 +76,10 @@ pub(crate) trait Job {
 /// This instance's name in the leases: host, process ID and a random part
 /// (a restarted process with a reused ID is another holder).
 pub(crate) fn holder() -> Arc<str> {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    // /etc/hostname first: a hardened service may not see /proc/sys.
+    let host = std::fs::read_to_string("/etc/hostname")
+        .or_else(|_| std::fs::read_to_string("/proc/sys/kernel/hostname"))
+        .unwrap_or_default();
     let host = host.trim();
     let host = if host.is_empty() { "host" } else { host };
     format!("{host}/{}/{:08x}", std::process::id(), rand::random::<u32>()).into()
