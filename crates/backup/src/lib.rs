@@ -122,7 +122,7 @@ impl BackupConfig {
 pub struct Settings {
     pub service: String,
     pub options: BTreeMap<String, String>,
-    pub password: String,
+    pub password: secrecy::SecretString,
     pub keep_days: u32,
     pub max_days: u32,
     /// A local directory for the snapshot file on its way in or out (0700).

@@ -10,6 +10,7 @@ use rustic_core::{
     RepositoryBackends, RepositoryOptions, SnapshotOptions,
     repofile::{Chunker, SnapshotFile},
 };
+use secrecy::ExposeSecret;
 use serde::Serialize;
 
 use crate::storage::Storage;
@@ -157,7 +158,7 @@ impl Repo {
 
     pub async fn open(settings: &Settings) -> Result<Repo, BackupError> {
         let repo = Self::unopened(settings)?;
-        let password = settings.password.clone();
+        let password = settings.password.expose_secret().to_string();
         blocking(move || {
             if repo.config_id().map_err(repo_error)?.is_none() {
                 return Err(BackupError::NoSnapshot(
@@ -172,7 +173,7 @@ impl Repo {
 
     pub async fn open_or_init(settings: &Settings) -> Result<Repo, BackupError> {
         let repo = Self::unopened(settings)?;
-        let password = settings.password.clone();
+        let password = settings.password.expose_secret().to_string();
         blocking(move || {
             let credentials = Credentials::password(password);
             let repo = match repo.config_id().map_err(repo_error)? {

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use custodian_domain::Lang;
 use custodian_domain::retention::RetentionPolicy;
+use secrecy::SecretString;
 use serde::Deserialize;
 
 /// (TOML key, environment variable, default, meaning) for every setting.
@@ -209,7 +210,7 @@ pub struct Config {
     pub database_url: String,
     pub master_key_file: PathBuf,
     /// Set from `CUSTODIAN_MASTER_KEY`; wins over the key file.
-    pub master_key_env: Option<String>,
+    pub master_key_env: Option<SecretString>,
     pub db_max_connections: u32,
     pub language: Lang,
     pub log: String,
@@ -246,8 +247,8 @@ pub struct Config {
     pub registry_worker: custodian_registry::WorkerSettings,
     /// Backups (`[backup]`); secrets only from the environment or a file.
     pub backup: custodian_backup::BackupConfig,
-    pub backup_password: Option<String>,
-    pub backup_secret: Option<String>,
+    pub backup_password: Option<SecretString>,
+    pub backup_secret: Option<SecretString>,
     /// How often the scheduled jobs look and how long their leases hold (`[jobs]`).
     pub jobs: crate::jobs::JobsConfig,
 }
@@ -371,20 +372,20 @@ pub fn load(
     // Secrets may come from the environment instead of the file.
     let mut smtp = file.smtp;
     if let (Some(smtp), Some(pw)) = (smtp.as_mut(), env("CUSTODIAN_SMTP_PASSWORD")) {
-        smtp.password = Some(pw);
+        smtp.password = Some(pw.into());
     }
     let mut sms = file.sms;
     if let Some(token) = env("CUSTODIAN_SMS_TOKEN") {
         match sms.as_mut() {
-            Some(custodian_notify::SmsConfig::Cm(cm)) => cm.product_token = token,
-            Some(custodian_notify::SmsConfig::Webhook(w)) => w.bearer_token = Some(token),
+            Some(custodian_notify::SmsConfig::Cm(cm)) => cm.product_token = token.into(),
+            Some(custodian_notify::SmsConfig::Webhook(w)) => w.bearer_token = Some(token.into()),
             None => {}
         }
     }
     let mut registries = file.registries.unwrap_or_default();
     for (name, r) in registries.0.iter_mut() {
         if let Some(pw) = env(&format!("CUSTODIAN_REGISTRY_{}_PASSWORD", name.to_ascii_uppercase().replace('-', "_"))) {
-            r.password = pw;
+            r.password = pw.into();
         }
     }
     if let Some(problem) = registries.problem() {
@@ -413,8 +414,8 @@ pub fn load(
         registries,
         registry_worker: file.registry_worker.unwrap_or_default(),
         backup,
-        backup_password: env("CUSTODIAN_BACKUP_PASSWORD"),
-        backup_secret: env("CUSTODIAN_BACKUP_SECRET"),
+        backup_password: env("CUSTODIAN_BACKUP_PASSWORD").map(SecretString::from),
+        backup_secret: env("CUSTODIAN_BACKUP_SECRET").map(SecretString::from),
         retention,
         smtp,
         sms,
@@ -434,7 +435,7 @@ pub fn load(
         data_dir,
         database_url,
         master_key_file,
-        master_key_env: env("CUSTODIAN_MASTER_KEY"),
+        master_key_env: env("CUSTODIAN_MASTER_KEY").map(SecretString::from),
         db_max_connections,
         language,
         log: env("CUSTODIAN_LOG").or(file.log).unwrap_or_else(|| "info".into()),
@@ -513,7 +514,43 @@ impl Config {
 mod tests {
     use std::collections::HashMap;
 
+    use secrecy::ExposeSecret;
+
     use super::*;
+
+    /// Every secret the configuration holds, from the file and the
+    /// environment, is absent from its `Debug` text (as in a log line or a
+    /// panic message), and still there for the code that uses it.
+    #[test]
+    fn debug_shows_no_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "[smtp]\nhost = \"smtp.example.nl\"\nfrom = \"a@example.nl\"\nusername = \"u\"\n\
+             [sms]\nprovider = \"webhook\"\nurl = \"https://sms.example.nl/send\"\n\
+             [registries.sidn]\nhost = \"drs.example.nl\"\nlogin = \"100\"\ntlds = [\"nl\"]\n",
+        )
+        .unwrap();
+        let secrets = [
+            ("CUSTODIAN_MASTER_KEY", "0f".repeat(32)),
+            ("CUSTODIAN_SMTP_PASSWORD", "smtp-geheim-1".into()),
+            ("CUSTODIAN_SMS_TOKEN", "sms-geheim-2".into()),
+            ("CUSTODIAN_REGISTRY_SIDN_PASSWORD", "epp-geheim3".into()),
+            ("CUSTODIAN_BACKUP_PASSWORD", "backup-geheim-4".into()),
+            ("CUSTODIAN_BACKUP_SECRET", "s3-geheim-5".into()),
+        ];
+        let pairs: Vec<(&str, &str)> = secrets.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let c = load(env_of(&pairs), None, Some(file)).unwrap();
+        let shown = format!("{c:?}");
+        for (name, value) in &secrets {
+            assert!(!shown.contains(value.as_str()), "{name} in {shown}");
+        }
+        let smtp = c.smtp.as_ref().and_then(|s| s.password.as_ref()).unwrap();
+        assert_eq!(smtp.expose_secret(), "smtp-geheim-1");
+        assert_eq!(c.registries.0["sidn"].password.expose_secret(), "epp-geheim3");
+        assert_eq!(c.master_key_env.as_ref().unwrap().expose_secret(), "0f".repeat(32));
+    }
 
     fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
         let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
@@ -589,7 +626,8 @@ mod tests {
         let c = load(env, None, Some(file.clone())).unwrap();
         assert_eq!((c.backup.service.as_deref(), c.backup.keep_days, c.backup.max_days), (Some("s3"), 21, 60));
         assert_eq!(c.backup.options["bucket"], "b");
-        assert_eq!((c.backup_password.as_deref(), c.backup_secret.as_deref()), (Some("pw"), Some("s")));
+        let shown = |s: &Option<SecretString>| s.as_ref().map(|s| s.expose_secret().to_string());
+        assert_eq!((shown(&c.backup_password), shown(&c.backup_secret)), (Some("pw".into()), Some("s".into())));
         for (bad, key) in [
             ("[backup]\nservice = \"ftp\"\n", "service"),
             ("[backup]\nkeep_days = 90\n", "keep_days"),

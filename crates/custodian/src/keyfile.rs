@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use custodian_store::{Access, Key, Store, StoreError};
+use secrecy::ExposeSecret;
 
 use crate::config::Config;
 
@@ -67,7 +68,7 @@ pub fn exists(config: &Config) -> bool {
 /// restore check it against the snapshot instead).
 pub fn master_key(config: &Config) -> anyhow::Result<Key> {
     match &config.master_key_env {
-        Some(hex) => Key::from_hex(hex).context("CUSTODIAN_MASTER_KEY"),
+        Some(hex) => Key::from_hex(hex.expose_secret()).context("CUSTODIAN_MASTER_KEY"),
         None => read(&config.master_key_file),
     }
 }
@@ -96,7 +97,7 @@ async fn open_with_key(config: &Config) -> anyhow::Result<Store> {
     let url = &config.database_url;
     let max = config.db_max_connections;
     if let Some(hex) = &config.master_key_env {
-        let key = Key::from_hex(hex).context("CUSTODIAN_MASTER_KEY")?;
+        let key = Key::from_hex(hex.expose_secret()).context("CUSTODIAN_MASTER_KEY")?;
         return Ok(Store::open(url, max, key).await?);
     }
     let path = &config.master_key_file;

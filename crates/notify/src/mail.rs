@@ -16,6 +16,7 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::scrub::scrub;
@@ -36,7 +37,7 @@ pub enum SmtpSecurity {
 }
 
 /// The `[smtp]` settings.
-#[derive(Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SmtpConfig {
     /// The SMTP server (relay) host name; also the name its certificate must carry.
@@ -58,9 +59,9 @@ pub struct SmtpConfig {
     /// Login for the server (AUTH PLAIN or LOGIN). Default none (no login).
     #[serde(default)]
     pub username: Option<String>,
-    /// Password for `username`.
+    /// Password for `username`; never shown by `Debug`.
     #[serde(default)]
-    pub password: Option<String>,
+    pub password: Option<SecretString>,
     /// The sender, `Name <address>` or `address`.
     pub from: String,
     /// An optional Reply-To, same form as `from`.
@@ -79,22 +80,6 @@ pub struct SmtpConfig {
 
 fn default_timeout_secs() -> u64 {
     30
-}
-
-impl fmt::Debug for SmtpConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SmtpConfig")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("security", &self.security)
-            .field("allow_plaintext_for_development", &self.allow_plaintext_for_development)
-            .field("extra_ca_file", &self.extra_ca_file)
-            .field("username", &self.username)
-            .field("password", &self.password.as_ref().map(|_| "(set)"))
-            .field("from", &self.from)
-            .field("timeout_secs", &self.timeout_secs)
-            .finish_non_exhaustive()
-    }
 }
 
 impl SmtpConfig {
@@ -204,7 +189,9 @@ impl Mailer {
             builder = builder.hello_name(ClientId::Domain(name.clone()));
         }
         match (&config.username, &config.password) {
-            (Some(u), Some(p)) => builder = builder.credentials(Credentials::new(u.clone(), p.clone())),
+            (Some(u), Some(p)) => {
+                builder = builder.credentials(Credentials::new(u.clone(), p.expose_secret().to_string()))
+            }
             (None, None) => {}
             _ => return Err(config_err("username and password go together")),
         }

@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{StatusCode, Url};
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use crate::scrub::scrub;
@@ -43,7 +44,7 @@ pub enum SmsConfig {
 }
 
 /// CM.com Business Messaging.
-#[derive(Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CmConfig {
     /// The API's base address, without the path. Default
@@ -51,8 +52,9 @@ pub struct CmConfig {
     /// (plain `http://` is accepted for the loopback address only).
     #[serde(default = "cm_default_base_url")]
     pub base_url: String,
-    /// The product token from CM's Channels app (with its hyphens).
-    pub product_token: String,
+    /// The product token from CM's Channels app (with its hyphens); never
+    /// shown by `Debug`.
+    pub product_token: SecretString,
     /// The sender shown on the phone: up to 11 letters, digits and spaces, or a
     /// number of up to 16 digits.
     pub sender: String,
@@ -64,44 +66,21 @@ pub struct CmConfig {
     pub extra_ca_file: Option<PathBuf>,
 }
 
-impl fmt::Debug for CmConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CmConfig")
-            .field("base_url", &self.base_url)
-            .field("product_token", &"(set)")
-            .field("sender", &self.sender)
-            .field("timeout_secs", &self.timeout_secs)
-            .field("extra_ca_file", &self.extra_ca_file)
-            .finish()
-    }
-}
-
 /// Any gateway that takes a JSON POST.
-#[derive(Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookConfig {
     /// Where to POST (`https://`, or `http://` to the loopback address).
     pub url: String,
     /// Sent as `Authorization: Bearer <token>` when set. Default none.
     #[serde(default)]
-    pub bearer_token: Option<String>,
+    pub bearer_token: Option<SecretString>,
     /// Seconds one request may take. Default 30.
     #[serde(default = "default_timeout_secs")]
     pub timeout_secs: u64,
     /// A PEM file with extra CA certificates to trust. Default none.
     #[serde(default)]
     pub extra_ca_file: Option<PathBuf>,
-}
-
-impl fmt::Debug for WebhookConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WebhookConfig")
-            .field("url", &self.url)
-            .field("bearer_token", &self.bearer_token.as_ref().map(|_| "(set)"))
-            .field("timeout_secs", &self.timeout_secs)
-            .field("extra_ca_file", &self.extra_ca_file)
-            .finish()
-    }
 }
 
 /// One text message to send.
@@ -245,7 +224,7 @@ impl CmSender {
         let base = crate::http::endpoint("sms.base_url", &config.base_url)?;
         let endpoint = if base.path().ends_with('/') { base } else { Url::parse(&format!("{base}/")).expect("valid") };
         let endpoint = endpoint.join(CM_PATH).map_err(|e| NotifyError::Config(format!("sms.base_url: {e}")))?;
-        let token = config.product_token.trim();
+        let token = config.product_token.expose_secret().trim();
         if token.is_empty() || !token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
             return Err(NotifyError::Config(
                 "sms.product_token: the product token from CM (letters, digits, hyphens)".into(),
@@ -355,7 +334,7 @@ impl WebhookSender {
         let url = crate::http::endpoint("sms.url", &config.url)?;
         let bearer = match &config.bearer_token {
             Some(t) => {
-                let t = t.trim();
+                let t = t.expose_secret().trim();
                 if t.is_empty() || !t.bytes().all(|b| b.is_ascii_graphic()) {
                     return Err(NotifyError::Config("sms.bearer_token: printable ASCII without spaces".into()));
                 }

@@ -1,9 +1,9 @@
 //! Registry settings: `[registries.NAME]` sections of the configuration file.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::PathBuf;
 
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 /// Which dialect a registry speaks on top of plain EPP.
@@ -18,7 +18,7 @@ pub enum Flavour {
 }
 
 /// One registry connection.
-#[derive(Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RegistryConfig {
     pub host: String,
@@ -26,9 +26,10 @@ pub struct RegistryConfig {
     pub port: u16,
     /// The registrar's client ID at the registry (`clID`).
     pub login: String,
-    /// Also from `CUSTODIAN_REGISTRY_<NAME>_PASSWORD`, which wins.
-    #[serde(default)]
-    pub password: String,
+    /// Also from `CUSTODIAN_REGISTRY_<NAME>_PASSWORD`, which wins; never
+    /// shown by `Debug`.
+    #[serde(default = "no_password")]
+    pub password: SecretString,
     /// The TLDs routed here, without dot; `*` takes every TLD no other registry names.
     #[serde(default)]
     pub tlds: Vec<String>,
@@ -75,22 +76,8 @@ fn default_keepalive() -> u64 {
     300
 }
 
-impl fmt::Debug for RegistryConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RegistryConfig")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("login", &self.login)
-            .field("password", &if self.password.is_empty() { "(not set)" } else { "(set)" })
-            .field("tlds", &self.tlds)
-            .field("flavour", &self.flavour)
-            .field("passthrough", &self.passthrough)
-            .field("sessions", &self.sessions)
-            .field("ca_file", &self.ca_file)
-            .field("client_cert", &self.client_cert)
-            .field("handle_prefix", &self.handle_prefix)
-            .finish()
-    }
+fn no_password() -> SecretString {
+    SecretString::from("")
 }
 
 impl RegistryConfig {
@@ -119,7 +106,7 @@ impl RegistryConfig {
         if self.host.trim().is_empty() || self.login.trim().is_empty() {
             return Some("host and login are required".into());
         }
-        if self.password.is_empty() {
+        if self.password.expose_secret().is_empty() {
             return Some("password is required (or CUSTODIAN_REGISTRY_<NAME>_PASSWORD)".into());
         }
         // RFC 5730: a client identifier is a token of 3 to 16 characters, a
@@ -127,7 +114,7 @@ impl RegistryConfig {
         if !epp_token(&self.login, 3, 16) {
             return Some("login is 3 to 16 characters without spaces at either end or line breaks (RFC 5730)".into());
         }
-        if !epp_token(&self.password, 6, 16) {
+        if !epp_token(self.password.expose_secret(), 6, 16) {
             return Some(
                 "password is 6 to 16 characters without spaces at either end or line breaks (RFC 5730)".into(),
             );

@@ -20,6 +20,7 @@ use instant_epp::response::Response;
 use instant_epp::{EppClient, Error};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use secrecy::ExposeSecret;
 use tokio::sync::Semaphore;
 
 use crate::config::{Flavour, RegistryConfig};
@@ -226,7 +227,7 @@ impl Registry {
         };
         let mut client = EppClient::new(connector, self.name.clone(), timeout).await.map_err(from_epp)?;
         let ext: &[&str] = if self.config.flavour == Flavour::Sidn { &[sidn::XMLNS] } else { &[] };
-        let login = Login::new(&self.config.login, &self.config.password, None, Some(ext));
+        let login = Login::new(&self.config.login, self.config.password.expose_secret(), None, Some(ext));
         self.logins.fetch_add(1, Ordering::Relaxed);
         client.transact(&login, &self.cltrid("login")).await.map_err(from_epp)?;
         tracing::info!(registry = %self.name, "registry session opened");

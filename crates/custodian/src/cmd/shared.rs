@@ -13,6 +13,7 @@ use custodian_domain::inventory::Role;
 use custodian_domain::model::{CustomerKind, FieldErrors, Fields, parse_date};
 use custodian_domain::retention::HoldReason;
 use custodian_store::{Access, AccessPurpose, Actor, ErasureReason, Scope, Store, StoreError};
+use secrecy::ExposeSecret;
 
 use crate::config::Config;
 use crate::keyfile;
@@ -168,10 +169,10 @@ pub(crate) fn backup_settings(config: &Config) -> anyhow::Result<Settings> {
     })?;
     let mut options = b.options.clone();
     if let (Some(key), Some(secret)) = (BackupConfig::secret_option(&service), &config.backup_secret) {
-        options.insert(key.into(), secret.clone());
+        options.insert(key.into(), secret.expose_secret().to_string());
     }
     let password = match (&config.backup_password, &b.password_file) {
-        (Some(p), _) => p.clone(),
+        (Some(p), _) => p.expose_secret().to_string(),
         (None, Some(file)) => std::fs::read_to_string(file)
             .with_context(|| format!("reading the backup password file {}", file.display()))?
             .trim_end_matches(['\r', '\n'])
@@ -195,7 +196,7 @@ pub(crate) fn backup_settings(config: &Config) -> anyhow::Result<Settings> {
     Ok(Settings {
         service,
         options,
-        password,
+        password: password.into(),
         keep_days: b.keep_days,
         max_days: b.max_days,
         work_dir: config.data_dir.join("backup-work"),
