@@ -249,7 +249,7 @@ mod tests {
     }
 
     fn monarchs_day_of(year: i32) -> Option<Holiday> {
-        let found: Vec<_> = CalendarRules::default()
+        let found: Vec<_> = CalendarRules
             .holidays(year)
             .unwrap()
             .into_iter()
@@ -328,7 +328,7 @@ mod tests {
 
     #[test]
     fn first_working_day_of_january_examples() {
-        let rules = CalendarRules::default();
+        let rules = CalendarRules;
         for expected in [
             date!(2022 - 01 - 03), // 1 January a Saturday
             date!(2023 - 01 - 02), // a Sunday
@@ -344,7 +344,7 @@ mod tests {
 
     #[test]
     fn first_working_day_of_january_after_is_strictly_after() {
-        let rules = CalendarRules::default();
+        let rules = CalendarRules;
         let after = |d| rules.first_working_day_of_january_after(d);
         assert_eq!(after(date!(2025 - 06 - 01)), Ok(date!(2026 - 01 - 02)));
         assert_eq!(after(date!(2025 - 12 - 31)), Ok(date!(2026 - 01 - 02)));
@@ -370,7 +370,7 @@ mod tests {
 
     #[test]
     fn coinciding_holidays_are_both_listed() {
-        let on = holiday_on(&CalendarRules::default(), date!(2005 - 05 - 05));
+        let on = holiday_on(&CalendarRules, date!(2005 - 05 - 05));
         assert_eq!(on, [HolidayKind::LiberationDay, HolidayKind::AscensionDay]);
     }
 
@@ -395,7 +395,7 @@ mod tests {
             (date!(2025 - 12 - 25), "Eerste Kerstdag", "Christmas Day"),
             (date!(2025 - 12 - 26), "Tweede Kerstdag", "Boxing Day"),
         ];
-        let actual: Vec<_> = CalendarRules::default()
+        let actual: Vec<_> = CalendarRules
             .holidays(2025)
             .unwrap()
             .iter()
@@ -406,7 +406,7 @@ mod tests {
 
     #[test]
     fn working_days_around_holidays() {
-        let rules = CalendarRules::default();
+        let rules = CalendarRules;
         assert!(rules.is_working_day(date!(2025 - 04 - 22)).unwrap());
         assert!(!rules.is_working_day(date!(2025 - 04 - 19)).unwrap()); // Saturday
         assert_eq!(rules.next_working_day_on_or_after(date!(2025 - 04 - 19)), Ok(date!(2025 - 04 - 22)));
@@ -418,7 +418,7 @@ mod tests {
 
     #[test]
     fn years_out_of_range_are_refused() {
-        let rules = CalendarRules::default();
+        let rules = CalendarRules;
         for year in [1899, 2201, 0, -1, i32::MIN, i32::MAX] {
             let err = YearOutOfRange { year };
             assert_eq!(easter_sunday(year), Err(err));

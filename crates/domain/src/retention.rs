@@ -59,7 +59,7 @@ impl Default for RetentionPolicy {
             invoice_years: 7,
             notice_days: 30,
             batch: 500,
-            calendar: CalendarRules::default(),
+            calendar: CalendarRules,
         }
     }
 }
