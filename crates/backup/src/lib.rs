@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use custodian_store::{JournalEntry, Key, ReplayReport, Store};
 use serde::{Deserialize, Serialize};
 
-pub use repo::{SnapshotInfo, time_text};
+pub use repo::{SnapshotInfo, read_journal, time_text};
 pub use retention::forget;
 
 #[derive(Debug, thiserror::Error)]

@@ -263,14 +263,7 @@ impl Repo {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join(JOURNAL_FILE);
         self.download(snap, JOURNAL_FILE, &path).await?;
-        let mut out = vec![];
-        for line in std::io::BufReader::new(std::fs::File::open(&path)?).lines() {
-            let line = line?;
-            let entry =
-                serde_json::from_str(&line).map_err(|e| BackupError::Damaged(format!("erasure journal: {e}")))?;
-            out.push(entry);
-        }
-        Ok(out)
+        read_journal(std::io::BufReader::new(std::fs::File::open(&path)?))
     }
 
     /// The journal of the newest snapshot of either kind: it holds every
@@ -311,4 +304,16 @@ impl Repo {
         })
         .await
     }
+}
+
+/// Reads an erasure journal as stored beside a snapshot: one JSON entry per
+/// line. Anything else is a damaged journal, never a panic.
+pub fn read_journal(reader: impl BufRead) -> Result<Vec<Erased>, BackupError> {
+    let mut out = vec![];
+    for line in reader.lines() {
+        let line = line?;
+        let entry = serde_json::from_str(&line).map_err(|e| BackupError::Damaged(format!("erasure journal: {e}")))?;
+        out.push(entry);
+    }
+    Ok(out)
 }
