@@ -65,6 +65,15 @@ impl Phone {
                 "An extension cannot be stored here; leave it out.",
             ));
         }
+        // libphonenumber reads letters as keypad digits (vanity numbers); a
+        // number stored here is written and read back in digits only.
+        if text.chars().any(char::is_alphabetic) {
+            return Err(refuse(
+                "format",
+                "Dit is geen telefoonnummer; gebruik cijfers, eventueel met + en landnummer.",
+                "This is not a phone number; use digits, optionally with + and a country code.",
+            ));
+        }
         if !number.is_valid() {
             return Err(refuse(
                 "invalid_number",
@@ -72,10 +81,16 @@ impl Phone {
                 "This phone number does not exist in its country's numbering plan; check the number of digits and the area code.",
             ));
         }
-        Ok(Phone {
-            e164: number.format().mode(Mode::E164).to_string(),
-            international: number.format().mode(Mode::International).to_string(),
-        })
+        let e164 = number.format().mode(Mode::E164).to_string();
+        // E.164 allows at most fifteen digits.
+        if e164.len() > 16 {
+            return Err(refuse(
+                "too_long",
+                "Dit telefoonnummer heeft te veel cijfers.",
+                "This phone number has too many digits.",
+            ));
+        }
+        Ok(Phone { e164, international: number.format().mode(Mode::International).to_string() })
     }
 
     /// E.164: `+` and digits only (`+31725116617`).
@@ -165,6 +180,11 @@ mod tests {
         assert_refused(Phone::parse("06-1234567"), "06-1234567", KIND, "invalid_number");
         assert_refused(Phone::parse("12345"), "12345", KIND, "invalid_number");
         assert_refused(Phone::parse("+31 72 511 6617 6617"), "+31 72 511 6617 6617", KIND, "invalid_number");
+        // Found by fuzzing: letters read as keypad digits gave a number whose
+        // stored form did not parse back.
+        let vanity = "\r+888000gN8felale0";
+        assert_refused(Phone::parse(vanity), vanity, KIND, "format");
+        assert_refused(Phone::parse("0800-FLOWERS"), "0800-FLOWERS", KIND, "format");
     }
 
     #[test]
