@@ -90,6 +90,16 @@ impl Phone {
                 "This phone number has too many digits.",
             ));
         }
+        // What is stored must read back as itself: a national number with
+        // leading zeros can lose one in E.164 and no longer be valid.
+        let again = phonenumber::parse(Some(Id::NL), &e164).ok().filter(|n| n.is_valid());
+        if again.is_none_or(|n| n.format().mode(Mode::E164).to_string() != e164) {
+            return Err(refuse(
+                "invalid_number",
+                "Dit telefoonnummer bestaat niet volgens het nummerplan van het land; controleer het aantal cijfers en het netnummer.",
+                "This phone number does not exist in its country's numbering plan; check the number of digits and the area code.",
+            ));
+        }
         Ok(Phone { e164, international: number.format().mode(Mode::International).to_string() })
     }
 
@@ -185,6 +195,10 @@ mod tests {
         let vanity = "\r+888000gN8felale0";
         assert_refused(Phone::parse(vanity), vanity, KIND, "format");
         assert_refused(Phone::parse("0800-FLOWERS"), "0800-FLOWERS", KIND, "format");
+        // Also found by fuzzing: leading zeros of a national number (Ascension
+        // Island) lost in E.164, which then is no valid number.
+        let zeros = "0024700061--7-00";
+        assert_refused(Phone::parse(zeros), zeros, KIND, "invalid_number");
     }
 
     #[test]
