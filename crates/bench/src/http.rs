@@ -172,12 +172,27 @@ impl Tally {
     }
 }
 
-/// One client: sends `probe` back to back on one connection (a new one after a
-/// transport error) until the window closes.
-pub(crate) async fn client(addr: SocketAddr, probe: Arc<Probe>, from: Instant, until: Instant) -> Tally {
+/// One client: sends the probes of `script` in turn, over and over, on one
+/// connection (a new one after a transport error) until the window closes;
+/// back to back, or one every `pace`.
+pub(crate) async fn client(
+    addr: SocketAddr,
+    script: Arc<[Probe]>,
+    pace: Option<Duration>,
+    from: Instant,
+    until: Instant,
+) -> Tally {
     let mut t = Tally::default();
     let mut conn: Option<Connection> = None;
-    while Instant::now() < until {
+    let mut next = Instant::now();
+    for probe in script.iter().cycle() {
+        if let Some(pace) = pace {
+            tokio::time::sleep_until(next.into()).await;
+            next += pace;
+        }
+        if Instant::now() >= until {
+            break;
+        }
         let c = match conn.as_mut() {
             Some(c) => c,
             None => match Connection::open(addr).await {
@@ -191,7 +206,7 @@ pub(crate) async fn client(addr: SocketAddr, probe: Arc<Probe>, from: Instant, u
             },
         };
         let sent = Instant::now();
-        match c.send(&probe).await {
+        match c.send(probe).await {
             Ok(answer) => {
                 let received = Instant::now();
                 if !probe.accepts(&answer) {
@@ -214,34 +229,51 @@ pub(crate) async fn client(addr: SocketAddr, probe: Arc<Probe>, from: Instant, u
     t
 }
 
+impl Tally {
+    /// Adds another client's tally to this one.
+    pub(crate) fn absorb(&mut self, t: Tally) {
+        self.latencies.extend(t.latencies);
+        self.answered += t.answered;
+        self.wrong += t.wrong;
+        self.errors += t.errors;
+        if let Some(p) = t.problem {
+            self.note(|| p);
+        }
+    }
+
+    pub(crate) fn into_load(mut self, window: Duration) -> Load {
+        Load {
+            answered: self.answered,
+            stats: Stats::of(&mut self.latencies),
+            window,
+            wrong: self.wrong,
+            errors: self.errors,
+            problem: self.problem,
+        }
+    }
+}
+
 /// Drives `s.connections` clients; client i sends `probes[i % probes.len()]`.
 pub(crate) async fn load(addr: SocketAddr, probes: &[Probe], s: &Settings) -> anyhow::Result<Load> {
-    let probes: Vec<_> = probes.iter().cloned().map(Arc::new).collect();
+    let scripts: Vec<Vec<Probe>> = probes.iter().map(|p| vec![p.clone()]).collect();
+    load_scripts(addr, &scripts, s).await
+}
+
+/// Drives `s.connections` clients; client i sends the probes of
+/// `scripts[i % scripts.len()]` in turn.
+pub(crate) async fn load_scripts(addr: SocketAddr, scripts: &[Vec<Probe>], s: &Settings) -> anyhow::Result<Load> {
+    let scripts: Vec<Arc<[Probe]>> = scripts.iter().map(|p| p.clone().into()).collect();
     let from = Instant::now() + s.warmup;
     let until = from + s.window;
     let mut set = tokio::task::JoinSet::new();
     for i in 0..s.connections {
-        set.spawn(client(addr, probes[i % probes.len()].clone(), from, until));
+        set.spawn(client(addr, scripts[i % scripts.len()].clone(), None, from, until));
     }
     let mut all = Tally::default();
     while let Some(done) = set.join_next().await {
-        let t = done.context("a load client panicked")?;
-        all.latencies.extend(t.latencies);
-        all.answered += t.answered;
-        all.wrong += t.wrong;
-        all.errors += t.errors;
-        if let Some(p) = t.problem {
-            all.note(|| p);
-        }
+        all.absorb(done.context("a load client panicked")?);
     }
-    Ok(Load {
-        answered: all.answered,
-        stats: Stats::of(&mut all.latencies),
-        window: s.window,
-        wrong: all.wrong,
-        errors: all.errors,
-        problem: all.problem,
-    })
+    Ok(all.into_load(s.window))
 }
 
 /// The `custodian serve` child process; killed when dropped.
@@ -358,6 +390,18 @@ impl Server {
         }
         peak_rss(self.child.id()).context("reading the server's VmHWM")
     }
+
+    /// The read cache's lookups so far, hits and misses, from `/metrics`
+    /// (zero when the cache is off).
+    pub(crate) async fn cache_lookups(&self) -> anyhow::Result<(u64, u64)> {
+        let answer = Connection::open(self.addr).await?.send(&Probe::get("/metrics")).await?;
+        let text = String::from_utf8_lossy(&answer.body);
+        let count = |result: &str| {
+            let name = format!("custodian_read_cache_lookups_total{{result=\"{result}\"}} ");
+            text.lines().find_map(|l| l.strip_prefix(name.as_str())).and_then(|n| n.trim().parse().ok()).unwrap_or(0)
+        };
+        Ok((count("hit"), count("miss")))
+    }
 }
 
 impl Drop for Server {
@@ -374,12 +418,6 @@ pub(crate) fn hidden(body: &[u8], name: &str) -> Option<String> {
     let start = body.find(&marker)? + marker.len();
     let end = body[start..].find('"')? + start;
     Some(body[start..end].replace("&#x2f;", "/").replace("&#x3d;", "="))
-}
-
-/// The anti-forgery token of the public form at `path`.
-pub(crate) async fn form_token(conn: &mut Connection, path: &str) -> anyhow::Result<String> {
-    let page = conn.send(&Probe::get(path)).await?;
-    hidden(&page.body, "csrf").with_context(|| format!("no csrf field on {path}: {}", page.describe()))
 }
 
 /// Sends `probe` once and insists on a correct answer, so a broken setup stops

@@ -101,14 +101,6 @@ struct Measured {
     instructions: Option<instructions::Counted>,
 }
 
-/// The purpose the owner gives for viewing a customer: administration when
-/// the form offers it, else its first choice.
-fn purpose(form: &[u8]) -> Option<String> {
-    let page = std::str::from_utf8(form).ok()?;
-    let values: Vec<&str> = page.split("<option value=\"").skip(1).filter_map(|rest| rest.split('"').next()).collect();
-    values.iter().find(|v| **v == "administration").or(values.first()).map(|v| v.to_string())
-}
-
 /// The requests of each phase.
 struct Probes {
     dashboards: Vec<Probe>,
@@ -134,7 +126,7 @@ async fn probes(addr: SocketAddr, seeded: &Seeded) -> anyhow::Result<Probes> {
     form.headers.push((header::COOKIE, seeded.owner.clone()));
     let form = Connection::open(addr).await?.send(&form).await?;
     let csrf = hidden(&form.body, "csrf");
-    let purpose = purpose(&form.body);
+    let purpose = crate::signin::purpose(&form.body);
     let (Some(csrf), Some(purpose)) = (csrf, purpose) else {
         anyhow::bail!("the owner's purpose form is not as expected: {}", form.describe());
     };

@@ -1,89 +1,105 @@
-//! Target 5: the authenticated customer dashboard under load, against a route
-//! of the same server that does no work, measured in the same run.
+//! Target 5: the portal as many distinct customers use it, against `/healthz`
+//! (one trivial database read) of the same server, in the same run.
 //!
 //! The real `custodian serve` runs as a child process on a fresh database, so
 //! its peak memory (`VmHWM`, read while it still runs) is the server's alone.
-//! The bench gives each of 64 customers invoices, a service and a statute
-//! acceptance through the store, activates their portal accounts over HTTP as a
-//! browser would, and then drives N keep-alive HTTP/1.1 connections (hyper, in
-//! this process), each signed in as one of them, at, one after the other:
+//! The bench makes [`SIGNED_IN`] customers through the store, each with
+//! invoices, a service, a statute acceptance and an activated portal account
+//! with a session, and sets up the owner (with a second factor) over HTTP.
+//! Then it drives keep-alive HTTP/1.1 connections (hyper, in this process):
 //!
-//! - `GET /style.css`: static, no database: the baseline. It is the stricter
-//!   one; `/healthz` (one database read) is shown for context.
-//! - `GET /portal` with the session cookie: every answer must be 200 and the
-//!   whole rendered dashboard (that customer's last invoice number); anything
-//!   else is wrong. It is measured a second time on a server with
-//!   `CUSTODIAN_READ_CACHE=false`, for what the read cache is worth.
-//!
-//! Then, on a second server with `CUSTODIAN_LOGIN_ATTEMPTS_PER_MINUTE` raised
-//! so the per-address limit does not answer instead, `POST /login` with the
-//! right password: no target, argon2id bounds it.
+//! - `GET /style.css` (static) and `GET /healthz`: the baselines.
+//! - **The cold dashboard, the headline:** `GET /portal`, connection i going
+//!   through customers i, i + N, i + 2N, ... of all of them, so a dashboard
+//!   is almost never one the read cache still holds (its hit ratio, from
+//!   `/metrics`, is printed). Every answer must be 200 and the whole rendered
+//!   dashboard (that customer's last invoice number).
+//! - The cached dashboard (context): one customer per connection, over and
+//!   over, as the read cache serves it.
+//! - The mixed scenario (see `visits`): log in, dashboard, change, access log,
+//!   log out, with the owner viewing customers alongside.
+//! - The cold dashboard again on a server with `CUSTODIAN_READ_CACHE=false`.
 //!
 //! Each phase has a warm-up and then a fixed window: answers/s and latencies
 //! are of correct answers sent and received inside the window; wrong answers
 //! and transport errors count over the whole phase.
 
-use std::net::SocketAddr;
-use std::time::Duration;
+pub(crate) mod visits;
 
-use anyhow::{Context, bail};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
 use custodian_domain::model::{Delivery, InvoiceLine, ServiceData, parse_date};
+use custodian_domain::password::NewPassword;
 use custodian_store::{Access, AccessPurpose, Actor, NewInvoice, Store};
 use custodian_testkit::TestDb;
 use hyper::body::Bytes;
 use hyper::header::{self, HeaderValue};
 
 pub use crate::http::Settings;
-use crate::http::{Connection, Expect, Probe, Server, check_once, form_token, load};
+use crate::http::{Load, Probe, Server, check_once, load, load_scripts};
 use crate::import::custodian_binary;
 use crate::report::{Outcome, Table, megabytes, ms, per_sec, ratio, thousands, verdict};
+use crate::signin::{ATTEMPTS, PASSWORD, session_token};
+use visits::{Mixed, Plan, STEPS, Staff};
 
-const MIN_RATIO: f64 = 0.25;
+/// The cold dashboard against `/healthz`: at least this share of its answers/s.
+const MIN_RATIO: f64 = 0.7;
 const MAX_P99: Duration = Duration::from_millis(20);
 const MAX_PEAK_BYTES: u64 = 150_000_000;
 /// The password hashing of `crates/store/src/auth.rs`: OWASP's first choice.
 const ARGON2: &str = "argon2id m=19456 KiB (19 MiB), t=2, p=1 (OWASP Password Storage Cheat Sheet)";
-const PASSWORD: &str = "paarse olifant fietst naar Zwolle";
-/// Customers signed in to the portal, one per connection (round robin).
-const PORTAL_CUSTOMERS: u64 = 64;
-/// Customers besides those, so the tables are not trivially small.
-const OTHER_CUSTOMERS: u64 = 1000;
-/// Activations and logins are guesses to the rate limiter: raised so that it
-/// does not answer instead.
-const ATTEMPTS: (&str, &str) = ("CUSTODIAN_LOGIN_ATTEMPTS_PER_MINUTE", "1000000");
+/// Customers signed in to the portal.
+pub(crate) const SIGNED_IN: usize = 10_000;
 const INVOICES: u32 = 3;
+/// Tasks that make the customers (argon2id bounds activation).
+const MAKERS: usize = 4;
 
-/// The customer who logs in, with what the dashboard shows.
-struct Customer {
-    login: String,
-    code: String,
-    /// The last invoice number: present only once the dashboard rendered fully.
-    marker: String,
+/// A customer with a portal account and a live session.
+pub(crate) struct Customer {
+    pub id: i64,
+    pub login: String,
+    /// The session cookie (`name=value`) of the session made for them.
+    pub cookie: HeaderValue,
+    /// The last invoice number: on the dashboard only once it rendered fully.
+    pub marker: String,
+    /// The company name: on the owner's view of the customer.
+    pub company: String,
 }
 
-/// Creates the customers through the store, on the server's database with the
-/// same master key, and invites the portal customers.
-async fn prepare(db: &TestDb) -> anyhow::Result<Vec<Customer>> {
-    let store = Store::open(&db.url, 2, db.key.clone()).await?;
-    let owner = Access::new(Actor::operator(), AccessPurpose::Administration);
-    let others: Vec<_> =
-        (PORTAL_CUSTOMERS + 1..=PORTAL_CUSTOMERS + OTHER_CUSTOMERS).map(custodian_testkit::customer).collect();
-    store.create_customers(&owner, &others).await?;
-    let mut customers = Vec::new();
-    for n in 1..=PORTAL_CUSTOMERS {
-        customers.push(portal_customer(&store, n).await?);
+/// Makes `n` customers through the store, on the server's database with the
+/// same master key: each activates their account and starts a session, as a
+/// login would.
+pub(crate) async fn populate(db: &TestDb, n: usize) -> anyhow::Result<Vec<Customer>> {
+    let store = Store::open(&db.url, MAKERS as u32, db.key.clone()).await?;
+    let mut makers = tokio::task::JoinSet::new();
+    for first in 0..MAKERS {
+        let store = store.clone();
+        makers.spawn(async move {
+            let mut made = Vec::new();
+            for i in (first..n).step_by(MAKERS) {
+                made.push((i, customer(&store, i as u64 + 1).await?));
+            }
+            anyhow::Ok(made)
+        });
+    }
+    let mut all = Vec::with_capacity(n);
+    while let Some(done) = makers.join_next().await {
+        all.extend(done.context("a customer maker panicked")??);
     }
     store.close().await;
-    Ok(customers)
+    all.sort_by_key(|(i, _)| *i);
+    Ok(all.into_iter().map(|(_, c)| c).collect())
 }
 
-async fn portal_customer(store: &Store, n: u64) -> anyhow::Result<Customer> {
+async fn customer(store: &Store, n: u64) -> anyhow::Result<Customer> {
     let owner = Access::new(Actor::operator(), AccessPurpose::Administration);
     let id = store.create_customer(&owner, &custodian_testkit::customer(n), false).await?;
     let billing = Access::new(Actor::operator(), AccessPurpose::Billing);
     let mut marker = String::new();
     for month in 1..=INVOICES {
-        marker = format!("2026-{n:03}-{month:02}");
+        marker = format!("2026-{n:05}-{month:02}");
         let new = NewInvoice {
             number: marker.clone(),
             issued_on: parse_date(&format!("2026-{month:02}-01"))?,
@@ -104,150 +120,132 @@ async fn portal_customer(store: &Store, n: u64) -> anyhow::Result<Customer> {
     store.add_service(&owner, id, &ServiceData::from_fields(&service)?).await?;
     store.record_statute_acceptance(&owner, id, "2026-01", 1_767_225_600_000_000).await?;
     let (_, login, code) = store.invite_customer(&owner, id).await?;
-    Ok(Customer { login: login.to_string(), code: code.to_string(), marker })
+    let password = NewPassword::parse(PASSWORD, &[login.as_str()]).map_err(|e| anyhow::anyhow!("{}", e.rule))?;
+    let account = store.activate(&login, &code, &password, None).await?;
+    let session = store.start_session(&account, true).await?;
+    let company = custodian_testkit::customer_fields(n).get("company_name").cloned().unwrap_or_default();
+    Ok(Customer {
+        id,
+        login: login.to_string(),
+        cookie: HeaderValue::from_str(&format!("custodian={}", session.token.as_str()))?,
+        marker,
+        company,
+    })
 }
 
-/// Activates the account as a browser would; returns the session cookie.
-async fn activate(addr: SocketAddr, customer: &Customer) -> anyhow::Result<HeaderValue> {
-    let mut conn = Connection::open(addr).await?;
-    let csrf = form_token(&mut conn, "/activate").await?;
-    let fields = [
-        ("csrf", csrf.as_str()),
-        ("login", customer.login.as_str()),
-        ("code", customer.code.as_str()),
-        ("password", PASSWORD),
-    ];
-    let probe = Probe::post_form("/activate", &fields, Expect::SeeOther("/portal"));
-    let answer = conn.send(&probe).await?;
-    if !probe.accepts(&answer) {
-        bail!("activation failed: {}", answer.describe());
+/// The dashboard of `c`, as their browser asks for it.
+fn dashboard(c: &Customer) -> Probe {
+    let mut p = Probe::get("/portal");
+    p.headers.push((header::COOKIE, c.cookie.clone()));
+    p.expect = crate::http::Expect::OkWith(Bytes::from(c.marker.clone()));
+    p
+}
+
+/// Connection i's requests: the dashboards of customers i, i + n, i + 2n, ...
+fn cold_scripts(customers: &[Customer], connections: usize) -> Vec<Vec<Probe>> {
+    (0..connections).map(|i| customers.iter().skip(i).step_by(connections).map(dashboard).collect()).collect()
+}
+
+/// A phase with the read cache's hit ratio over it.
+struct Phase {
+    load: Load,
+    hits: (u64, u64),
+}
+
+/// Hits among lookups, as shown.
+fn hit_ratio((hits, misses): (u64, u64)) -> String {
+    match hits + misses {
+        0 => "cache off".into(),
+        all => format!("{:.1}% of {}", 100.0 * hits as f64 / all as f64, thousands(all)),
     }
-    let cookie = answer.headers.get(header::SET_COOKIE).and_then(|v| v.to_str().ok()).context("no session cookie")?;
-    Ok(HeaderValue::from_str(cookie.split(';').next().unwrap_or_default())?)
+}
+
+async fn phase(server: &Server, scripts: &[Vec<Probe>], s: &Settings) -> anyhow::Result<Phase> {
+    let (h0, m0) = server.cache_lookups().await?;
+    let load = load_scripts(server.addr, scripts, s).await?;
+    let (h1, m1) = server.cache_lookups().await?;
+    Ok(Phase { load, hits: (h1 - h0, m1 - m0) })
+}
+
+/// The owner, set up over HTTP on a server's first start, with the form
+/// token and purpose of the back-office's view of a customer.
+pub(crate) async fn staff(server: &Server, first: &Customer) -> anyhow::Result<Staff> {
+    let cookie = crate::signin::owner(server).await?;
+    let mut form = Probe::get(&format!("/staff/customers/{}", first.id));
+    form.headers.push((header::COOKIE, cookie.clone()));
+    let page = crate::http::Connection::open(server.addr).await?.send(&form).await?;
+    let purpose =
+        crate::signin::purpose(&page.body).with_context(|| format!("no purpose form: {}", page.describe()))?;
+    let csrf = session_token(server.addr, &cookie, "/staff").await?;
+    Ok(Staff { cookie, csrf, purpose })
 }
 
 pub async fn run(db: &TestDb, s: &Settings) -> anyhow::Result<(Vec<Table>, Vec<Outcome>)> {
     let engine = db.name();
     let bin = custodian_binary()?;
     let data_dir = tempfile::tempdir()?;
-    eprintln!("web ({engine}): preparing {} customers ...", thousands(PORTAL_CUSTOMERS + OTHER_CUSTOMERS));
-    let customers = prepare(db).await?;
+    eprintln!("web ({engine}): making {} customers with portal sessions ...", thousands(SIGNED_IN as u64));
+    let made = Instant::now();
+    let customers: Arc<[Customer]> = populate(db, SIGNED_IN).await?.into();
+    let made = made.elapsed();
     let key = db.key.to_hex().to_string();
 
     let mut server = Server::start(&bin, &db.url, &key, data_dir.path(), &[ATTEMPTS]).await?;
+    let staff = staff(&server, &customers[0]).await?;
     let addr = server.addr;
-    let mut dashboards = Vec::new();
-    for customer in &customers {
-        let mut dashboard = Probe::get("/portal");
-        dashboard.headers.push((header::COOKIE, activate(addr, customer).await?));
-        dashboard.expect = Expect::OkWith(Bytes::from(customer.marker.clone()));
-        dashboards.push(dashboard);
-    }
     let css = Probe::get("/style.css");
     let health = Probe::get("/healthz");
-    for p in [&css, &health].into_iter().chain(&dashboards) {
+    for p in [&css, &health, &dashboard(&customers[0]), &staff.views(&customers[..1])[0]] {
         check_once(addr, p).await?;
     }
+    let cold = cold_scripts(&customers, s.connections);
+    let hot: Vec<Vec<Probe>> = customers.iter().take(s.connections).map(|c| vec![dashboard(c)]).collect();
     eprintln!("web ({engine}): GET /style.css ...");
     let css = load(addr, &[css], s).await?;
     eprintln!("web ({engine}): GET /healthz ...");
     let health = load(addr, &[health], s).await?;
-    eprintln!("web ({engine}): GET /portal ...");
-    let dash = load(addr, &dashboards, s).await?;
+    eprintln!("web ({engine}): GET /portal, {} customers ...", thousands(SIGNED_IN as u64));
+    let cold_dash = phase(&server, &cold, s).await?;
+    eprintln!("web ({engine}): GET /portal, one customer per connection ...");
+    let hot_dash = phase(&server, &hot, s).await?;
+    eprintln!("web ({engine}): mixed ...");
+    let (h0, m0) = server.cache_lookups().await?;
+    let plan = mixed_plan(s);
+    let mixed = visits::run(addr, &customers, &staff, &plan).await?;
+    let (h1, m1) = server.cache_lookups().await?;
+    let mixed_hits = (h1 - h0, m1 - m0);
     let peak = server.peak_rss()?;
     drop(server);
 
-    // What the read cache is worth: the same sessions on a server without it.
     let server = Server::start(&bin, &db.url, &key, data_dir.path(), &[("CUSTODIAN_READ_CACHE", "false")]).await?;
-    eprintln!("web ({engine}): GET /portal, read cache off ...");
-    let uncached = load(server.addr, &dashboards, s).await?;
+    eprintln!("web ({engine}): GET /portal, {} customers, read cache off ...", thousands(SIGNED_IN as u64));
+    let uncached = phase(&server, &cold, s).await?;
     drop(server);
 
-    // Logins on a fresh server: its memory is that of logging in alone.
-    let mut server = Server::start(&bin, &db.url, &key, data_dir.path(), &[ATTEMPTS]).await?;
-    let addr = server.addr;
-    let csrf = form_token(&mut Connection::open(addr).await?, "/login").await?;
-    let fields = [("csrf", csrf.as_str()), ("login", customers[0].login.as_str()), ("password", PASSWORD)];
-    let login = Probe::post_form("/login", &fields, Expect::SeeOther("/portal"));
-    check_once(addr, &login).await?;
-    eprintln!("web ({engine}): POST /login ...");
-    let logins = load(addr, &[login], s).await?;
-    let login_peak = server.peak_rss()?;
-    drop(server);
-
-    let mut t = Table::new(
-        format!(
-            "[5] web, {engine}: {} keep-alive connections, {} s warm-up, then {} s measured",
-            s.connections,
-            s.warmup.as_secs(),
-            s.window.as_secs()
-        ),
-        &["request", "answers/s", "p50", "p99", "max", "wrong", "errors"],
-    );
-    for (label, l) in [
-        ("GET /style.css (baseline: static)", &css),
-        ("GET /healthz (one database read)", &health),
-        ("GET /portal (customer dashboard)", &dash),
-        ("GET /portal, read cache off (context)", &uncached),
-        ("POST /login (right password)", &logins),
-    ] {
-        t.row([
-            label.to_string(),
-            per_sec(l.rate()),
-            ms(l.stats.p50),
-            ms(l.stats.p99),
-            ms(l.stats.max),
-            thousands(l.wrong),
-            thousands(l.errors),
-        ]);
-    }
-    t.note(format!(
-        "{PORTAL_CUSTOMERS} customers signed in, one per connection: each {INVOICES} invoices of 2 lines, 1 service, 1 statute acceptance, among {} customers; every dashboard answer must be 200 with that customer's last invoice number",
-        thousands(PORTAL_CUSTOMERS + OTHER_CUSTOMERS)
-    ));
-    t.note(format!(
-        "logins: {ARGON2}; on a second server with login_attempts_per_minute = 1000000, peak RSS {}",
-        megabytes(login_peak)
-    ));
-    for (label, l) in [
-        ("style.css", &css),
-        ("healthz", &health),
-        ("portal", &dash),
-        ("portal, cache off", &uncached),
-        ("login", &logins),
-    ] {
-        if let Some(p) = &l.problem {
-            t.note(format!("first problem on {label}: {p}"));
-        }
-    }
-
-    let ratio_pass = dash.rate() >= MIN_RATIO * css.rate();
+    let tables = report(engine, s, made, [&css, &health], [&cold_dash, &hot_dash, &uncached], &mixed, mixed_hits);
+    let failures = css.failures() + health.failures() + cold_dash.load.failures() + hot_dash.load.failures();
+    let failures = failures + uncached.load.failures() + mixed.failures();
+    let dash = &cold_dash.load;
+    let ratio_pass = dash.rate() >= MIN_RATIO * health.rate();
     let p99_pass = dash.stats.p99 < MAX_P99;
-    let failures = css.failures() + health.failures() + dash.failures() + uncached.failures();
     let peak_pass = peak < MAX_PEAK_BYTES;
     let mut m = Table::measurement(format!("[5] web targets, {engine}"));
     m.row([
-        "dashboard answers/s vs /style.css".to_string(),
-        per_sec(dash.rate()),
-        per_sec(css.rate()),
-        ratio(dash.rate(), css.rate()),
-        ">= 0.25x".into(),
-        verdict(ratio_pass),
-    ]);
-    m.row([
-        "(context) dashboard vs /healthz, one database read".to_string(),
+        "cold dashboard answers/s vs /healthz".to_string(),
         per_sec(dash.rate()),
         per_sec(health.rate()),
         ratio(dash.rate(), health.rate()),
+        ">= 0.7x".into(),
+        verdict(ratio_pass),
     ]);
     m.row([
-        format!("(context) dashboard with the read cache off (p99 {}) vs /style.css", ms(uncached.stats.p99)),
-        per_sec(uncached.rate()),
+        "(context) cold dashboard vs /style.css (static)".to_string(),
+        per_sec(dash.rate()),
         per_sec(css.rate()),
-        ratio(uncached.rate(), css.rate()),
+        ratio(dash.rate(), css.rate()),
     ]);
     m.row([
-        "dashboard p99".to_string(),
+        "cold dashboard p99".to_string(),
         ms(dash.stats.p99),
         String::new(),
         String::new(),
@@ -255,7 +253,7 @@ pub async fn run(db: &TestDb, s: &Settings) -> anyhow::Result<(Vec<Table>, Vec<O
         verdict(p99_pass),
     ]);
     m.row([
-        "wrong answers + errors (all phases but logins)".to_string(),
+        "wrong answers + errors (all phases)".to_string(),
         thousands(failures),
         String::new(),
         String::new(),
@@ -270,18 +268,86 @@ pub async fn run(db: &TestDb, s: &Settings) -> anyhow::Result<(Vec<Table>, Vec<O
         "< 150 MB".into(),
         verdict(peak_pass),
     ]);
-    m.row(["logins (no target)".to_string(), format!("{}, p99 {}", per_sec(logins.rate()), ms(logins.stats.p99))]);
     let outcomes = vec![
         Outcome::new(
-            "5 web dashboard/trivial answers/s",
+            "5 web cold dashboard/healthz answers/s",
             engine,
-            ratio(dash.rate(), css.rate()),
-            ">= 0.25x",
+            ratio(dash.rate(), health.rate()),
+            ">= 0.7x",
             ratio_pass,
         ),
-        Outcome::new("5 web dashboard p99", engine, ms(dash.stats.p99), "< 20 ms", p99_pass),
+        Outcome::new("5 web cold dashboard p99", engine, ms(dash.stats.p99), "< 20 ms", p99_pass),
         Outcome::new("5 web wrong answers + errors", engine, thousands(failures), "0", failures == 0),
         Outcome::new("5 web server peak RSS", engine, megabytes(peak), "< 150 MB", peak_pass),
     ];
-    Ok((vec![t, m], outcomes))
+    let mut tables = tables;
+    tables.push(m);
+    Ok((tables, outcomes))
+}
+
+/// The mixed scenario of a phase: a quarter of the connections visit, two
+/// more are the owner's.
+pub(crate) fn mixed_plan(s: &Settings) -> Plan {
+    Plan { visitors: (s.connections / 4).max(1), staff_connections: 2, warmup: s.warmup, window: s.window, rate: None }
+}
+
+fn report(
+    engine: &str,
+    s: &Settings,
+    made: Duration,
+    [css, health]: [&Load; 2],
+    [cold, hot, uncached]: [&Phase; 3],
+    mixed: &Mixed,
+    mixed_hits: (u64, u64),
+) -> Vec<Table> {
+    let mut t = Table::new(
+        format!(
+            "[5] web, {engine}: {} keep-alive connections, {} s warm-up, then {} s measured",
+            s.connections,
+            s.warmup.as_secs(),
+            s.window.as_secs()
+        ),
+        &["request", "answers/s", "p50", "p99", "max", "wrong", "errors", "read cache hits"],
+    );
+    let mut row = |label: String, l: &Load, hits: String| {
+        t.row([
+            label,
+            per_sec(l.rate()),
+            ms(l.stats.p50),
+            ms(l.stats.p99),
+            ms(l.stats.max),
+            thousands(l.wrong),
+            thousands(l.errors),
+            hits,
+        ]);
+    };
+    let n = thousands(SIGNED_IN as u64);
+    row("GET /style.css (static)".into(), css, String::new());
+    row("GET /healthz (one database read)".into(), health, String::new());
+    row(format!("GET /portal, {n} customers in turn (cold)"), &cold.load, hit_ratio(cold.hits));
+    row("GET /portal, one customer per connection (cached)".into(), &hot.load, hit_ratio(hot.hits));
+    row(format!("GET /portal, {n} customers, read cache off"), &uncached.load, hit_ratio(uncached.hits));
+    for (step, l) in STEPS.iter().zip(&mixed.steps) {
+        row(format!("mixed: {step}"), l, String::new());
+    }
+    row("mixed: POST /staff/customers/ID (owner)".into(), &mixed.staff, hit_ratio(mixed_hits));
+    t.note(format!(
+        "{n} customers, each with {INVOICES} invoices of 2 lines, 1 service, 1 statute acceptance and a portal session, made through the store in {:.0} s; every dashboard answer must be 200 with that customer's last invoice number",
+        made.as_secs_f64()
+    ));
+    t.note(format!(
+        "mixed: {} visitors, each going through its share of the customers (log in, dashboard, change a detail, access log, log out), and {} connections of the owner viewing customers (each view audited); {} visits/s completed; logins: {ARGON2}",
+        (s.connections / 4).max(1),
+        2,
+        per_sec(mixed.visits_per_sec())
+    ));
+    t.note("read cache hits: lookups answered from memory (sessions and dashboards), from /metrics over the phase");
+    let problems = [("style.css", css), ("healthz", health), ("cold", &cold.load), ("cached", &hot.load)];
+    let more = [("cache off", &uncached.load), ("owner", &mixed.staff)];
+    for (label, l) in problems.into_iter().chain(more).chain(STEPS.iter().copied().zip(&mixed.steps)) {
+        if let Some(p) = &l.problem {
+            t.note(format!("first problem on {label}: {p}"));
+        }
+    }
+    vec![t]
 }

@@ -1,6 +1,7 @@
 //! A server's read cache: session checks and customers' own dashboards
-//! answered from memory while nothing they were read from changed. A dashboard
-//! is six statements; from memory it is none.
+//! answered from memory while nothing they were read from changed. A session
+//! check and a dashboard are a statement each (see `overview`); from memory
+//! they are none.
 //!
 //! How it knows, per engine:
 //! - **SQLite: the data version.** Every entry is stamped with SQLite's

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::audit::{self, Access, Entry, Event};
 use crate::invoices::Detail;
+use crate::overview::Overview;
 use crate::permit;
 use crate::rows::Bind;
 use crate::{ContactRecord, CustomerRecord, InvoiceRecord, ServiceRecord, StatuteAcceptance, Store, StoreError};
@@ -34,9 +35,9 @@ impl Store {
         self.export_with(access, id, Detail::Full).await
     }
 
-    /// What the customer's dashboard shows, read with fewer statements: the
-    /// export without its access log (left empty) and with invoice headers only
-    /// (their billing snapshot and lines stay sealed and unread).
+    /// What the customer's dashboard shows, in one statement (see `overview`):
+    /// the export without its access log (left empty) and with invoice headers
+    /// only (their billing snapshot and lines stay sealed and unread).
     ///
     /// A customer's own overview comes from the read cache when there is one
     /// (see `cache`); nobody else's does, since their every read is audited.
@@ -58,24 +59,12 @@ impl Store {
     async fn export_with(&self, access: &Access, id: i64, detail: Detail) -> Result<Export, StoreError> {
         permit::require_on(access, id, Resource::Customers, Action::Export)?;
         let who = access.actor.principal();
-        // All reads through one reader: this page is the portal's most visited.
-        let mut reader = self.reader().await?;
-        let row = reader
-            .optional(crate::customers::select_sql(), &[Bind::Int(id)])
-            .await?
-            .ok_or(StoreError::NotFound { kind: "customer", id: id.to_string() })?;
-        let head = crate::customers::head(&row)?;
-        let key_id = head.live_key_id()?;
-        let key = reader.data_key(&self.keys, &self.pool, key_id).await?;
-        let fields = crate::records::open(&key, "customers", key_id, &row, permit::readable(access))?;
-        let withheld = permit::withheld(access, "customers");
-        let (contacts, services, statute_acceptances) = self.related(&mut reader, id, &key, who).await?;
-        let invoices = match custodian_domain::policy::allows(who, Resource::Invoices, Action::Read) {
-            true => Some(self.invoices_of(&mut reader, id, who, detail).await?),
-            false => None,
+        let read = match detail {
+            Detail::Headers => self.read_overview(id, who, permit::readable(access)).await?,
+            Detail::Full | Detail::Document => self.read_whole(access, id, detail).await?,
         };
-        // Done with the reader before anything else takes a connection.
-        drop(reader);
+        let Overview { head, key, fields, contacts, services, statute_acceptances, invoices } = read;
+        let withheld = permit::withheld(access, "customers");
         let access_log = match detail {
             Detail::Full if custodian_domain::policy::allows(who, Resource::AccessLog, Action::Read) => {
                 Some(self.access_log(access, id).await?)
@@ -106,6 +95,28 @@ impl Store {
             statute_acceptances,
             access_log,
         })
+    }
+
+    /// Everything [`Store::read_overview`] reads, with the invoices at `detail`
+    /// (their billing snapshots and lines opened), statement by statement.
+    async fn read_whole(&self, access: &Access, id: i64, detail: Detail) -> Result<Overview, StoreError> {
+        let who = access.actor.principal();
+        // All reads through one reader, so they see one snapshot.
+        let mut reader = self.reader().await?;
+        let row = reader
+            .optional(crate::customers::select_sql(), &[Bind::Int(id)])
+            .await?
+            .ok_or(StoreError::NotFound { kind: "customer", id: id.to_string() })?;
+        let head = crate::customers::head(&row)?;
+        let key_id = head.live_key_id()?;
+        let key = reader.data_key(&self.keys, &self.pool, key_id).await?;
+        let fields = crate::records::open(&key, "customers", key_id, &row, permit::readable(access))?;
+        let (contacts, services, statute_acceptances) = self.related(&mut reader, id, &key, who).await?;
+        let invoices = match custodian_domain::policy::allows(who, Resource::Invoices, Action::Read) {
+            true => Some(self.invoices_of(&mut reader, id, who, detail).await?),
+            false => None,
+        };
+        Ok(Overview { head, key, fields, contacts, services, statute_acceptances, invoices })
     }
 
     /// The audit entries about customer `id`. Source addresses are shown to the

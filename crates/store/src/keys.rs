@@ -86,6 +86,15 @@ impl Keyring {
         }
         let wrapped: Option<Vec<u8>> =
             sqlx::query_scalar("SELECT wrapped FROM data_keys WHERE id = $1").bind(id).fetch_optional(executor).await?;
+        self.data_key_from(id, wrapped)
+    }
+
+    /// Data key `id` from its wrapped form as read along with other data
+    /// (`None`: destroyed), unless it is in memory already.
+    pub(crate) fn data_key_from(&self, id: i64, wrapped: Option<Vec<u8>>) -> Result<Key, StoreError> {
+        if let Some(key) = self.cache.lock().unwrap_or_else(|e| e.into_inner()).get(&id) {
+            return Ok(key.clone());
+        }
         let wrapped = wrapped.ok_or(StoreError::NotFound { kind: "data key", id: id.to_string() })?;
         let key = self.master().unwrap_key(DATA_KEY_LABEL, &wrapped)?;
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());

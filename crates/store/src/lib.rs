@@ -30,6 +30,7 @@ mod retention;
 mod customers;
 mod export;
 mod invoices;
+mod overview;
 mod related;
 pub mod requests;
 mod rows;

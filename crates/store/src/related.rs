@@ -166,32 +166,15 @@ impl Store {
                 records::columns("contacts").join(", ")
             )
         });
-        let mut contacts = vec![];
-        for r in &reader.all(&CONTACTS, &id).await? {
-            let id: i64 = r.col("id")?;
-            contacts.push(ContactRecord {
-                id,
-                customer_id,
-                registry: r.col("registry")?,
-                status: r.col("status")?,
-                passthrough: r.col::<i64>("passthrough")? != 0,
-                fields: records::open(key, "contacts", id, r, permit::readable_by(who))?,
-            });
-        }
-        let services = self.services_of(reader, customer_id, key, who).await?;
-        let sql = "SELECT version, accepted_at, recorded_by FROM statute_acceptances WHERE customer_id = $1 ORDER BY accepted_at";
-        let statutes = reader
-            .all(sql, &id)
+        let contacts = reader
+            .all(&CONTACTS, &id)
             .await?
             .iter()
-            .map(|r| {
-                Ok(StatuteAcceptance {
-                    version: r.col("version")?,
-                    accepted_at: r.col("accepted_at")?,
-                    recorded_by: r.col("recorded_by")?,
-                })
-            })
-            .collect::<Result<_, StoreError>>()?;
+            .map(|r| contact_record(r, customer_id, key, who))
+            .collect::<Result<_, _>>()?;
+        let services = self.services_of(reader, customer_id, key, who).await?;
+        let sql = "SELECT version, accepted_at, recorded_by FROM statute_acceptances WHERE customer_id = $1 ORDER BY accepted_at";
+        let statutes = reader.all(sql, &id).await?.iter().map(statute_acceptance).collect::<Result<_, _>>()?;
         Ok((contacts, services, statutes))
     }
 
@@ -205,22 +188,12 @@ impl Store {
     ) -> Result<Vec<ServiceRecord>, StoreError> {
         let sql = "SELECT id, kind, status, started_on, ended_on, for_third_party, description FROM services
                    WHERE customer_id = $1 ORDER BY id";
-        let mut services = vec![];
-        for r in &reader.all(sql, &[Bind::Int(customer_id)]).await? {
-            let id: i64 = r.col("id")?;
-            let description = records::open(key, "services", id, r, permit::readable_by(who))?.remove("description");
-            services.push(ServiceRecord {
-                id,
-                customer_id,
-                kind: r.col("kind")?,
-                status: r.col("status")?,
-                started_on: r.col("started_on")?,
-                ended_on: r.col("ended_on")?,
-                for_third_party: r.col::<i64>("for_third_party")? != 0,
-                description,
-            });
-        }
-        Ok(services)
+        reader
+            .all(sql, &[Bind::Int(customer_id)])
+            .await?
+            .iter()
+            .map(|r| service_record(r, customer_id, key, who))
+            .collect()
     }
 
     /// A customer's services, the description only for roles that may read
@@ -243,4 +216,51 @@ impl Store {
         }
         Ok(services)
     }
+}
+
+/// A contact from a row of `contacts`, its personal columns opened for `who`.
+pub(crate) fn contact_record(
+    r: &impl Get,
+    customer_id: i64,
+    key: &crate::Key,
+    who: Principal,
+) -> Result<ContactRecord, StoreError> {
+    let id: i64 = r.col("id")?;
+    Ok(ContactRecord {
+        id,
+        customer_id,
+        registry: r.col("registry")?,
+        status: r.col("status")?,
+        passthrough: r.col::<i64>("passthrough")? != 0,
+        fields: records::open(key, "contacts", id, r, permit::readable_by(who))?,
+    })
+}
+
+/// A service from a row of `services`, the description only when `who` may read it.
+pub(crate) fn service_record(
+    r: &impl Get,
+    customer_id: i64,
+    key: &crate::Key,
+    who: Principal,
+) -> Result<ServiceRecord, StoreError> {
+    let id: i64 = r.col("id")?;
+    let description = records::open(key, "services", id, r, permit::readable_by(who))?.remove("description");
+    Ok(ServiceRecord {
+        id,
+        customer_id,
+        kind: r.col("kind")?,
+        status: r.col("status")?,
+        started_on: r.col("started_on")?,
+        ended_on: r.col("ended_on")?,
+        for_third_party: r.col::<i64>("for_third_party")? != 0,
+        description,
+    })
+}
+
+pub(crate) fn statute_acceptance(r: &impl Get) -> Result<StatuteAcceptance, StoreError> {
+    Ok(StatuteAcceptance {
+        version: r.col("version")?,
+        accepted_at: r.col("accepted_at")?,
+        recorded_by: r.col("recorded_by")?,
+    })
 }

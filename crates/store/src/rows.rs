@@ -20,6 +20,8 @@ use crate::StoreError;
 /// A column value that both row kinds can produce.
 pub(crate) trait Value: Sized + for<'r> sqlx::Decode<'r, Any> + sqlx::Type<Any> {
     fn from_native(v: rusqlite::types::Value) -> Option<Self>;
+    /// From a member of a JSON object built in SQL, bytes written as hex.
+    fn from_json(v: &serde_json::Value) -> Option<Self>;
 }
 
 impl Value for i64 {
@@ -28,6 +30,9 @@ impl Value for i64 {
             rusqlite::types::Value::Integer(i) => Some(i),
             _ => None,
         }
+    }
+    fn from_json(v: &serde_json::Value) -> Option<Self> {
+        v.as_i64()
     }
 }
 
@@ -38,6 +43,9 @@ impl Value for String {
             _ => None,
         }
     }
+    fn from_json(v: &serde_json::Value) -> Option<Self> {
+        v.as_str().map(str::to_string)
+    }
 }
 
 impl Value for Vec<u8> {
@@ -47,6 +55,9 @@ impl Value for Vec<u8> {
             _ => None,
         }
     }
+    fn from_json(v: &serde_json::Value) -> Option<Self> {
+        hex::decode(v.as_str()?).ok()
+    }
 }
 
 impl<T: Value> Value for Option<T> {
@@ -54,6 +65,12 @@ impl<T: Value> Value for Option<T> {
         match v {
             rusqlite::types::Value::Null => Some(None),
             v => T::from_native(v).map(Some),
+        }
+    }
+    fn from_json(v: &serde_json::Value) -> Option<Self> {
+        match v {
+            serde_json::Value::Null => Some(None),
+            v => T::from_json(v).map(Some),
         }
     }
 }

@@ -6,20 +6,16 @@
 use std::io::{BufWriter, Write};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
 use custodian_testkit::TestDb;
-use hyper::header::{self, HeaderValue};
+use hyper::header::HeaderValue;
 
-use crate::http::{Answer, Connection, Expect, Probe, Server, hidden};
+use crate::http::{Connection, Expect, Probe, Server, hidden};
 use crate::import::{clean_command, run_measured};
+use crate::signin::{PASSWORD, cookie, expect, owner, session_token, with_cookie};
 
-pub(super) const PASSWORD: &str = "paarse olifant fietst naar Zwolle";
-const OWNER_LOGIN: &str = "eigenaar@zilvermeeuw.nl";
-/// Activations and logins are guesses to the rate limiter: raised so that it
-/// does not answer instead.
-pub(super) const ATTEMPTS: (&str, &str) = ("CUSTODIAN_LOGIN_ATTEMPTS_PER_MINUTE", "1000000");
+pub(super) use crate::signin::ATTEMPTS;
 pub(super) const PORTAL_CUSTOMERS: u64 = 64;
 pub(super) const OTHER_CUSTOMERS: u64 = 1000;
 pub(super) const INVOICES: u32 = 3;
@@ -113,86 +109,6 @@ fn records(bin: &Path, db: &TestDb, data_dir: &Path, id: i64, n: u64) -> anyhow:
     command(bin, db, data_dir, &[&service[..], &["--set", "started_on=2025-01-01"]].concat())?;
     command(bin, db, data_dir, &["statute", &id, "--version", "2026-01", "--accepted-on", "2026-01-01"])?;
     Ok(number)
-}
-
-/// The session cookie an answer sets, as a request sends it back.
-fn cookie(answer: &Answer) -> anyhow::Result<HeaderValue> {
-    let set = answer.headers.get(header::SET_COOKIE).and_then(|v| v.to_str().ok());
-    let set = set.with_context(|| format!("no session cookie: {}", answer.describe()))?;
-    Ok(HeaderValue::from_str(set.split(';').next().unwrap_or_default())?)
-}
-
-/// Sends `probe` and insists on the answer it expects.
-async fn expect(conn: &mut Connection, probe: &Probe) -> anyhow::Result<Answer> {
-    let answer = conn.send(probe).await?;
-    if !probe.accepts(&answer) {
-        bail!("{} {} was answered {}", probe.method, probe.uri, answer.describe());
-    }
-    Ok(answer)
-}
-
-fn with_cookie(mut probe: Probe, cookie: &HeaderValue) -> Probe {
-    probe.headers.push((header::COOKIE, cookie.clone()));
-    probe
-}
-
-/// The session's anti-forgery token, from a page of the signed-in area.
-pub(super) async fn session_token(addr: SocketAddr, cookie: &HeaderValue, page: &str) -> anyhow::Result<String> {
-    let mut conn = Connection::open(addr).await?;
-    let answer = conn.send(&with_cookie(Probe::get(page), cookie)).await?;
-    hidden(&answer.body, "csrf").with_context(|| format!("no csrf field on {page}: {}", answer.describe()))
-}
-
-/// The current code of the authenticator app holding `secret` (base32).
-fn totp(secret: &str) -> anyhow::Result<String> {
-    let bytes = totp_rs::Secret::Encoded(secret.to_string()).to_bytes().map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let totp = totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 1, 30, bytes, None, String::new());
-    Ok(totp.generate(SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs()))
-}
-
-/// The owner account, made with the setup link the server printed, with its
-/// second factor enrolled; returns the owner's session cookie.
-async fn owner(server: &Server) -> anyhow::Result<HeaderValue> {
-    let mut link = None;
-    for _ in 0..100 {
-        link = server.stdout().lines().find_map(|l| l.split("/setup?code=").nth(1).map(str::trim).map(String::from));
-        if link.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let code = link.with_context(|| format!("the server offered no setup link: {}", server.stdout()))?;
-    let mut conn = Connection::open(server.addr).await?;
-    let form = conn.send(&Probe::get(&format!("/setup?code={code}"))).await?;
-    let csrf = hidden(&form.body, "csrf").with_context(|| format!("no setup form: {}", form.describe()))?;
-    let fields = [
-        ("csrf", csrf.as_str()),
-        ("code", code.as_str()),
-        ("login", OWNER_LOGIN),
-        ("name", "Eigenaar Zilvermeeuw"),
-        ("password", PASSWORD),
-    ];
-    let set_up =
-        expect(&mut conn, &Probe::post_form("/setup", &fields, Expect::SeeOther("/second-factor/enrol"))).await?;
-    let cookie = cookie(&set_up)?;
-    let enrol = conn.send(&with_cookie(Probe::get("/second-factor/enrol"), &cookie)).await?;
-    let page = String::from_utf8_lossy(&enrol.body);
-    let secret: String = page
-        .split("class=\"secret\"")
-        .nth(1)
-        .and_then(|rest| rest.split_once('>'))
-        .and_then(|(_, rest)| rest.split_once('<'))
-        .map(|(key, _)| key.chars().filter(|c| !c.is_whitespace()).collect())
-        .with_context(|| format!("no key on the enrolment page: {}", enrol.describe()))?;
-    let csrf = hidden(&enrol.body, "csrf").context("no csrf field on the enrolment page")?;
-    let code = totp(&secret)?;
-    let fields = [("csrf", csrf.as_str()), ("code", code.as_str())];
-    expect(
-        &mut conn,
-        &with_cookie(Probe::post_form("/second-factor/enrol", &fields, Expect::SeeOther("/staff")), &cookie),
-    )
-    .await?;
-    Ok(cookie)
 }
 
 /// Invites customer `id` as the owner; returns the activation code the page
