@@ -139,13 +139,18 @@ impl<K: Hash + Eq, V: Clone> Shelf<K, V> {
         if !cache.live.load(Ordering::SeqCst) || cache.generation.load(Ordering::SeqCst) != ticket.generation {
             return;
         }
+        let mut full = None;
         if map.len() >= CAPACITY {
             map.retain(|_, (at, _, _)| at.elapsed() < TTL);
             if map.len() >= CAPACITY {
-                map.clear();
+                // Started afresh; the old entries are freed after the lock is
+                // let go, so other requests do not wait for thousands of frees.
+                full = Some(std::mem::take(&mut *map));
             }
         }
         map.insert(key, (Instant::now(), ticket.version, value));
+        drop(map);
+        drop(full);
     }
 
     fn forget(&self, key: &K) {
@@ -157,7 +162,9 @@ impl<K: Hash + Eq, V: Clone> Shelf<K, V> {
     }
 
     fn clear(&self) {
-        self.lock().clear();
+        // Freed after the lock is let go.
+        let old = std::mem::take(&mut *self.lock());
+        drop(old);
     }
 
     #[cfg(test)]

@@ -1,5 +1,7 @@
 //! Everything held about one customer, for the right of access and portability.
 
+use std::sync::Arc;
+
 use custodian_domain::inventory::Role;
 use custodian_domain::policy::{Action, Resource};
 use serde::Serialize;
@@ -40,18 +42,19 @@ impl Store {
     /// only (their billing snapshot and lines stay sealed and unread).
     ///
     /// A customer's own overview comes from the read cache when there is one
-    /// (see `cache`); nobody else's does, since their every read is audited.
-    pub async fn customer_overview(&self, access: &Access, id: i64) -> Result<Export, StoreError> {
+    /// (see `cache`), shared rather than copied (its `generated_at` is when it
+    /// was read); nobody else's does, since their every read is audited.
+    pub async fn customer_overview(&self, access: &Access, id: i64) -> Result<Arc<Export>, StoreError> {
         let cache = self.cache.as_deref().filter(|_| access.actor.is_subject(id));
         let ticket = cache.and_then(|c| c.ticket());
         if let (Some(cache), Some(ticket)) = (cache, ticket)
             && let Some(cached) = cache.overviews.get(cache, &id, ticket, |_| true)
         {
-            return Ok(Export { generated_at: crate::now_micros(), ..Export::clone(&cached) });
+            return Ok(cached);
         }
-        let export = self.export_with(access, id, Detail::Headers).await?;
+        let export = Arc::new(self.export_with(access, id, Detail::Headers).await?);
         if let (Some(cache), Some(ticket)) = (cache, ticket) {
-            cache.overviews.put(cache, ticket, id, export.clone().into());
+            cache.overviews.put(cache, ticket, id, export.clone());
         }
         Ok(export)
     }

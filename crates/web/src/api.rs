@@ -503,6 +503,14 @@ pub(crate) async fn import_invoices(
             .into_response();
         }
     };
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Refusal {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: "empty",
+            message: lang.pick("Er staat geen factuur in.", "The body holds no invoice.").into(),
+        }
+        .into_response();
+    }
     let source = custodian_store::read_source(SourceFormat::JsonLines, std::io::Cursor::new(bytes.to_vec()));
     let mut lines = vec![];
     let result = state

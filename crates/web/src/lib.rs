@@ -20,6 +20,7 @@ pub mod documents;
 mod edge;
 mod extract;
 mod guard;
+mod metrics;
 mod openapi;
 mod pages;
 mod refuse;
@@ -158,6 +159,8 @@ pub(crate) struct AppState {
     /// The origin of `config.public_url`, read once; `None` when it is not
     /// one (then no form is accepted).
     pub public: Option<security::PublicOrigin>,
+    /// This server's request counts and latencies.
+    pub metrics: metrics::Metrics,
 }
 
 pub(crate) type State = Arc<AppState>;
@@ -172,7 +175,9 @@ fn app_with(store: Store, config: WebConfig, delivery: delivery::Wake) -> axum::
     let store = if config.read_cache { store.with_read_cache() } else { store };
     let openapi = openapi::document(&config.public_url, &routes::endpoints()).to_string();
     let public = security::PublicOrigin::parse(&config.public_url);
-    let state = Arc::new(AppState { store, config, delivery, limiter, openapi, public });
+    // The names are constants: only a typo in them could make this fail, and every test would show it.
+    let metrics = metrics::Metrics::new().expect("the request metrics' names and labels are valid");
+    let state = Arc::new(AppState { store, config, delivery, limiter, openapi, public, metrics });
     routes::router(state)
 }
 

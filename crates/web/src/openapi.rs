@@ -141,7 +141,7 @@ const DOCS: &[Doc] = &[
         path: "/api/v1/invoices/import",
         id: "importInvoices",
         summary: "Import invoices, one JSON object per line, idempotent on the number; all or nothing (422 `import_invalid` lists each bad line); `?dry_run=true` reports per line and saves nothing",
-        request: Some("ImportInvoice"),
+        request: Some("ImportInvoices"),
         response: (200, "ImportResult"),
         purpose: false,
         media: "application/x-ndjson",
@@ -186,7 +186,7 @@ fn operation(route: &Endpoint, doc: &Doc, scope: &str, roles: &[inventory::Role]
     if route.path.contains("{id}") {
         parameters.push(json!({
             "name": "id", "in": "path", "required": true,
-            "description": "Customer number", "schema": { "type": "integer", "format": "int64" }
+            "description": "Customer number", "schema": { "type": "integer", "format": "int64", "minimum": 1 }
         }));
     }
     if doc.purpose {
@@ -234,29 +234,99 @@ fn operation(route: &Endpoint, doc: &Doc, scope: &str, roles: &[inventory::Role]
 }
 
 /// The customer's personal fields, as the inventory declares them.
+/// The string schema of a customer field as its validator reads it: a
+/// choice, or a named format for the validators a JSON schema cannot state
+/// (check digits, the postal code per country). Values that pass them are
+/// in `crates/custodian/tests/tools/schemathesis_hooks.py`.
+fn customer_field(column: &str) -> Value {
+    let choice = |values: &[&str]| json!({ "type": "string", "enum": values });
+    match column {
+        "gender" => choice(&["unspecified", "female", "male", "other"]),
+        "language" => choice(&["nl", "en"]),
+        "email_consent" => choice(&["yes", "no"]),
+        "email" | "email2" => json!({ "type": "string", "format": "mailbox" }),
+        "phone" | "phone2" => {
+            json!({ "type": "string", "format": "phone-number", "description": "Dutch or international (E.164)" })
+        }
+        "visit_postcode" | "corr_postcode" => {
+            json!({ "type": "string", "format": "postal-code", "description": "1234 AB in the Netherlands; elsewhere 2 to 10 letters, digits, spaces or hyphens" })
+        }
+        "visit_country" | "corr_country" => {
+            json!({ "type": "string", "format": "country", "description": "ISO 3166 code or name; default NL" })
+        }
+        "iban" => {
+            json!({ "type": "string", "format": "iban", "description": "ISO 13616, with national check digits where the country has them" })
+        }
+        "btw" => {
+            json!({ "type": "string", "format": "vat-number", "description": "Dutch VAT number (11-check or mod-97)" })
+        }
+        "kvk" => json!({ "type": "string", "format": "kvk-number", "description": "8 digits" }),
+        _ => {
+            json!({ "type": "string", "format": "line", "description": "one line of visible text, at most 200 characters" })
+        }
+    }
+}
+
 fn customer_fields() -> Value {
     let properties: Map<String, Value> = inventory::fields_of("customers")
         .map(|f| {
             let readers = f.readers().iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ");
-            (
-                f.column.to_string(),
-                json!({ "type": "string", "description": format!("{} (readable by: {readers})", f.label_en) }),
-            )
+            let mut schema = customer_field(f.column);
+            let said = schema.get("description").and_then(Value::as_str).map(|d| format!("; {d}")).unwrap_or_default();
+            schema["description"] = json!(format!("{} (readable by: {readers}){said}", f.label_en));
+            (f.column.to_string(), schema)
         })
         .collect();
     json!({ "type": "object", "properties": properties, "additionalProperties": false })
 }
 
+/// What ties customer fields together: the IBAN comes with its holder, and
+/// the correspondence address is given whole or not at all.
+fn field_groups() -> [Value; 2] {
+    let corr = ["corr_street", "corr_postcode", "corr_city", "corr_country"];
+    let any_corr: Vec<Value> = corr.iter().map(|c| json!({ "required": [c] })).collect();
+    [
+        json!({ "anyOf": [{ "not": { "required": ["iban"] } }, { "required": ["iban", "iban_holder"] }] }),
+        json!({ "anyOf": [{ "not": { "anyOf": any_corr } }, { "required": ["corr_street", "corr_postcode", "corr_city"] }] }),
+    ]
+}
+
+/// The fields of a new customer of `kind`, with those the kind requires.
+fn new_customer(kind: &str, name: &str) -> Value {
+    let [iban, corr] = field_groups();
+    json!({
+        "type": "object", "required": ["kind", "fields"], "additionalProperties": false,
+        "properties": {
+            "kind": { "type": "string", "enum": [kind] },
+            "on_behalf": { "type": "boolean", "default": false },
+            "fields": {
+                "allOf": [
+                    schema("CustomerFields"),
+                    { "required": [name, "email", "visit_street", "visit_postcode", "visit_city"] },
+                    iban,
+                    corr,
+                ]
+            },
+        }
+    })
+}
+
 /// One object per way of searching, each with its single key.
 fn search_variants() -> Vec<Value> {
-    [("number", "integer"), ("email", "string"), ("kvk", "string"), ("name", "string")]
-        .into_iter()
-        .map(|(key, kind)| {
-            let mut properties = Map::new();
-            properties.insert(key.into(), json!({ "type": kind }));
-            json!({ "type": "object", "required": [key], "additionalProperties": false, "properties": properties })
-        })
-        .collect()
+    let formatted = |format: &str| json!({ "type": "string", "format": format });
+    [
+        ("number", json!({ "type": "integer", "format": "int64" })),
+        ("email", formatted("mailbox")),
+        ("kvk", formatted("kvk-number")),
+        ("name", formatted("line")),
+    ]
+    .into_iter()
+    .map(|(key, schema)| {
+        let mut properties = Map::new();
+        properties.insert(key.into(), schema);
+        json!({ "type": "object", "required": [key], "additionalProperties": false, "properties": properties })
+    })
+    .collect()
 }
 
 fn components() -> Value {
@@ -269,16 +339,12 @@ fn components() -> Value {
         "schemas": {
             "CustomerFields": customer_fields(),
             "NewCustomer": {
-                "type": "object", "required": ["kind", "fields"], "additionalProperties": false,
-                "properties": {
-                    "kind": { "type": "string", "enum": ["business", "private"] },
-                    "on_behalf": { "type": "boolean", "default": false },
-                    "fields": schema("CustomerFields"),
-                }
+                "description": "A business needs its company name, a private person their name; both an e-mail address and a visiting address.",
+                "oneOf": [new_customer("business", "company_name"), new_customer("private", "contact_name")],
             },
             "Changes": {
                 "type": "object", "required": ["fields"], "additionalProperties": false,
-                "properties": { "fields": schema("CustomerFields") }
+                "properties": { "fields": { "allOf": [schema("CustomerFields"), field_groups()[0].clone(), field_groups()[1].clone()] } }
             },
             "Search": { "description": "Exactly one way to look up.", "oneOf": search_variants() },
             "CustomerIds": { "type": "object", "properties": { "customers": list(json!({ "type": "integer", "format": "int64" })) } },
@@ -359,19 +425,29 @@ fn components() -> Value {
     components
 }
 
+/// What an invoice number may be (`check_invoice`).
+const INVOICE_NUMBER: &str = "^[A-Za-z0-9/-]{1,32}$";
+
 /// The schemas of the service and invoice writes, one `json!` each (a single
 /// one would exceed the macro's recursion limit).
 fn write_schemas(list: impl Fn(Value) -> Value) -> Vec<(&'static str, Value)> {
+    let lines = json!({ "type": "array", "minItems": 1, "items": schema("InvoiceLine") });
     vec![
         (
             "InvoiceLine",
             json!({
                 "type": "object", "required": ["description", "quantity", "unit_price_cents", "vat_rate"], "additionalProperties": false,
                 "properties": {
-                    "description": { "type": "string" },
+                    "description": { "type": "string", "format": "line" },
                     "quantity": { "type": "integer", "minimum": 1, "maximum": 1000000 },
-                    "unit_price_cents": { "type": "integer" },
-                    "vat_rate": { "description": "VAT percentage: 21, 9, 10.5 or \"21%\"", "oneOf": [{ "type": "number" }, { "type": "string" }] },
+                    "unit_price_cents": { "type": "integer", "minimum": -100000000, "maximum": 100000000 },
+                    "vat_rate": {
+                        "description": "VAT percentage from 0 to 100 with at most two decimals: 21, 9, 10.5 or \"10,5%\"",
+                        "oneOf": [
+                            { "type": "number", "minimum": 0, "maximum": 100, "multipleOf": 0.01 },
+                            { "type": "string", "pattern": "^(100([.,]0{1,2})?|[0-9]{1,2}([.,][0-9]{1,2})?)%?$" },
+                        ]
+                    },
                 }
             }),
         ),
@@ -380,11 +456,11 @@ fn write_schemas(list: impl Fn(Value) -> Value) -> Vec<(&'static str, Value)> {
             json!({
                 "type": "object", "required": ["number", "issued_on", "lines"], "additionalProperties": false,
                 "properties": {
-                    "number": { "type": "string", "description": "at most 32 letters, digits, - or /; unique" },
+                    "number": { "type": "string", "pattern": INVOICE_NUMBER, "description": "at most 32 letters, digits, - or /; unique" },
                     "issued_on": { "type": "string", "format": "date" },
-                    "due_on": { "type": "string", "format": "date", "description": "default 30 days after issued_on" },
+                    "due_on": { "type": "string", "format": "date", "description": "not before issued_on; default 30 days after it" },
                     "delivery": { "type": "string", "enum": ["post", "email"], "default": "post" },
-                    "lines": list(schema("InvoiceLine")),
+                    "lines": lines,
                 }
             }),
         ),
@@ -394,17 +470,24 @@ fn write_schemas(list: impl Fn(Value) -> Value) -> Vec<(&'static str, Value)> {
                 "description": "One line of the body: an invoice as in NewInvoice, with the customer number and any payments already received.",
                 "type": "object", "required": ["customer", "number", "issued_on", "lines"], "additionalProperties": false,
                 "properties": {
-                    "customer": { "type": "integer", "format": "int64" },
-                    "number": { "type": "string" },
+                    "customer": { "type": "integer", "format": "int64", "minimum": 1 },
+                    "number": { "type": "string", "pattern": INVOICE_NUMBER },
                     "issued_on": { "type": "string", "format": "date" },
                     "due_on": { "type": "string", "format": "date" },
                     "delivery": { "type": "string", "enum": ["post", "email"] },
-                    "lines": list(schema("InvoiceLine")),
+                    "lines": lines,
                     "payments": list(json!({
                         "type": "object", "required": ["paid_on", "amount_cents"], "additionalProperties": false,
                         "properties": { "paid_on": { "type": "string", "format": "date" }, "amount_cents": { "type": "integer", "minimum": 1 } }
                     })),
                 }
+            }),
+        ),
+        (
+            "ImportInvoices",
+            json!({
+                "description": "The invoices, each written as one line of JSON (NDJSON).",
+                "type": "array", "minItems": 1, "items": schema("ImportInvoice"),
             }),
         ),
         (
@@ -449,7 +532,7 @@ fn write_schemas(list: impl Fn(Value) -> Value) -> Vec<(&'static str, Value)> {
                     "properties": {
                         "kind": { "type": "string", "enum": ["domain", "hosting", "email", "website", "managed_server", "vps"] },
                         "status": { "type": "string", "enum": ["pending", "active", "suspended", "ended"], "default": "active" },
-                        "description": { "type": "string" },
+                        "description": { "type": "string", "format": "line" },
                         "started_on": { "type": "string", "format": "date" },
                         "ended_on": { "type": "string", "format": "date" },
                         "for_third_party": { "type": "string", "enum": ["yes", "no"], "default": "no", "description": "delivered for someone else on the customer's behalf (M1)" },
@@ -495,9 +578,9 @@ fn write_schemas(list: impl Fn(Value) -> Value) -> Vec<(&'static str, Value)> {
                 "type": "object", "required": ["invoice"], "additionalProperties": false,
                 "properties": {
                     "invoice": { "type": "string", "description": "number of the invoice credited" },
-                    "number": { "type": "string", "description": "default the next CN-<year>-NNNN" },
+                    "number": { "type": "string", "pattern": INVOICE_NUMBER, "description": "default the next CN-<year>-NNNN" },
                     "issued_on": { "type": "string", "format": "date", "description": "default today" },
-                    "lines": list(schema("InvoiceLine")),
+                    "lines": lines,
                 }
             }),
         ),

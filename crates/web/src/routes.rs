@@ -211,5 +211,6 @@ pub(crate) fn router(state: State) -> Router {
         .layer(axum::middleware::from_fn(crate::refuse::json::api_errors))
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::security::headers))
         .layer(axum::extract::DefaultBodyLimit::max(crate::access::FORM_MAX))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::metrics::track))
         .with_state(state)
 }

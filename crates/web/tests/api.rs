@@ -454,6 +454,18 @@ async fn invoices_and_services_are_written_only_with_their_scopes() {
         let end = format!(r#"{{"service": {id}, "on": "2026-06-30"}}"#);
         let ended = api.api("post", &format!("{services}/end"), Some(&ops), Some(&end)).await;
         assert_eq!(ended.json()["ended"], true);
+        // The address names the customer, the body the service: an unknown
+        // service of a known customer is a field error, an unknown customer 404.
+        let other = format!(r#"{{"service": {}, "on": "2026-06-30"}}"#, id + 1000);
+        let wrong = api.api("post", &format!("{services}/end"), Some(&ops), Some(&other)).await;
+        assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", wrong.body);
+        assert_eq!(wrong.json()["error"]["fields"][0]["field"], "service", "{}", wrong.body);
+        let nobody = format!("/api/v1/customers/{}/services/end", customer + 1000);
+        assert_eq!(api.api("post", &nobody, Some(&ops), Some(&end)).await.status, StatusCode::NOT_FOUND);
+        // An import needs at least one invoice.
+        let empty = api.api("post", "/api/v1/invoices/import", Some(&books), Some("\n")).await;
+        assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", empty.body);
+        assert_eq!(empty.json()["error"]["code"], "empty");
         let bad = api.api("post", &services, Some(&ops), Some(r#"{"fields": {"kind": "boat"}}"#)).await;
         assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
         server.stop().await;

@@ -21,7 +21,7 @@ pub(crate) enum ApiTokenCmd {
         /// owner, staff or bookkeeper.
         #[arg(long, value_parser = parse_role)]
         role: Role,
-        /// customers:read, customers:write, invoices:read or audit:read (repeat for more).
+        /// customers:read, customers:write, invoices:read, invoices:write, services:write or audit:read (repeat for more).
         #[arg(long = "scope", value_parser = parse_scope, required = true)]
         scopes: Vec<Scope>,
         /// Days until the token expires; 0: until revoked.

@@ -42,6 +42,10 @@ impl Cli {
     }
 
     pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(BIN);
         cmd.arg("--data-dir").arg(self.tmp.path().join("data"));
         if let Some(c) = &self.config {
@@ -56,7 +60,27 @@ impl Cli {
             .env_remove("CUSTODIAN_SMTP_PASSWORD")
             .env_remove("CUSTODIAN_SMS_TOKEN")
             .env_remove("CUSTODIAN_STAFF_ACCOUNTS");
-        cmd.output().unwrap()
+        cmd
+    }
+
+    /// `serve` on a loopback port of its own, with `env` added; stopped when
+    /// the [`Served`] is dropped.
+    pub fn serve(&self, env: &[(&str, &str)]) -> Served {
+        use std::io::{BufRead, BufReader};
+        let mut cmd = self.command(&["serve", "--listen", "127.0.0.1:0"]);
+        cmd.envs(env.iter().copied()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::null());
+        let mut child = cmd.spawn().unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let addr = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find_map(|l| {
+                l.strip_prefix("custodian listening on ").map(|a| a.split_whitespace().next().unwrap_or("").to_string())
+            })
+            .expect("serve says where it listens");
+        // Drained, so the server never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        Served { child, base: format!("http://{addr}") }
     }
 
     pub fn ok(&self, args: &[&str]) -> String {
@@ -70,5 +94,19 @@ impl Cli {
         let out = self.run(args);
         assert_eq!(out.status.code(), Some(code), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8(out.stderr).unwrap()
+    }
+}
+
+/// A running `serve`.
+pub struct Served {
+    child: std::process::Child,
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

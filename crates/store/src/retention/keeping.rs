@@ -169,7 +169,16 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         if owner != Some(customer_id) {
-            return Err(StoreError::NotFound { kind: "service", id: service_id.to_string() });
+            // The customer is what the address names: missing, it is not
+            // found; present, the service number in the request is wrong.
+            self.load_customer_row(&self.pool, customer_id).await?;
+            let unknown = custodian_domain::validate::Invalid::new(
+                "service",
+                "unknown",
+                "Deze klant heeft geen dienst met dit nummer.",
+                "This customer has no service with this number.",
+            );
+            return Err(StoreError::Invalid(custodian_domain::model::FieldErrors::single("service", unknown)));
         }
         self.end_service(access, service_id, ended_on).await
     }

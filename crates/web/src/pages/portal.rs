@@ -1,6 +1,8 @@
 //! The customer's own pages: see, correct, download and delete their data, and
 //! see who else looked at it (M3, GDPR art. 15–17 and 20).
 
+use std::sync::Arc;
+
 use askama::Template;
 use axum::extract::{Form, State as AxState};
 use axum::http::{HeaderValue, header};
@@ -19,7 +21,7 @@ use crate::view::{self, ErrorLink, FieldView, Page, euros, field_views, when};
 #[template(path = "portal/dashboard.html")]
 struct Dashboard {
     page: Page,
-    export: Export,
+    export: Arc<Export>,
     /// The customer's name for the printout's heading.
     name: String,
     profile: Vec<FieldView>,
@@ -55,7 +57,7 @@ struct InvoiceView {
 /// One access-log row: when, who, what, why, which data.
 type AccessRow = (String, String, String, String, String);
 
-async fn dashboard_page(state: &State, viewer: &Viewer, export: Export, saved: bool, printable: bool) -> Response {
+async fn dashboard_page(state: &State, viewer: &Viewer, export: Arc<Export>, saved: bool, printable: bool) -> Response {
     let lang = viewer.lang;
     let profile = view::shown_fields("customers", lang, &export.customer.fields);
     let invoices = export
@@ -176,7 +178,7 @@ const SAVED: &str = "saved";
 pub(crate) async fn export_page(AxState(state): AxState<State>, viewer: Customer) -> Response {
     let (access, id) = viewer.own();
     match state.store.export_customer(&access, id).await {
-        Ok(export) => dashboard_page(&state, &viewer, export, false, true).await,
+        Ok(export) => dashboard_page(&state, &viewer, Arc::new(export), false, true).await,
         Err(e) => store_error(&viewer, e),
     }
 }

@@ -72,85 +72,25 @@ async fn database_answers(state: &State) -> bool {
 }
 
 /// Prometheus metrics, for the monitoring on this machine only: counts, never
-/// personal data. Other addresses get 403.
+/// personal data (see `metrics`). Other addresses get 403.
 pub(crate) async fn metrics(AxState(state): AxState<State>, Extension(viewer): Extension<Viewer>) -> Response {
     if !viewer.ip.is_loopback() {
         return crate::refuse::page::forbidden(viewer.lang);
     }
-    let mut out =
-        String::from("# HELP custodian_up 1 while the server answers.\n# TYPE custodian_up gauge\ncustodian_up 1\n");
-    match state.store.counts().await {
-        Ok(c) => {
-            out.push_str("# HELP custodian_customers Customers by status.\n# TYPE custodian_customers gauge\n");
-            out.push_str(&format!("custodian_customers{{status=\"active\"}} {}\n", c.active_customers));
-            out.push_str(&format!("custodian_customers{{status=\"erased\"}} {}\n", c.erased_customers));
-            out.push_str(
-                "# HELP custodian_audit_entries Entries in the audit trail.\n# TYPE custodian_audit_entries counter\n",
-            );
-            out.push_str(&format!("custodian_audit_entries {}\n", c.audit_entries));
-        }
+    let customers = match state.store.counts().await {
+        Ok(c) => c,
         Err(e) => return view::server_error(viewer.lang, &e),
-    }
-    if let Ok(o) = state.store.outbox().counts().await {
-        out.push_str("# HELP custodian_outbox_messages Messages in the outbox by state.\n# TYPE custodian_outbox_messages gauge\n");
-        for (label, n) in [
-            ("pending", o.pending),
-            ("sending", o.sending),
-            ("sent", o.sent),
-            ("failed", o.failed),
-            ("cancelled", o.cancelled),
-        ] {
-            out.push_str(&format!("custodian_outbox_messages{{state=\"{label}\"}} {n}\n"));
-        }
-        out.push_str(
-            "# HELP custodian_outbox_possible_duplicates Messages taken over after their sender stopped mid-send: they may have gone twice.\n# TYPE custodian_outbox_possible_duplicates gauge\n",
-        );
-        out.push_str(&format!("custodian_outbox_possible_duplicates {}\n", o.possible_duplicates));
-    }
-    if let Ok(n) = state.store.journal_unstored().await {
-        out.push_str("# HELP custodian_journal_unstored Erasures not yet in the backup repository: a restore would bring them back until the journal reaches it.\n# TYPE custodian_journal_unstored gauge\n");
-        out.push_str(&format!("custodian_journal_unstored {n}\n"));
-    }
-    if let Ok(jobs) = state.store.job_leases().await {
-        job_metrics(&mut out, &jobs);
-    }
-    if let Some(c) = state.store.read_cache_stats() {
-        out.push_str("# HELP custodian_read_cache_live 1 while the read cache is in use.\n# TYPE custodian_read_cache_live gauge\n");
-        out.push_str(&format!("custodian_read_cache_live {}\n", u8::from(c.live)));
-        out.push_str("# HELP custodian_read_cache_lookups_total Read cache lookups by result.\n# TYPE custodian_read_cache_lookups_total counter\n");
-        out.push_str(&format!("custodian_read_cache_lookups_total{{result=\"hit\"}} {}\n", c.hits));
-        out.push_str(&format!("custodian_read_cache_lookups_total{{result=\"miss\"}} {}\n", c.misses));
-    }
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
-}
-
-/// The scheduled jobs as the database records them, the same from every
-/// instance: runs so far, whether one is under way, and when the latest
-/// finished or failed (seconds since the epoch; absent before the first).
-fn job_metrics(out: &mut String, jobs: &[custodian_store::JobLease]) {
-    use std::fmt::Write;
-    let seconds = |micros: i64| micros / 1_000_000;
-    out.push_str("# HELP custodian_job_runs_total Runs of each scheduled job, by all instances.\n# TYPE custodian_job_runs_total counter\n");
-    for j in jobs {
-        let _ = writeln!(out, "custodian_job_runs_total{{job=\"{}\"}} {}", j.name, j.runs);
-    }
-    out.push_str(
-        "# HELP custodian_job_running 1 while a run of the job is under way.\n# TYPE custodian_job_running gauge\n",
-    );
-    for j in jobs {
-        let _ = writeln!(out, "custodian_job_running{{job=\"{}\"}} {}", j.name, u8::from(j.running()));
-    }
-    out.push_str("# HELP custodian_job_last_success_seconds When the job's latest successful run ended (Unix time).\n# TYPE custodian_job_last_success_seconds gauge\n");
-    for j in jobs {
-        if let Some(t) = j.last_finished {
-            let _ = writeln!(out, "custodian_job_last_success_seconds{{job=\"{}\"}} {}", j.name, seconds(t));
-        }
-    }
-    out.push_str("# HELP custodian_job_last_failure_seconds When the job's latest failed run ended (Unix time).\n# TYPE custodian_job_last_failure_seconds gauge\n");
-    for j in jobs {
-        if let Some(t) = j.last_failed {
-            let _ = writeln!(out, "custodian_job_last_failure_seconds{{job=\"{}\"}} {}", j.name, seconds(t));
-        }
+    };
+    let snapshot = crate::metrics::Snapshot {
+        customers,
+        outbox: state.store.outbox().counts().await.ok(),
+        journal_unstored: state.store.journal_unstored().await.ok(),
+        jobs: state.store.job_leases().await.unwrap_or_default(),
+        cache: state.store.read_cache_stats(),
+    };
+    match crate::metrics::encode(&state.metrics, snapshot) {
+        Ok(text) => ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
 }
 
