@@ -78,17 +78,17 @@ fn parts() -> [Part; 4] {
 /// functions. SQLite's `hex(NULL)` is `''`, hence the `nullif`; PostgreSQL's
 /// `json` is returned as text, which both drivers read.
 fn sql(engine: Engine) -> String {
-    let (object, aggregate, hex): (&str, fn(&str, &str) -> String, fn(&str) -> String) = match engine {
-        Engine::Sqlite => (
-            "json_object",
-            |o, order| format!("json_group_array({o} ORDER BY {order})"),
-            |c| format!("nullif(hex({c}), '')"),
-        ),
-        Engine::Postgres => (
-            "json_build_object",
-            |o, order| format!("json_agg({o} ORDER BY {order})::text"),
-            |c| format!("encode({c}, 'hex')"),
-        ),
+    let object = match engine {
+        Engine::Sqlite => "json_object",
+        Engine::Postgres => "json_build_object",
+    };
+    let aggregate = |o: &str, order: &str| match engine {
+        Engine::Sqlite => format!("json_group_array({o} ORDER BY {order})"),
+        Engine::Postgres => format!("json_agg({o} ORDER BY {order})::text"),
+    };
+    let hex = |c: &str| match engine {
+        Engine::Sqlite => format!("nullif(hex({c}), '')"),
+        Engine::Postgres => format!("encode({c}, 'hex')"),
     };
     let arrays = parts().map(|p| {
         let pairs: Vec<String> = p
