@@ -17,7 +17,7 @@ use hyper::header::{self, HeaderName, HeaderValue};
 use hyper::{Method, Request, StatusCode};
 
 use crate::import::{clean_command, peak_rss};
-use crate::report::Stats;
+use crate::report::{Stats, ms, per_sec, thousands};
 
 pub struct Settings {
     pub connections: usize,
@@ -149,6 +149,18 @@ impl Load {
         self.stats.count as f64 / self.window.as_secs_f64()
     }
 
+    /// answers/s, p50, p99, max, wrong, errors: a row of a table.
+    pub(crate) fn cells(&self) -> [String; 6] {
+        [
+            per_sec(self.rate()),
+            ms(self.stats.p50),
+            ms(self.stats.p99),
+            ms(self.stats.max),
+            thousands(self.wrong),
+            thousands(self.errors),
+        ]
+    }
+
     pub(crate) fn failures(&self) -> u64 {
         self.wrong + self.errors
     }
@@ -172,6 +184,50 @@ impl Tally {
     }
 }
 
+/// When a client sends next: back to back, or one every `pace`, until the
+/// window closes.
+pub(crate) struct Pacer {
+    pace: Option<Duration>,
+    next: Instant,
+    until: Instant,
+}
+
+impl Pacer {
+    pub(crate) fn new(pace: Option<Duration>, until: Instant) -> Pacer {
+        Pacer { pace, next: Instant::now(), until }
+    }
+
+    /// Waits for the next turn; `false` once the window has closed.
+    pub(crate) async fn turn(&mut self) -> bool {
+        if let Some(pace) = self.pace {
+            tokio::time::sleep_until(self.next.into()).await;
+            self.next += pace;
+        }
+        Instant::now() < self.until
+    }
+}
+
+/// The client's connection, opened when it has none; `None` when that failed
+/// (counted in `t`, after a short pause).
+pub(crate) async fn connected<'c>(
+    conn: &'c mut Option<Connection>,
+    addr: SocketAddr,
+    t: &mut Tally,
+) -> Option<&'c mut Connection> {
+    if conn.is_none() {
+        match Connection::open(addr).await {
+            Ok(c) => *conn = Some(c),
+            Err(e) => {
+                t.errors += 1;
+                t.note(|| format!("connect: {e:#}"));
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                return None;
+            }
+        }
+    }
+    conn.as_mut()
+}
+
 /// One client: sends the probes of `script` in turn, over and over, on one
 /// connection (a new one after a transport error) until the window closes;
 /// back to back, or one every `pace`.
@@ -184,27 +240,12 @@ pub(crate) async fn client(
 ) -> Tally {
     let mut t = Tally::default();
     let mut conn: Option<Connection> = None;
-    let mut next = Instant::now();
+    let mut pacer = Pacer::new(pace, until);
     for probe in script.iter().cycle() {
-        if let Some(pace) = pace {
-            tokio::time::sleep_until(next.into()).await;
-            next += pace;
-        }
-        if Instant::now() >= until {
+        if !pacer.turn().await {
             break;
         }
-        let c = match conn.as_mut() {
-            Some(c) => c,
-            None => match Connection::open(addr).await {
-                Ok(c) => conn.insert(c),
-                Err(e) => {
-                    t.errors += 1;
-                    t.note(|| format!("connect: {e:#}"));
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    continue;
-                }
-            },
-        };
+        let Some(c) = connected(&mut conn, addr, &mut t).await else { continue };
         let sent = Instant::now();
         match c.send(probe).await {
             Ok(answer) => {

@@ -15,7 +15,7 @@ use custodian_testkit::TestDb;
 
 use crate::http::Server;
 use crate::import::{current_rss, custodian_binary};
-use crate::report::{Outcome, Table, megabytes, ms, per_sec, thousands, verdict};
+use crate::report::{Outcome, Table, megabytes, per_sec, thousands, verdict};
 use crate::signin::ATTEMPTS;
 use crate::web::visits::{self, STEPS};
 use crate::web::{Customer, mixed_plan, populate, staff};
@@ -49,7 +49,7 @@ pub async fn run(db: &TestDb, s: &Settings) -> anyhow::Result<(Vec<Table>, Vec<O
     let visit_rate = capacity.visits_per_sec() * s.share;
     let view_rate = capacity.staff.rate() * s.share;
 
-    eprintln!("soak ({engine}): {} visits/s for {} s ...", per_sec(visit_rate), s.duration.as_secs());
+    eprintln!("soak ({engine}): {} visits for {} s ...", per_sec(visit_rate), s.duration.as_secs());
     let plan = visits::Plan {
         rate: Some((visit_rate, view_rate)),
         warmup: Duration::ZERO,
@@ -86,7 +86,7 @@ pub async fn run(db: &TestDb, s: &Settings) -> anyhow::Result<(Vec<Table>, Vec<O
 
     let mut t = Table::new(
         format!(
-            "soak, {engine}: the mixed scenario for {} s at {:.0}% of capacity ({} visits/s, {} owner views/s)",
+            "soak, {engine}: the mixed scenario for {} s at {:.0}% of capacity ({} visits, {} owner views)",
             s.duration.as_secs(),
             s.share * 100.0,
             per_sec(visit_rate),
@@ -96,18 +96,10 @@ pub async fn run(db: &TestDb, s: &Settings) -> anyhow::Result<(Vec<Table>, Vec<O
     );
     let rows = STEPS.iter().map(|s| format!("mixed: {s}")).zip(&soak.steps);
     for (label, l) in rows.chain([("mixed: POST /staff/customers/ID (owner)".to_string(), &soak.staff)]) {
-        t.row([
-            label,
-            per_sec(l.rate()),
-            ms(l.stats.p50),
-            ms(l.stats.p99),
-            ms(l.stats.max),
-            thousands(l.wrong),
-            thousands(l.errors),
-        ]);
+        t.row(std::iter::once(label).chain(l.cells()));
     }
     t.note(format!(
-        "capacity, back to back for {} s: {} visits/s and {} owner views/s; {} customers, {} visitors, {} owner connections",
+        "capacity, back to back for {} s: {} visits and {} owner views; {} customers, {} visitors, {} owner connections",
         s.load.window.as_secs(),
         per_sec(capacity.visits_per_sec()),
         per_sec(capacity.staff.rate()),
@@ -115,7 +107,7 @@ pub async fn run(db: &TestDb, s: &Settings) -> anyhow::Result<(Vec<Table>, Vec<O
         plan.visitors,
         plan.staff_connections
     ));
-    t.note(format!("visits completed: {} ({}/s)", thousands(soak.visits), per_sec(soak.visits_per_sec())));
+    t.note(format!("visits completed: {} ({})", thousands(soak.visits), per_sec(soak.visits_per_sec())));
     let curve: Vec<String> =
         samples.iter().step_by(6).map(|(at, rss)| format!("{} s {}", at.as_secs(), megabytes(*rss))).collect();
     t.note(format!("resident memory every minute: {}", curve.join(", ")));
@@ -144,6 +136,15 @@ pub async fn run(db: &TestDb, s: &Settings) -> anyhow::Result<(Vec<Table>, Vec<O
         verdict(growth_pass),
     ]);
     m.row([format!("(context) most resident memory sampled; peak (VmHWM) {}", megabytes(peak)), megabytes(most)]);
+    // Where the curve flattens later than the first minute, it shows here.
+    if let Some((_, later)) = samples.iter().find(|(at, _)| *at >= 2 * SETTLED_AFTER) {
+        m.row([
+            "(context) at the end vs after two minutes".to_string(),
+            megabytes(last),
+            megabytes(*later),
+            format!("{:+.1}%", (last as f64 / *later as f64 - 1.0) * 100.0),
+        ]);
+    }
     let outcomes = vec![
         Outcome::new("soak wrong answers + errors", engine, thousands(failures), "0", failures == 0),
         Outcome::new(

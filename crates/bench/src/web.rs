@@ -314,16 +314,7 @@ fn report(
         &["request", "answers/s", "p50", "p99", "max", "wrong", "errors", "read cache hits"],
     );
     let mut row = |label: String, l: &Load, hits: String| {
-        t.row([
-            label,
-            per_sec(l.rate()),
-            ms(l.stats.p50),
-            ms(l.stats.p99),
-            ms(l.stats.max),
-            thousands(l.wrong),
-            thousands(l.errors),
-            hits,
-        ]);
+        t.row(std::iter::once(label).chain(l.cells()).chain([hits]));
     };
     let n = thousands(SIGNED_IN as u64);
     row("GET /style.css (static)".into(), css, String::new());
@@ -340,7 +331,7 @@ fn report(
         made.as_secs_f64()
     ));
     t.note(format!(
-        "mixed: {} visitors, each going through its share of the customers (log in, dashboard, change a detail, access log, log out), and {} connections of the owner viewing customers (each view audited); {} visits/s completed; logins: {ARGON2}",
+        "mixed: {} visitors, each going through its share of the customers (log in, dashboard, change a detail, access log, log out), and {} connections of the owner viewing customers (each view audited); visits completed: {}; logins: {ARGON2}",
         (s.connections / 4).max(1),
         2,
         per_sec(mixed.visits_per_sec())

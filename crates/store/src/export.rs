@@ -143,6 +143,10 @@ impl Store {
     ) -> Result<Vec<Entry>, StoreError> {
         permit::require_on(access, id, Resource::AccessLog, Action::Read)?;
         let rows = audit::about(&mut *conn, "customer", &id.to_string(), newest).await?;
+        if rows.is_empty() {
+            // An empty trail, or no such customer: only the latter is not found.
+            self.load_customer_row(&mut *conn, id).await?;
+        }
         let mut out = Vec::with_capacity(rows.len());
         let all_sources = reads_sources(access);
         for (mut entry, key_name, sealed) in rows {

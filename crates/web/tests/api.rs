@@ -460,6 +460,13 @@ async fn invoices_and_services_are_written_only_with_their_scopes() {
         let wrong = api.api("post", &format!("{services}/end"), Some(&ops), Some(&other)).await;
         assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", wrong.body);
         assert_eq!(wrong.json()["error"]["fields"][0]["field"], "service", "{}", wrong.body);
+        // Lists of a customer that does not exist are not empty lists.
+        let owner = token(&server, "owner-all", Role::Owner, &Scope::ALL).await;
+        for list in ["invoices?purpose=billing", "audit"] {
+            let path = format!("/api/v1/customers/{}/{list}", customer + 1000);
+            let answer = api.api("get", &path, Some(&owner), None).await;
+            assert_eq!(answer.status, StatusCode::NOT_FOUND, "{path}: {}", answer.body);
+        }
         let nobody = format!("/api/v1/customers/{}/services/end", customer + 1000);
         assert_eq!(api.api("post", &nobody, Some(&ops), Some(&end)).await.status, StatusCode::NOT_FOUND);
         // An import needs at least one invoice.

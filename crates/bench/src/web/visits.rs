@@ -18,7 +18,7 @@ use hyper::body::Bytes;
 use hyper::header::{self, HeaderValue};
 
 use super::Customer;
-use crate::http::{Connection, Expect, Load, Probe, Tally, client, hidden};
+use crate::http::{Connection, Expect, Load, Pacer, Probe, Tally, client, connected, hidden};
 use crate::signin::{PASSWORD, session_cookie};
 
 /// The requests of a visit, in order.
@@ -136,27 +136,12 @@ async fn visitor(
     let mut tallies: Vec<Tally> = STEPS.iter().map(|_| Tally::default()).collect();
     let mut completed = 0;
     let mut conn: Option<Connection> = None;
-    let mut next = Instant::now();
+    let mut pacer = Pacer::new(pace, until);
     for (n, customer) in customers.iter().skip(first).step_by(stride.max(1)).cycle().enumerate() {
-        if let Some(pace) = pace {
-            tokio::time::sleep_until(next.into()).await;
-            next += pace;
-        }
-        if Instant::now() >= until {
+        if !pacer.turn().await {
             break;
         }
-        let c = match conn.as_mut() {
-            Some(c) => c,
-            None => match Connection::open(addr).await {
-                Ok(c) => conn.insert(c),
-                Err(e) => {
-                    tallies[0].errors += 1;
-                    tallies[0].note(|| format!("connect: {e:#}"));
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    continue;
-                }
-            },
-        };
+        let Some(c) = connected(&mut conn, addr, &mut tallies[0]).await else { continue };
         let started = Instant::now();
         match visit(c, customer, n, &mut tallies, from, until).await {
             Ok(()) if started >= from && Instant::now() <= until => completed += 1,

@@ -204,6 +204,10 @@ impl Store {
         let invoices = self.invoices_of(&mut reader, customer_id, access.actor.principal(), Detail::Full).await?;
         // The audit writer needs a connection of its own.
         drop(reader);
+        if invoices.is_empty() {
+            // None, or no such customer: only the latter is not found.
+            self.load_customer_row(&self.pool, customer_id).await?;
+        }
         if !access.actor.is_subject(customer_id) && !invoices.is_empty() {
             let mut event = Event::new(access, "invoice.read", "customer", customer_id)
                 .fields(records::columns(TABLE).into_iter().chain(["description"]));
