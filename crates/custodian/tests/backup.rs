@@ -140,6 +140,9 @@ async fn a_backup_made_while_serving_restores_on_a_fresh_machine_into_either_eng
     }
 }
 
+/// Customers added before each backup that is killed.
+const NEW: u64 = 2_500;
+
 /// Runs `args`, killed after a random part of `took`; whether it was still running.
 fn kill_during(dir: &Path, key: &Key, args: &[&str], took: Duration, rng: &mut impl Rng) -> bool {
     let mut child = command(dir, key, args).spawn().unwrap();
@@ -160,21 +163,25 @@ async fn killed_backups_and_restores_leave_nothing_half_done() {
     let key = Key::generate();
     let store = Store::open(&url(&live), 4, key.clone()).await.unwrap();
     add_customers(&store, 1, 20_000).await;
+    ok(&live, &key, &["backup", "run"]);
+    // Timed: a backup with new customers to store, as each killed one below has.
+    add_customers(&store, 100_000, NEW).await;
     let started = Instant::now();
     ok(&live, &key, &["backup", "run"]);
     let took = started.elapsed();
-    add_customers(&store, 100_000, 5_000).await;
-    store.close().await;
 
     let mut rng = rand::thread_rng();
     let mut landed = 0;
-    for _ in 0..6 {
+    for i in 0..6 {
+        add_customers(&store, 200_000 + i * NEW, NEW).await;
         landed += usize::from(kill_during(&live, &key, &["backup", "run"], took, &mut rng));
         // Whatever the moment, the repository opens and counts only whole snapshots.
         let listed = ok(&live, &key, &["backup", "list"]);
-        assert!((1..=7).contains(&listed.lines().count()), "{listed}");
+        assert!((2..=8).contains(&listed.lines().count()), "{listed}");
     }
+    store.close().await;
     assert!(landed > 0, "no kill landed during a backup that takes {took:?}");
+    let customers = 20_000 + 7 * NEW as i64;
     ok(&live, &key, &["backup", "run"]);
     let listed = ok(&live, &key, &["backup", "list"]);
     for line in listed.lines() {
@@ -197,7 +204,7 @@ async fn killed_backups_and_restores_leave_nothing_half_done() {
     let straight = url(&tmp.path().join("straight"));
     ok(&live, &key, &["backup", "restore", "--at", &newest, "--into", &straight, "--accept-journal-age"]);
     let restore_took = started.elapsed();
-    assert_eq!(count(&straight, &key).await.unwrap(), 25_000);
+    assert_eq!(count(&straight, &key).await.unwrap(), customers);
     let mut refused = 0;
     for target in &targets {
         kill_during(
@@ -212,7 +219,7 @@ async fn killed_backups_and_restores_leave_nothing_half_done() {
             continue;
         }
         match count(target, &key).await {
-            Ok(n) => assert!(n == 25_000 || n == 0, "{target}: a usable database is whole (or empty): {n}"),
+            Ok(n) => assert!(n == customers || n == 0, "{target}: a usable database is whole (or empty): {n}"),
             Err(StoreError::Refused(r)) => {
                 assert_eq!(r, custodian_store::Refusal::UnfinishedRestore);
                 refused += 1;
