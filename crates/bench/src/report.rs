@@ -104,6 +104,11 @@ impl Table {
         self.rows.push(cells);
     }
 
+    /// A row of a measurement table judged on its own figure (no baseline).
+    pub fn judged(&mut self, measure: impl Into<String>, measured: String, target: &str, pass: bool) {
+        self.row([measure.into(), measured, String::new(), String::new(), target.into(), verdict(pass)]);
+    }
+
     /// A line printed under the table.
     pub fn note(&mut self, note: impl Into<String>) {
         self.notes.push(note.into());

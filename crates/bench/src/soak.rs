@@ -119,14 +119,7 @@ pub async fn run(db: &TestDb, s: &Settings) -> anyhow::Result<(Vec<Table>, Vec<O
     }
     let growth_pass = growth < MAX_GROWTH;
     let mut m = Table::measurement(format!("soak targets, {engine}"));
-    m.row([
-        "wrong answers + errors".to_string(),
-        thousands(failures),
-        String::new(),
-        String::new(),
-        "0".into(),
-        verdict(failures == 0),
-    ]);
+    m.judged("wrong answers + errors", thousands(failures), "0", failures == 0);
     m.row([
         "resident memory at the end vs after the first minute".to_string(),
         megabytes(last),

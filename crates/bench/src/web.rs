@@ -247,30 +247,9 @@ pub async fn run(db: &TestDb, s: &Settings) -> anyhow::Result<(Vec<Table>, Vec<O
         per_sec(css.rate()),
         ratio(dash.rate(), css.rate()),
     ]);
-    m.row([
-        "cold dashboard p99".to_string(),
-        ms(dash.stats.p99),
-        String::new(),
-        String::new(),
-        "< 20 ms".into(),
-        verdict(p99_pass),
-    ]);
-    m.row([
-        "wrong answers + errors (all phases)".to_string(),
-        thousands(failures),
-        String::new(),
-        String::new(),
-        "0".into(),
-        verdict(failures == 0),
-    ]);
-    m.row([
-        "server peak RSS (VmHWM) after the dashboards".to_string(),
-        megabytes(peak),
-        String::new(),
-        String::new(),
-        "< 150 MB".into(),
-        verdict(peak_pass),
-    ]);
+    m.judged("cold dashboard p99", ms(dash.stats.p99), "< 20 ms", p99_pass);
+    m.judged("wrong answers + errors (all phases)", thousands(failures), "0", failures == 0);
+    m.judged("server peak RSS (VmHWM) after the dashboards", megabytes(peak), "< 150 MB", peak_pass);
     m.row(["(context) peak RSS after the mixed scenario's logins too".to_string(), megabytes(mixed_peak)]);
     let outcomes = vec![
         Outcome::new(
